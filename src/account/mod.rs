@@ -1,0 +1,391 @@
+//! Account (`/account`, `/account/{name,email,password,pin}`, `/account/cancel`):
+//! getUsername, listRoles, changeEmail, changePassword, changePIN, requestCancellation.
+
+pub mod model;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use axum_htmx::HxRequest;
+use serde::Deserialize;
+
+use crate::activity::model::{BY_CUSTOMER, record};
+use crate::customer::Email;
+use crate::customer::model::DisplayName;
+use crate::password::{NewPassword, Pin};
+use crate::settings::model::Preferences;
+use crate::web::{AppError, ClientIp, FieldErrors, FormState, Layout, SignedIn, render, see_other, session};
+use crate::{AppState, customer, page, settings};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(index))
+        .route("/account/name", post(change_name))
+        .route("/account/email", post(change_email))
+        .route("/account/password", post(change_password))
+        .route("/account/pin", post(change_pin))
+        .route("/account/cancel", get(cancel_page).post(cancel))
+}
+
+#[derive(Template)]
+#[template(path = "account/index.html", blocks = ["content"])]
+struct AccountPage {
+    layout: Layout,
+    customer: customer::Customer,
+    roles: Vec<model::Role>,
+    has_pin: bool,
+    name_form: FormState,
+    email_form: FormState,
+    password_form: FormState,
+    pin_form: FormState,
+}
+page!(AccountPage);
+
+/// Which form on the account page was sent.
+#[derive(Clone, Copy)]
+enum Which {
+    Name,
+    Email,
+    Password,
+    Pin,
+}
+
+impl AccountPage {
+    async fn load(state: &AppState, me: &SignedIn, failed: Option<(Which, FormState)>) -> Result<Self, AppError> {
+        // Read afresh: the handler may just have changed the row.
+        let customer = customer::model::by_id(&state.pool, me.id())
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let mut page = Self {
+            layout: Layout::new(me, "account", "Account").await?,
+            roles: model::roles(&state.pool, me.id()).await?,
+            has_pin: model::has_pin(&state.pool, me.id()).await?,
+            name_form: FormState::failed(&[("display_name", &customer.display_name)], FieldErrors::default()),
+            email_form: FormState::default(),
+            password_form: FormState::default(),
+            pin_form: FormState::default(),
+            customer,
+        };
+        match failed {
+            Some((Which::Name, form)) => page.name_form = form,
+            Some((Which::Email, form)) => page.email_form = form,
+            Some((Which::Password, form)) => page.password_form = form,
+            Some((Which::Pin, form)) => page.pin_form = form,
+            None => {}
+        }
+        Ok(page)
+    }
+}
+
+/// The answer to a form on the account page: the page with the form's errors (422), or
+/// success as a toast (htmx) or a redirect with a flash message.
+async fn respond(
+    state: &AppState,
+    me: &SignedIn,
+    htmx: bool,
+    outcome: Result<&str, (Which, FormState)>,
+) -> Result<Response, AppError> {
+    match outcome {
+        Err(failed) => {
+            let page = AccountPage::load(state, me, Some(failed)).await?;
+            render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None)
+        }
+        Ok(message) if htmx => render(
+            true,
+            StatusCode::OK,
+            &AccountPage::load(state, me, None).await?,
+            Some(message),
+        ),
+        Ok(message) => see_other(&me.session, "/account", message).await,
+    }
+}
+
+async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
+    render(htmx, StatusCode::OK, &AccountPage::load(&state, &me, None).await?, None)
+}
+
+/// Checks the current password; a wrong one is a message on `errors`.
+async fn check_current_password(
+    state: &AppState,
+    me: &SignedIn,
+    given: &str,
+    errors: &mut FieldErrors,
+) -> Result<(), AppError> {
+    if given.is_empty() {
+        errors.add("current_password", "Enter your current password.");
+        return Ok(());
+    }
+    let hash = customer::model::password_hash(&state.pool, me.id()).await?;
+    if !state.hasher.verify(Some(&hash), given).await? {
+        errors.add("current_password", "That is not your current password.");
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct NameInput {
+    #[serde(default)]
+    display_name: String,
+}
+
+async fn change_name(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    Form(input): Form<NameInput>,
+) -> Result<Response, AppError> {
+    let name = match input.display_name.parse::<DisplayName>() {
+        Ok(name) => name,
+        Err(message) => {
+            let mut errors = FieldErrors::default();
+            errors.add("display_name", message);
+            let form = FormState::failed(&[("display_name", &input.display_name)], errors);
+            return respond(&state, &me, htmx, Err((Which::Name, form))).await;
+        }
+    };
+    let mut tx = state.pool.begin().await?;
+    model::set_display_name(&mut *tx, me.id(), &name).await?;
+    record(
+        &mut *tx,
+        me.id(),
+        BY_CUSTOMER,
+        "display_name_changed",
+        name.as_str(),
+        Some(ip),
+    )
+    .await?;
+    tx.commit().await?;
+    respond(&state, &me, htmx, Ok("Display name saved.")).await
+}
+
+#[derive(Deserialize)]
+struct EmailInput {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    current_password: String,
+}
+
+async fn change_email(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    Form(input): Form<EmailInput>,
+) -> Result<Response, AppError> {
+    let mut errors = FieldErrors::default();
+    let email = errors.check("email", input.email.parse::<Email>());
+    check_current_password(&state, &me, &input.current_password, &mut errors).await?;
+    let Some(email) = email.filter(|_| errors.is_empty()) else {
+        let form = FormState::failed(&[("email", &input.email)], errors);
+        return respond(&state, &me, htmx, Err((Which::Email, form))).await;
+    };
+    let mut tx = state.pool.begin().await?;
+    model::set_email(&mut *tx, me.id(), &email).await?;
+    let detail = format!("from {} to {}", me.customer.email, email.as_str());
+    record(&mut *tx, me.id(), BY_CUSTOMER, "email_changed", &detail, Some(ip)).await?;
+    tx.commit().await?;
+    respond(&state, &me, htmx, Ok("Email address changed.")).await
+}
+
+#[derive(Deserialize)]
+struct PasswordInput {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    Form(input): Form<PasswordInput>,
+) -> Result<Response, AppError> {
+    let mut errors = FieldErrors::default();
+    let password = errors.check("password", NewPassword::parse(&input.password));
+    if password.is_some() && input.password != input.password_confirm {
+        errors.add("password_confirm", "The two new passwords differ.");
+    }
+    check_current_password(&state, &me, &input.current_password, &mut errors).await?;
+    let Some(password) = password.filter(|_| errors.is_empty()) else {
+        return respond(
+            &state,
+            &me,
+            htmx,
+            Err((Which::Password, FormState::failed(&[], errors))),
+        )
+        .await;
+    };
+    let hash = state.hasher.hash(password.as_str()).await?;
+    let mut tx = state.pool.begin().await?;
+    let version = model::set_password(&mut *tx, me.id(), &hash).await?;
+    record(
+        &mut *tx,
+        me.id(),
+        BY_CUSTOMER,
+        "password_changed",
+        "other sessions were signed out",
+        Some(ip),
+    )
+    .await?;
+    tx.commit().await?;
+    // Every other session is now signed out (their auth version is old); this one goes on
+    // under a new id.
+    session::renew(&me.session, &me.auth, version).await?;
+    respond(
+        &state,
+        &me,
+        htmx,
+        Ok("Password changed. Your other sessions were signed out."),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct PinInput {
+    #[serde(default)]
+    pin: String,
+    #[serde(default)]
+    current_password: String,
+}
+
+async fn change_pin(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    Form(input): Form<PinInput>,
+) -> Result<Response, AppError> {
+    let mut errors = FieldErrors::default();
+    let pin = errors.check("pin", Pin::parse(&input.pin));
+    check_current_password(&state, &me, &input.current_password, &mut errors).await?;
+    let Some(pin) = pin.filter(|_| errors.is_empty()) else {
+        return respond(&state, &me, htmx, Err((Which::Pin, FormState::failed(&[], errors)))).await;
+    };
+    let hash = state.hasher.hash(pin.as_str()).await?;
+    let mut tx = state.pool.begin().await?;
+    model::set_pin(&mut *tx, me.id(), &hash).await?;
+    record(&mut *tx, me.id(), BY_CUSTOMER, "pin_changed", "", Some(ip)).await?;
+    tx.commit().await?;
+    respond(&state, &me, htmx, Ok("PIN changed.")).await
+}
+
+pub struct CancellationRow {
+    pub requested: String,
+    pub closed: String,
+    pub request: model::Cancellation,
+}
+
+#[derive(Template)]
+#[template(path = "account/cancel.html", blocks = ["content"])]
+struct CancelPage {
+    layout: Layout,
+    pending: Option<CancellationRow>,
+    history: Vec<CancellationRow>,
+    form: FormState,
+}
+page!(CancelPage);
+
+impl CancelPage {
+    async fn load(state: &AppState, me: &SignedIn, form: FormState) -> Result<Self, AppError> {
+        let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
+        let mut history: Vec<CancellationRow> = model::cancellations(&state.pool, me.id())
+            .await?
+            .into_iter()
+            .map(|request| CancellationRow {
+                requested: prefs.format(request.requested_at),
+                closed: request.closed_at.map(|t| prefs.format(t)).unwrap_or_default(),
+                request,
+            })
+            .collect();
+        let pending = history
+            .iter()
+            .position(|r| r.request.status == "pending")
+            .map(|i| history.remove(i));
+        Ok(Self {
+            layout: Layout::new(me, "account", "Cancel account").await?,
+            pending,
+            history,
+            form,
+        })
+    }
+}
+
+async fn cancel_page(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    me: SignedIn,
+) -> Result<Response, AppError> {
+    render(
+        htmx,
+        StatusCode::OK,
+        &CancelPage::load(&state, &me, FormState::default()).await?,
+        None,
+    )
+}
+
+#[derive(Deserialize)]
+struct CancelInput {
+    #[serde(default)]
+    reason: String,
+    /// `withdraw` takes back the pending request; anything else asks to cancel.
+    #[serde(default)]
+    action: String,
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    Form(input): Form<CancelInput>,
+) -> Result<Response, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let message = if input.action == "withdraw" {
+        if !model::withdraw_cancellation(&mut tx, me.id()).await? {
+            return Err(AppError::Conflict(
+                "There is no pending cancellation request to withdraw.".into(),
+            ));
+        }
+        record(&mut *tx, me.id(), BY_CUSTOMER, "cancellation_withdrawn", "", Some(ip)).await?;
+        "Your cancellation request was withdrawn."
+    } else {
+        let reason = match input.reason.parse::<model::Reason>() {
+            Ok(reason) => reason,
+            Err(message) => {
+                let mut errors = FieldErrors::default();
+                errors.add("reason", message);
+                let page =
+                    CancelPage::load(&state, &me, FormState::failed(&[("reason", &input.reason)], errors)).await?;
+                return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
+            }
+        };
+        if !model::request_cancellation(&mut tx, me.id(), &reason).await? {
+            return Err(AppError::Conflict("A cancellation request is already pending.".into()));
+        }
+        record(
+            &mut *tx,
+            me.id(),
+            BY_CUSTOMER,
+            "cancellation_requested",
+            input.reason.trim(),
+            Some(ip),
+        )
+        .await?;
+        "Your cancellation request was received. You can withdraw it while it is pending."
+    };
+    tx.commit().await?;
+    if htmx {
+        let page = CancelPage::load(&state, &me, FormState::default()).await?;
+        return render(true, StatusCode::OK, &page, Some(message));
+    }
+    see_other(&me.session, "/account/cancel", message).await
+}

@@ -1,0 +1,151 @@
+//! The account: roles, changes to email, password, PIN and display name, cancellation.
+
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+
+use crate::customer::model::DisplayName;
+use crate::customer::{CustomerId, Email};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Role {
+    pub name: String,
+    pub description: String,
+}
+
+pub async fn roles(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Vec<Role>> {
+    sqlx::query_as(
+        "select r.name, r.description from customer_roles cr join roles r on r.id = cr.role_id
+         where cr.customer_id = $1 order by r.name",
+    )
+    .bind(customer)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn has_pin(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select pin_hash is not null from customers where id = $1")
+        .bind(customer)
+        .fetch_one(db)
+        .await
+}
+
+pub async fn set_email(db: impl PgExecutor<'_>, customer: CustomerId, email: &Email) -> sqlx::Result<()> {
+    sqlx::query("update customers set email = $2 where id = $1")
+        .bind(customer)
+        .bind(email.as_str())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_display_name(db: impl PgExecutor<'_>, customer: CustomerId, name: &DisplayName) -> sqlx::Result<()> {
+    sqlx::query("update customers set display_name = $2 where id = $1")
+        .bind(customer)
+        .bind(name.as_str())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Stores the new password hash and moves the auth version on, which ends every other
+/// session at its next request. Returns the new auth version.
+pub async fn set_password(db: impl PgExecutor<'_>, customer: CustomerId, hash: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "update customers set password_hash = $2, auth_version = auth_version + 1 where id = $1 returning auth_version",
+    )
+    .bind(customer)
+    .bind(hash)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn set_pin(db: impl PgExecutor<'_>, customer: CustomerId, hash: &str) -> sqlx::Result<()> {
+    sqlx::query("update customers set pin_hash = $2 where id = $1")
+        .bind(customer)
+        .bind(hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// A reason for cancelling: 1 to 2000 characters after trimming.
+#[derive(Debug, Clone)]
+pub struct Reason(String);
+
+impl std::str::FromStr for Reason {
+    type Err = &'static str;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err("Tell us why you want to cancel.");
+        }
+        if s.chars().count() > 2000 {
+            return Err("Use at most 2000 characters.");
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Cancellation {
+    pub id: i64,
+    pub reason: String,
+    pub status: String,
+    pub requested_at: OffsetDateTime,
+    pub closed_at: Option<OffsetDateTime>,
+}
+
+pub async fn cancellations(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Vec<Cancellation>> {
+    sqlx::query_as(
+        "select id, reason, status, requested_at, closed_at from cancellation_requests
+         where customer_id = $1 order by requested_at desc, id desc limit 20",
+    )
+    .bind(customer)
+    .fetch_all(db)
+    .await
+}
+
+/// Opens a cancellation request and marks the account; `false` when one is already pending.
+pub async fn request_cancellation(
+    db: &mut sqlx::PgConnection,
+    customer: CustomerId,
+    reason: &Reason,
+) -> sqlx::Result<bool> {
+    let inserted = sqlx::query(
+        "insert into cancellation_requests (customer_id, reason) values ($1, $2)
+         on conflict (customer_id) where status = 'pending' do nothing",
+    )
+    .bind(customer)
+    .bind(&reason.0)
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
+    }
+    sqlx::query("update customers set status = 'cancellation_requested' where id = $1 and status = 'active'")
+        .bind(customer)
+        .execute(&mut *db)
+        .await?;
+    Ok(true)
+}
+
+/// Withdraws the pending request; `false` when there is none.
+pub async fn withdraw_cancellation(db: &mut sqlx::PgConnection, customer: CustomerId) -> sqlx::Result<bool> {
+    let withdrawn = sqlx::query(
+        "update cancellation_requests set status = 'withdrawn', closed_at = now()
+         where customer_id = $1 and status = 'pending'",
+    )
+    .bind(customer)
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    if withdrawn == 0 {
+        return Ok(false);
+    }
+    sqlx::query("update customers set status = 'active' where id = $1 and status = 'cancellation_requested'")
+        .bind(customer)
+        .execute(&mut *db)
+        .await?;
+    Ok(true)
+}

@@ -1,0 +1,82 @@
+//! The customer's audit log: sign-ins (successful, failed, locked), sign-outs and every
+//! change to the account, with who did it and from where.
+
+use std::net::IpAddr;
+
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+
+use crate::customer::CustomerId;
+
+/// Who acted: the customer themself, or a staff member (when impersonating).
+pub const BY_CUSTOMER: &str = "customer";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Entry {
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub kind: String,
+    pub detail: String,
+    pub address: Option<IpAddr>,
+}
+
+impl Entry {
+    /// How the kind reads on the Activity page.
+    pub fn label(&self) -> &'static str {
+        match self.kind.as_str() {
+            "sign_in" => "Signed in",
+            "sign_in_failed" => "Failed sign-in",
+            "sign_in_locked" => "Sign-in locked",
+            "sign_out" => "Signed out",
+            "email_changed" => "Email changed",
+            "password_changed" => "Password changed",
+            "pin_changed" => "PIN changed",
+            "display_name_changed" => "Display name changed",
+            "settings_changed" => "Settings changed",
+            "cancellation_requested" => "Cancellation requested",
+            "cancellation_withdrawn" => "Cancellation withdrawn",
+            _ => "Other",
+        }
+    }
+
+    pub fn address_text(&self) -> String {
+        self.address.map(|a| a.to_string()).unwrap_or_default()
+    }
+}
+
+pub async fn record(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    actor: &str,
+    kind: &str,
+    detail: &str,
+    address: Option<IpAddr>,
+) -> sqlx::Result<()> {
+    sqlx::query("insert into activity (customer_id, actor, kind, detail, address) values ($1, $2, $3, $4, $5)")
+        .bind(customer)
+        .bind(actor)
+        .bind(kind)
+        .bind(detail)
+        .bind(address)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// `limit` entries of `customer` after skipping `offset`, newest first.
+pub async fn recent(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Entry>> {
+    sqlx::query_as(
+        "select at, actor, kind, detail, address from activity where customer_id = $1
+         order by at desc, id desc limit $2 offset $3",
+    )
+    .bind(customer)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,149 @@
+//! Signing in and out (`GET,POST /login`, `POST /logout`).
+
+pub mod model;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::activity::model::{BY_CUSTOMER, record};
+use crate::web::{AppError, ClientIp, Layout, local_path, render, session};
+use crate::{AppState, customer, page, settings};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+}
+
+/// The one message for every failed sign-in: it never says which part was wrong.
+pub const FAILED: &str = "Unknown username or wrong password.";
+
+#[derive(Template)]
+#[template(path = "auth/login.html", blocks = ["content"])]
+struct LoginPage {
+    layout: Layout,
+    username: String,
+    next: String,
+    error: Option<String>,
+}
+page!(LoginPage);
+
+#[derive(Deserialize)]
+struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+async fn login_page(session: Session, Query(query): Query<NextQuery>) -> Result<Response, AppError> {
+    let csrf = session::csrf_token(&session).await?;
+    let page = LoginPage {
+        layout: Layout::anonymous(csrf, "Sign in"),
+        username: String::new(),
+        next: local_path(&query.next).unwrap_or("").to_owned(),
+        error: None,
+    };
+    render(false, StatusCode::OK, &page, None)
+}
+
+#[derive(Deserialize)]
+struct LoginInput {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    Form(input): Form<LoginInput>,
+) -> Result<Response, AppError> {
+    let refuse = |status: StatusCode, message: String, csrf: String| {
+        let page = LoginPage {
+            layout: Layout::anonymous(csrf, "Sign in"),
+            username: input.username.clone(),
+            next: local_path(&input.next).unwrap_or("").to_owned(),
+            error: Some(message),
+        };
+        render(false, status, &page, None)
+    };
+    let keys = model::Keys::new(&input.username, ip);
+    if let Some(wait) = model::wait_secs(&state.pool, &keys).await? {
+        tracing::warn!(username = input.username, %ip, wait, "sign-in refused: too many failures");
+        let csrf = session::csrf_token(&session).await?;
+        let message = format!("Too many failed sign-ins. Wait {wait} seconds, then try again.");
+        return refuse(StatusCode::TOO_MANY_REQUESTS, message, csrf);
+    }
+
+    let found = customer::model::credentials_by_username(&state.pool, input.username.trim()).await?;
+    let verified = state
+        .hasher
+        .verify(found.as_ref().map(|c| c.password_hash.as_str()), &input.password)
+        .await?;
+    let known = found.as_ref().map(|c| c.id);
+    let customer = found.filter(|c| verified && c.status != "cancelled");
+    let Some(customer) = customer else {
+        let account_delay = model::record_failure(&state.pool, &keys.account).await?;
+        let address_delay = model::record_failure(&state.pool, &keys.address).await?;
+        tracing::warn!(username = input.username, %ip, "failed sign-in");
+        if let Some(id) = known {
+            record(
+                &state.pool,
+                id,
+                BY_CUSTOMER,
+                "sign_in_failed",
+                "wrong password",
+                Some(ip),
+            )
+            .await?;
+            if account_delay > 0 {
+                tracing::warn!(username = input.username, account_delay, "sign-in locked");
+                let detail = format!("further sign-ins refused for {account_delay} s after repeated failures");
+                record(&state.pool, id, BY_CUSTOMER, "sign_in_locked", &detail, Some(ip)).await?;
+            }
+        }
+        if address_delay > 0 {
+            tracing::warn!(%ip, address_delay, "sign-ins from this address locked");
+        }
+        let csrf = session::csrf_token(&session).await?;
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, FAILED.to_owned(), csrf);
+    };
+
+    model::clear(&state.pool, &keys.account).await?;
+    session::sign_in(&session, customer.id, customer.auth_version).await?;
+    record(&state.pool, customer.id, BY_CUSTOMER, "sign_in", "", Some(ip)).await?;
+    let to = match local_path(&input.next) {
+        Some(next) => next.to_owned(),
+        None => {
+            let values = settings::model::load(&state.pool, customer.id).await?;
+            landing_path(values.get("landing_page")).to_owned()
+        }
+    };
+    Ok(Redirect::to(&to).into_response())
+}
+
+fn landing_path(choice: &str) -> &'static str {
+    match choice {
+        "account" => "/account",
+        "activity" => "/activity",
+        "settings" => "/settings",
+        _ => "/",
+    }
+}
+
+async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, session: Session) -> Result<Response, AppError> {
+    if let Some(auth) = session::current_auth(&session).await? {
+        record(&state.pool, auth.customer_id, BY_CUSTOMER, "sign_out", "", Some(ip)).await?;
+    }
+    session::sign_out(&session).await?;
+    Ok(Redirect::to("/login").into_response())
+}

@@ -1,0 +1,168 @@
+//! The subcommands: `serve` (default), `migrate`, `create-customer`, `create-staff`,
+//! `seed-demo`.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions_sqlx_store::PostgresStore;
+
+use crate::config::{Cli, Command, DbConfig, ServeConfig};
+use crate::customer::model::DisplayName;
+use crate::customer::{Email, Username};
+use crate::db::Database;
+use crate::password::{Hasher, NewPassword};
+use crate::web::WebConfig;
+use crate::{AppState, app, demo, staff};
+
+pub fn main(cli: Cli) -> ExitCode {
+    init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("berth: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("berth: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve(ServeConfig::default()));
+    if let Command::Serve(serve_config) = command {
+        return serve(&cli.db, serve_config).await;
+    }
+    let db = open(&cli.db).await?;
+    let result = match command {
+        Command::Serve(_) => unreachable!("handled above"),
+        Command::Migrate => {
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::CreateCustomer {
+            username,
+            email,
+            display_name,
+        } => create_customer(&db, &username, &email, &display_name).await,
+        Command::CreateStaff { username, write } => create_staff(&db, &username, write).await,
+        Command::SeedDemo => demo::seed(&db.pool, &Hasher::for_this_machine()?)
+            .await
+            .map(|_| demo::print_sign_in()),
+    };
+    db.close().await;
+    result
+}
+
+/// Opens the database (starting the embedded default when DATABASE_URL is unset) and
+/// runs the migrations.
+async fn open(config: &DbConfig) -> anyhow::Result<Database> {
+    let db = Database::open(config.database_url.as_deref(), &config.data).await?;
+    if let Err(err) = crate::db::migrate(&db.pool).await {
+        db.close().await;
+        return Err(err);
+    }
+    Ok(db)
+}
+
+async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> {
+    let db = open(db_config).await?;
+    let hasher = Hasher::for_this_machine()?;
+    if db.embedded.is_some() {
+        if demo::seed(&db.pool, &hasher).await? {
+            tracing::info!("seeded demo data");
+        }
+        demo::print_sign_in();
+    }
+    let state = AppState {
+        pool: db.pool.clone(),
+        hasher,
+        web: Arc::new(WebConfig::new(config.public_url.as_deref())),
+    };
+    let cleanup = tokio::spawn(
+        PostgresStore::new(db.pool.clone()).continuously_delete_expired(tokio::time::Duration::from_secs(600)),
+    );
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let base = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen));
+    println!("Berth is serving on {base} (Ctrl-C stops it)");
+    let served = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
+    cleanup.abort();
+    tracing::info!("in-flight requests drained; stopping");
+    db.close().await;
+    served.context("the server failed")
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler can be installed");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+/// The first line of standard input, without its line ending (nothing else is trimmed).
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(password.strip_suffix('\r').unwrap_or(password).to_owned())
+}
+
+async fn create_customer(db: &Database, username: &str, email: &str, display_name: &str) -> anyhow::Result<()> {
+    let username: Username = username.parse().map_err(anyhow::Error::msg)?;
+    let email: Email = email.parse().map_err(anyhow::Error::msg)?;
+    let display_name: DisplayName = display_name.parse().map_err(anyhow::Error::msg)?;
+    let password = NewPassword::parse(&read_password()?).map_err(anyhow::Error::msg)?;
+    if crate::customer::model::exists(&db.pool, username.as_str()).await? {
+        bail!("the username {} is taken", username.as_str());
+    }
+    let hash = Hasher::new(1)?.hash(password.as_str()).await?;
+    let mut tx = db.pool.begin().await?;
+    let id = crate::customer::model::create(&mut tx, &username, &email, &display_name, &hash).await?;
+    tx.commit().await?;
+    println!("created customer {} (id {id})", username.as_str());
+    Ok(())
+}
+
+async fn create_staff(db: &Database, username: &str, write: bool) -> anyhow::Result<()> {
+    let username: Username = username.parse().map_err(anyhow::Error::msg)?;
+    let password = NewPassword::parse(&read_password()?).map_err(anyhow::Error::msg)?;
+    let hash = Hasher::new(1)?.hash(password.as_str()).await?;
+    let id = staff::model::create(&db.pool, &username, &hash, write).await?;
+    let Some(id) = id else {
+        bail!("the staff username {} is taken", username.as_str())
+    };
+    println!("created staff {} (id {id})", username.as_str());
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! Command line and configuration: every setting is a flag and an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about = "Berth: the self-service control panel")]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DbConfig,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the panel (the default).
+    Serve(ServeConfig),
+    /// Run the database migrations and exit.
+    Migrate,
+    /// Create a customer; the password is read from standard input.
+    CreateCustomer {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        display_name: String,
+    },
+    /// Create a staff account; the password is read from standard input.
+    CreateStaff {
+        #[arg(long)]
+        username: String,
+        /// Grant `support-write` as well as `support` (read-only).
+        #[arg(long)]
+        write: bool,
+    },
+    /// Add the demo customer and staff account (idempotent).
+    SeedDemo,
+}
+
+#[derive(Clone, Args)]
+pub struct DbConfig {
+    /// PostgreSQL URL; unset, Berth runs its own cluster under BERTH_DATA.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Folder of the embedded default (its cluster is `BERTH_DATA/postgres`).
+    #[arg(long, env = "BERTH_DATA", default_value = "./data", global = true)]
+    pub data: PathBuf,
+}
+
+impl std::fmt::Debug for DbConfig {
+    // The URL may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
+            .field("data", &self.data)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The URL users reach Berth at; `https://` turns on Secure and `__Host-` cookies.
+    #[arg(long, env = "BERTH_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+        }
+    }
+}

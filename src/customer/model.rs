@@ -1,0 +1,231 @@
+//! Customer rows: identity, credentials, status; the validated newtypes for their fields.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgExecutor;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct CustomerId(pub i64);
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A username: 3 to 32 of `a-z 0-9 . _ -`, starting with a letter or digit. Unique without
+/// regard to case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl FromStr for Username {
+    type Err = &'static str;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let s = raw.trim();
+        let ok_chars = s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !(3..=32).contains(&s.len()) || !ok_chars || !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(
+                "A username is 3 to 32 letters, digits, dots, dashes or underscores, starting with a letter or digit.",
+            );
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl Username {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address: one `@`, a local part, a domain with a dot; no spaces; at most 254.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl FromStr for Email {
+    type Err = &'static str;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let s = raw.trim();
+        let bad = "Enter an email address such as name@example.com.";
+        if s.is_empty() || s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad);
+        }
+        let Some((local, domain)) = s.rsplit_once('@') else {
+            return Err(bad);
+        };
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        let local_ok = local
+            .chars()
+            .all(|c| !c.is_ascii() || c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+        if local.is_empty() || local.len() > 64 || !local_ok || !domain_ok {
+            return Err(bad);
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl Email {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A display name: free text up to 100 characters, trimmed, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl FromStr for DisplayName {
+    type Err = &'static str;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let s = raw.trim();
+        if s.chars().count() > 100 || s.chars().any(char::is_control) {
+            return Err("A display name is at most 100 characters, on one line.");
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl DisplayName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+    pub status: String,
+    pub auth_version: i64,
+}
+
+impl Customer {
+    /// What the page header calls the customer.
+    pub fn name(&self) -> &str {
+        if self.display_name.is_empty() {
+            &self.username
+        } else {
+            &self.display_name
+        }
+    }
+}
+
+pub async fn by_id(db: impl PgExecutor<'_>, id: CustomerId) -> sqlx::Result<Option<Customer>> {
+    sqlx::query_as("select id, username, display_name, email, status, auth_version from customers where id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// What sign-in needs: id, password hash, status.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Credentials {
+    pub id: CustomerId,
+    pub password_hash: String,
+    pub status: String,
+    pub auth_version: i64,
+}
+
+pub async fn credentials_by_username(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<Option<Credentials>> {
+    sqlx::query_as("select id, password_hash, status, auth_version from customers where lower(username) = lower($1)")
+        .bind(username)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn password_hash(db: impl PgExecutor<'_>, id: CustomerId) -> sqlx::Result<String> {
+    sqlx::query_scalar("select password_hash from customers where id = $1")
+        .bind(id)
+        .fetch_one(db)
+        .await
+}
+
+/// Inserts a customer and grants `owner`. Fails with a unique violation on
+/// `customers_username_key` when the username is taken.
+pub async fn create(
+    db: &mut sqlx::PgConnection,
+    username: &Username,
+    email: &Email,
+    display_name: &DisplayName,
+    password_hash: &str,
+) -> sqlx::Result<CustomerId> {
+    let id: CustomerId = sqlx::query_scalar(
+        "insert into customers (username, email, display_name, password_hash) values ($1, $2, $3, $4) returning id",
+    )
+    .bind(username.as_str())
+    .bind(email.as_str())
+    .bind(display_name.as_str())
+    .bind(password_hash)
+    .fetch_one(&mut *db)
+    .await?;
+    grant_roles(&mut *db, id, &["owner"]).await?;
+    Ok(id)
+}
+
+/// Grants the named roles (already granted ones are kept).
+pub async fn grant_roles(db: impl PgExecutor<'_>, id: CustomerId, names: &[&str]) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into customer_roles (customer_id, role_id) select $1, id from roles where name = any($2)
+         on conflict do nothing",
+    )
+    .bind(id)
+    .bind(names)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn exists(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select exists(select 1 from customers where lower(username) = lower($1))")
+        .bind(username)
+        .fetch_one(db)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        for ok in ["abc", "demo", "a.b-c_d", "X9", "user123"]
+            .iter()
+            .filter(|s| s.len() >= 3)
+        {
+            assert!(ok.parse::<Username>().is_ok(), "{ok}");
+        }
+        for bad in ["ab", "-abc", "a b c", "<script>", &"a".repeat(33), "ünï"] {
+            assert!(bad.parse::<Username>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        for ok in ["a@example.com", "first.last+tag@sub.example.org", "x@bücher.de"] {
+            assert!(ok.parse::<Email>().is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "plain",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "a@.com",
+            "a@b.com.",
+            "<script>@x.com",
+        ] {
+            assert!(bad.parse::<Email>().is_err(), "{bad}");
+        }
+    }
+}

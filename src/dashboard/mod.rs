@@ -1,0 +1,45 @@
+//! The dashboard (`GET /`): who you are, the account's state, where to go next.
+
+pub mod model;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum_htmx::HxRequest;
+
+use crate::settings::model::Preferences;
+use crate::web::{AppError, Layout, SignedIn, render};
+use crate::{AppState, page};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", get(index))
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/index.html", blocks = ["content"])]
+struct DashboardPage {
+    layout: Layout,
+    name: String,
+    status: String,
+    previous_sign_in: Option<String>,
+    previous_address: String,
+    failed_since: i64,
+}
+page!(DashboardPage);
+
+async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
+    let summary = model::summary(&state.pool, me.id()).await?;
+    let prefs = Preferences::new(summary.time_zone.as_deref(), summary.date_format.as_deref());
+    let page = DashboardPage {
+        layout: Layout::new(&me, "dashboard", "Dashboard").await?,
+        name: me.customer.name().to_owned(),
+        status: me.customer.status.clone(),
+        previous_sign_in: summary.previous_sign_in.map(|t| prefs.format(t)),
+        previous_address: summary.previous_address.map(|a| a.to_string()).unwrap_or_default(),
+        failed_since: summary.failed_since,
+    };
+    render(htmx, StatusCode::OK, &page, None)
+}

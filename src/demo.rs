@@ -1,0 +1,40 @@
+//! Demo data for a first look: one customer and one staff account.
+
+use sqlx::PgPool;
+
+use crate::customer::model::DisplayName;
+use crate::customer::{Email, Username};
+use crate::password::Hasher;
+
+pub const CUSTOMER: &str = "demo";
+pub const CUSTOMER_PASSWORD: &str = "demo-password-2026";
+pub const STAFF: &str = "support";
+pub const STAFF_PASSWORD: &str = "support-password-2026";
+
+/// Adds the demo accounts unless they exist; `true` when anything was added.
+pub async fn seed(pool: &PgPool, hasher: &Hasher) -> anyhow::Result<bool> {
+    if crate::customer::model::exists(pool, CUSTOMER).await? {
+        return Ok(false);
+    }
+    let parse = |s: &str| s.parse::<Username>().map_err(anyhow::Error::msg);
+    let hash = hasher.hash(CUSTOMER_PASSWORD).await?;
+    let mut tx = pool.begin().await?;
+    let id = crate::customer::model::create(
+        &mut tx,
+        &parse(CUSTOMER)?,
+        &"demo@example.com".parse::<Email>().map_err(anyhow::Error::msg)?,
+        &"Demo Customer".parse::<DisplayName>().map_err(anyhow::Error::msg)?,
+        &hash,
+    )
+    .await?;
+    crate::customer::model::grant_roles(&mut *tx, id, &["technical", "billing"]).await?;
+    let staff_hash = hasher.hash(STAFF_PASSWORD).await?;
+    crate::staff::model::create(&mut *tx, &parse(STAFF)?, &staff_hash, true).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub fn print_sign_in() {
+    println!("Demo: sign in as customer `{CUSTOMER}` with password `{CUSTOMER_PASSWORD}`");
+    println!("      (staff account `{STAFF}` / `{STAFF_PASSWORD}`, for the staff console when it lands)");
+}

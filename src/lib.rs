@@ -1,0 +1,47 @@
+//! Berth: the self-service control panel of a container hosting platform.
+//!
+//! `app(state)` builds the whole router (every area plus the cross-cutting layers); `main`
+//! and the tests both use it.
+
+pub mod account;
+pub mod activity;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod customer;
+pub mod dashboard;
+pub mod db;
+pub mod demo;
+pub mod health;
+pub mod password;
+pub mod settings;
+pub mod staff;
+pub mod web;
+
+use axum::Router;
+use axum::routing::get;
+use sqlx::PgPool;
+
+use crate::password::Hasher;
+use crate::web::{AppError, WebConfig};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub hasher: Hasher,
+    pub web: std::sync::Arc<WebConfig>,
+}
+
+pub fn app(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(auth::router())
+        .merge(dashboard::router())
+        .merge(account::router())
+        .merge(settings::router())
+        .merge(activity::router())
+        .merge(health::router())
+        .route("/static/{hash}/{name}", get(web::assets::serve))
+        .fallback(|| async { AppError::NotFound });
+    web::layers::apply(routes, &state)
+}

@@ -1,0 +1,108 @@
+//! Settings (`GET,POST /settings`): getSettings and setSettings over the typed registry.
+
+pub mod model;
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Form, Router};
+use axum_htmx::HxRequest;
+
+use crate::web::{AppError, ClientIp, FieldErrors, Layout, SignedIn, render, see_other};
+use crate::{AppState, activity, page};
+use model::{REGISTRY, Setting};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/settings", get(index).post(save))
+}
+
+#[derive(Template)]
+#[template(path = "settings/index.html", blocks = ["content"])]
+struct SettingsPage {
+    layout: Layout,
+    registry: &'static [Setting],
+    /// What each field shows: the stored value, or what was just typed.
+    values: BTreeMap<String, String>,
+    errors: FieldErrors,
+}
+page!(SettingsPage);
+
+impl SettingsPage {
+    fn value(&self, key: &str) -> &str {
+        self.values.get(key).map(String::as_str).unwrap_or("")
+    }
+
+    fn error(&self, setting: &Setting) -> Option<&str> {
+        self.errors.get(&setting.field())
+    }
+}
+
+async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
+    let values = model::load(&state.pool, me.id()).await?;
+    let page = SettingsPage {
+        layout: Layout::new(&me, "settings", "Settings").await?,
+        registry: REGISTRY,
+        values: values.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        errors: FieldErrors::default(),
+    };
+    render(htmx, StatusCode::OK, &page, None)
+}
+
+async fn save(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(client): ClientIp,
+    me: SignedIn,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let entries = match model::parse_form(&pairs) {
+        Ok(entries) => entries,
+        Err(errors) => {
+            let mut values: BTreeMap<String, String> = model::load(&state.pool, me.id())
+                .await?
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            for (name, raw) in &pairs {
+                if let Some(key) = name.strip_prefix("settings[").and_then(|k| k.strip_suffix(']')) {
+                    values.insert(key.to_owned(), raw.clone());
+                }
+            }
+            let page = SettingsPage {
+                layout: Layout::new(&me, "settings", "Settings").await?,
+                registry: REGISTRY,
+                values,
+                errors,
+            };
+            return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
+        }
+    };
+    let mut tx = state.pool.begin().await?;
+    model::save(&mut *tx, me.id(), &entries).await?;
+    let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
+    activity::model::record(
+        &mut *tx,
+        me.id(),
+        activity::model::BY_CUSTOMER,
+        "settings_changed",
+        &keys.join(", "),
+        Some(client),
+    )
+    .await?;
+    tx.commit().await?;
+    if !htmx {
+        return see_other(&me.session, "/settings", "Settings saved.").await;
+    }
+    let values = model::load(&state.pool, me.id()).await?;
+    let page = SettingsPage {
+        layout: Layout::new(&me, "settings", "Settings").await?,
+        registry: REGISTRY,
+        values: values.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        errors: FieldErrors::default(),
+    };
+    render(true, StatusCode::OK, &page, Some("Settings saved."))
+}

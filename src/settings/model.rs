@@ -1,0 +1,354 @@
+//! The settings registry (key, type, default, help) and the customer's stored values.
+//! `save` stores every entry or none.
+
+use std::collections::BTreeMap;
+
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+use time::macros::format_description;
+use time_tz::{Offset, OffsetDateTimeExt, TimeZone, Tz};
+
+use crate::customer::CustomerId;
+use crate::web::FieldErrors;
+
+#[derive(Debug)]
+pub enum Kind {
+    /// An IANA time zone name such as `Europe/Berlin`.
+    TimeZone,
+    /// One of the listed values (value, label).
+    Choice(&'static [(&'static str, &'static str)]),
+    /// An integer within bounds.
+    Number { min: i64, max: i64 },
+    /// Free text on one line, at most `max` characters (may be empty).
+    Text { max: usize },
+}
+
+#[derive(Debug)]
+pub struct Setting {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub help: &'static str,
+    pub kind: Kind,
+    pub default: &'static str,
+}
+
+pub const DATE_FORMATS: &[(&str, &str)] = &[
+    ("iso", "2026-11-27 14:05 (ISO 8601)"),
+    ("eu", "27/11/2026 14:05"),
+    ("us", "11/27/2026 2:05 PM"),
+];
+
+pub const LANDING_PAGES: &[(&str, &str)] = &[
+    ("dashboard", "Dashboard"),
+    ("account", "Account"),
+    ("activity", "Activity"),
+    ("settings", "Settings"),
+];
+
+pub const REGISTRY: &[Setting] = &[
+    Setting {
+        key: "time_zone",
+        label: "Time zone",
+        help: "Times in the panel are shown in this zone, e.g. Europe/Berlin or America/New_York.",
+        kind: Kind::TimeZone,
+        default: "UTC",
+    },
+    Setting {
+        key: "date_format",
+        label: "Date format",
+        help: "How dates and times are written.",
+        kind: Kind::Choice(DATE_FORMATS),
+        default: "iso",
+    },
+    Setting {
+        key: "landing_page",
+        label: "Page after sign-in",
+        help: "Where you land after signing in.",
+        kind: Kind::Choice(LANDING_PAGES),
+        default: "dashboard",
+    },
+    Setting {
+        key: "notice_digest",
+        label: "Notice digest",
+        help: "How often notices are gathered into one email to your contacts.",
+        kind: Kind::Choice(&[
+            ("immediate", "Each notice at once"),
+            ("daily", "Daily"),
+            ("weekly", "Weekly"),
+            ("off", "Never"),
+        ]),
+        default: "daily",
+    },
+    Setting {
+        key: "items_per_page",
+        label: "Rows per page",
+        help: "How many rows long lists show at a time (10 to 200).",
+        kind: Kind::Number { min: 10, max: 200 },
+        default: "25",
+    },
+    Setting {
+        key: "invoice_reference",
+        label: "Invoice reference",
+        help: "Printed on your invoices, e.g. a purchase order number (up to 100 characters).",
+        kind: Kind::Text { max: 100 },
+        default: "",
+    },
+];
+
+pub fn find(key: &str) -> Option<&'static Setting> {
+    REGISTRY.iter().find(|s| s.key == key)
+}
+
+impl Setting {
+    /// The value to store for `raw`, or the message for the field.
+    pub fn parse(&self, raw: &str) -> Result<String, String> {
+        let value = raw.trim();
+        match &self.kind {
+            Kind::TimeZone => time_tz::timezones::get_by_name(value)
+                .filter(|_| !value.is_empty())
+                .map(|tz| tz.name().to_owned())
+                .ok_or_else(|| "Enter a time zone name such as Europe/Berlin or UTC.".to_owned()),
+            Kind::Choice(options) => options
+                .iter()
+                .find(|(v, _)| *v == value)
+                .map(|(v, _)| (*v).to_owned())
+                .ok_or_else(|| {
+                    format!(
+                        "Choose one of: {}.",
+                        options.iter().map(|(_, l)| *l).collect::<Vec<_>>().join(", ")
+                    )
+                }),
+            Kind::Number { min, max } => value
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (min..=max).contains(&n))
+                .map(|n| n.to_string())
+                .ok_or_else(|| format!("Enter a whole number from {min} to {max}.")),
+            Kind::Text { max } => {
+                if value.chars().count() > *max || value.chars().any(char::is_control) {
+                    Err(format!("Use at most {max} characters, on one line."))
+                } else {
+                    Ok(value.to_owned())
+                }
+            }
+        }
+    }
+
+    pub fn is_choice(&self) -> bool {
+        matches!(self.kind, Kind::Choice(_))
+    }
+
+    pub fn options(&self) -> &'static [(&'static str, &'static str)] {
+        match self.kind {
+            Kind::Choice(options) => options,
+            _ => &[],
+        }
+    }
+
+    pub fn input_type(&self) -> &'static str {
+        match self.kind {
+            Kind::Number { .. } => "number",
+            _ => "text",
+        }
+    }
+
+    /// The form field's name: `settings[KEY]` (DESIGN §4).
+    pub fn field(&self) -> String {
+        format!("settings[{}]", self.key)
+    }
+}
+
+/// Parses `settings[KEY]=value` pairs: every entry must name a known setting and hold a
+/// valid value, or nothing is accepted. Other form fields (the CSRF token) are ignored.
+pub fn parse_form(pairs: &[(String, String)]) -> Result<Vec<(&'static str, String)>, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let mut parsed = Vec::new();
+    for (name, raw) in pairs {
+        let Some(key) = name.strip_prefix("settings[").and_then(|k| k.strip_suffix(']')) else {
+            continue;
+        };
+        match find(key) {
+            None => errors.add(name.clone(), "There is no such setting."),
+            Some(setting) => match setting.parse(raw) {
+                Ok(value) => parsed.push((setting.key, value)),
+                Err(message) => errors.add(name.clone(), message),
+            },
+        }
+    }
+    if parsed.is_empty() && errors.is_empty() {
+        errors.add("settings", "No settings were given.");
+    }
+    errors.into_result().map(|()| parsed)
+}
+
+/// Every setting's effective value: stored, or the default.
+#[derive(Debug, Clone)]
+pub struct Values(BTreeMap<&'static str, String>);
+
+impl Values {
+    pub fn get(&self, key: &str) -> &str {
+        self.0.get(key).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn number(&self, key: &str) -> i64 {
+        self.get(key).parse().unwrap_or(25)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0.iter().map(|(k, v)| (*k, v.as_str()))
+    }
+
+    fn from_stored(stored: Vec<(String, String)>) -> Self {
+        let mut map: BTreeMap<&'static str, String> = REGISTRY.iter().map(|s| (s.key, s.default.to_owned())).collect();
+        for (key, value) in stored {
+            if let Some(setting) = find(&key) {
+                map.insert(setting.key, value);
+            }
+        }
+        Self(map)
+    }
+}
+
+pub async fn load(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Values> {
+    let stored: Vec<(String, String)> =
+        sqlx::query_as("select key, value from customer_settings where customer_id = $1")
+            .bind(customer)
+            .fetch_all(db)
+            .await?;
+    Ok(Values::from_stored(stored))
+}
+
+/// Stores every entry in one statement, so all are stored or none.
+pub async fn save(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    entries: &[(&'static str, String)],
+) -> sqlx::Result<()> {
+    let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
+    let values: Vec<&str> = entries.iter().map(|(_, v)| v.as_str()).collect();
+    sqlx::query(
+        "insert into customer_settings (customer_id, key, value)
+         select $1, k, v from unnest($2::text[], $3::text[]) as t(k, v)
+         on conflict (customer_id, key) do update set value = excluded.value, updated_at = now()",
+    )
+    .bind(customer)
+    .bind(keys)
+    .bind(values)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// How the customer wants times shown.
+pub struct Preferences {
+    tz: &'static Tz,
+    date_format: String,
+}
+
+impl Preferences {
+    pub fn from_values(values: &Values) -> Self {
+        Self::new(Some(values.get("time_zone")), Some(values.get("date_format")))
+    }
+
+    pub fn new(time_zone: Option<&str>, date_format: Option<&str>) -> Self {
+        let tz = time_zone
+            .and_then(time_tz::timezones::get_by_name)
+            .unwrap_or(time_tz::timezones::db::UTC);
+        Self {
+            tz,
+            date_format: date_format.unwrap_or("iso").to_owned(),
+        }
+    }
+
+    pub fn format(&self, at: OffsetDateTime) -> String {
+        let local = at.to_timezone(self.tz);
+        let formatted = match self.date_format.as_str() {
+            "eu" => local.format(format_description!("[day]/[month]/[year] [hour]:[minute]")),
+            "us" => local.format(format_description!(
+                "[month]/[day]/[year] [hour repr:12 padding:none]:[minute] [period]"
+            )),
+            _ => local.format(format_description!("[year]-[month]-[day] [hour]:[minute]")),
+        };
+        let zone = self.tz.get_offset_utc(&at).name().to_owned();
+        format!("{} {zone}", formatted.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn every_default_is_valid() {
+        for setting in REGISTRY {
+            assert_eq!(
+                setting.parse(setting.default).as_deref(),
+                Ok(setting.default),
+                "{}",
+                setting.key
+            );
+        }
+    }
+
+    #[test]
+    fn form_is_all_or_nothing() {
+        let good = parse_form(&pairs(&[
+            ("csrf_token", "x"),
+            ("settings[time_zone]", "Europe/Berlin"),
+            ("settings[items_per_page]", "50"),
+        ]));
+        assert_eq!(
+            good.unwrap(),
+            vec![
+                ("time_zone", "Europe/Berlin".to_owned()),
+                ("items_per_page", "50".to_owned())
+            ]
+        );
+        let bad = parse_form(&pairs(&[
+            ("settings[time_zone]", "Europe/Berlin"),
+            ("settings[items_per_page]", "5000"),
+        ]))
+        .unwrap_err();
+        assert!(bad.get("settings[items_per_page]").is_some());
+        let unknown = parse_form(&pairs(&[("settings[nope]", "1")])).unwrap_err();
+        assert_eq!(unknown.get("settings[nope]"), Some("There is no such setting."));
+        assert!(parse_form(&pairs(&[])).is_err());
+    }
+
+    #[test]
+    fn values_are_checked_by_type() {
+        let tz = find("time_zone").unwrap();
+        assert!(tz.parse("Mars/Olympus").is_err());
+        assert!(tz.parse("").is_err());
+        let text = find("invoice_reference").unwrap();
+        assert_eq!(
+            text.parse("<script>alert(1)</script>").as_deref(),
+            Ok("<script>alert(1)</script>"),
+            "kept, escaped on output"
+        );
+        assert!(text.parse(&"x".repeat(101)).is_err());
+        assert!(text.parse("two\nlines").is_err());
+        assert!(find("date_format").unwrap().parse("javascript:alert(1)").is_err());
+    }
+
+    #[test]
+    fn times_in_the_customers_zone_and_format() {
+        let at = time::macros::datetime!(2026-07-01 12:30 UTC);
+        assert_eq!(
+            Preferences::new(Some("UTC"), Some("iso")).format(at),
+            "2026-07-01 12:30 UTC"
+        );
+        assert_eq!(
+            Preferences::new(Some("Europe/Berlin"), Some("eu")).format(at),
+            "01/07/2026 14:30 CEST"
+        );
+        assert_eq!(
+            Preferences::new(Some("America/New_York"), Some("us")).format(at),
+            "07/01/2026 8:30 AM EDT"
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! Staff accounts (the staff console and impersonation come with their own issue).
+
+pub mod model;

@@ -1,0 +1,157 @@
+//! The layers every request passes: request id, request log, security headers, error
+//! pages, panic catching, timeout, session, CSRF, `Vary: HX-Request`, body limit.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+use crate::AppState;
+use crate::web::error::ErrorInfo;
+use crate::web::render::error_response;
+use crate::web::{AppError, csrf};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+    base-uri 'none'; object-src 'none'";
+
+pub fn apply(router: Router<AppState>, state: &AppState) -> Router {
+    let sessions = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
+        .with_name(state.web.cookie_name())
+        .with_secure(state.web.secure_cookies)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(
+            time::Duration::try_from(state.web.idle_timeout).unwrap_or(time::Duration::minutes(30)),
+        ));
+
+    let header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+
+    router
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &Request| {
+                            let id = req
+                                .headers()
+                                .get(REQUEST_ID)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("");
+                            tracing::info_span!("request", id, method = %req.method(), path = req.uri().path())
+                        })
+                        .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
+                .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+                .layer(header(header::REFERRER_POLICY, "same-origin"))
+                .layer(header(
+                    HeaderName::from_static("cross-origin-opener-policy"),
+                    "same-origin",
+                ))
+                .layer(header(header::CACHE_CONTROL, "no-cache"))
+                .layer(middleware::from_fn(error_pages))
+                .layer(CatchPanicLayer::custom(|_| {
+                    AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+                }))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Duration::from_secs(30),
+                ))
+                .layer(sessions)
+                .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
+                .layer(axum_htmx::AutoVaryLayer)
+                .layer(DefaultBodyLimit::max(csrf::MAX_FORM_BYTES)),
+        )
+        .with_state(state.clone())
+}
+
+/// Turns errors into pages: sign-in required becomes a redirect to the sign-in page (or
+/// `HX-Redirect` for htmx); other errors become an error page (or a toast for htmx) with
+/// the request id. Responses that are already HTML (a form re-rendered with 422) pass.
+async fn error_pages(req: Request, next: Next) -> Response {
+    let htmx = req.headers().contains_key("hx-request");
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let is_get = req.method() == Method::GET;
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let response = next.run(req).await;
+    let status = response.status();
+    if !status.is_client_error() && !status.is_server_error() {
+        return response;
+    }
+    let info = response.extensions().get::<ErrorInfo>().cloned();
+    if status == StatusCode::UNAUTHORIZED && info.is_some() {
+        let to = if is_get {
+            format!("/login?next={}", urlencode(&path))
+        } else {
+            "/login".to_owned()
+        };
+        return if htmx {
+            let mut r = StatusCode::UNAUTHORIZED.into_response();
+            r.headers_mut().insert(
+                "hx-redirect",
+                HeaderValue::from_str(&to).unwrap_or(HeaderValue::from_static("/login")),
+            );
+            r
+        } else {
+            Redirect::to(&to).into_response()
+        };
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let already_rendered = content_type.starts_with("text/html") || content_type.starts_with("application/json");
+    match info {
+        Some(info) => error_response(status, &info.message, &request_id, htmx),
+        None if already_rendered => response,
+        None => error_response(status, default_message(status), &request_id, htmx),
+    }
+}
+
+fn default_message(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "That page does not exist, or it is not yours.",
+        StatusCode::METHOD_NOT_ALLOWED => "That address does not accept this kind of request.",
+        StatusCode::PAYLOAD_TOO_LARGE => "The request was too large.",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
+            "The request could not be read; please use the form."
+        }
+        s if s.is_server_error() => "Something went wrong on our side.",
+        _ => "The request was refused.",
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

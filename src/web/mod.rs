@@ -1,0 +1,101 @@
+//! Cross-cutting HTTP: the error type, sessions and sign-in state, CSRF, security headers,
+//! rendering (layout, htmx fragments, toasts, error pages) and static assets. Imports no area.
+
+pub mod assets;
+pub mod csrf;
+pub mod error;
+pub mod form;
+pub mod layers;
+pub mod render;
+pub mod session;
+
+use std::time::Duration;
+
+pub use error::{AppError, FieldErrors};
+pub use form::{ClientIp, FormState};
+pub use render::{Layout, Page, render, see_other};
+pub use session::SignedIn;
+
+/// HTTP settings derived from the configuration.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// `https://host[:port]` when BERTH_PUBLIC_URL is https; turns on Secure + `__Host-`.
+    pub public_origin: Option<String>,
+    pub secure_cookies: bool,
+    pub idle_timeout: Duration,
+    pub absolute_timeout: Duration,
+}
+
+impl WebConfig {
+    pub fn new(public_url: Option<&str>) -> Self {
+        let public_origin = public_url.map(origin_of);
+        let secure_cookies = public_origin.as_deref().is_some_and(|o| o.starts_with("https://"));
+        Self {
+            public_origin,
+            secure_cookies,
+            idle_timeout: Duration::from_secs(30 * 60),
+            absolute_timeout: Duration::from_secs(12 * 60 * 60),
+        }
+    }
+
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-berth_session"
+        } else {
+            "berth_session"
+        }
+    }
+}
+
+/// `https://panel.example.com/x/` → `https://panel.example.com`.
+fn origin_of(url: &str) -> String {
+    let url = url.trim();
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let host = rest.split('/').next().unwrap_or(rest);
+    format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase())
+}
+
+/// The `next=` target after sign-in: a local path only (no scheme, no `//host`, no `\`).
+pub fn local_path(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && next.len() <= 512;
+    ok.then_some(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_accepts_only_local_paths() {
+        for ok in ["/", "/account", "/sites/1?x=2"] {
+            assert_eq!(local_path(ok), Some(ok));
+        }
+        for bad in [
+            "",
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "account",
+            "/ x",
+            "/\tx",
+        ] {
+            assert_eq!(local_path(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn public_url_decides_cookie_security() {
+        let plain = WebConfig::new(None);
+        assert_eq!(plain.cookie_name(), "berth_session");
+        assert!(!plain.secure_cookies);
+        let https = WebConfig::new(Some("https://Panel.Example.com/berth/"));
+        assert_eq!(https.public_origin.as_deref(), Some("https://panel.example.com"));
+        assert_eq!(https.cookie_name(), "__Host-berth_session");
+        assert!(!WebConfig::new(Some("http://panel.example.com")).secure_cookies);
+    }
+}

@@ -1,0 +1,149 @@
+//! Rendering: the layout every page shares, full page or htmx fragment, toasts, and
+//! redirect-after-post with a flash message.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+use crate::web::assets::{URLS, Urls};
+use crate::web::{AppError, SignedIn, session};
+
+/// What `base.html` and `layout.html` need: title, CSRF token, who is signed in, which
+/// navigation item is current, a flash message, asset URLs.
+pub struct Layout {
+    pub title: String,
+    pub csrf: String,
+    pub user: Option<String>,
+    pub nav: &'static str,
+    pub flash: Option<String>,
+    pub assets: &'static Urls,
+}
+
+impl Layout {
+    /// For a signed-in page; takes the flash message left by the previous request.
+    pub async fn new(me: &SignedIn, nav: &'static str, title: impl Into<String>) -> Result<Self, AppError> {
+        Ok(Self {
+            title: title.into(),
+            csrf: me.csrf.clone(),
+            user: Some(me.customer.name().to_owned()),
+            nav,
+            flash: session::take_flash(&me.session).await?,
+            assets: &URLS,
+        })
+    }
+
+    /// For a page without a signed-in user (sign-in, error pages).
+    pub fn anonymous(csrf: String, title: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            csrf,
+            user: None,
+            nav: "",
+            flash: None,
+            assets: &URLS,
+        }
+    }
+}
+
+/// A page whose `content` block is what an htmx request gets (swapped into `#main`).
+pub trait Page: Template {
+    fn content(&self) -> askama::Result<String>;
+}
+
+/// Implements [`Page`] for a template declared with `blocks = ["content"]`.
+#[macro_export]
+macro_rules! page {
+    ($ty:ty) => {
+        impl $crate::web::Page for $ty {
+            fn content(&self) -> askama::Result<String> {
+                askama::Template::render(&self.as_content())
+            }
+        }
+    };
+}
+
+#[derive(Template)]
+#[template(path = "_toast.html")]
+pub struct Toast<'a> {
+    pub message: &'a str,
+    pub error: bool,
+    pub oob: bool,
+}
+
+/// The whole page, or for htmx its content block plus an out-of-band toast.
+pub fn render<P: Page>(htmx: bool, status: StatusCode, page: &P, toast: Option<&str>) -> Result<Response, AppError> {
+    let body = if htmx {
+        let mut body = page.content()?;
+        if let Some(message) = toast {
+            body.push_str(
+                &Toast {
+                    message,
+                    error: false,
+                    oob: true,
+                }
+                .render()?,
+            );
+        }
+        body
+    } else {
+        page.render()?
+    };
+    Ok((status, Html(body)).into_response())
+}
+
+/// Redirect-after-post: 303 to `to`, with `message` shown as a toast on the next page.
+pub async fn see_other(session: &Session, to: &str, message: &str) -> Result<Response, AppError> {
+    session::flash(session, message).await?;
+    Ok(Redirect::to(to).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    layout: Layout,
+    status: u16,
+    reason: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+/// An error as a full page, or for htmx as a toast that swaps nothing else.
+pub fn error_response(status: StatusCode, message: &str, request_id: &str, htmx: bool) -> Response {
+    let message = if status.is_server_error() {
+        format!("{message} If it keeps happening, quote request id {request_id}.")
+    } else {
+        message.to_owned()
+    };
+    let body = if htmx {
+        Toast {
+            message: &message,
+            error: true,
+            oob: true,
+        }
+        .render()
+    } else {
+        ErrorPage {
+            layout: Layout::anonymous(String::new(), status.canonical_reason().unwrap_or("Error")),
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("Error"),
+            message: &message,
+            request_id,
+        }
+        .render()
+    };
+    let body = body.unwrap_or_else(|err| {
+        tracing::error!(%err, "error page did not render");
+        "Something went wrong.".to_owned()
+    });
+    let mut response = (status, Html(body)).into_response();
+    if htmx {
+        response
+            .headers_mut()
+            .insert("hx-reswap", HeaderValue::from_static("none"));
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,164 @@
+//! The session: who is signed in, the CSRF token and a one-shot flash message, and the
+//! `SignedIn` extractor that checks all of it against the database on every request.
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::customer::{self, Customer, CustomerId};
+use crate::web::AppError;
+
+const AUTH: &str = "auth";
+const CSRF: &str = "csrf";
+const FLASH: &str = "flash";
+/// `last_seen` is written back at most this often, so most requests write nothing.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// Who the session belongs to, and since when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Auth {
+    pub customer_id: CustomerId,
+    pub auth_version: i64,
+    pub signed_in_at: i64,
+    pub last_seen: i64,
+}
+
+/// Starts a signed-in session: a new session id (the pre-sign-in cookie is worthless after
+/// this), a new CSRF token, and the principal with the account's current auth version.
+pub async fn sign_in(session: &Session, customer_id: CustomerId, auth_version: i64) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    session.insert(CSRF, new_token()).await?;
+    session
+        .insert(
+            AUTH,
+            Auth {
+                customer_id,
+                auth_version,
+                signed_in_at: now,
+                last_seen: now,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// The session's principal, unchecked (for signing out).
+pub async fn current_auth(session: &Session) -> Result<Option<Auth>, AppError> {
+    Ok(session.get::<Auth>(AUTH).await?)
+}
+
+/// Ends the session server-side: its record is deleted, so a replayed cookie is anonymous.
+pub async fn sign_out(session: &Session) -> Result<(), AppError> {
+    session.flush().await?;
+    Ok(())
+}
+
+/// Keeps this session signed in after the account's auth version moved on (the customer
+/// changed their own password here), under a new session id.
+pub async fn renew(session: &Session, auth: &Auth, auth_version: i64) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    session
+        .insert(
+            AUTH,
+            Auth {
+                auth_version,
+                ..auth.clone()
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// The session's CSRF token, created on first use.
+pub async fn csrf_token(session: &Session) -> Result<String, AppError> {
+    if let Some(token) = session.get::<String>(CSRF).await? {
+        return Ok(token);
+    }
+    let token = new_token();
+    session.insert(CSRF, &token).await?;
+    Ok(token)
+}
+
+/// The token to compare against, without creating one.
+pub async fn expected_csrf_token(session: &Session) -> Result<Option<String>, AppError> {
+    Ok(session.get::<String>(CSRF).await?)
+}
+
+/// A message for the next page (after a redirect), shown as a toast there.
+pub async fn flash(session: &Session, message: impl Into<String>) -> Result<(), AppError> {
+    session.insert(FLASH, message.into()).await?;
+    Ok(())
+}
+
+pub async fn take_flash(session: &Session) -> Result<Option<String>, AppError> {
+    Ok(session.remove::<String>(FLASH).await?)
+}
+
+fn new_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// A signed-in customer, checked against the database on this request: the session's auth
+/// version must match the account's, and neither the idle nor the absolute timeout has passed.
+pub struct SignedIn {
+    pub customer: Customer,
+    pub auth: Auth,
+    pub session: Session,
+    pub csrf: String,
+}
+
+impl SignedIn {
+    pub fn id(&self) -> CustomerId {
+        self.customer.id
+    }
+}
+
+impl<S> FromRequestParts<S> for SignedIn
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let session = parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
+        let Some(mut auth) = session.get::<Auth>(AUTH).await? else {
+            return Err(AppError::SignInRequired);
+        };
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let idle = now - auth.last_seen > state.web.idle_timeout.as_secs() as i64;
+        let too_old = now - auth.signed_in_at > state.web.absolute_timeout.as_secs() as i64;
+        if idle || too_old {
+            session.flush().await?;
+            return Err(AppError::SignInRequired);
+        }
+        let customer = customer::model::by_id(&state.pool, auth.customer_id).await?;
+        let Some(customer) = customer.filter(|c| c.auth_version == auth.auth_version && c.status != "cancelled") else {
+            session.flush().await?;
+            return Err(AppError::SignInRequired);
+        };
+        if now - auth.last_seen >= TOUCH_EVERY_SECS {
+            auth.last_seen = now;
+            session.insert(AUTH, &auth).await?;
+        }
+        let csrf = csrf_token(&session).await?;
+        Ok(Self {
+            customer,
+            auth,
+            session,
+            csrf,
+        })
+    }
+}
