@@ -1,1 +1,9 @@
-fn main() {}
+//! Berth's integration tests: one binary, one PostgreSQL cluster per run, one database per
+//! test (copied from a migrated template), each test against a real listening server.
+
+mod account;
+mod auth;
+mod browser;
+mod helpers;
+mod security;
+mod settings;

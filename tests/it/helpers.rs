@@ -1,0 +1,285 @@
+//! Small helpers the tests are built from: `TestApp::spawn`, `signed_in_client`,
+//! `post_form`, `post_htmx`, `assert_field_error`. CSRF stays enforced: the client sends the
+//! token the page gave it, the way a browser does.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use berth::customer::model::DisplayName;
+use berth::customer::{CustomerId, Email, Username};
+use berth::db::EmbeddedPostgres;
+use berth::password::Hasher;
+use berth::web::WebConfig;
+use berth::{AppState, app};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use scraper::{Html, Selector};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, PgPool};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Where the test databases live: `DATABASE_URL`'s server, or a private cluster started
+/// for this run (the embedded-default mechanism) and stopped when the run ends.
+struct Cluster {
+    admin: PgConnectOptions,
+    embedded: Option<EmbeddedPostgres>,
+    dir: Option<std::path::PathBuf>,
+}
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+static TEMPLATE: tokio::sync::Mutex<bool> = tokio::sync::Mutex::const_new(false);
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+const TEMPLATE_DB: &str = "berth_test_template";
+
+extern "C" fn stop_cluster() {
+    if let Some(cluster) = CLUSTER.get() {
+        if let Some(pg) = &cluster.embedded {
+            pg.stop();
+        }
+        if let Some(dir) = &cluster.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn cluster() -> &'static Cluster {
+    CLUSTER.get_or_init(|| {
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            let admin = PgConnectOptions::from_str(&url).expect("DATABASE_URL is a PostgreSQL URL");
+            return Cluster { admin, embedded: None, dir: None };
+        }
+        let dir = std::env::temp_dir().join(format!("berth-test-{}", std::process::id()));
+        let pg = EmbeddedPostgres::start(&dir.join("postgres")).expect("the test PostgreSQL cluster starts");
+        // SAFETY: registering a plain extern "C" function; it runs once at process exit.
+        unsafe { libc::atexit(stop_cluster) };
+        Cluster { admin: pg.connect_options("postgres"), embedded: Some(pg), dir: Some(dir) }
+    })
+}
+
+/// A fresh database with every migration applied.
+pub async fn fresh_database() -> PgPool {
+    let cluster = tokio::task::spawn_blocking(cluster).await.expect("cluster thread");
+    {
+        let mut ready = TEMPLATE.lock().await;
+        if !*ready {
+            let mut admin = cluster.admin.clone().database("postgres").connect().await.expect("admin connection");
+            sqlx::query(&format!("drop database if exists {TEMPLATE_DB} with (force)")).execute(&mut admin).await.unwrap();
+            sqlx::query(&format!("create database {TEMPLATE_DB}")).execute(&mut admin).await.unwrap();
+            let mut conn = cluster.admin.clone().database(TEMPLATE_DB).connect().await.unwrap();
+            berth::db::MIGRATOR.run(&mut conn).await.expect("migrations apply");
+            drop(conn);
+            *ready = true;
+        }
+    }
+    let name = format!("berth_test_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+    let mut admin = cluster.admin.clone().database("postgres").connect().await.expect("admin connection");
+    sqlx::query(&format!("create database {name} template {TEMPLATE_DB}")).execute(&mut admin).await.unwrap();
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(cluster.admin.clone().database(&name))
+        .await
+        .expect("test database connection")
+}
+
+/// A Berth serving one fresh database on a free local port.
+pub struct TestApp {
+    pub base: String,
+    pub pool: PgPool,
+    pub state: AppState,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(WebConfig::new(None)).await
+    }
+
+    pub async fn spawn_with(web: WebConfig) -> Self {
+        let pool = fresh_database().await;
+        let state = AppState { pool: pool.clone(), hasher: Hasher::new(2).unwrap(), web: Arc::new(web) };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = app(state.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        });
+        Self { base: format!("http://{addr}"), pool, state }
+    }
+
+    pub async fn create_customer(&self, username: &str) -> CustomerId {
+        let hash = self.state.hasher.hash(PASSWORD).await.unwrap();
+        let mut conn = self.pool.acquire().await.unwrap();
+        berth::customer::model::create(
+            &mut conn,
+            &username.parse::<Username>().unwrap(),
+            &format!("{username}@example.com").parse::<Email>().unwrap(),
+            &"".parse::<DisplayName>().unwrap(),
+            &hash,
+        )
+        .await
+        .unwrap()
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base)
+    }
+
+    /// A new customer, signed in through the sign-in form.
+    pub async fn signed_in_client(&self, username: &str) -> (Client, CustomerId) {
+        let id = self.create_customer(username).await;
+        let client = self.client();
+        let resp = client.sign_in(username, PASSWORD).await;
+        assert_eq!(resp.status, StatusCode::SEE_OTHER, "sign-in of {username}: {}", resp.body);
+        (client, id)
+    }
+
+    pub async fn scalar<T>(&self, sql: &str) -> T
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+    {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+}
+
+/// A browser-like client: a cookie jar, no automatic redirects, and the CSRF token of the
+/// last page it loaded.
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    csrf: Arc<Mutex<Option<String>>>,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn html(&self) -> Html {
+        Html::parse_document(&self.body)
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    pub fn location(&self) -> &str {
+        self.header("location")
+    }
+
+    /// The text of the elements matching `selector`.
+    pub fn texts(&self, selector: &str) -> Vec<String> {
+        let sel = Selector::parse(selector).expect("valid selector");
+        self.html().select(&sel).map(|e| e.text().collect::<String>().trim().to_owned()).collect()
+    }
+
+    pub fn text(&self, selector: &str) -> String {
+        self.texts(selector).into_iter().next().unwrap_or_else(|| panic!("no {selector} in:\n{}", self.body))
+    }
+}
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self { http, base: base.to_owned(), csrf: Arc::new(Mutex::new(None)) }
+    }
+
+    async fn finish(&self, resp: reqwest::Response) -> Resp {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.text().await.unwrap_or_default();
+        if let Some(token) = csrf_in(&body) {
+            *self.csrf.lock().unwrap() = Some(token);
+        }
+        Resp { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        let resp = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        self.finish(resp).await
+    }
+
+    pub async fn get_htmx(&self, path: &str) -> Resp {
+        let resp = self.http.get(format!("{}{path}", self.base)).header("HX-Request", "true").send().await.unwrap();
+        self.finish(resp).await
+    }
+
+    /// The token a browser would hold: from the last page, else from `/login`.
+    pub async fn token(&self) -> String {
+        if let Some(token) = self.csrf.lock().unwrap().clone() {
+            return token;
+        }
+        self.get("/login").await;
+        self.csrf.lock().unwrap().clone().expect("the sign-in page has a CSRF token")
+    }
+
+    pub fn forget_token(&self) {
+        *self.csrf.lock().unwrap() = None;
+    }
+
+    /// A plain HTML form post, with the page's `csrf_token`.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let token = self.token().await;
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// A form post without adding any token.
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let resp = self.http.post(format!("{}{path}", self.base)).form(fields).send().await.unwrap();
+        self.finish(resp).await
+    }
+
+    /// An htmx post: `HX-Request` and the token in `X-CSRF-Token`, as `hx-headers` sends it.
+    pub async fn post_htmx(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let token = self.token().await;
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("HX-Request", "true")
+            .header("X-CSRF-Token", token)
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        self.finish(resp).await
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> Resp {
+        self.get("/login").await;
+        self.post_form("/login", &[("username", username), ("password", password)]).await
+    }
+}
+
+fn csrf_in(body: &str) -> Option<String> {
+    let doc = Html::parse_document(body);
+    let sel = Selector::parse(r#"input[name="csrf_token"]"#).unwrap();
+    doc.select(&sel).next().and_then(|e| e.value().attr("value")).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+/// The field `name` is marked invalid, and the message it points to (aria-describedby)
+/// contains `expected`. Returns the message.
+pub fn assert_field_error(resp: &Resp, name: &str, expected: &str) -> String {
+    assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY, "expected 422 for {name}; body:\n{}", resp.body);
+    let doc = resp.html();
+    let sel = Selector::parse(&format!(r#"[name="{name}"][aria-invalid="true"]"#)).unwrap();
+    let field = doc.select(&sel).next().unwrap_or_else(|| panic!("{name} is not marked invalid in:\n{}", resp.body));
+    let described = field.value().attr("aria-describedby").unwrap_or_else(|| panic!("{name} has no aria-describedby"));
+    let message: String = described
+        .split_whitespace()
+        .filter(|id| id.ends_with("-error"))
+        .filter_map(|id| doc.select(&Selector::parse(&format!("#{id}")).unwrap()).next())
+        .map(|e| e.text().collect::<String>())
+        .collect();
+    assert!(message.contains(expected), "{name}: expected a message containing {expected:?}, got {message:?}");
+    message
+}
