@@ -58,11 +58,11 @@ pub async fn wait_secs(db: impl PgExecutor<'_>, keys: &Keys) -> sqlx::Result<Opt
     let now = OffsetDateTime::now_utc();
     let wait = rows
         .iter()
-        .map(|(key, failures, last)| {
-            (*last + time::Duration::seconds(delay_secs(*failures, threshold(key))) - now).whole_seconds() + 1
-        })
-        .filter(|secs| *secs > 0)
-        .max();
+        .map(|(key, failures, last)| *last + time::Duration::seconds(delay_secs(*failures, threshold(key))) - now)
+        .filter(|remaining| remaining.is_positive())
+        .max()
+        // Round up: "wait 0 seconds" would read oddly.
+        .map(|remaining| remaining.whole_seconds() + 1);
     Ok(wait)
 }
 

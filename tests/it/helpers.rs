@@ -49,13 +49,21 @@ fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(|| {
         if let Ok(url) = std::env::var("DATABASE_URL") {
             let admin = PgConnectOptions::from_str(&url).expect("DATABASE_URL is a PostgreSQL URL");
-            return Cluster { admin, embedded: None, dir: None };
+            return Cluster {
+                admin,
+                embedded: None,
+                dir: None,
+            };
         }
         let dir = std::env::temp_dir().join(format!("berth-test-{}", std::process::id()));
         let pg = EmbeddedPostgres::start(&dir.join("postgres")).expect("the test PostgreSQL cluster starts");
         // SAFETY: registering a plain extern "C" function; it runs once at process exit.
         unsafe { libc::atexit(stop_cluster) };
-        Cluster { admin: pg.connect_options("postgres"), embedded: Some(pg), dir: Some(dir) }
+        Cluster {
+            admin: pg.connect_options("postgres"),
+            embedded: Some(pg),
+            dir: Some(dir),
+        }
     })
 }
 
@@ -65,18 +73,43 @@ pub async fn fresh_database() -> PgPool {
     {
         let mut ready = TEMPLATE.lock().await;
         if !*ready {
-            let mut admin = cluster.admin.clone().database("postgres").connect().await.expect("admin connection");
-            sqlx::query(&format!("drop database if exists {TEMPLATE_DB} with (force)")).execute(&mut admin).await.unwrap();
-            sqlx::query(&format!("create database {TEMPLATE_DB}")).execute(&mut admin).await.unwrap();
+            let mut admin = cluster
+                .admin
+                .clone()
+                .database("postgres")
+                .connect()
+                .await
+                .expect("admin connection");
+            sqlx::query(&format!("drop database if exists {TEMPLATE_DB} with (force)"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            sqlx::query(&format!("create database {TEMPLATE_DB}"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
             let mut conn = cluster.admin.clone().database(TEMPLATE_DB).connect().await.unwrap();
             berth::db::MIGRATOR.run(&mut conn).await.expect("migrations apply");
             drop(conn);
             *ready = true;
         }
     }
-    let name = format!("berth_test_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
-    let mut admin = cluster.admin.clone().database("postgres").connect().await.expect("admin connection");
-    sqlx::query(&format!("create database {name} template {TEMPLATE_DB}")).execute(&mut admin).await.unwrap();
+    let name = format!(
+        "berth_test_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut admin = cluster
+        .admin
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .expect("admin connection");
+    sqlx::query(&format!("create database {name} template {TEMPLATE_DB}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(8)
         .connect_with(cluster.admin.clone().database(&name))
@@ -98,14 +131,24 @@ impl TestApp {
 
     pub async fn spawn_with(web: WebConfig) -> Self {
         let pool = fresh_database().await;
-        let state = AppState { pool: pool.clone(), hasher: Hasher::new(2).unwrap(), web: Arc::new(web) };
+        let state = AppState {
+            pool: pool.clone(),
+            hasher: Hasher::new(2).unwrap(),
+            web: Arc::new(web),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = app(state.clone());
         tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .unwrap();
         });
-        Self { base: format!("http://{addr}"), pool, state }
+        Self {
+            base: format!("http://{addr}"),
+            pool,
+            state,
+        }
     }
 
     pub async fn create_customer(&self, username: &str) -> CustomerId {
@@ -131,7 +174,12 @@ impl TestApp {
         let id = self.create_customer(username).await;
         let client = self.client();
         let resp = client.sign_in(username, PASSWORD).await;
-        assert_eq!(resp.status, StatusCode::SEE_OTHER, "sign-in of {username}: {}", resp.body);
+        assert_eq!(
+            resp.status,
+            StatusCode::SEE_OTHER,
+            "sign-in of {username}: {}",
+            resp.body
+        );
         (client, id)
     }
 
@@ -174,11 +222,27 @@ impl Resp {
     /// The text of the elements matching `selector`.
     pub fn texts(&self, selector: &str) -> Vec<String> {
         let sel = Selector::parse(selector).expect("valid selector");
-        self.html().select(&sel).map(|e| e.text().collect::<String>().trim().to_owned()).collect()
+        self.html()
+            .select(&sel)
+            .map(|e| e.text().collect::<String>().trim().to_owned())
+            .collect()
+    }
+
+    /// The attribute `attr` of the first element matching `selector`.
+    pub fn text_attr(&self, selector: &str, attr: &str) -> String {
+        let sel = Selector::parse(selector).expect("valid selector");
+        self.html()
+            .select(&sel)
+            .next()
+            .and_then(|e| e.value().attr(attr).map(str::to_owned))
+            .unwrap_or_else(|| panic!("no {selector}[{attr}] in:\n{}", self.body))
     }
 
     pub fn text(&self, selector: &str) -> String {
-        self.texts(selector).into_iter().next().unwrap_or_else(|| panic!("no {selector} in:\n{}", self.body))
+        self.texts(selector)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no {selector} in:\n{}", self.body))
     }
 }
 
@@ -189,7 +253,11 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Self { http, base: base.to_owned(), csrf: Arc::new(Mutex::new(None)) }
+        Self {
+            http,
+            base: base.to_owned(),
+            csrf: Arc::new(Mutex::new(None)),
+        }
     }
 
     async fn finish(&self, resp: reqwest::Response) -> Resp {
@@ -208,7 +276,13 @@ impl Client {
     }
 
     pub async fn get_htmx(&self, path: &str) -> Resp {
-        let resp = self.http.get(format!("{}{path}", self.base)).header("HX-Request", "true").send().await.unwrap();
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("HX-Request", "true")
+            .send()
+            .await
+            .unwrap();
         self.finish(resp).await
     }
 
@@ -218,7 +292,11 @@ impl Client {
             return token;
         }
         self.get("/login").await;
-        self.csrf.lock().unwrap().clone().expect("the sign-in page has a CSRF token")
+        self.csrf
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("the sign-in page has a CSRF token")
     }
 
     pub fn forget_token(&self) {
@@ -235,7 +313,13 @@ impl Client {
 
     /// A form post without adding any token.
     pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        let resp = self.http.post(format!("{}{path}", self.base)).form(fields).send().await.unwrap();
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
         self.finish(resp).await
     }
 
@@ -256,30 +340,49 @@ impl Client {
 
     pub async fn sign_in(&self, username: &str, password: &str) -> Resp {
         self.get("/login").await;
-        self.post_form("/login", &[("username", username), ("password", password)]).await
+        self.post_form("/login", &[("username", username), ("password", password)])
+            .await
     }
 }
 
 fn csrf_in(body: &str) -> Option<String> {
     let doc = Html::parse_document(body);
     let sel = Selector::parse(r#"input[name="csrf_token"]"#).unwrap();
-    doc.select(&sel).next().and_then(|e| e.value().attr("value")).filter(|v| !v.is_empty()).map(str::to_owned)
+    doc.select(&sel)
+        .next()
+        .and_then(|e| e.value().attr("value"))
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 /// The field `name` is marked invalid, and the message it points to (aria-describedby)
 /// contains `expected`. Returns the message.
 pub fn assert_field_error(resp: &Resp, name: &str, expected: &str) -> String {
-    assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY, "expected 422 for {name}; body:\n{}", resp.body);
+    assert_eq!(
+        resp.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "expected 422 for {name}; body:\n{}",
+        resp.body
+    );
     let doc = resp.html();
     let sel = Selector::parse(&format!(r#"[name="{name}"][aria-invalid="true"]"#)).unwrap();
-    let field = doc.select(&sel).next().unwrap_or_else(|| panic!("{name} is not marked invalid in:\n{}", resp.body));
-    let described = field.value().attr("aria-describedby").unwrap_or_else(|| panic!("{name} has no aria-describedby"));
+    let field = doc
+        .select(&sel)
+        .next()
+        .unwrap_or_else(|| panic!("{name} is not marked invalid in:\n{}", resp.body));
+    let described = field
+        .value()
+        .attr("aria-describedby")
+        .unwrap_or_else(|| panic!("{name} has no aria-describedby"));
     let message: String = described
         .split_whitespace()
         .filter(|id| id.ends_with("-error"))
         .filter_map(|id| doc.select(&Selector::parse(&format!("#{id}")).unwrap()).next())
         .map(|e| e.text().collect::<String>())
         .collect();
-    assert!(message.contains(expected), "{name}: expected a message containing {expected:?}, got {message:?}");
+    assert!(
+        message.contains(expected),
+        "{name}: expected a message containing {expected:?}, got {message:?}"
+    );
     message
 }
