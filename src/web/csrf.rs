@@ -46,10 +46,10 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
 /// A cross-site request is refused before anything else is read.
 fn check_origin(headers: &HeaderMap, public_origin: Option<&str>) -> Result<(), AppError> {
     let cross = Err(AppError::Forbidden("cross-site request"));
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
-            return cross;
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.as_bytes(), b"same-origin" | b"none")
+    {
+        return cross;
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());

@@ -299,10 +299,6 @@ impl Client {
             .expect("the sign-in page has a CSRF token")
     }
 
-    pub fn forget_token(&self) {
-        *self.csrf.lock().unwrap() = None;
-    }
-
     /// A plain HTML form post, with the page's `csrf_token`.
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
         let token = self.token().await;
