@@ -95,6 +95,7 @@ impl EmbeddedPostgres {
             .arg(&self.data)
             .args(["-m", "fast", "-w", "-s"])
             .status();
+        let _ = fs::remove_dir(&self.socket_dir);
         match status {
             Ok(s) if s.success() => tracing::info!("embedded PostgreSQL stopped"),
             Ok(s) => tracing::warn!(%s, "pg_ctl stop failed"),

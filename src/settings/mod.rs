@@ -41,14 +41,27 @@ impl SettingsPage {
     }
 }
 
+impl SettingsPage {
+    async fn new(me: &SignedIn, values: BTreeMap<String, String>, errors: FieldErrors) -> Result<Self, AppError> {
+        Ok(Self {
+            layout: Layout::new(me, "settings", "Settings").await?,
+            registry: REGISTRY,
+            values,
+            errors,
+        })
+    }
+}
+
+async fn stored(state: &AppState, me: &SignedIn) -> Result<BTreeMap<String, String>, AppError> {
+    Ok(model::load(&state.pool, me.id())
+        .await?
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect())
+}
+
 async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
-    let values = model::load(&state.pool, me.id()).await?;
-    let page = SettingsPage {
-        layout: Layout::new(&me, "settings", "Settings").await?,
-        registry: REGISTRY,
-        values: values.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
-        errors: FieldErrors::default(),
-    };
+    let page = SettingsPage::new(&me, stored(&state, &me).await?, FieldErrors::default()).await?;
     render(htmx, StatusCode::OK, &page, None)
 }
 
@@ -62,22 +75,14 @@ async fn save(
     let entries = match model::parse_form(&pairs) {
         Ok(entries) => entries,
         Err(errors) => {
-            let mut values: BTreeMap<String, String> = model::load(&state.pool, me.id())
-                .await?
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
+            // Show what was typed over what is stored.
+            let mut values = stored(&state, &me).await?;
             for (name, raw) in &pairs {
                 if let Some(key) = name.strip_prefix("settings[").and_then(|k| k.strip_suffix(']')) {
                     values.insert(key.to_owned(), raw.clone());
                 }
             }
-            let page = SettingsPage {
-                layout: Layout::new(&me, "settings", "Settings").await?,
-                registry: REGISTRY,
-                values,
-                errors,
-            };
+            let page = SettingsPage::new(&me, values, errors).await?;
             return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
         }
     };
@@ -97,12 +102,6 @@ async fn save(
     if !htmx {
         return see_other(&me.session, "/settings", "Settings saved.").await;
     }
-    let values = model::load(&state.pool, me.id()).await?;
-    let page = SettingsPage {
-        layout: Layout::new(&me, "settings", "Settings").await?,
-        registry: REGISTRY,
-        values: values.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
-        errors: FieldErrors::default(),
-    };
+    let page = SettingsPage::new(&me, stored(&state, &me).await?, FieldErrors::default()).await?;
     render(true, StatusCode::OK, &page, Some("Settings saved."))
 }
