@@ -45,7 +45,7 @@ fn init_tracing() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let command = cli.command.unwrap_or(Command::Serve(ServeConfig::default()));
+    let command = cli.command.unwrap_or(Command::Serve(ServeConfig::from_env()));
     if let Command::Serve(serve_config) = command {
         return serve(&cli.db, serve_config).await;
     }
@@ -93,7 +93,10 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
     let state = AppState {
         pool: db.pool.clone(),
         hasher,
-        web: Arc::new(WebConfig::new(config.public_url.as_deref())),
+        web: Arc::new(WebConfig {
+            trust_forwarded: config.trust_forwarded,
+            ..WebConfig::new(config.public_url.as_deref())
+        }),
     };
     let cleanup = tokio::spawn(
         PostgresStore::new(db.pool.clone()).continuously_delete_expired(tokio::time::Duration::from_secs(600)),

@@ -69,13 +69,19 @@ pub struct ServeConfig {
     /// The URL users reach Berth at; `https://` turns on Secure and `__Host-` cookies.
     #[arg(long, env = "BERTH_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Behind a trusted reverse proxy: take the client address from X-Forwarded-For.
+    #[arg(long, env = "BERTH_TRUST_FORWARDED", default_value_t = false)]
+    pub trust_forwarded: bool,
 }
 
-impl Default for ServeConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            public_url: None,
+impl ServeConfig {
+    /// The serve settings from the environment alone (`berth` with no subcommand).
+    pub fn from_env() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeConfig,
         }
+        Only::parse_from(["berth"]).serve
     }
 }

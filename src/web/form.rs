@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 
+use crate::AppState;
 use crate::web::{AppError, FieldErrors};
 
 #[derive(Debug, Default)]
@@ -38,14 +39,32 @@ impl FormState {
     }
 }
 
-/// The client's address, from the connection.
+/// The client's address: the connection's peer, or, when Berth is told it stands behind a
+/// trusted reverse proxy (BERTH_TRUST_FORWARDED), the last address in `X-Forwarded-For`,
+/// the one that proxy added.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl<S> FromRequestParts<S> for ClientIp
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if AppState::from_ref(state).web.trust_forwarded
+            && let Some(ip) = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .next_back()
+                .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        {
+            return Ok(Self(ip));
+        }
         parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

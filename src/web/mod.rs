@@ -24,6 +24,8 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     pub idle_timeout: Duration,
     pub absolute_timeout: Duration,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded: bool,
 }
 
 impl WebConfig {
@@ -35,6 +37,7 @@ impl WebConfig {
             secure_cookies,
             idle_timeout: Duration::from_secs(30 * 60),
             absolute_timeout: Duration::from_secs(12 * 60 * 60),
+            trust_forwarded: false,
         }
     }
 

@@ -284,3 +284,26 @@ async fn get_with_cookie(app: &TestApp, path: &str, cookie: &str) -> StatusCode 
         .unwrap()
         .status()
 }
+
+#[tokio::test]
+async fn client_address_comes_from_the_proxy_header_only_when_trusted() {
+    for (trust, expected) in [(false, "127.0.0.1"), (true, "203.0.113.9")] {
+        let mut web = WebConfig::new(None);
+        web.trust_forwarded = trust;
+        let app = TestApp::spawn_with(web).await;
+        app.create_customer("alice").await;
+        let client = app.client();
+        let token = client.token().await;
+        let resp = client
+            .http
+            .post(format!("{}/login", app.base))
+            .header("x-forwarded-for", "198.51.100.1, 203.0.113.9")
+            .form(&[("csrf_token", token.as_str()), ("username", "alice"), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let address: String = app.scalar("select host(address) from activity where kind = 'sign_in'").await;
+        assert_eq!(address, expected, "trust_forwarded = {trust}");
+    }
+}
