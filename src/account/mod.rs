@@ -4,11 +4,11 @@
 pub mod model;
 
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
@@ -17,7 +17,7 @@ use crate::customer::Email;
 use crate::customer::model::DisplayName;
 use crate::password::{NewPassword, Pin};
 use crate::settings::model::Preferences;
-use crate::web::{AppError, ClientIp, FieldErrors, FormState, Layout, SignedIn, render, see_other, session};
+use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, render, see_other, session};
 use crate::{AppState, customer, page, settings};
 
 pub fn router() -> Router<AppState> {
@@ -127,7 +127,7 @@ async fn check_current_password(
 
 #[derive(Deserialize)]
 struct NameInput {
-    #[serde(default)]
+    /// Required: an empty value clears the name, a missing field is refused.
     display_name: String,
 }
 

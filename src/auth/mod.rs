@@ -3,16 +3,16 @@
 pub mod model;
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::activity::model::{BY_CUSTOMER, record};
-use crate::web::{AppError, ClientIp, Layout, local_path, render, session};
+use crate::web::{AppError, ClientIp, Form, Layout, local_path, render, session};
 use crate::{AppState, customer, page, settings};
 
 pub fn router() -> Router<AppState> {

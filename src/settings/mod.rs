@@ -5,14 +5,14 @@ pub mod model;
 use std::collections::BTreeMap;
 
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Form, Router};
 use axum_htmx::HxRequest;
 
-use crate::web::{AppError, ClientIp, FieldErrors, Layout, SignedIn, render, see_other};
+use crate::web::{AppError, ClientIp, FieldErrors, Form, Layout, SignedIn, render, see_other};
 use crate::{AppState, activity, page};
 use model::{REGISTRY, Setting};
 

@@ -106,7 +106,7 @@ impl Setting {
         match &self.kind {
             Kind::TimeZone => time_tz::timezones::get_by_name(value)
                 .filter(|_| !value.is_empty())
-                .map(|tz| tz.name().to_owned())
+                .map(|_| value.to_owned())
                 .ok_or_else(|| "Enter a time zone name such as Europe/Berlin or UTC.".to_owned()),
             Kind::Choice(options) => options
                 .iter()

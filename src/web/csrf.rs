@@ -27,10 +27,10 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         .get::<Session>()
         .cloned()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
+    // No token in the session: it expired or was signed out. Whatever was sent is refused
+    // either way; the answer sends the user to sign in (HX-Redirect for htmx).
     let Some(expected) = session::expected_csrf_token(&session).await? else {
-        return Err(AppError::Forbidden(
-            "the form has expired; reload the page and try again",
-        ));
+        return Err(AppError::SignInRequired);
     };
     let (req, presented) = presented_token(req).await?;
     let matches = presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected.as_bytes()));

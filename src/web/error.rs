@@ -22,6 +22,10 @@ pub enum AppError {
     TooMany(String),
     #[error("request body too large")]
     TooLarge,
+    #[error("unreadable request: {0}")]
+    Unreadable(&'static str),
+    #[error("not a form")]
+    NotAForm,
     #[error("service unavailable")]
     Unavailable,
     #[error(transparent)]
@@ -45,6 +49,8 @@ impl AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unreadable(_) => StatusCode::BAD_REQUEST,
+            Self::NotAForm => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -58,6 +64,8 @@ impl AppError {
             Self::Invalid(errors) => errors.summary(),
             Self::Conflict(msg) | Self::TooMany(msg) => msg.clone(),
             Self::TooLarge => "The request was too large.".into(),
+            Self::Unreadable(why) => (*why).into(),
+            Self::NotAForm => "Send the form as application/x-www-form-urlencoded.".into(),
             Self::Unavailable => "The service is unavailable right now; please try again shortly.".into(),
             Self::Internal(_) => "Something went wrong on our side.".into(),
         }

@@ -1,14 +1,57 @@
-//! What a form shows when it is re-rendered: the user's input (never passwords) and a
-//! message per field; and the client's address for the audit log.
+//! Reading forms strictly, what a form shows when it is re-rendered (the user's input,
+//! never passwords, and a message per field), and the client's address for the audit log.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::header;
 use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
 
 use crate::AppState;
 use crate::web::{AppError, FieldErrors};
+
+/// A URL-encoded form, read strictly: text that is not valid UTF-8 is refused rather than
+/// silently turned into replacement characters, and a body of another type is refused.
+pub struct Form<T>(pub T);
+
+impl<T, S> FromRequest<S> for Form<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(AppError::NotAForm);
+        }
+        let body = Bytes::from_request(req, state).await.map_err(|_| AppError::TooLarge)?;
+        if !is_utf8_form(&body) {
+            return Err(AppError::Unreadable("The form contained text that is not valid UTF-8."));
+        }
+        serde_urlencoded::from_bytes(&body)
+            .map(Form)
+            .map_err(|_| AppError::Unreadable("The form could not be read; please use the page's form."))
+    }
+}
+
+/// Every name and value, once `+` and `%XX` are decoded, is valid UTF-8.
+fn is_utf8_form(body: &[u8]) -> bool {
+    body.split(|b| *b == b'&')
+        .flat_map(|pair| pair.splitn(2, |b| *b == b'='))
+        .all(|part| {
+            let spaced: Vec<u8> = part.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+            percent_encoding::percent_decode(&spaced).decode_utf8().is_ok()
+        })
+}
 
 #[derive(Debug, Default)]
 pub struct FormState {
@@ -70,5 +113,20 @@ where
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| Self(addr.ip()))
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("served without connect info")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_utf8_form;
+
+    #[test]
+    fn forms_must_be_utf8() {
+        assert!(is_utf8_form(b"a=1&b=%C3%A9t%C3%A9+ok&c="));
+        assert!(is_utf8_form("name=ñandú".as_bytes()));
+        assert!(!is_utf8_form(b"a=%FF%FE"));
+        assert!(!is_utf8_form(b"a=ab%C3%28cd"));
+        assert!(!is_utf8_form(b"%80=1"));
+        assert!(!is_utf8_form(b"a=\xff\xfe"));
     }
 }

@@ -12,7 +12,7 @@ pub mod session;
 use std::time::Duration;
 
 pub use error::{AppError, FieldErrors};
-pub use form::{ClientIp, FormState};
+pub use form::{ClientIp, Form, FormState};
 pub use render::{Layout, Page, render, see_other};
 pub use session::SignedIn;
 

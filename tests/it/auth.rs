@@ -298,12 +298,18 @@ async fn client_address_comes_from_the_proxy_header_only_when_trusted() {
             .http
             .post(format!("{}/login", app.base))
             .header("x-forwarded-for", "198.51.100.1, 203.0.113.9")
-            .form(&[("csrf_token", token.as_str()), ("username", "alice"), ("password", PASSWORD)])
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ])
             .send()
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-        let address: String = app.scalar("select host(address) from activity where kind = 'sign_in'").await;
+        let address: String = app
+            .scalar("select host(address) from activity where kind = 'sign_in'")
+            .await;
         assert_eq!(address, expected, "trust_forwarded = {trust}");
     }
 }
