@@ -10,6 +10,8 @@ use crate::customer::CustomerId;
 
 /// Who acted: the customer themself, or a staff member (when impersonating).
 pub const BY_CUSTOMER: &str = "customer";
+/// Someone at the sign-in form who did not get in: it may not be the customer.
+pub const BY_ANONYMOUS: &str = "anonymous";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Entry {

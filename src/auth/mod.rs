@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::activity::model::{BY_CUSTOMER, record};
+use crate::activity::model::{BY_ANONYMOUS, BY_CUSTOMER, record};
 use crate::web::{AppError, ClientIp, Form, Layout, local_path, render, session};
 use crate::{AppState, customer, page, settings};
 
@@ -99,7 +99,7 @@ async fn login(
             record(
                 &state.pool,
                 id,
-                BY_CUSTOMER,
+                BY_ANONYMOUS,
                 "sign_in_failed",
                 "wrong password",
                 Some(ip),
@@ -108,7 +108,7 @@ async fn login(
             if account_delay > 0 {
                 tracing::warn!(username = input.username, account_delay, "sign-in locked");
                 let detail = format!("further sign-ins refused for {account_delay} s after repeated failures");
-                record(&state.pool, id, BY_CUSTOMER, "sign_in_locked", &detail, Some(ip)).await?;
+                record(&state.pool, id, BY_ANONYMOUS, "sign_in_locked", &detail, Some(ip)).await?;
             }
         }
         if address_delay > 0 {
