@@ -15,6 +15,7 @@ pub mod demo;
 pub mod health;
 pub mod password;
 pub mod settings;
+pub mod sites;
 pub mod staff;
 pub mod web;
 
