@@ -54,15 +54,24 @@ enum Which {
 }
 
 impl AccountPage {
-    async fn load(state: &AppState, me: &SignedIn, failed: Option<(Which, FormState)>) -> Result<Self, AppError> {
-        // Read afresh: the handler may just have changed the row.
-        let customer = customer::model::by_id(&state.pool, me.id())
-            .await?
-            .ok_or(AppError::NotFound)?;
+    async fn load(
+        state: &AppState,
+        me: &SignedIn,
+        changed: bool,
+        failed: Option<(Which, FormState)>,
+    ) -> Result<Self, AppError> {
+        // After a change, read the row afresh; otherwise the sign-in check just read it.
+        let customer = if failed.is_none() && !changed {
+            me.customer.clone()
+        } else {
+            customer::model::by_id(&state.pool, me.id())
+                .await?
+                .ok_or(AppError::NotFound)?
+        };
         let mut page = Self {
             layout: Layout::new(me, "account", "Account").await?,
             roles: model::roles(&state.pool, me.id()).await?,
-            has_pin: model::has_pin(&state.pool, me.id()).await?,
+            has_pin: customer.has_pin,
             name_form: FormState::failed(&[("display_name", &customer.display_name)], FieldErrors::default()),
             email_form: FormState::default(),
             password_form: FormState::default(),
@@ -90,13 +99,13 @@ async fn respond(
 ) -> Result<Response, AppError> {
     match outcome {
         Err(failed) => {
-            let page = AccountPage::load(state, me, Some(failed)).await?;
+            let page = AccountPage::load(state, me, false, Some(failed)).await?;
             render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None)
         }
         Ok(message) if htmx => render(
             true,
             StatusCode::OK,
-            &AccountPage::load(state, me, None).await?,
+            &AccountPage::load(state, me, true, None).await?,
             Some(message),
         ),
         Ok(message) => see_other(&me.session, "/account", message).await,
@@ -104,7 +113,12 @@ async fn respond(
 }
 
 async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
-    render(htmx, StatusCode::OK, &AccountPage::load(&state, &me, None).await?, None)
+    render(
+        htmx,
+        StatusCode::OK,
+        &AccountPage::load(&state, &me, false, None).await?,
+        None,
+    )
 }
 
 /// Checks the current password; a wrong one is a message on `errors`.

@@ -22,13 +22,6 @@ pub async fn roles(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Resul
     .await
 }
 
-pub async fn has_pin(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select pin_hash is not null from customers where id = $1")
-        .bind(customer)
-        .fetch_one(db)
-        .await
-}
-
 pub async fn set_email(db: impl PgExecutor<'_>, customer: CustomerId, email: &Email) -> sqlx::Result<()> {
     sqlx::query("update customers set email = $2 where id = $1")
         .bind(customer)

@@ -108,6 +108,7 @@ pub struct Customer {
     pub email: String,
     pub status: String,
     pub auth_version: i64,
+    pub has_pin: bool,
 }
 
 impl Customer {
@@ -122,10 +123,13 @@ impl Customer {
 }
 
 pub async fn by_id(db: impl PgExecutor<'_>, id: CustomerId) -> sqlx::Result<Option<Customer>> {
-    sqlx::query_as("select id, username, display_name, email, status, auth_version from customers where id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(
+        "select id, username, display_name, email, status, auth_version, pin_hash is not null as has_pin
+         from customers where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
 /// What sign-in needs: id, password hash, status.

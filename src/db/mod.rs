@@ -59,6 +59,9 @@ pub async fn pool(options: PgConnectOptions) -> anyhow::Result<PgPool> {
     PgPoolOptions::new()
         .max_connections(32)
         .min_connections(2)
+        // A broken connection fails its query and is replaced; pinging before every
+        // statement would double the round trips.
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await

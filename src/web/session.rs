@@ -95,6 +95,11 @@ pub async fn flash(session: &Session, message: impl Into<String>) -> Result<(), 
 }
 
 pub async fn take_flash(session: &Session) -> Result<Option<String>, AppError> {
+    // Read first: `remove` marks the session changed even when there is nothing to remove,
+    // which would write the session back on every page view.
+    if session.get::<String>(FLASH).await?.is_none() {
+        return Ok(None);
+    }
     Ok(session.remove::<String>(FLASH).await?)
 }
 
