@@ -1,5 +1,5 @@
 //! The subcommands: `serve` (default), `migrate`, `create-customer`, `create-staff`,
-//! `seed-demo`.
+//! `seed-demo`, `pool add`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions_sqlx_store::PostgresStore;
 
-use crate::config::{Cli, Command, DbConfig, ServeConfig};
+use crate::config::{Cli, Command, DbConfig, PoolCommand, ServeConfig};
 use crate::customer::model::DisplayName;
 use crate::customer::{Email, Username};
 use crate::db::Database;
@@ -19,6 +19,7 @@ use crate::{AppState, app, demo, staff};
 
 pub fn main(cli: Cli) -> ExitCode {
     init_tracing();
+    keep_argon2_memory_from_piling_up();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -32,6 +33,17 @@ pub fn main(cli: Cli) -> ExitCode {
             eprintln!("berth: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Each Argon2 check takes 19 MiB. glibc's malloc raises its mmap threshold after the first
+/// such block is freed, and then keeps later ones in per-thread arenas: resident memory grows
+/// to hundreds of MiB under a sign-in flood. A fixed threshold returns them at once.
+fn keep_argon2_memory_from_piling_up() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes a malloc tunable; called before any other thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
 }
 
@@ -65,6 +77,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SeedDemo => demo::seed(&db.pool, &Hasher::for_this_machine()?)
             .await
             .map(|_| demo::print_sign_in()),
+        Command::Pool {
+            command: PoolCommand::Add { cidr },
+        } => pool_add(&db, &cidr).await,
     };
     db.close().await;
     result
@@ -101,6 +116,7 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
     let cleanup = tokio::spawn(
         PostgresStore::new(db.pool.clone()).continuously_delete_expired(tokio::time::Duration::from_secs(600)),
     );
+    let worker = crate::provisioning::spawn(db.pool.clone(), Arc::new(crate::provisioning::DevelopmentDriver));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -116,6 +132,7 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
     .with_graceful_shutdown(shutdown_signal())
     .await;
     cleanup.abort();
+    worker.abort();
     tracing::info!("in-flight requests drained; stopping");
     db.close().await;
     served.context("the server failed")
@@ -167,5 +184,18 @@ async fn create_staff(db: &Database, username: &str, write: bool) -> anyhow::Res
         bail!("the staff username {} is taken", username.as_str())
     };
     println!("created staff {} (id {id})", username.as_str());
+    Ok(())
+}
+
+async fn pool_add(db: &Database, cidr: &str) -> anyhow::Result<()> {
+    let network: crate::provisioning::PoolNetwork = cidr.parse().map_err(anyhow::Error::msg)?;
+    let hosts = network.hosts();
+    let added = crate::provisioning::model::add_to_pool(&db.pool, &hosts).await?;
+    let plural = |n: u64| if n == 1 { "address" } else { "addresses" };
+    let already = hosts.len() as u64 - added;
+    println!(
+        "added {added} {} of {network} to the pool ({already} were there already)",
+        plural(added)
+    );
     Ok(())
 }

@@ -39,6 +39,21 @@ pub enum Command {
     },
     /// Add the demo customer and staff account (idempotent).
     SeedDemo,
+    /// The platform's address pool.
+    Pool {
+        #[command(subcommand)]
+        command: PoolCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoolCommand {
+    /// Add every host address of a network (at most a /16 or an IPv6 /112) to the pool;
+    /// addresses already in it are left as they are.
+    Add {
+        /// The network, e.g. 192.0.2.0/24 or 2001:db8::/120.
+        cidr: String,
+    },
 }
 
 #[derive(Clone, Args)]

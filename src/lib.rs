@@ -14,10 +14,12 @@ pub mod db;
 pub mod demo;
 pub mod health;
 pub mod password;
+pub mod provisioning;
 pub mod settings;
 pub mod sites;
 pub mod staff;
 pub mod web;
+pub mod wizard;
 
 use axum::Router;
 use axum::routing::get;
@@ -41,6 +43,8 @@ pub fn app(state: AppState) -> Router {
         .merge(account::router())
         .merge(settings::router())
         .merge(activity::router())
+        .merge(wizard::router())
+        .merge(sites::router())
         .merge(health::router())
         .route("/static/{hash}/{name}", get(web::assets::serve))
         .fallback(|| async { AppError::NotFound });

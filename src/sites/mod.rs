@@ -1,1 +1,167 @@
+//! Sites (`/sites`, `/sites/{id}`, `/sites/{id}/progress`, `/sites/{id}/zone`): the
+//! customer's sites, one site with its provisioning progress, and its DNS zone file.
+
+pub mod model;
 pub mod names;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum_htmx::HxRequest;
+
+use crate::settings::model::Preferences;
+use crate::web::{AppError, Layout, SignedIn, render};
+use crate::{AppState, page, settings};
+use model::{SiteId, Step};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sites", get(index))
+        .route("/sites/{id}", get(show))
+        .route("/sites/{id}/progress", get(progress))
+        .route("/sites/{id}/zone", get(zone))
+}
+
+/// A site id from the path; anything else is simply not found.
+fn site_id(raw: &str) -> Result<SiteId, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
+#[derive(Template)]
+#[template(path = "sites/index.html", blocks = ["content"])]
+struct SitesPage {
+    layout: Layout,
+    sites: Vec<model::SiteRow>,
+}
+page!(SitesPage);
+
+async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
+    let sites = model::list(&state.pool, me.id()).await?;
+    let page = SitesPage {
+        layout: Layout::new(&me, "sites", "Sites").await?,
+        sites,
+    };
+    render(htmx, StatusCode::OK, &page, None)
+}
+
+/// The provisioning job as the page shows it: steps, a percentage, whether to poll.
+pub struct Progress {
+    pub site: SiteId,
+    pub status: String,
+    pub steps: Vec<StepView>,
+    pub percent: usize,
+    pub running: bool,
+}
+
+pub struct StepView {
+    pub step: Step,
+    pub retry_at: String,
+}
+
+impl Progress {
+    fn new(site: SiteId, status: Option<String>, steps: Vec<Step>, prefs: &Preferences) -> Self {
+        let done = steps.iter().filter(|s| s.status == "done").count();
+        let percent = if steps.is_empty() {
+            100
+        } else {
+            done * 100 / steps.len()
+        };
+        let status = status.unwrap_or_else(|| "done".to_owned());
+        let running = matches!(status.as_str(), "pending" | "running");
+        let steps = steps
+            .into_iter()
+            .map(|step| StepView {
+                retry_at: prefs.format(step.next_attempt_at),
+                step,
+            })
+            .collect();
+        Self {
+            site,
+            status,
+            steps,
+            percent,
+            running,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sites/_progress.html")]
+struct ProgressFragment {
+    progress: Progress,
+}
+
+#[derive(Template)]
+#[template(path = "sites/show.html", blocks = ["content"])]
+struct SitePage {
+    layout: Layout,
+    detail: model::Detail,
+    hostname: String,
+    aliases: Vec<String>,
+    created: String,
+    progress: Progress,
+}
+page!(SitePage);
+
+async fn show(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    me: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let id = site_id(&id)?;
+    let detail = model::detail(&state.pool, me.id(), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
+    let progress = Progress::new(id, detail.job_status.clone(), detail.steps.clone(), &prefs);
+    let page = SitePage {
+        layout: Layout::new(&me, "sites", detail.site.name.clone()).await?,
+        hostname: names::to_unicode(&detail.site.hostname),
+        aliases: detail.aliases.iter().map(|a| names::to_unicode(a)).collect(),
+        created: prefs.format(detail.site.created_at),
+        progress,
+        detail,
+    };
+    render(htmx, StatusCode::OK, &page, None)
+}
+
+/// The progress block alone, polled by htmx while the job runs.
+async fn progress(State(state): State<AppState>, me: SignedIn, Path(id): Path<String>) -> Result<Response, AppError> {
+    let id = site_id(&id)?;
+    model::site(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
+    let (status, steps) = model::progress(&state.pool, me.id(), id).await?;
+    let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
+    let fragment = ProgressFragment {
+        progress: Progress::new(id, status, steps, &prefs),
+    };
+    Ok(axum::response::Html(fragment.render()?).into_response())
+}
+
+/// The site's DNS records as a BIND zone file.
+async fn zone(State(state): State<AppState>, me: SignedIn, Path(id): Path<String>) -> Result<Response, AppError> {
+    let id = site_id(&id)?;
+    let site = model::site(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
+    let records = model::records(&state.pool, me.id(), id).await?;
+    let body = zone_file(&site.hostname, &records);
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+}
+
+/// A zone file for `origin` with the records that have a value (planned ones are comments).
+pub fn zone_file(origin: &str, records: &[model::DnsRecord]) -> String {
+    let mut out = format!("; Zone file for {origin}, written by Berth\n$ORIGIN {origin}.\n$TTL 3600\n");
+    for record in records {
+        let name = format!("{}.", record.name);
+        match &record.value {
+            Some(value) => out.push_str(&format!("{name}\t{}\tIN\t{}\t{value}\n", record.ttl, record.kind)),
+            None => out.push_str(&format!(
+                "; {name}\t{}\tIN\t{}\t(address not allocated yet)\n",
+                record.ttl, record.kind
+            )),
+        }
+    }
+    out
+}

@@ -4,6 +4,9 @@
 mod account;
 mod auth;
 mod browser;
+mod browser_wizard;
 mod helpers;
+mod provisioning;
 mod security;
 mod settings;
+mod wizard;

@@ -1,0 +1,498 @@
+//! Provisioning rows: jobs, their steps and attempts, the address pool, and the writes the
+//! steps make to a site's container, environments and DNS records. All provisioning SQL.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgExecutor;
+use sqlx::types::ipnetwork::IpNetwork;
+use time::OffsetDateTime;
+
+use crate::customer::CustomerId;
+use crate::sites::model::SiteId;
+
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+        #[sqlx(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A `containers.id`.
+    ContainerId
+);
+id_type!(
+    /// A `provisioning_jobs.id`.
+    JobId
+);
+id_type!(
+    /// A `job_steps.id`.
+    StepId
+);
+
+// ---------------------------------------------------------------------------------------
+// Jobs
+
+/// A step the worker has claimed (and holds locked until its transaction ends).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedStep {
+    pub id: StepId,
+    pub job_id: JobId,
+    pub customer_id: CustomerId,
+    pub site_id: SiteId,
+    pub name: String,
+    /// Attempts made before this one.
+    pub attempts: i32,
+    pub started_at: OffsetDateTime,
+}
+
+/// Locks and returns one due step: pending, `next_attempt_at` reached, the first unfinished
+/// step of a pending or running job, and not locked by another worker.
+pub async fn claim_step(db: impl PgExecutor<'_>) -> sqlx::Result<Option<ClaimedStep>> {
+    sqlx::query_as(
+        "select s.id, s.job_id, j.customer_id, j.site_id, s.name, s.attempts, clock_timestamp() as started_at
+         from job_steps s
+         join provisioning_jobs j on j.id = s.job_id
+         where j.status in ('pending', 'running')
+           and s.status = 'pending'
+           and s.next_attempt_at <= now()
+           and s.position = (select min(o.position) from job_steps o where o.job_id = s.job_id and o.status <> 'done')
+         order by s.next_attempt_at, s.id
+         limit 1
+         for update of s skip locked",
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Records one attempt at a step; `error` is `None` when it succeeded.
+pub async fn record_attempt(
+    db: impl PgExecutor<'_>,
+    step: StepId,
+    attempt: i32,
+    worker: &str,
+    started_at: OffsetDateTime,
+    error: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into job_attempts (step_id, attempt, worker, started_at, finished_at, error)
+         values ($1, $2, $3, $4, clock_timestamp(), $5)",
+    )
+    .bind(step)
+    .bind(attempt)
+    .bind(worker)
+    .bind(started_at)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Marks the step done after its `attempts`-th attempt (an earlier `last_error` is kept).
+pub async fn step_done(db: impl PgExecutor<'_>, step: StepId, attempts: i32) -> sqlx::Result<()> {
+    sqlx::query("update job_steps set status = 'done', attempts = $2, finished_at = clock_timestamp() where id = $1")
+        .bind(step)
+        .bind(attempts)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Records a failed attempt and makes the step due again in `backoff_secs` seconds.
+pub async fn step_retry_later(
+    db: impl PgExecutor<'_>,
+    step: StepId,
+    attempts: i32,
+    error: &str,
+    backoff_secs: i32,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update job_steps
+         set attempts = $2, last_error = $3, next_attempt_at = clock_timestamp() + $4 * interval '1 second'
+         where id = $1",
+    )
+    .bind(step)
+    .bind(attempts)
+    .bind(error)
+    .bind(backoff_secs)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Records the last failed attempt: the step is `failed` for good.
+pub async fn step_failed(db: impl PgExecutor<'_>, step: StepId, attempts: i32, error: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update job_steps set status = 'failed', attempts = $2, last_error = $3, finished_at = clock_timestamp()
+         where id = $1",
+    )
+    .bind(step)
+    .bind(attempts)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A pending job becomes `running` (its first step has been attempted).
+pub async fn job_running(db: impl PgExecutor<'_>, job: JobId) -> sqlx::Result<()> {
+    sqlx::query("update provisioning_jobs set status = 'running' where id = $1 and status = 'pending'")
+        .bind(job)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks the job `done` when all its steps are; `true` when it did.
+pub async fn job_done_if_complete(db: impl PgExecutor<'_>, job: JobId) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update provisioning_jobs set status = 'done', finished_at = clock_timestamp()
+         where id = $1 and status in ('pending', 'running')
+           and not exists (select 1 from job_steps where job_id = $1 and status <> 'done')",
+    )
+    .bind(job)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks the job `failed`.
+pub async fn job_failed(db: impl PgExecutor<'_>, job: JobId) -> sqlx::Result<()> {
+    sqlx::query("update provisioning_jobs set status = 'failed', finished_at = clock_timestamp() where id = $1")
+        .bind(job)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Sets the site's status (`provisioning`, `active` or `failed`).
+pub async fn set_site_status(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    site: SiteId,
+    status: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("update sites set status = $3 where customer_id = $1 and id = $2")
+        .bind(customer)
+        .bind(site)
+        .bind(status)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The site's container and environments still pending become `failed` (its job failed).
+pub async fn fail_pending_resources(db: impl PgExecutor<'_>, customer: CustomerId, site: SiteId) -> sqlx::Result<()> {
+    sqlx::query(
+        "with c as (
+             update containers set status = 'failed' where customer_id = $1 and site_id = $2 and status = 'pending'
+         )
+         update environments set status = 'failed' where customer_id = $1 and site_id = $2 and status = 'pending'",
+    )
+    .bind(customer)
+    .bind(site)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// What the steps read and write
+
+/// The site's container, as the steps need it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SiteContainer {
+    pub id: ContainerId,
+    pub name: String,
+    pub type_id: String,
+    pub os_id: String,
+    pub size_id: String,
+    pub disk_gib: i32,
+    pub address: Option<IpAddr>,
+}
+
+/// The site's container (the first, should there be several).
+pub async fn site_container(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    site: SiteId,
+) -> sqlx::Result<Option<SiteContainer>> {
+    sqlx::query_as(
+        "select id, name, type_id, os_id, size_id, disk_gib, host(address)::inet as address
+         from containers where customer_id = $1 and site_id = $2 order by id limit 1",
+    )
+    .bind(customer)
+    .bind(site)
+    .fetch_optional(db)
+    .await
+}
+
+/// Takes the lowest free address of the pool for `container`; `None` when none is free.
+pub async fn allocate_address(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    container: ContainerId,
+) -> sqlx::Result<Option<IpAddr>> {
+    sqlx::query_scalar(
+        "with free as (
+             select address from ip_pool where customer_id is null order by address limit 1 for update skip locked
+         )
+         update ip_pool p set customer_id = $1, container_id = $2, allocated_at = now()
+         from free where p.address = free.address
+         returning host(p.address)::inet",
+    )
+    .bind(customer)
+    .bind(container)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn set_container_address(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    container: ContainerId,
+    address: IpAddr,
+) -> sqlx::Result<()> {
+    sqlx::query("update containers set address = $3 where customer_id = $1 and id = $2")
+        .bind(customer)
+        .bind(container)
+        .bind(address)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_container_active(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    container: ContainerId,
+) -> sqlx::Result<()> {
+    sqlx::query("update containers set status = 'active' where customer_id = $1 and id = $2")
+        .bind(customer)
+        .bind(container)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks every environment of the site `active`; returns how many the site has.
+pub async fn activate_environments(db: impl PgExecutor<'_>, customer: CustomerId, site: SiteId) -> sqlx::Result<u64> {
+    let done = sqlx::query("update environments set status = 'active' where customer_id = $1 and site_id = $2")
+        .bind(customer)
+        .bind(site)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// How many primary hostnames the site has (one, when all is well).
+pub async fn primary_hostnames(db: impl PgExecutor<'_>, customer: CustomerId, site: SiteId) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from hostnames where customer_id = $1 and site_id = $2 and is_primary")
+        .bind(customer)
+        .bind(site)
+        .fetch_one(db)
+        .await
+}
+
+/// Whether the customer asked for DNS records for the site (`None`: no such site).
+pub async fn site_creates_dns(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    site: SiteId,
+) -> sqlx::Result<Option<bool>> {
+    sqlx::query_scalar("select create_dns from sites where customer_id = $1 and id = $2")
+        .bind(customer)
+        .bind(site)
+        .fetch_optional(db)
+        .await
+}
+
+/// The record type for an address: `A` or `AAAA`.
+pub fn address_record_type(address: IpAddr) -> &'static str {
+    match address {
+        IpAddr::V4(_) => "A",
+        IpAddr::V6(_) => "AAAA",
+    }
+}
+
+/// Gives the site's planned address records (A/AAAA without a value) `address`, with the
+/// record type of its family. Returns how many it wrote.
+pub async fn fill_address_records(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    site: SiteId,
+    address: IpAddr,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "update dns_records set value = $3, type = $4
+         where customer_id = $1 and site_id = $2 and type in ('A', 'AAAA') and value is null",
+    )
+    .bind(customer)
+    .bind(site)
+    .bind(address.to_string())
+    .bind(address_record_type(address))
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Adds an address record for each hostname of the site that has none. Returns how many
+/// it added.
+pub async fn add_missing_address_records(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    site: SiteId,
+    address: IpAddr,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "insert into dns_records (customer_id, site_id, name, type, value)
+         select h.customer_id, h.site_id, h.hostname, $4, $3
+         from hostnames h
+         where h.customer_id = $1 and h.site_id = $2
+           and not exists (select 1 from dns_records d
+                           where d.site_id = h.site_id and d.name = h.hostname and d.type in ('A', 'AAAA'))
+         on conflict do nothing",
+    )
+    .bind(customer)
+    .bind(site)
+    .bind(address.to_string())
+    .bind(address_record_type(address))
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+// ---------------------------------------------------------------------------------------
+// The address pool
+
+/// A network whose host addresses `berth pool add` puts in the pool: host bits clear, at
+/// most a /16 (IPv4) or a /112 (IPv6), i.e. at most 65,536 addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolNetwork(IpNetwork);
+
+pub const MIN_PREFIX_V4: u8 = 16;
+pub const MIN_PREFIX_V6: u8 = 112;
+
+impl FromStr for PoolNetwork {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let s = raw.trim();
+        let net: IpNetwork = s
+            .parse()
+            .map_err(|_| format!("{s:?} is not a network such as 192.0.2.0/24 or 2001:db8::/120"))?;
+        let (min, family) = if net.is_ipv4() {
+            (MIN_PREFIX_V4, "IPv4")
+        } else {
+            (MIN_PREFIX_V6, "IPv6")
+        };
+        if net.prefix() < min {
+            return Err(format!(
+                "{s} is too large: an {family} network added at once is at most a /{min}; add it in parts"
+            ));
+        }
+        if net.ip() != net.network() {
+            return Err(format!(
+                "{s} has host bits set; the network is {}/{}",
+                net.network(),
+                net.prefix()
+            ));
+        }
+        Ok(Self(net))
+    }
+}
+
+impl fmt::Display for PoolNetwork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.0.network(), self.0.prefix())
+    }
+}
+
+impl PoolNetwork {
+    /// Its host addresses: without the IPv4 network and broadcast addresses, without the
+    /// IPv6 subnet-router anycast address; a /31, /32, /127 or /128 gives all it has.
+    pub fn hosts(&self) -> Vec<IpAddr> {
+        match self.0 {
+            IpNetwork::V4(net) => {
+                let first = u32::from(net.network());
+                let last = u32::from(net.broadcast());
+                let (first, last) = if net.prefix() >= 31 {
+                    (first, last)
+                } else {
+                    (first + 1, last - 1)
+                };
+                (first..=last).map(|n| IpAddr::V4(Ipv4Addr::from(n))).collect()
+            }
+            IpNetwork::V6(net) => {
+                let first = u128::from(net.network());
+                let last = first | (u128::MAX >> net.prefix());
+                let first = if net.prefix() >= 127 { first } else { first + 1 };
+                (first..=last).map(|n| IpAddr::V6(Ipv6Addr::from(n))).collect()
+            }
+        }
+    }
+}
+
+/// Adds the addresses to the pool, free; ones already there are left as they are. Returns
+/// how many it added.
+pub async fn add_to_pool(db: impl PgExecutor<'_>, addresses: &[IpAddr]) -> sqlx::Result<u64> {
+    let done = sqlx::query("insert into ip_pool (address) select unnest($1::inet[]) on conflict do nothing")
+        .bind(addresses)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts(s: &str) -> Vec<String> {
+        s.parse::<PoolNetwork>()
+            .unwrap()
+            .hosts()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn pool_networks() {
+        assert_eq!(hosts("192.0.2.0/30"), ["192.0.2.1", "192.0.2.2"]);
+        assert_eq!(hosts("192.0.2.0/31"), ["192.0.2.0", "192.0.2.1"]);
+        assert_eq!(hosts("192.0.2.7/32"), ["192.0.2.7"]);
+        assert_eq!(hosts("192.0.2.7"), ["192.0.2.7"]);
+        assert_eq!(hosts("198.51.100.0/24").len(), 254);
+        assert_eq!(hosts("10.1.0.0/16").len(), 65_534);
+        assert_eq!(hosts("2001:db8::/126"), ["2001:db8::1", "2001:db8::2", "2001:db8::3"]);
+        assert_eq!(hosts("2001:db8::/127"), ["2001:db8::", "2001:db8::1"]);
+        assert_eq!(hosts("2001:db8::/112").len(), 65_535);
+        assert_eq!(
+            " 192.0.2.0/24 ".parse::<PoolNetwork>().unwrap().to_string(),
+            "192.0.2.0/24"
+        );
+    }
+
+    #[test]
+    fn pool_networks_refused() {
+        let err = |s: &str| s.parse::<PoolNetwork>().unwrap_err();
+        assert!(err("10.0.0.0/15").contains("too large"));
+        assert!(err("0.0.0.0/0").contains("/16"));
+        assert!(err("2001:db8::/111").contains("/112"));
+        assert!(err("192.0.2.5/24").contains("host bits set; the network is 192.0.2.0/24"));
+        assert!(err("2001:db8::1/120").contains("2001:db8::/120"));
+        assert!(err("nope").contains("not a network"));
+        assert!(err("192.0.2.0/33").contains("not a network"));
+        assert!(err("").contains("not a network"));
+    }
+}

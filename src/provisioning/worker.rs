@@ -1,0 +1,295 @@
+//! The worker: claims one due step at a time and runs it (see the module documentation of
+//! [`crate::provisioning`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::{Acquire, PgConnection, PgPool};
+use tokio::task::JoinHandle;
+
+use super::Step;
+use super::driver::{ContainerDriver, ContainerSpec};
+use super::model::{self, ClaimedStep, SiteContainer};
+
+/// Attempts at a step before it, its job and its site are `failed`.
+pub const MAX_ATTEMPTS: i32 = 5;
+/// The longest wait between two attempts.
+const MAX_BACKOFF_SECS: i32 = 300;
+/// How long a driver call may take before the attempt counts as failed.
+const DRIVER_TIMEOUT: Duration = Duration::from_secs(300);
+/// The wait when there was nothing to do.
+const IDLE: Duration = Duration::from_millis(500);
+/// The wait after the worker itself failed (e.g. the database is unreachable).
+const AFTER_ERROR: Duration = Duration::from_secs(5);
+/// Error messages are cut to this many characters.
+const MAX_ERROR_CHARS: usize = 500;
+
+/// What a step records when it fails for a reason the customer must not see (a database
+/// error, a bug); the details go to the log.
+pub const INTERNAL_ERROR: &str = "An internal error occurred; the details are in Berth's log.";
+
+/// Why an attempt at a step failed.
+#[derive(Debug)]
+enum StepError {
+    /// A message the customer may see.
+    Failed(String),
+    /// Logged; the customer sees [`INTERNAL_ERROR`].
+    Internal(anyhow::Error),
+}
+
+impl From<sqlx::Error> for StepError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+fn failed(message: &str) -> StepError {
+    StepError::Failed(message.to_owned())
+}
+
+/// The wait before the next attempt after `attempts` failed ones: 2, 4, 8, … seconds, at
+/// most [`MAX_BACKOFF_SECS`].
+pub fn backoff_secs(attempts: i32) -> i32 {
+    2i32.saturating_pow(attempts.clamp(1, 30) as u32).min(MAX_BACKOFF_SECS)
+}
+
+/// This process's name in `job_attempts.worker`: host name and process id.
+pub fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "berth".to_owned());
+    format!("{host}:{}", std::process::id())
+}
+
+/// Starts the worker: it runs due steps one after another and polls every 500 ms when
+/// there are none. Abort the handle to stop it (a step in progress is rolled back and runs
+/// again later).
+pub fn spawn(pool: PgPool, driver: Arc<dyn ContainerDriver>) -> JoinHandle<()> {
+    let name = worker_name();
+    tracing::info!(worker = %name, driver = driver.name(), "provisioning worker started");
+    tokio::spawn(async move {
+        loop {
+            // Each step in a task of its own, so that a panicking driver does not end the
+            // worker; aborting the worker aborts the step too.
+            let step = AbortOnDrop(tokio::spawn({
+                let (pool, driver, name) = (pool.clone(), driver.clone(), name.clone());
+                async move { run_once(&pool, driver.as_ref(), &name).await }
+            }));
+            match step.wait().await {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => tokio::time::sleep(IDLE).await,
+                Ok(Err(err)) => {
+                    tracing::error!(error = format!("{err:#}"), "provisioning worker failed; retrying");
+                    tokio::time::sleep(AFTER_ERROR).await;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "provisioning step panicked; it runs again later");
+                    tokio::time::sleep(AFTER_ERROR).await;
+                }
+            }
+        }
+    })
+}
+
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    async fn wait(mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Claims one due step and runs it; `false` when no step was due.
+///
+/// The step runs inside the claiming transaction, in a savepoint: its writes commit
+/// together with it being marked done, or are rolled back when it fails while the attempt
+/// and its error are still recorded.
+pub async fn run_once(pool: &PgPool, driver: &dyn ContainerDriver, worker: &str) -> anyhow::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let Some(claimed) = model::claim_step(&mut *tx).await? else {
+        tx.rollback().await?;
+        return Ok(false);
+    };
+    let attempt = claimed.attempts + 1;
+
+    let result = {
+        let mut savepoint = tx.begin().await?;
+        let result = match Step::from_name(&claimed.name) {
+            Some(step) => run_step(&mut savepoint, driver, step, &claimed).await,
+            None => Err(StepError::Internal(anyhow::anyhow!("unknown step {:?}", claimed.name))),
+        };
+        match result {
+            Ok(()) => savepoint.commit().await?,
+            Err(_) => savepoint.rollback().await?,
+        }
+        result
+    };
+
+    let error = match &result {
+        Ok(()) => None,
+        Err(StepError::Failed(message)) => Some(clean_message(message)),
+        Err(StepError::Internal(err)) => {
+            tracing::error!(
+                step = %claimed.id, job = %claimed.job_id, name = %claimed.name, attempt,
+                error = format!("{err:#}"), "provisioning step failed with an internal error"
+            );
+            Some(INTERNAL_ERROR.to_owned())
+        }
+    };
+    model::record_attempt(
+        &mut *tx,
+        claimed.id,
+        attempt,
+        worker,
+        claimed.started_at,
+        error.as_deref(),
+    )
+    .await?;
+    model::job_running(&mut *tx, claimed.job_id).await?;
+
+    match error {
+        None => {
+            model::step_done(&mut *tx, claimed.id, attempt).await?;
+            if model::job_done_if_complete(&mut *tx, claimed.job_id).await? {
+                model::set_site_status(&mut *tx, claimed.customer_id, claimed.site_id, "active").await?;
+                tracing::info!(job = %claimed.job_id, site = %claimed.site_id, "provisioning job done");
+            }
+        }
+        Some(error) if attempt >= MAX_ATTEMPTS => {
+            model::step_failed(&mut *tx, claimed.id, attempt, &error).await?;
+            model::job_failed(&mut *tx, claimed.job_id).await?;
+            model::set_site_status(&mut *tx, claimed.customer_id, claimed.site_id, "failed").await?;
+            model::fail_pending_resources(&mut *tx, claimed.customer_id, claimed.site_id).await?;
+            tracing::warn!(
+                job = %claimed.job_id, site = %claimed.site_id, step = %claimed.name, attempt, error,
+                "provisioning job failed"
+            );
+        }
+        Some(error) => {
+            let wait = backoff_secs(attempt);
+            model::step_retry_later(&mut *tx, claimed.id, attempt, &error, wait).await?;
+            tracing::info!(
+                job = %claimed.job_id, step = %claimed.name, attempt, error, retry_in_secs = wait,
+                "provisioning step failed; retrying later"
+            );
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A driver's message as stored: trimmed, on one line, at most [`MAX_ERROR_CHARS`].
+fn clean_message(message: &str) -> String {
+    let one_line: String = message
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_ERROR_CHARS)
+        .collect();
+    if one_line.is_empty() {
+        "The step failed without saying why.".to_owned()
+    } else {
+        one_line
+    }
+}
+
+async fn run_step(
+    db: &mut PgConnection,
+    driver: &dyn ContainerDriver,
+    step: Step,
+    claimed: &ClaimedStep,
+) -> Result<(), StepError> {
+    let (customer, site) = (claimed.customer_id, claimed.site_id);
+    match step {
+        Step::AllocateAddress => {
+            let container = container(db, claimed).await?;
+            if container.address.is_some() {
+                return Ok(());
+            }
+            let address = model::allocate_address(&mut *db, customer, container.id)
+                .await?
+                .ok_or_else(|| failed("no free address in the pool"))?;
+            model::set_container_address(&mut *db, customer, container.id, address).await?;
+        }
+        Step::CreateContainer => {
+            let container = container(db, claimed).await?;
+            let address = container
+                .address
+                .ok_or_else(|| failed("the container has no address yet"))?;
+            let spec = ContainerSpec {
+                customer_id: customer,
+                site_id: site,
+                container_id: container.id,
+                name: container.name,
+                type_id: container.type_id,
+                os_id: container.os_id,
+                size_id: container.size_id,
+                disk_gib: container.disk_gib,
+                address,
+            };
+            match tokio::time::timeout(DRIVER_TIMEOUT, driver.create_container(&spec)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(message)) => return Err(StepError::Failed(message)),
+                Err(_) => return Err(failed("the platform did not answer in time")),
+            }
+            model::set_container_active(&mut *db, customer, spec.container_id).await?;
+        }
+        Step::CreateEnvironments => {
+            if model::activate_environments(&mut *db, customer, site).await? == 0 {
+                return Err(failed("the site has no environments"));
+            }
+        }
+        Step::AttachAliases => {
+            // The hostnames rows (primary and aliases) exist since the site was created;
+            // nothing is allocated for them.
+            if model::primary_hostnames(&mut *db, customer, site).await? == 0 {
+                return Err(failed("the site has no primary hostname"));
+            }
+        }
+        Step::WriteDns => {
+            let address = container(db, claimed)
+                .await?
+                .address
+                .ok_or_else(|| failed("the container has no address yet"))?;
+            model::fill_address_records(&mut *db, customer, site, address).await?;
+            if model::site_creates_dns(&mut *db, customer, site).await? == Some(true) {
+                model::add_missing_address_records(&mut *db, customer, site, address).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn container(db: &mut PgConnection, claimed: &ClaimedStep) -> Result<SiteContainer, StepError> {
+    model::site_container(db, claimed.customer_id, claimed.site_id)
+        .await?
+        .ok_or_else(|| failed("the site has no container"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let waits: Vec<i32> = (1..=10).map(backoff_secs).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(backoff_secs(i32::MAX), 300);
+    }
+
+    #[test]
+    fn messages_are_cleaned() {
+        assert_eq!(clean_message("  no\nspace left "), "no space left");
+        assert_eq!(clean_message(" "), "The step failed without saying why.");
+        assert_eq!(clean_message(&"x".repeat(1000)).chars().count(), MAX_ERROR_CHARS);
+    }
+}

@@ -1,0 +1,466 @@
+//! Sites with their container, environments, hostnames, DNS records and provisioning job:
+//! the catalogues a plan is checked against, creating a site in one transaction, and what
+//! the site pages show. Every query of customer-owned rows filters by the customer.
+
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+
+use crate::customer::CustomerId;
+use crate::sites::names::{DnsLabel, Hostname, SiteName};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct SiteId(pub i64);
+
+impl std::fmt::Display for SiteId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for SiteId {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(SiteId)
+    }
+}
+
+// ---- catalogues -------------------------------------------------------------------------
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Choice {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Size {
+    pub id: String,
+    pub label: String,
+    pub vcpu: i32,
+    pub memory_mib: i32,
+    pub disk_min_gib: i32,
+    pub disk_max_gib: i32,
+}
+
+pub struct Catalogue {
+    pub types: Vec<Choice>,
+    pub systems: Vec<Choice>,
+    pub sizes: Vec<Size>,
+    /// (type, os) pairs on offer.
+    pub offered: Vec<(String, String)>,
+}
+
+impl Catalogue {
+    pub fn has_type(&self, id: &str) -> bool {
+        self.types.iter().any(|t| t.id == id)
+    }
+
+    pub fn has_os(&self, id: &str) -> bool {
+        self.systems.iter().any(|t| t.id == id)
+    }
+
+    pub fn offers(&self, type_id: &str, os_id: &str) -> bool {
+        self.offered.iter().any(|(t, o)| t == type_id && o == os_id)
+    }
+
+    pub fn size(&self, id: &str) -> Option<&Size> {
+        self.sizes.iter().find(|s| s.id == id)
+    }
+
+    /// Operating systems offered for `type_id`, as labels.
+    pub fn systems_for(&self, type_id: &str) -> Vec<&str> {
+        self.systems
+            .iter()
+            .filter(|o| self.offers(type_id, &o.id))
+            .map(|o| o.label.as_str())
+            .collect()
+    }
+
+    pub fn label_of<'a>(choices: &'a [Choice], id: &str) -> &'a str {
+        choices
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.label.as_str())
+            .unwrap_or("")
+    }
+}
+
+pub async fn catalogue(db: &sqlx::PgPool) -> sqlx::Result<Catalogue> {
+    Ok(Catalogue {
+        types: sqlx::query_as("select id, label from container_types order by sort")
+            .fetch_all(db)
+            .await?,
+        systems: sqlx::query_as("select id, label from operating_systems order by sort")
+            .fetch_all(db)
+            .await?,
+        sizes: sqlx::query_as(
+            "select id, label, vcpu, memory_mib, disk_min_gib, disk_max_gib from container_sizes order by sort",
+        )
+        .fetch_all(db)
+        .await?,
+        offered: sqlx::query_as("select type_id, os_id from container_type_os")
+            .fetch_all(db)
+            .await?,
+    })
+}
+
+/// Whether any customer on the platform has this hostname (primary or alias). The answer
+/// never says whose it is.
+pub async fn hostname_taken(db: impl PgExecutor<'_>, hostname: &Hostname) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select exists(select 1 from hostnames where hostname = $1)")
+        .bind(hostname.ascii())
+        .fetch_one(db)
+        .await
+}
+
+/// The subset of `hostnames` already taken on the platform.
+pub async fn hostnames_taken(db: impl PgExecutor<'_>, hostnames: &[&str]) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("select hostname from hostnames where hostname = any($1)")
+        .bind(hostnames)
+        .fetch_all(db)
+        .await
+}
+
+pub async fn container_name_taken(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    name: &DnsLabel,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select exists(select 1 from containers where customer_id = $1 and name = $2)")
+        .bind(customer)
+        .bind(name.as_str())
+        .fetch_one(db)
+        .await
+}
+
+// ---- creating a site --------------------------------------------------------------------
+
+/// Everything the wizard gathered, validated.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub site_name: SiteName,
+    pub hostname: Hostname,
+    pub container_name: DnsLabel,
+    pub container_type: String,
+    pub container_os: String,
+    pub container_size: String,
+    pub disk_gib: i32,
+    pub environments: Vec<DnsLabel>,
+    pub aliases: Vec<Hostname>,
+    pub create_dns: bool,
+}
+
+impl Plan {
+    /// The DNS records creation writes (their addresses come from provisioning).
+    pub fn dns_names(&self) -> Vec<String> {
+        if !self.create_dns {
+            return Vec::new();
+        }
+        std::iter::once(&self.hostname)
+            .chain(&self.aliases)
+            .map(|h| h.ascii().to_owned())
+            .collect()
+    }
+}
+
+#[derive(Debug)]
+pub enum CreateError {
+    /// This hostname (primary or alias) was taken meanwhile.
+    HostnameTaken(String),
+    ContainerNameTaken,
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for CreateError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Db(err)
+    }
+}
+
+/// Writes the site, its hostnames, container, environments, DNS records and provisioning
+/// job with its steps, inside `tx` (the caller commits). A second call with the same draft
+/// token returns the site the first one made and writes nothing.
+pub async fn create(
+    tx: &mut sqlx::PgConnection,
+    customer: CustomerId,
+    draft_token: uuid::Uuid,
+    plan: &Plan,
+) -> Result<SiteId, CreateError> {
+    let inserted: Option<SiteId> = sqlx::query_scalar(
+        "insert into sites (customer_id, name, hostname, create_dns, draft_token) values ($1, $2, $3, $4, $5)
+         on conflict (customer_id, draft_token) do nothing returning id",
+    )
+    .bind(customer)
+    .bind(plan.site_name.as_str())
+    .bind(plan.hostname.ascii())
+    .bind(plan.create_dns)
+    .bind(draft_token)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(site) = inserted else {
+        let existing = site_by_draft(&mut *tx, customer, draft_token).await?;
+        return existing.ok_or(CreateError::Db(sqlx::Error::RowNotFound));
+    };
+
+    for (hostname, primary) in std::iter::once((&plan.hostname, true)).chain(plan.aliases.iter().map(|a| (a, false))) {
+        let result =
+            sqlx::query("insert into hostnames (hostname, customer_id, site_id, is_primary) values ($1, $2, $3, $4)")
+                .bind(hostname.ascii())
+                .bind(customer)
+                .bind(site)
+                .bind(primary)
+                .execute(&mut *tx)
+                .await;
+        if is_unique_violation(&result, "hostnames_pkey") {
+            return Err(CreateError::HostnameTaken(hostname.ascii().to_owned()));
+        }
+        result?;
+    }
+
+    let container = sqlx::query(
+        "insert into containers (customer_id, site_id, name, type_id, os_id, size_id, disk_gib)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(customer)
+    .bind(site)
+    .bind(plan.container_name.as_str())
+    .bind(&plan.container_type)
+    .bind(&plan.container_os)
+    .bind(&plan.container_size)
+    .bind(plan.disk_gib)
+    .execute(&mut *tx)
+    .await;
+    if is_unique_violation(&container, "containers_customer_id_name_key") {
+        return Err(CreateError::ContainerNameTaken);
+    }
+    container?;
+
+    let environments: Vec<&str> = plan.environments.iter().map(DnsLabel::as_str).collect();
+    sqlx::query("insert into environments (customer_id, site_id, name) select $1, $2, unnest($3::text[])")
+        .bind(customer)
+        .bind(site)
+        .bind(environments)
+        .execute(&mut *tx)
+        .await?;
+
+    sqlx::query("insert into dns_records (customer_id, site_id, name, type) select $1, $2, unnest($3::text[]), 'A'")
+        .bind(customer)
+        .bind(site)
+        .bind(plan.dns_names())
+        .execute(&mut *tx)
+        .await?;
+
+    let job: i64 =
+        sqlx::query_scalar("insert into provisioning_jobs (customer_id, site_id) values ($1, $2) returning id")
+            .bind(customer)
+            .bind(site)
+            .fetch_one(&mut *tx)
+            .await?;
+    let names: Vec<&str> = crate::provisioning::STEPS.to_vec();
+    sqlx::query(
+        "insert into job_steps (job_id, position, name)
+         select $1, position, name from unnest($2::text[]) with ordinality as s(name, position)",
+    )
+    .bind(job)
+    .bind(names)
+    .execute(&mut *tx)
+    .await?;
+    Ok(site)
+}
+
+fn is_unique_violation<T>(result: &Result<T, sqlx::Error>, constraint: &str) -> bool {
+    matches!(result, Err(sqlx::Error::Database(e)) if e.is_unique_violation() && e.constraint() == Some(constraint))
+}
+
+pub async fn site_by_draft(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    token: uuid::Uuid,
+) -> sqlx::Result<Option<SiteId>> {
+    sqlx::query_scalar("select id from sites where customer_id = $1 and draft_token = $2")
+        .bind(customer)
+        .bind(token)
+        .fetch_optional(db)
+        .await
+}
+
+// ---- what the site pages show -----------------------------------------------------------
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SiteRow {
+    pub id: SiteId,
+    pub name: String,
+    pub hostname: String,
+    pub status: String,
+    pub created_at: OffsetDateTime,
+    pub environments: i64,
+    pub aliases: i64,
+}
+
+impl SiteRow {
+    pub fn hostname_unicode(&self) -> String {
+        crate::sites::names::to_unicode(&self.hostname)
+    }
+}
+
+pub async fn list(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Vec<SiteRow>> {
+    sqlx::query_as(
+        "select s.id, s.name, s.hostname, s.status, s.created_at,
+                (select count(*) from environments e where e.customer_id = $1 and e.site_id = s.id) as environments,
+                (select count(*) from hostnames h where h.customer_id = $1 and h.site_id = s.id and not h.is_primary) as aliases
+         from sites s where s.customer_id = $1 order by s.name, s.id",
+    )
+    .bind(customer)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Site {
+    pub id: SiteId,
+    pub name: String,
+    pub hostname: String,
+    pub status: String,
+    pub create_dns: bool,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Container {
+    pub name: String,
+    pub type_label: String,
+    pub os_label: String,
+    pub size_label: String,
+    pub vcpu: i32,
+    pub memory_mib: i32,
+    pub disk_gib: i32,
+    pub status: String,
+    pub address: Option<std::net::IpAddr>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Environment {
+    pub name: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DnsRecord {
+    pub name: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub value: Option<String>,
+    pub ttl: i32,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Step {
+    pub name: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: OffsetDateTime,
+}
+
+impl Step {
+    pub fn label(&self) -> &'static str {
+        crate::provisioning::step_label(&self.name).unwrap_or("Step")
+    }
+}
+
+pub struct Detail {
+    pub site: Site,
+    pub container: Option<Container>,
+    pub environments: Vec<Environment>,
+    pub aliases: Vec<String>,
+    pub records: Vec<DnsRecord>,
+    pub job_status: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+pub async fn site(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -> sqlx::Result<Option<Site>> {
+    sqlx::query_as(
+        "select id, name, hostname, status, create_dns, created_at from sites where customer_id = $1 and id = $2",
+    )
+    .bind(customer)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The site with everything on its page; `None` when it is not the customer's.
+pub async fn detail(db: &sqlx::PgPool, customer: CustomerId, id: SiteId) -> sqlx::Result<Option<Detail>> {
+    let Some(site) = site(db, customer, id).await? else {
+        return Ok(None);
+    };
+    let container = sqlx::query_as(
+        "select c.name, t.label as type_label, o.label as os_label, z.label as size_label, z.vcpu, z.memory_mib,
+                c.disk_gib, c.status, c.address
+         from containers c join container_types t on t.id = c.type_id join operating_systems o on o.id = c.os_id
+              join container_sizes z on z.id = c.size_id
+         where c.customer_id = $1 and c.site_id = $2",
+    )
+    .bind(customer)
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    let environments =
+        sqlx::query_as("select name, status from environments where customer_id = $1 and site_id = $2 order by name")
+            .bind(customer)
+            .bind(id)
+            .fetch_all(db)
+            .await?;
+    let aliases = sqlx::query_scalar(
+        "select hostname from hostnames where customer_id = $1 and site_id = $2 and not is_primary order by hostname",
+    )
+    .bind(customer)
+    .bind(id)
+    .fetch_all(db)
+    .await?;
+    let records = records(db, customer, id).await?;
+    let (job_status, steps) = progress(db, customer, id).await?;
+    Ok(Some(Detail {
+        site,
+        container,
+        environments,
+        aliases,
+        records,
+        job_status,
+        steps,
+    }))
+}
+
+pub async fn records(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -> sqlx::Result<Vec<DnsRecord>> {
+    sqlx::query_as(
+        "select name, type, value, ttl from dns_records where customer_id = $1 and site_id = $2 order by name, type",
+    )
+    .bind(customer)
+    .bind(id)
+    .fetch_all(db)
+    .await
+}
+
+/// The provisioning job's status and its steps in order.
+pub async fn progress(
+    db: &sqlx::PgPool,
+    customer: CustomerId,
+    id: SiteId,
+) -> sqlx::Result<(Option<String>, Vec<Step>)> {
+    let job: Option<(i64, String)> =
+        sqlx::query_as("select id, status from provisioning_jobs where customer_id = $1 and site_id = $2")
+            .bind(customer)
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    let Some((job, status)) = job else {
+        return Ok((None, Vec::new()));
+    };
+    let steps = sqlx::query_as(
+        "select name, status, attempts, last_error, next_attempt_at from job_steps where job_id = $1 order by position",
+    )
+    .bind(job)
+    .fetch_all(db)
+    .await?;
+    Ok((Some(status), steps))
+}
