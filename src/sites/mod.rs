@@ -92,6 +92,8 @@ impl Progress {
 #[template(path = "sites/_progress.html")]
 struct ProgressFragment {
     progress: Progress,
+    /// The job just finished: reload the page's content so status, address and DNS show.
+    reload: bool,
 }
 
 #[derive(Template)]
@@ -103,6 +105,7 @@ struct SitePage {
     aliases: Vec<String>,
     created: String,
     progress: Progress,
+    reload: bool,
 }
 page!(SitePage);
 
@@ -124,6 +127,7 @@ async fn show(
         aliases: detail.aliases.iter().map(|a| names::to_unicode(a)).collect(),
         created: prefs.format(detail.site.created_at),
         progress,
+        reload: false,
         detail,
     };
     render(htmx, StatusCode::OK, &page, None)
@@ -135,8 +139,10 @@ async fn progress(State(state): State<AppState>, me: SignedIn, Path(id): Path<St
     model::site(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
     let (status, steps) = model::progress(&state.pool, me.id(), id).await?;
     let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
+    let progress = Progress::new(id, status, steps, &prefs);
     let fragment = ProgressFragment {
-        progress: Progress::new(id, status, steps, &prefs),
+        reload: !progress.running,
+        progress,
     };
     Ok(axum::response::Html(fragment.render()?).into_response())
 }

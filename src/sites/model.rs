@@ -354,6 +354,12 @@ pub struct DnsRecord {
     pub ttl: i32,
 }
 
+impl DnsRecord {
+    pub fn name_unicode(&self) -> String {
+        crate::sites::names::to_unicode(&self.name)
+    }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Step {
     pub name: String,

@@ -21,6 +21,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 use crate::AppState;
 use crate::web::error::ErrorInfo;
 use crate::web::render::error_response;
+use crate::web::session_store::CachedStore;
 use crate::web::{AppError, csrf};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -30,7 +31,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
     base-uri 'none'; object-src 'none'";
 
 pub fn apply(router: Router<AppState>, state: &AppState) -> Router {
-    let sessions = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
+    let sessions = SessionManagerLayer::new(CachedStore::new(PostgresStore::new(state.pool.clone())))
         .with_name(state.web.cookie_name())
         .with_secure(state.web.secure_cookies)
         .with_http_only(true)

@@ -8,6 +8,7 @@ pub mod form;
 pub mod layers;
 pub mod render;
 pub mod session;
+pub mod session_store;
 
 use std::time::Duration;
 

@@ -7,7 +7,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth::sites::names::Hostname;
 use fantoccini::Locator;
 use fantoccini::error::CmdError;
 use serde_json::{Value as Json, json};
@@ -350,6 +349,15 @@ async fn wizard_creates_a_site_in_a_real_browser() {
         "the progress reached 100 by htmx polling, not by a reload"
     );
 
+    // When the job finishes, the page's content is fetched again in place: the site's
+    // status and address show without a reload.
+    browser.wait_for_text("#site-status", "active").await;
+    assert_eq!(
+        browser.js("return window.__berth_marker;").await,
+        json!(42),
+        "updated in place"
+    );
+
     // After a reload, the rest of the page shows the active site.
     browser.reload().await;
     browser.wait_for_path(&path).await;
@@ -379,8 +387,8 @@ async fn wizard_creates_a_site_in_a_real_browser() {
         .await;
     let mut records: Vec<Vec<String>> = serde_json::from_value(records).expect("rows of cells");
     records.sort();
-    let ascii = |name: &str| name.parse::<Hostname>().expect("a valid hostname").ascii().to_owned();
-    let row = |name: &str| vec![ascii(name), "A".to_owned(), address.to_string(), "3600".to_owned()];
+    // Shown in Unicode (stored as punycode).
+    let row = |name: &str| vec![name.to_owned(), "A".to_owned(), address.to_string(), "3600".to_owned()];
     let mut expected = vec![row(HOSTNAME), row(ALIAS)];
     expected.sort();
     assert_eq!(records, expected, "the DNS records have the container's address");
