@@ -107,9 +107,11 @@ impl Hasher {
         })
     }
 
-    /// One permit per core the machine has.
+    /// One permit per core but one (at least one), so a sign-in flood leaves a core for
+    /// page requests.
     pub fn for_this_machine() -> anyhow::Result<Self> {
-        Self::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        Self::new(cores.saturating_sub(1).max(1))
     }
 
     pub async fn hash(&self, secret: &str) -> anyhow::Result<String> {
