@@ -681,3 +681,33 @@ async fn database_url(app: &TestApp) -> String {
         }
     }
 }
+
+#[tokio::test]
+async fn the_site_page_shows_a_failed_attempt_and_when_it_is_tried_again() {
+    let app = TestApp::spawn().await;
+    let (client, alice) = app.signed_in_client("alice").await;
+    let site = insert_site_with_job(&app, alice, "shown.example.com", &[], true).await;
+    drain(&app, &FlakyDriver::failing(1)).await;
+    let page = client.get(&format!("/sites/{site}")).await;
+    assert_eq!(page.status, reqwest::StatusCode::OK);
+    let error = page.text(r#"li[data-step="create_container"] .step-error"#);
+    assert!(
+        error.contains("Attempt 1 failed: The platform is busy (call 1)."),
+        "{error}"
+    );
+    assert!(page.text(r#"li[data-step="create_container"]"#).contains("Next try"));
+    assert_eq!(page.text("#job-status"), "running");
+    // The polled fragment says the same, and keeps polling while the job runs.
+    let fragment = client.get(&format!("/sites/{site}/progress")).await;
+    assert!(fragment.body.contains("The platform is busy (call 1)."));
+    assert!(fragment.body.contains(r#"hx-trigger="every 1s""#));
+    // Nobody else sees it.
+    let (bob, _) = app.signed_in_client("bob").await;
+    for path in [
+        format!("/sites/{site}"),
+        format!("/sites/{site}/progress"),
+        format!("/sites/{site}/zone"),
+    ] {
+        assert_eq!(bob.get(&path).await.status, reqwest::StatusCode::NOT_FOUND, "{path}");
+    }
+}
