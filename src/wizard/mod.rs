@@ -375,12 +375,14 @@ async fn create(
         return Ok(go(htmx, Step::Environments.path()));
     }
     let submitted: Option<uuid::Uuid> = value(&pairs, "draft_token").parse().ok();
+    // The draft first, then its site: a concurrent submit that commits in between is seen
+    // by one of the two reads.
+    let (token, mut draft) = draft_of(&state, me.id()).await?;
     if let Some(token) = submitted
         && let Some(site) = sites::model::site_by_draft(&state.pool, me.id(), token).await?
     {
         return Ok(to_site(htmx, site));
     }
-    let (token, mut draft) = draft_of(&state, me.id()).await?;
     let Some(token) = token.filter(|t| Some(*t) == submitted) else {
         // No draft, or an older one: start from where the wizard is now.
         return Ok(go(htmx, "/wizard"));
@@ -389,6 +391,11 @@ async fn create(
     let plan = match model::plan(&state.pool, me.id(), &catalogue, &draft).await? {
         Ok(plan) => plan,
         Err((step, errors)) => {
+            // A concurrent submit of this draft created the site meanwhile (its hostnames
+            // now look taken): go to it rather than report them or save the draft again.
+            if let Some(site) = sites::model::site_by_draft(&state.pool, me.id(), token).await? {
+                return Ok(to_site(htmx, site));
+            }
             draft.mark(step, false);
             model::save(&state.pool, me.id(), &draft).await?;
             return render_step(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, step, draft, errors).await;

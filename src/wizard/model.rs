@@ -273,6 +273,12 @@ pub async fn plan(
         return Ok(Err((Step::Container, errors)));
     };
     let Some(envs) = check_environments(db, draft, Some(site.hostname.ascii()), &mut errors).await? else {
+        // Another customer may have taken the primary and an alias between the two checks:
+        // then the site step is the one to go back to.
+        let mut site_errors = FieldErrors::default();
+        if check_site(db, draft, &mut site_errors).await?.is_none() {
+            return Ok(Err((Step::Site, site_errors)));
+        }
         return Ok(Err((Step::Environments, errors)));
     };
     Ok(Ok(Plan {
