@@ -6,6 +6,7 @@ mod auth;
 mod browser;
 mod browser_wizard;
 mod helpers;
+mod pages;
 mod provisioning;
 mod security;
 mod settings;
