@@ -6,7 +6,7 @@ pub mod names;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -35,14 +35,43 @@ fn site_id(raw: &str) -> Result<SiteId, AppError> {
 struct SitesPage {
     layout: Layout,
     sites: Vec<model::SiteRow>,
+    total: i64,
+    page: i64,
+    newer: Option<i64>,
+    older: Option<i64>,
 }
 page!(SitesPage);
 
-async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
-    let sites = model::list(&state.pool, me.id()).await?;
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    #[serde(default)]
+    page: Option<String>,
+}
+
+/// The customer's sites, a page at a time (the "Rows per page" setting).
+async fn index(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    me: SignedIn,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, AppError> {
+    let per_page = settings::model::load(&state.pool, me.id())
+        .await?
+        .number("items_per_page");
+    // A page number that is not a small positive number is page 1.
+    let page = query
+        .page
+        .and_then(|p| p.parse::<i64>().ok())
+        .filter(|p| (1..=100_000).contains(p))
+        .unwrap_or(1);
+    let (sites, total) = model::list(&state.pool, me.id(), per_page, (page - 1) * per_page).await?;
     let page = SitesPage {
         layout: Layout::new(&me, "sites", "Sites").await?,
         sites,
+        total,
+        page,
+        newer: (page > 1).then_some(page - 1),
+        older: (page * per_page < total).then_some(page + 1),
     };
     render(htmx, StatusCode::OK, &page, None)
 }

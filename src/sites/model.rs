@@ -296,6 +296,8 @@ pub struct SiteRow {
     pub created_at: OffsetDateTime,
     pub environments: i64,
     pub aliases: i64,
+    /// How many sites the customer has in all.
+    pub total: i64,
 }
 
 impl SiteRow {
@@ -304,16 +306,30 @@ impl SiteRow {
     }
 }
 
-pub async fn list(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Vec<SiteRow>> {
-    sqlx::query_as(
-        "select s.id, s.name, s.hostname, s.status, s.created_at,
-                (select count(*) from environments e where e.customer_id = $1 and e.site_id = s.id) as environments,
-                (select count(*) from hostnames h where h.customer_id = $1 and h.site_id = s.id and not h.is_primary) as aliases
-         from sites s where s.customer_id = $1 order by s.name, s.id",
+/// One page of the customer's sites by name, and how many sites they have in all.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<SiteRow>, i64)> {
+    let rows: Vec<SiteRow> = sqlx::query_as(
+        "with page as (
+             select id, name, hostname, status, created_at, count(*) over () as total
+             from sites where customer_id = $1 order by name, id limit $2 offset $3
+         )
+         select p.total, p.id, p.name, p.hostname, p.status, p.created_at,
+                (select count(*) from environments e where e.customer_id = $1 and e.site_id = p.id) as environments,
+                (select count(*) from hostnames h where h.customer_id = $1 and h.site_id = p.id and not h.is_primary) as aliases
+         from page p order by p.name, p.id",
     )
     .bind(customer)
+    .bind(limit)
+    .bind(offset)
     .fetch_all(db)
-    .await
+    .await?;
+    let total = rows.first().map(|row| row.total).unwrap_or(0);
+    Ok((rows, total))
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -362,6 +378,8 @@ impl DnsRecord {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Step {
+    /// The status of the whole job the step belongs to.
+    pub job_status: String,
     pub name: String,
     pub status: String,
     pub attempts: i32,
@@ -449,24 +467,18 @@ pub async fn records(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) 
 
 /// The provisioning job's status and its steps in order.
 pub async fn progress(
-    db: &sqlx::PgPool,
+    db: impl PgExecutor<'_>,
     customer: CustomerId,
     id: SiteId,
 ) -> sqlx::Result<(Option<String>, Vec<Step>)> {
-    let job: Option<(i64, String)> =
-        sqlx::query_as("select id, status from provisioning_jobs where customer_id = $1 and site_id = $2")
-            .bind(customer)
-            .bind(id)
-            .fetch_optional(db)
-            .await?;
-    let Some((job, status)) = job else {
-        return Ok((None, Vec::new()));
-    };
-    let steps = sqlx::query_as(
-        "select name, status, attempts, last_error, next_attempt_at from job_steps where job_id = $1 order by position",
+    let steps: Vec<Step> = sqlx::query_as(
+        "select j.status as job_status, s.name, s.status, s.attempts, s.last_error, s.next_attempt_at
+         from provisioning_jobs j join job_steps s on s.job_id = j.id
+         where j.customer_id = $1 and j.site_id = $2 order by s.position",
     )
-    .bind(job)
+    .bind(customer)
+    .bind(id)
     .fetch_all(db)
     .await?;
-    Ok((Some(status), steps))
+    Ok((steps.first().map(|s| s.job_status.clone()), steps))
 }

@@ -1788,3 +1788,36 @@ async fn sites_lists_only_the_customers_own_sites() {
     assert_eq!(list.texts("#sites tr[data-site]").len(), 1);
     assert!(!list.body.contains("one.example.com"));
 }
+
+#[tokio::test]
+async fn sites_are_listed_a_page_at_a_time() {
+    let app = TestApp::spawn().await;
+    let (alice, alice_id) = app.signed_in_client("alice").await;
+    let (_bob, bob_id) = app.signed_in_client("bob").await;
+    for (customer, count, prefix) in [(alice_id, 30, "alice"), (bob_id, 3, "bob")] {
+        sqlx::query(
+            "insert into sites (customer_id, name, hostname, create_dns, draft_token)
+             select $1, $3 || '-' || lpad(n::text, 2, '0'), $3 || '-' || n || '.example.com', false, gen_random_uuid()
+             from generate_series(1, $2) as n",
+        )
+        .bind(customer)
+        .bind(count)
+        .bind(prefix)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let first = alice.get("/sites").await;
+    assert_eq!(
+        first.texts("#sites tbody tr[data-site]").len(),
+        25,
+        "the default rows per page"
+    );
+    assert_eq!(first.text("#sites-total"), "30 sites");
+    assert!(first.body.contains(r#"href="/sites?page=2""#));
+    let second = alice.get("/sites?page=2").await;
+    let names = second.texts("#sites tbody tr[data-site] td:first-child");
+    assert_eq!(names, ["alice-26", "alice-27", "alice-28", "alice-29", "alice-30"]);
+    assert!(!first.body.contains("bob-") && !second.body.contains("bob-"));
+    assert_eq!(alice.get("/sites?page=zzz").await.status, StatusCode::OK);
+}
