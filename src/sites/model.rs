@@ -3,6 +3,7 @@
 //! the site pages show. Every query of customer-owned rows filters by the customer.
 
 use sqlx::PgExecutor;
+use sqlx::types::Json;
 use time::OffsetDateTime;
 
 use crate::customer::CustomerId;
@@ -342,7 +343,7 @@ pub struct Site {
     pub created_at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct Container {
     pub name: String,
     pub type_label: String,
@@ -355,16 +356,17 @@ pub struct Container {
     pub address: Option<std::net::IpAddr>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct Environment {
     pub name: String,
     pub status: String,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct DnsRecord {
     pub name: String,
     #[sqlx(rename = "type")]
+    #[serde(rename = "type")]
     pub kind: String,
     pub value: Option<String>,
     pub ttl: i32,
@@ -376,7 +378,7 @@ impl DnsRecord {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct Step {
     /// The status of the whole job the step belongs to.
     pub job_status: String,
@@ -384,6 +386,7 @@ pub struct Step {
     pub status: String,
     pub attempts: i32,
     pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
     pub next_attempt_at: OffsetDateTime,
 }
 
@@ -414,44 +417,52 @@ pub async fn site(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -> 
 }
 
 /// The site with everything on its page; `None` when it is not the customer's.
-pub async fn detail(db: &sqlx::PgPool, customer: CustomerId, id: SiteId) -> sqlx::Result<Option<Detail>> {
-    let Some(site) = site(db, customer, id).await? else {
-        return Ok(None);
-    };
-    let container = sqlx::query_as(
-        "select c.name, t.label as type_label, o.label as os_label, z.label as size_label, z.vcpu, z.memory_mib,
-                c.disk_gib, c.status, c.address
-         from containers c join container_types t on t.id = c.type_id join operating_systems o on o.id = c.os_id
-              join container_sizes z on z.id = c.size_id
-         where c.customer_id = $1 and c.site_id = $2",
+pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -> sqlx::Result<Option<Detail>> {
+    // One statement: the page's parts as JSON, each read through its customer index.
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        site: Site,
+        container: Json<Option<Container>>,
+        environments: Json<Vec<Environment>>,
+        aliases: Json<Vec<String>>,
+        records: Json<Vec<DnsRecord>>,
+        steps: Json<Vec<Step>>,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "select s.id, s.name, s.hostname, s.status, s.create_dns, s.created_at,
+            (select to_jsonb(x) from (
+                select c.name, t.label as type_label, o.label as os_label, z.label as size_label, z.vcpu,
+                       z.memory_mib, c.disk_gib, c.status, host(c.address) as address
+                from containers c join container_types t on t.id = c.type_id
+                     join operating_systems o on o.id = c.os_id join container_sizes z on z.id = c.size_id
+                where c.customer_id = $1 and c.site_id = s.id order by c.id limit 1) x) as container,
+            (select coalesce(jsonb_agg(jsonb_build_object('name', e.name, 'status', e.status) order by e.name), '[]')
+                from environments e where e.customer_id = $1 and e.site_id = s.id) as environments,
+            (select coalesce(jsonb_agg(h.hostname order by h.hostname), '[]')
+                from hostnames h where h.customer_id = $1 and h.site_id = s.id and not h.is_primary) as aliases,
+            (select coalesce(jsonb_agg(jsonb_build_object('name', r.name, 'type', r.type, 'value', r.value, 'ttl', r.ttl)
+                                       order by r.name, r.type), '[]')
+                from dns_records r where r.customer_id = $1 and r.site_id = s.id) as records,
+            (select coalesce(jsonb_agg(jsonb_build_object('job_status', j.status, 'name', st.name, 'status', st.status,
+                                        'attempts', st.attempts, 'last_error', st.last_error,
+                                        'next_attempt_at', st.next_attempt_at) order by st.position), '[]')
+                from provisioning_jobs j join job_steps st on st.job_id = j.id
+                where j.customer_id = $1 and j.site_id = s.id) as steps
+         from sites s where s.customer_id = $1 and s.id = $2",
     )
     .bind(customer)
     .bind(id)
     .fetch_optional(db)
     .await?;
-    let environments =
-        sqlx::query_as("select name, status from environments where customer_id = $1 and site_id = $2 order by name")
-            .bind(customer)
-            .bind(id)
-            .fetch_all(db)
-            .await?;
-    let aliases = sqlx::query_scalar(
-        "select hostname from hostnames where customer_id = $1 and site_id = $2 and not is_primary order by hostname",
-    )
-    .bind(customer)
-    .bind(id)
-    .fetch_all(db)
-    .await?;
-    let records = records(db, customer, id).await?;
-    let (job_status, steps) = progress(db, customer, id).await?;
-    Ok(Some(Detail {
-        site,
-        container,
-        environments,
-        aliases,
-        records,
-        job_status,
-        steps,
+    Ok(row.map(|row| Detail {
+        site: row.site,
+        container: row.container.0,
+        environments: row.environments.0,
+        aliases: row.aliases.0,
+        records: row.records.0,
+        job_status: row.steps.first().map(|s| s.job_status.clone()),
+        steps: row.steps.0,
     }))
 }
 
