@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum_htmx::HxRequest;
 
 use crate::settings::model::Preferences;
-use crate::web::{AppError, Layout, SignedIn, render};
+use crate::web::{AppError, Layout, PageQuery, SignedIn, render};
 use crate::{AppState, page, settings};
 
 pub fn router() -> Router<AppState> {
@@ -33,11 +33,6 @@ struct ActivityPage {
     older: Option<i64>,
 }
 
-#[derive(serde::Deserialize)]
-struct PageQuery {
-    #[serde(default)]
-    page: Option<String>,
-}
 page!(ActivityPage);
 
 async fn index(
@@ -49,12 +44,7 @@ async fn index(
     let values = settings::model::load(&state.pool, me.id()).await?;
     let prefs = Preferences::from_values(&values);
     let per_page = values.number("items_per_page");
-    // A page number that is not a small positive number is page 1.
-    let page = query
-        .page
-        .and_then(|p| p.parse::<i64>().ok())
-        .filter(|p| (1..=10_000).contains(p))
-        .unwrap_or(1);
+    let page = query.number();
     let mut entries = model::recent(&state.pool, me.id(), per_page + 1, (page - 1) * per_page).await?;
     let more = entries.len() as i64 > per_page;
     entries.truncate(per_page as usize);

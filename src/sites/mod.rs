@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum_htmx::HxRequest;
 
 use crate::settings::model::Preferences;
-use crate::web::{AppError, Layout, SignedIn, render};
+use crate::web::{AppError, Layout, PageQuery, SignedIn, render};
 use crate::{AppState, page, settings};
 use model::{SiteId, Step};
 
@@ -42,12 +42,6 @@ struct SitesPage {
 }
 page!(SitesPage);
 
-#[derive(serde::Deserialize)]
-struct PageQuery {
-    #[serde(default)]
-    page: Option<String>,
-}
-
 /// The customer's sites, a page at a time (the "Rows per page" setting).
 async fn index(
     State(state): State<AppState>,
@@ -58,12 +52,7 @@ async fn index(
     let per_page = settings::model::load(&state.pool, me.id())
         .await?
         .number("items_per_page");
-    // A page number that is not a small positive number is page 1.
-    let page = query
-        .page
-        .and_then(|p| p.parse::<i64>().ok())
-        .filter(|p| (1..=100_000).contains(p))
-        .unwrap_or(1);
+    let page = query.number();
     let (sites, total) = model::list(&state.pool, me.id(), per_page, (page - 1) * per_page).await?;
     let page = SitesPage {
         layout: Layout::new(&me, "sites", "Sites").await?,

@@ -75,12 +75,7 @@ async fn presented_token(req: Request) -> Result<(Request, Option<String>), AppE
         let token = value.to_str().ok().map(str::to_owned);
         return Ok((req, token));
     }
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+    if !crate::web::form::is_form(req.headers()) {
         return Ok((req, None));
     }
     let (parts, body) = req.into_parts();

@@ -25,12 +25,7 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        if !is_form {
+        if !is_form(req.headers()) {
             return Err(AppError::NotAForm);
         }
         let body = Bytes::from_request(req, state).await.map_err(|_| AppError::TooLarge)?;
@@ -40,6 +35,32 @@ where
         serde_urlencoded::from_bytes(&body)
             .map(Form)
             .map_err(|_| AppError::Unreadable("The form could not be read; please use the page's form."))
+    }
+}
+
+/// Whether the body is a URL-encoded form.
+pub fn is_form(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// `?page=N` of a list shown a page at a time.
+#[derive(Debug, serde::Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    page: Option<String>,
+}
+
+impl PageQuery {
+    /// The page asked for; anything but a small positive number is page 1.
+    pub fn number(&self) -> i64 {
+        self.page
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .filter(|p| (1..=100_000).contains(p))
+            .unwrap_or(1)
     }
 }
 

@@ -13,7 +13,7 @@ pub mod session_store;
 use std::time::Duration;
 
 pub use error::{AppError, FieldErrors};
-pub use form::{ClientIp, Form, FormState};
+pub use form::{ClientIp, Form, FormState, PageQuery};
 pub use render::{Layout, Page, render, see_other};
 pub use session::SignedIn;
 
