@@ -47,12 +47,7 @@ fn values(pairs: &Pairs, name: &str) -> Vec<String> {
 }
 
 fn parse_step(raw: &str) -> Result<Step, AppError> {
-    match raw {
-        "site" => Ok(Step::Site),
-        "container" => Ok(Step::Container),
-        "environments" => Ok(Step::Environments),
-        _ => Err(AppError::NotFound),
-    }
+    Step::from_key(raw).ok_or(AppError::NotFound)
 }
 
 async fn draft_of(state: &AppState, customer: CustomerId) -> Result<(Option<uuid::Uuid>, Draft), AppError> {
@@ -101,7 +96,7 @@ impl Progress {
     }
 
     pub fn is_done(&self, step: &str) -> bool {
-        self.done.iter().any(|s| format!("{s:?}").eq_ignore_ascii_case(step))
+        self.done.iter().any(|s| s.key() == step)
     }
 }
 

@@ -24,6 +24,19 @@ pub enum Step {
 impl Step {
     pub const ALL: [Step; 3] = [Step::Site, Step::Container, Step::Environments];
 
+    /// The step's name in URLs and the step indicator.
+    pub fn key(self) -> &'static str {
+        match self {
+            Step::Site => "site",
+            Step::Container => "container",
+            Step::Environments => "environments",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|s| s.key() == key)
+    }
+
     pub fn path(self) -> &'static str {
         match self {
             Step::Site => "/wizard/site",
