@@ -362,26 +362,23 @@ async fn cancel(
     me: SignedIn,
     Form(input): Form<CancelInput>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let message = if input.action == "withdraw" {
-        if !model::withdraw_cancellation(&mut tx, me.id()).await? {
-            return Err(AppError::Conflict(
-                "There is no pending cancellation request to withdraw.".into(),
-            ));
-        }
-        record(&mut *tx, me.id(), BY_CUSTOMER, "cancellation_withdrawn", "", Some(ip)).await?;
-        "Your cancellation request was withdrawn."
-    } else {
-        let reason = match input.reason.parse::<model::Reason>() {
-            Ok(reason) => reason,
+    // The reason is checked before a transaction is open (re-rendering needs connections too);
+    // no reason means the pending request is withdrawn.
+    let reason = match input.action.as_str() {
+        "withdraw" => None,
+        _ => match input.reason.parse::<model::Reason>() {
+            Ok(reason) => Some(reason),
             Err(message) => {
                 let mut errors = FieldErrors::default();
                 errors.add("reason", message);
-                let page =
-                    CancelPage::load(&state, &me, FormState::failed(&[("reason", &input.reason)], errors)).await?;
+                let form = FormState::failed(&[("reason", &input.reason)], errors);
+                let page = CancelPage::load(&state, &me, form).await?;
                 return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
             }
-        };
+        },
+    };
+    let mut tx = state.pool.begin().await?;
+    let message = if let Some(reason) = reason {
         if !model::request_cancellation(&mut tx, me.id(), &reason).await? {
             return Err(AppError::Conflict("A cancellation request is already pending.".into()));
         }
@@ -395,6 +392,14 @@ async fn cancel(
         )
         .await?;
         "Your cancellation request was received. You can withdraw it while it is pending."
+    } else {
+        if !model::withdraw_cancellation(&mut tx, me.id()).await? {
+            return Err(AppError::Conflict(
+                "There is no pending cancellation request to withdraw.".into(),
+            ));
+        }
+        record(&mut *tx, me.id(), BY_CUSTOMER, "cancellation_withdrawn", "", Some(ip)).await?;
+        "Your cancellation request was withdrawn."
     };
     tx.commit().await?;
     if htmx {

@@ -236,9 +236,13 @@ async fn run_step(
                 disk_gib: container.disk_gib,
                 address,
             };
-            match tokio::time::timeout(DRIVER_TIMEOUT, driver.create_container(&spec)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(message)) => return Err(StepError::Failed(message)),
+            // A panicking driver is an internal error of this attempt: it is recorded and
+            // retried like any other, rather than ending the task before anything is noted.
+            let call = std::panic::AssertUnwindSafe(driver.create_container(&spec));
+            match tokio::time::timeout(DRIVER_TIMEOUT, futures_util::FutureExt::catch_unwind(call)).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(message))) => return Err(StepError::Failed(message)),
+                Ok(Err(_)) => return Err(StepError::Internal(anyhow::anyhow!("the container driver panicked"))),
                 Err(_) => return Err(failed("the platform did not answer in time")),
             }
             model::set_container_active(&mut *db, customer, spec.container_id).await?;

@@ -169,6 +169,9 @@ pub fn parse_form(pairs: &[(String, String)]) -> Result<Vec<(&'static str, Strin
         };
         match find(key) {
             None => errors.add(name.clone(), "There is no such setting."),
+            Some(setting) if parsed.iter().any(|(k, _)| *k == setting.key) => {
+                errors.add(name.clone(), "This setting was given twice.")
+            }
             Some(setting) => match setting.parse(raw) {
                 Ok(value) => parsed.push((setting.key, value)),
                 Err(message) => errors.add(name.clone(), message),
@@ -314,6 +317,14 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(bad.get("settings[items_per_page]").is_some());
+        let twice = parse_form(&pairs(&[
+            ("settings[time_zone]", "UTC"),
+            ("settings[time_zone]", "Europe/Berlin"),
+        ]));
+        assert_eq!(
+            twice.unwrap_err().get("settings[time_zone]"),
+            Some("This setting was given twice.")
+        );
         let unknown = parse_form(&pairs(&[("settings[nope]", "1")])).unwrap_err();
         assert_eq!(unknown.get("settings[nope]"), Some("There is no such setting."));
         assert!(parse_form(&pairs(&[])).is_err());

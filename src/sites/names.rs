@@ -82,12 +82,16 @@ impl FromStr for Hostname {
         if s.parse::<std::net::IpAddr>().is_ok() || s.trim_matches(['[', ']']).parse::<std::net::Ipv6Addr>().is_ok() {
             return Err("Enter a hostname, not an IP address.");
         }
-        for label in s.split('.') {
-            if mixes_scripts(label) {
-                return Err("A label mixes letters of different scripts (a lookalike); use one script per label.");
-            }
-        }
         let ascii = idna::domain_to_ascii(s).map_err(|_| "This is not a valid hostname.")?;
+        // Checked on the Unicode form of what is stored, so punycode input and characters
+        // that the mapping turns into letters cannot slip a lookalike through.
+        let (unicode, mapped) = idna::domain_to_unicode(&ascii);
+        if mapped.is_err() {
+            return Err("This is not a valid hostname.");
+        }
+        if unicode.split('.').any(mixes_scripts) {
+            return Err("A label mixes letters of different scripts (a lookalike); use one script per label.");
+        }
         let labels: Vec<&str> = ascii.split('.').collect();
         if labels.len() < 2 {
             return Err("A hostname has at least two labels, such as example.com.");
@@ -182,7 +186,9 @@ mod tests {
             "example-.com",
             "example..com",
             ".example.com",
-            "pаypal.com", // Cyrillic а among Latin letters
+            "pаypal.com",        // Cyrillic а among Latin letters
+            "xn--pypal-4ve.com", // the same, as punycode
+            "раура𝐥.com",        // Cyrillic, and a mathematical l that maps to a Latin one
             long_label.as_str(),
             long_name.as_str(),
             "under_score.example.com",

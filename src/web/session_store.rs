@@ -40,6 +40,12 @@ impl SessionStore for CachedStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        // New sessions go through `create`; `save` only updates. A session deleted meanwhile
+        // (signed out by another request) stays deleted rather than coming back.
+        if self.store.load(&record.id).await?.is_none() {
+            self.cache.invalidate(&record.id).await;
+            return Ok(());
+        }
         self.store.save(record).await?;
         self.cache.insert(record.id, record.clone()).await;
         Ok(())

@@ -38,11 +38,13 @@ fn value(pairs: &Pairs, name: &str) -> String {
 }
 
 /// The non-blank values of a repeated field.
-fn values(pairs: &Pairs, name: &str) -> Vec<String> {
+/// (At most `max + 1`: enough to say "too many" without keeping a flood of them.)
+fn values(pairs: &Pairs, name: &str, max: usize) -> Vec<String> {
     pairs
         .iter()
         .filter(|(k, v)| k == name && !v.trim().is_empty())
         .map(|(_, v)| v.trim().to_owned())
+        .take(max + 1)
         .collect()
 }
 
@@ -249,8 +251,8 @@ async fn submit(
             draft.container_disk_space = value(&pairs, "container_disk_space");
         }
         Step::Environments => {
-            draft.environment_names = values(&pairs, "environment_names");
-            draft.alias_names = values(&pairs, "alias_names");
+            draft.environment_names = values(&pairs, "environment_names", MAX_ENVIRONMENTS);
+            draft.alias_names = values(&pairs, "alias_names", MAX_ALIASES);
             draft.create_dns = pairs.iter().any(|(k, v)| k == "create_dns" && v != "false");
         }
     }

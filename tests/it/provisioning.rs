@@ -711,3 +711,31 @@ async fn the_site_page_shows_a_failed_attempt_and_when_it_is_tried_again() {
         assert_eq!(bob.get(&path).await.status, reqwest::StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+struct PanickingDriver;
+
+impl ContainerDriver for PanickingDriver {
+    fn name(&self) -> &'static str {
+        "panicking (test)"
+    }
+
+    fn create_container<'a>(&'a self, _spec: &'a ContainerSpec) -> DriverFuture<'a> {
+        Box::pin(async { panic!("driver bug") })
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_driver_counts_as_a_failed_attempt_not_a_stuck_job() {
+    let app = TestApp::spawn().await;
+    let alice = app.create_customer("alice").await;
+    let site = insert_site_with_job(&app, alice, "panics.example.com", &[], true).await;
+    drain(&app, &PanickingDriver).await;
+    let (status, attempts_made, error) = step(&app, site, "create_container").await;
+    assert_eq!(
+        (status.as_str(), attempts_made),
+        ("pending", 1),
+        "recorded and scheduled again"
+    );
+    assert_eq!(error.as_deref(), Some(berth::provisioning::INTERNAL_ERROR));
+    assert_eq!(attempts(&app, site, "create_container").await.len(), 1);
+}
