@@ -77,12 +77,24 @@ async fn login(
         render(false, status, &page, None)
     };
     let keys = model::Keys::new(&input.username, ip);
-    if let Some(wait) = model::wait_secs(&state.pool, &keys).await? {
+    // Count this attempt in advance on both keys, or refuse it while either is in its delay.
+    let reserved = match model::reserve(&state.pool, &keys.address).await? {
+        None => None,
+        Some(address_delay) => match model::reserve(&state.pool, &keys.account).await? {
+            Some(account_delay) => Some((account_delay, address_delay)),
+            None => {
+                model::release(&state.pool, &keys.address).await?;
+                None
+            }
+        },
+    };
+    let Some((account_delay, address_delay)) = reserved else {
+        let wait = model::wait_secs(&state.pool, &keys).await?.unwrap_or(1);
         tracing::warn!(username = input.username, %ip, wait, "sign-in refused: too many failures");
         let csrf = session::csrf_token(&session).await?;
         let message = format!("Too many failed sign-ins. Wait {wait} seconds, then try again.");
         return refuse(StatusCode::TOO_MANY_REQUESTS, message, csrf);
-    }
+    };
 
     let found = customer::model::credentials_by_username(&state.pool, input.username.trim()).await?;
     let verified = state
@@ -92,8 +104,7 @@ async fn login(
     let known = found.as_ref().map(|c| c.id);
     let customer = found.filter(|c| verified && c.status != "cancelled");
     let Some(customer) = customer else {
-        let account_delay = model::record_failure(&state.pool, &keys.account).await?;
-        let address_delay = model::record_failure(&state.pool, &keys.address).await?;
+        // Already counted by `reserve`.
         tracing::warn!(username = input.username, %ip, "failed sign-in");
         if let Some(id) = known {
             record(
@@ -119,6 +130,7 @@ async fn login(
     };
 
     model::clear(&state.pool, &keys.account).await?;
+    model::release(&state.pool, &keys.address).await?;
     session::sign_in(&session, customer.id, customer.auth_version).await?;
     record(&state.pool, customer.id, BY_CUSTOMER, "sign_in", "", Some(ip)).await?;
     let to = match local_path(&input.next) {

@@ -66,20 +66,37 @@ pub async fn wait_secs(db: impl PgExecutor<'_>, keys: &Keys) -> sqlx::Result<Opt
     Ok(wait)
 }
 
-/// Counts a failure on `key`; returns the delay it now imposes (0 for none).
-pub async fn record_failure(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<i64> {
-    let failures: i32 = sqlx::query_scalar(
+/// Counts this attempt on `key` as a failure in advance, unless `key` is still in its delay;
+/// returns the delay the count now imposes, or `None` when the attempt is refused. Check and
+/// count are one statement, so parallel guesses cannot all pass a check made before any of
+/// them failed. A successful attempt gives its count back (`clear`, `release`).
+pub async fn reserve(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<Option<i64>> {
+    let failures: Option<i32> = sqlx::query_scalar(
         "insert into signin_throttle as t (key, failures, last_failure) values ($1, 1, now())
          on conflict (key) do update set
              failures = case when t.last_failure < now() - make_interval(secs => $2) then 1 else t.failures + 1 end,
              last_failure = now()
+         where t.last_failure < now() - make_interval(secs => $2)
+            or t.failures < $3
+            or t.last_failure + make_interval(secs => least($4, power(2, t.failures - $3))) <= now()
          returning failures",
     )
     .bind(key)
     .bind(WINDOW_SECS as f64)
-    .fetch_one(db)
+    .bind(threshold(key))
+    .bind(MAX_DELAY_SECS as f64)
+    .fetch_optional(db)
     .await?;
-    Ok(delay_secs(failures, threshold(key)))
+    Ok(failures.map(|f| delay_secs(f, threshold(key))))
+}
+
+/// Gives back one reserved count (the attempt succeeded, or was refused on the other key).
+pub async fn release(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<()> {
+    sqlx::query("update signin_throttle set failures = greatest(failures - 1, 0) where key = $1")
+        .bind(key)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// Forgets the account's failures after a successful sign-in.

@@ -313,3 +313,30 @@ async fn client_address_comes_from_the_proxy_header_only_when_trusted() {
         assert_eq!(address, expected, "trust_forwarded = {trust}");
     }
 }
+
+#[tokio::test]
+async fn parallel_guesses_cannot_outrun_the_throttle() {
+    let app = TestApp::spawn().await;
+    app.create_customer("alice").await;
+    let mut guesses = Vec::new();
+    for i in 0..20 {
+        let client = app.client();
+        client.get("/login").await;
+        guesses.push(async move { client.sign_in("alice", &format!("guess number {i}")).await.status });
+    }
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
+        .count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(checked + refused, 20, "{statuses:?}");
+    assert!(
+        checked <= 5,
+        "only the first five guesses are checked, got {checked}: {statuses:?}"
+    );
+    let failures: i64 = app
+        .scalar("select count(*) from activity where kind = 'sign_in_failed'")
+        .await;
+    assert_eq!(failures, checked as i64);
+}
