@@ -18,7 +18,7 @@ use crate::customer::model::DisplayName;
 use crate::password::{NewPassword, Pin};
 use crate::settings::model::Preferences;
 use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, render, see_other, session};
-use crate::{AppState, customer, page, settings};
+use crate::{AppState, auth, customer, page, settings};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -125,6 +125,7 @@ async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: Si
 async fn check_current_password(
     state: &AppState,
     me: &SignedIn,
+    ip: std::net::IpAddr,
     given: &str,
     errors: &mut FieldErrors,
 ) -> Result<(), AppError> {
@@ -132,8 +133,22 @@ async fn check_current_password(
         errors.add("current_password", "Enter your current password.");
         return Ok(());
     }
+    // Wrong guesses are throttled like sign-ins, so a borrowed session cannot be used to
+    // guess the password, and each is recorded in Activity.
+    let key = format!("reauth:{}", me.id());
+    if auth::model::reserve(&state.pool, &key).await?.is_none() {
+        errors.add(
+            "current_password",
+            "Too many wrong passwords. Wait a little, then try again.",
+        );
+        return Ok(());
+    }
     let hash = customer::model::password_hash(&state.pool, me.id()).await?;
-    if !state.hasher.verify(Some(&hash), given).await? {
+    if state.hasher.verify(Some(&hash), given).await? {
+        auth::model::clear(&state.pool, &key).await?;
+    } else {
+        tracing::warn!(customer = %me.id(), %ip, "wrong current password");
+        record(&state.pool, me.id(), BY_CUSTOMER, "password_check_failed", "", Some(ip)).await?;
         errors.add("current_password", "That is not your current password.");
     }
     Ok(())
@@ -193,7 +208,7 @@ async fn change_email(
 ) -> Result<Response, AppError> {
     let mut errors = FieldErrors::default();
     let email = errors.check("email", input.email.parse::<Email>());
-    check_current_password(&state, &me, &input.current_password, &mut errors).await?;
+    check_current_password(&state, &me, ip, &input.current_password, &mut errors).await?;
     let Some(email) = email.filter(|_| errors.is_empty()) else {
         let form = FormState::failed(&[("email", &input.email)], errors);
         return respond(&state, &me, htmx, Err((Which::Email, form))).await;
@@ -228,7 +243,7 @@ async fn change_password(
     if password.is_some() && input.password != input.password_confirm {
         errors.add("password_confirm", "The two new passwords differ.");
     }
-    check_current_password(&state, &me, &input.current_password, &mut errors).await?;
+    check_current_password(&state, &me, ip, &input.current_password, &mut errors).await?;
     let Some(password) = password.filter(|_| errors.is_empty()) else {
         return respond(
             &state,
@@ -280,7 +295,7 @@ async fn change_pin(
 ) -> Result<Response, AppError> {
     let mut errors = FieldErrors::default();
     let pin = errors.check("pin", Pin::parse(&input.pin));
-    check_current_password(&state, &me, &input.current_password, &mut errors).await?;
+    check_current_password(&state, &me, ip, &input.current_password, &mut errors).await?;
     let Some(pin) = pin.filter(|_| errors.is_empty()) else {
         return respond(&state, &me, htmx, Err((Which::Pin, FormState::failed(&[], errors)))).await;
     };

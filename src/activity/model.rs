@@ -33,6 +33,7 @@ impl Entry {
             "email_changed" => "Email changed",
             "password_changed" => "Password changed",
             "pin_changed" => "PIN changed",
+            "password_check_failed" => "Wrong current password",
             "display_name_changed" => "Display name changed",
             "settings_changed" => "Settings changed",
             "cancellation_requested" => "Cancellation requested",

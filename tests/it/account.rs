@@ -277,3 +277,42 @@ async fn database_url(app: &TestApp) -> String {
         }
     }
 }
+
+#[tokio::test]
+async fn wrong_current_passwords_are_throttled_and_recorded() {
+    let app = TestApp::spawn().await;
+    let (client, _) = app.signed_in_client("alice").await;
+    client.get("/account").await;
+    for i in 0..5 {
+        let guess = format!("not my password {i}");
+        let resp = client
+            .post_form(
+                "/account/email",
+                &[("email", "x@example.com"), ("current_password", &guess)],
+            )
+            .await;
+        assert_field_error(&resp, "current_password", "not your current password");
+    }
+    // Now even the right password waits.
+    let resp = client
+        .post_form(
+            "/account/email",
+            &[("email", "x@example.com"), ("current_password", PASSWORD)],
+        )
+        .await;
+    assert_field_error(&resp, "current_password", "Too many wrong passwords");
+    let email: String = app.scalar("select email from customers").await;
+    assert_eq!(email, "alice@example.com");
+    let recorded: i64 = app
+        .scalar("select count(*) from activity where kind = 'password_check_failed'")
+        .await;
+    assert_eq!(recorded, 5);
+    assert_eq!(
+        client
+            .get("/activity")
+            .await
+            .texts(r#"tr[data-kind="password_check_failed"]"#)
+            .len(),
+        5
+    );
+}
