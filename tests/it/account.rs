@@ -210,7 +210,7 @@ async fn cli_creates_a_customer_with_the_password_from_standard_input() {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let app = TestApp::spawn().await;
-    let url = database_url(&app).await;
+    let url = app.database_url().await;
     let run = |args: &[&str], stdin: &str| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
             .args(args)
@@ -261,21 +261,6 @@ async fn cli_creates_a_customer_with_the_password_from_standard_input() {
         app.client().sign_in("demo", "demo-password-2026").await.status,
         StatusCode::SEE_OTHER
     );
-}
-
-/// A URL for the test's database, usable by the `berth` binary.
-async fn database_url(app: &TestApp) -> String {
-    let name: String = app.scalar("select current_database()").await;
-    match std::env::var("DATABASE_URL") {
-        Ok(url) => {
-            let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
-            format!("{base}/{name}")
-        }
-        Err(_) => {
-            let socket: String = app.scalar("select current_setting('unix_socket_directories')").await;
-            format!("postgres://postgres@localhost/{name}?host={socket}")
-        }
-    }
 }
 
 #[tokio::test]

@@ -307,9 +307,19 @@ impl Browser {
     pub(crate) async fn eventually<T>(
         &self,
         what: &str,
+        attempt: impl AsyncFnMut() -> Result<Option<T>, CmdError>,
+    ) -> T {
+        self.eventually_within(TIMEOUT, what, attempt).await
+    }
+
+    /// [`Browser::eventually`], waiting up to `timeout`.
+    pub(crate) async fn eventually_within<T>(
+        &self,
+        timeout: Duration,
+        what: &str,
         mut attempt: impl AsyncFnMut() -> Result<Option<T>, CmdError>,
     ) -> T {
-        let deadline = Instant::now() + TIMEOUT;
+        let deadline = Instant::now() + timeout;
         loop {
             let last = match attempt().await {
                 Ok(Some(value)) => return value,
@@ -318,7 +328,7 @@ impl Browser {
             };
             if Instant::now() >= deadline {
                 panic!(
-                    "timed out after {TIMEOUT:?} waiting for {what} ({last})\n{}",
+                    "timed out after {timeout:?} waiting for {what} ({last})\n{}",
                     self.describe().await
                 );
             }

@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
-use fantoccini::error::CmdError;
 use serde_json::{Value as Json, json};
 use tokio::task::JoinHandle;
 
-use crate::browser::{Browser, POLL, Tools};
+use crate::browser::{Browser, Tools};
 use crate::helpers::{PASSWORD, TestApp};
 
 /// How long the site page may take to show the finished job (the worker idles 500 ms
@@ -98,30 +97,6 @@ async fn assert_not_reloaded(browser: &Browser, when: &str) {
 /// The wizard step the step indicator marks as the current one.
 async fn current_step(browser: &Browser) -> String {
     text(browser, r#".wizard-steps li[aria-current="step"]"#).await
-}
-
-/// Polls `attempt` like [`Browser::eventually`], but for up to `timeout`.
-async fn eventually_within<T>(
-    browser: &Browser,
-    timeout: Duration,
-    what: &str,
-    mut attempt: impl AsyncFnMut() -> Result<Option<T>, CmdError>,
-) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let last = match attempt().await {
-            Ok(Some(value)) => return value,
-            Ok(None) => String::from("condition not met"),
-            Err(e) => e.to_string(),
-        };
-        if Instant::now() >= deadline {
-            panic!(
-                "timed out after {timeout:?} waiting for {what} ({last})\n{}",
-                browser.describe().await
-            );
-        }
-        tokio::time::sleep(POLL).await;
-    }
 }
 
 #[tokio::test]
@@ -321,11 +296,12 @@ async fn wizard_creates_a_site_in_a_real_browser() {
         app.pool.clone(),
         Arc::new(berth::provisioning::DevelopmentDriver),
     ));
-    eventually_within(&browser, PROVISIONING_TIMEOUT, "#job-status to read done", async || {
-        let status = client.find(Locator::Css("#job-status")).await?.text().await?;
-        Ok((status.trim() == "done").then_some(()))
-    })
-    .await;
+    browser
+        .eventually_within(PROVISIONING_TIMEOUT, "#job-status to read done", async || {
+            let status = client.find(Locator::Css("#job-status")).await?.text().await?;
+            Ok((status.trim() == "done").then_some(()))
+        })
+        .await;
     browser
         .wait_for_js("document.getElementById('job-progress').value", json!(100))
         .await;

@@ -165,6 +165,21 @@ impl TestApp {
         .unwrap()
     }
 
+    /// A URL for this test's database, usable by the `berth` binary.
+    pub async fn database_url(&self) -> String {
+        let name: String = self.scalar("select current_database()").await;
+        match std::env::var("DATABASE_URL") {
+            Ok(url) => {
+                let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
+                format!("{base}/{name}")
+            }
+            Err(_) => {
+                let socket: String = self.scalar("select current_setting('unix_socket_directories')").await;
+                format!("postgres://postgres@localhost/{name}?host={socket}")
+            }
+        }
+    }
+
     pub fn client(&self) -> Client {
         Client::new(&self.base)
     }

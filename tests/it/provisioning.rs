@@ -595,7 +595,7 @@ async fn a_step_that_fails_half_way_leaves_nothing_behind_and_hides_internal_err
 #[tokio::test]
 async fn pool_add_adds_the_host_addresses_and_refuses_large_networks() {
     let app = TestApp::spawn().await;
-    let url = database_url(&app).await;
+    let url = app.database_url().await;
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_berth"))
             .args(args)
@@ -665,21 +665,6 @@ async fn pool_add_adds_the_host_addresses_and_refuses_large_networks() {
         .await
         .unwrap();
     assert_eq!(owner, Some(alice));
-}
-
-/// The URL of the test's database, for the `berth` binary.
-async fn database_url(app: &TestApp) -> String {
-    let name: String = app.scalar("select current_database()").await;
-    match std::env::var("DATABASE_URL") {
-        Ok(url) => {
-            let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
-            format!("{base}/{name}")
-        }
-        Err(_) => {
-            let socket: String = app.scalar("select current_setting('unix_socket_directories')").await;
-            format!("postgres://postgres@localhost/{name}?host={socket}")
-        }
-    }
 }
 
 #[tokio::test]
