@@ -120,10 +120,8 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let base = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", config.listen));
+    let local = listener.local_addr().unwrap_or(config.listen);
+    let base = config.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
     println!("Berth is serving on {base} (Ctrl-C stops it)");
     let served = axum::serve(
         listener,

@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod health;
+pub mod keys;
 pub mod password;
 pub mod provisioning;
 pub mod settings;
@@ -45,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .merge(activity::router())
         .merge(wizard::router())
         .merge(sites::router())
+        .merge(keys::router())
         .merge(health::router())
         .route("/static/{hash}/{name}", get(web::assets::serve))
         .fallback(|| async { AppError::NotFound });

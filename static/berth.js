@@ -1,5 +1,6 @@
 // Berth's own small script. Everything works without it; it only adds comfort:
-// focus moves to the first field in error, and toasts go away by themselves.
+// focus moves to the first field in error, toasts go away by themselves, and a
+// "copy" button puts a new key's secret on the clipboard.
 (function () {
   "use strict";
 
@@ -28,5 +29,14 @@
   document.addEventListener("click", function (e) {
     var button = e.target.closest(".toast button[data-dismiss]");
     if (button) button.closest(".toast").remove();
+    var copy = e.target.closest("button[data-copy]");
+    if (copy) {
+      var source = document.querySelector(copy.getAttribute("data-copy"));
+      if (source && navigator.clipboard) {
+        navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+          copy.textContent = "Copied";
+        });
+      }
+    }
   });
 })();

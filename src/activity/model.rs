@@ -38,6 +38,12 @@ impl Entry {
             "settings_changed" => "Settings changed",
             "cancellation_requested" => "Cancellation requested",
             "cancellation_withdrawn" => "Cancellation withdrawn",
+            "api_key_created" => "API key created",
+            "api_key_revoked" => "API key revoked",
+            "api_key_acl_added" => "API key ACL added",
+            "api_key_acl_changed" => "API key ACL changed",
+            "api_key_acl_deleted" => "API key ACL deleted",
+            "api_key_refused" => "API key refused",
             _ => "Other",
         }
     }

@@ -47,7 +47,7 @@ pub fn is_form(headers: &axum::http::HeaderMap) -> bool {
 }
 
 /// `?page=N` of a list shown a page at a time.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize)]
 pub struct PageQuery {
     #[serde(default)]
     page: Option<String>,
@@ -74,7 +74,7 @@ fn is_utf8_form(body: &[u8]) -> bool {
         })
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct FormState {
     values: BTreeMap<&'static str, String>,
     pub errors: FieldErrors,

@@ -4,8 +4,10 @@
 mod account;
 mod auth;
 mod browser;
+mod browser_keys;
 mod browser_wizard;
 mod helpers;
+mod keys;
 mod pages;
 mod provisioning;
 mod security;
