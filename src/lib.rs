@@ -5,13 +5,16 @@
 
 pub mod account;
 pub mod activity;
+pub mod addresses;
 pub mod auth;
+pub mod bandwidth;
 pub mod cli;
 pub mod config;
 pub mod customer;
 pub mod dashboard;
 pub mod db;
 pub mod demo;
+pub mod ftp;
 pub mod health;
 pub mod keys;
 pub mod password;
@@ -47,6 +50,9 @@ pub fn app(state: AppState) -> Router {
         .merge(wizard::router())
         .merge(sites::router())
         .merge(keys::router())
+        .merge(addresses::router())
+        .merge(ftp::router())
+        .merge(bandwidth::router())
         .merge(health::router())
         .route("/static/{hash}/{name}", get(web::assets::serve))
         .fallback(|| async { AppError::NotFound });

@@ -2,10 +2,15 @@
 //! test (copied from a migrated template), each test against a real listening server.
 
 mod account;
+mod addresses;
 mod auth;
+mod bandwidth;
 mod browser;
+mod browser_addresses;
+mod browser_ftp;
 mod browser_keys;
 mod browser_wizard;
+mod ftp;
 mod helpers;
 mod keys;
 mod pages;

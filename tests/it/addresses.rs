@@ -1,0 +1,1 @@
+//! Tests for issue 5 (addresses); not written yet.

@@ -1,0 +1,1 @@
+//! Tests for issue 5 (bandwidth); not written yet.

@@ -1,0 +1,1 @@
+//! Tests for issue 5 (ftp); not written yet.
