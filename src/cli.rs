@@ -1,5 +1,5 @@
 //! The subcommands: `serve` (default), `migrate`, `create-customer`, `create-staff`,
-//! `seed-demo`, `pool add`.
+//! `seed-demo`, `pool add`, `bandwidth import`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions_sqlx_store::PostgresStore;
 
-use crate::config::{Cli, Command, DbConfig, PoolCommand, ServeConfig};
+use crate::config::{BandwidthCommand, Cli, Command, DbConfig, PoolCommand, ServeConfig};
 use crate::customer::model::DisplayName;
 use crate::customer::{Email, Username};
 use crate::db::Database;
@@ -80,6 +80,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pool {
             command: PoolCommand::Add { cidr },
         } => pool_add(&db, &cidr).await,
+        Command::Bandwidth {
+            command: BandwidthCommand::Import { file },
+        } => bandwidth_import(&db, &file).await,
     };
     db.close().await;
     result
@@ -183,6 +186,26 @@ async fn create_staff(db: &Database, username: &str, write: bool) -> anyhow::Res
     };
     println!("created staff {} (id {id})", username.as_str());
     Ok(())
+}
+
+async fn bandwidth_import(db: &Database, file: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let outcome = match crate::bandwidth::import::parse(&text) {
+        Ok(lines) => crate::bandwidth::model::import(&db.pool, &lines).await?,
+        Err(errors) => Err(errors),
+    };
+    match outcome {
+        Ok(stored) => {
+            println!("imported {stored} samples from {}", file.display());
+            Ok(())
+        }
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("{}: {error}", file.display());
+            }
+            bail!("nothing imported: {} bad line(s)", errors.len())
+        }
+    }
 }
 
 async fn pool_add(db: &Database, cidr: &str) -> anyhow::Result<()> {

@@ -44,6 +44,18 @@ pub enum Command {
         #[command(subcommand)]
         command: PoolCommand,
     },
+    /// Bandwidth samples.
+    Bandwidth {
+        #[command(subcommand)]
+        command: BandwidthCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BandwidthCommand {
+    /// Import hourly samples from a CSV file: site (hostname or id), hour (RFC 3339),
+    /// bytes_in, bytes_out. A file with any bad line imports nothing.
+    Import { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,4 +1,5 @@
-//! Demo data for a first look: one customer and one staff account.
+//! Demo data for a first look: one customer with a site and this month's bandwidth so far,
+//! and one staff account.
 
 use sqlx::PgPool;
 
@@ -28,10 +29,30 @@ pub async fn seed(pool: &PgPool, hasher: &Hasher) -> anyhow::Result<bool> {
     )
     .await?;
     crate::customer::model::grant_roles(&mut *tx, id, &["technical", "billing"]).await?;
+    let site = crate::sites::model::create(&mut tx, id, uuid::Uuid::new_v4(), &demo_plan()?)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo site: {e:?}"))?;
+    crate::bandwidth::model::seed_demo(&mut tx, id, site.0, time::OffsetDateTime::now_utc()).await?;
     let staff_hash = hasher.hash(STAFF_PASSWORD).await?;
     crate::staff::model::create(&mut *tx, &parse(STAFF)?, &staff_hash, true).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+fn demo_plan() -> anyhow::Result<crate::sites::model::Plan> {
+    let err = anyhow::Error::msg;
+    Ok(crate::sites::model::Plan {
+        site_name: "Demo shop".parse().map_err(err)?,
+        hostname: "shop.demo.example".parse().map_err(err)?,
+        container_name: "demo-web".parse().map_err(err)?,
+        container_type: "lamp".into(),
+        container_os: "debian-12".into(),
+        container_size: "small".into(),
+        disk_gib: 20,
+        environments: vec!["production".parse().map_err(err)?],
+        aliases: vec!["www.shop.demo.example".parse().map_err(err)?],
+        create_dns: true,
+    })
 }
 
 pub fn print_sign_in() {

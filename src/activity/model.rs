@@ -44,6 +44,9 @@ impl Entry {
             "api_key_acl_changed" => "API key ACL changed",
             "api_key_acl_deleted" => "API key ACL deleted",
             "api_key_refused" => "API key refused",
+            "address_added" => "IP address added",
+            "address_freed" => "IP address freed",
+            "reverse_dns_changed" => "Reverse DNS changed",
             _ => "Other",
         }
     }

@@ -1,10 +1,217 @@
-//! IP addresses (`/addresses`, `/addresses/{address}/free`): addIpAddress,
-//! getIpAddresses, getDetailedIpAddresses, freeIpAddress. Not built yet.
+//! IP addresses (`/addresses`, `/addresses/{address}/reverse`, `/addresses/{address}/free`):
+//! addIpAddress, getIpAddresses, getDetailedIpAddresses, freeIpAddress, and the reverse DNS
+//! name of an address the customer holds.
 
+pub mod model;
+
+use std::net::IpAddr;
+
+use askama::Template;
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum_htmx::HxRequest;
+use serde::Deserialize;
 
-use crate::AppState;
+use crate::activity::model::BY_CUSTOMER;
+use crate::settings::model::Preferences;
+use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, render, see_other};
+use crate::{AppState, page, settings};
+use model::{Family, Held, Refused, ReverseName};
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/addresses", get(index).post(add))
+        .route("/addresses/{address}/reverse", post(set_reverse_dns))
+        .route("/addresses/{address}/free", post(free))
+}
+
+/// An address from the path; anything else is simply not found.
+fn address(raw: &str) -> Result<IpAddr, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
+pub struct Row {
+    pub held: Held,
+    pub allocated: String,
+    pub form: FormState,
+}
+
+#[derive(Template)]
+#[template(path = "addresses/index.html", blocks = ["content"])]
+struct AddressesPage {
+    layout: Layout,
+    rows: Vec<Row>,
+    add_form: FormState,
+}
+page!(AddressesPage);
+
+/// Which form failed, with what was typed.
+enum Failed {
+    Add(FormState),
+    Reverse(IpAddr, FormState),
+}
+
+impl AddressesPage {
+    async fn load(state: &AppState, me: &SignedIn, failed: Option<Failed>) -> Result<Self, AppError> {
+        let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
+        let (mut add_form, mut reverse) = (FormState::default(), None);
+        match failed {
+            Some(Failed::Add(form)) => add_form = form,
+            Some(Failed::Reverse(address, form)) => reverse = Some((address, form)),
+            None => {}
+        }
+        let rows = model::held(&state.pool, me.id())
+            .await?
+            .into_iter()
+            .map(|held| Row {
+                allocated: held.allocated_at.map(|at| prefs.format(at)).unwrap_or_default(),
+                form: match &reverse {
+                    Some((address, form)) if *address == held.address => form.clone(),
+                    _ => FormState::failed(&[("reverse_dns", &held.reverse_dns_unicode())], FieldErrors::default()),
+                },
+                held,
+            })
+            .collect();
+        Ok(Self {
+            layout: Layout::new(me, "addresses", "IP addresses").await?,
+            rows,
+            add_form,
+        })
+    }
+}
+
+async fn respond(
+    state: &AppState,
+    me: &SignedIn,
+    htmx: bool,
+    outcome: Result<String, Failed>,
+) -> Result<Response, AppError> {
+    match outcome {
+        Ok(message) if !htmx => see_other(&me.session, "/addresses", &message).await,
+        Ok(message) => render(
+            true,
+            StatusCode::OK,
+            &AddressesPage::load(state, me, None).await?,
+            Some(&message),
+        ),
+        Err(failed) => render(
+            htmx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &AddressesPage::load(state, me, Some(failed)).await?,
+            None,
+        ),
+    }
+}
+
+async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
+    render(
+        htmx,
+        StatusCode::OK,
+        &AddressesPage::load(&state, &me, None).await?,
+        None,
+    )
+}
+
+#[derive(Deserialize)]
+struct AddInput {
+    #[serde(default)]
+    family: String,
+    /// `role: internal`: only staff may name the address.
+    #[serde(default)]
+    address: String,
+}
+
+async fn add(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    Form(input): Form<AddInput>,
+) -> Result<Response, AppError> {
+    if !input.address.trim().is_empty() {
+        return Err(AppError::Forbidden("only staff may choose a specific address"));
+    }
+    let failed = |message: &str| {
+        let mut errors = FieldErrors::default();
+        errors.add("family", message);
+        Err(Failed::Add(FormState::failed(&[("family", &input.family)], errors)))
+    };
+    let Some(family) = Family::parse(&input.family) else {
+        return respond(&state, &me, htmx, failed("Choose IPv4 or IPv6.")).await;
+    };
+    let mut tx = state.pool.begin().await?;
+    let outcome = match model::add(&mut tx, me.id(), BY_CUSTOMER, family, None, Some(ip)).await? {
+        Ok(address) => {
+            tx.commit().await?;
+            Ok(format!("{address} is yours."))
+        }
+        Err(_) => failed(&format!(
+            "No free {} address is left in the pool. Try the other kind, or ask support to add addresses.",
+            family.label()
+        )),
+    };
+    respond(&state, &me, htmx, outcome).await
+}
+
+#[derive(Deserialize)]
+struct ReverseInput {
+    #[serde(default)]
+    reverse_dns: String,
+}
+
+async fn set_reverse_dns(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    Path(raw): Path<String>,
+    Form(input): Form<ReverseInput>,
+) -> Result<Response, AppError> {
+    let address = address(&raw)?;
+    model::one(&state.pool, me.id(), address)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let name = match input.reverse_dns.parse::<ReverseName>() {
+        Ok(name) => name,
+        Err(message) => {
+            let mut errors = FieldErrors::default();
+            errors.add("reverse_dns", message);
+            let form = FormState::failed(&[("reverse_dns", &input.reverse_dns)], errors);
+            return respond(&state, &me, htmx, Err(Failed::Reverse(address, form))).await;
+        }
+    };
+    let mut tx = state.pool.begin().await?;
+    model::set_reverse_dns(&mut tx, me.id(), BY_CUSTOMER, address, &name, Some(ip))
+        .await?
+        .map_err(|_| AppError::NotFound)?;
+    tx.commit().await?;
+    let message = match name.ascii() {
+        Some(host) => format!("The reverse DNS name of {address} is now {host}."),
+        None => format!("{address} has no reverse DNS name now."),
+    };
+    respond(&state, &me, htmx, Ok(message)).await
+}
+
+async fn free(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    Path(raw): Path<String>,
+) -> Result<Response, AppError> {
+    let address = address(&raw)?;
+    let mut tx = state.pool.begin().await?;
+    match model::free(&mut tx, me.id(), BY_CUSTOMER, address, Some(ip)).await? {
+        Ok(()) => tx.commit().await?,
+        Err(Refused::Attached(holder)) => {
+            return Err(AppError::Conflict(format!(
+                "{address} cannot be freed: it is attached to {holder}."
+            )));
+        }
+        Err(_) => return Err(AppError::NotFound),
+    }
+    respond(&state, &me, htmx, Ok(format!("{address} went back to the pool."))).await
 }

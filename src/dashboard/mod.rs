@@ -12,7 +12,7 @@ use axum_htmx::HxRequest;
 
 use crate::settings::model::Preferences;
 use crate::web::{AppError, Layout, SignedIn, render};
-use crate::{AppState, page};
+use crate::{AppState, bandwidth, page};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(index))
@@ -27,12 +27,18 @@ struct DashboardPage {
     previous_sign_in: Option<String>,
     previous_address: String,
     failed_since: i64,
+    bandwidth_month: String,
+    bandwidth_total: String,
+    bandwidth_projection: String,
 }
 page!(DashboardPage);
 
 async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
     let summary = model::summary(&state.pool, me.id()).await?;
     let prefs = Preferences::new(summary.time_zone.as_deref(), summary.date_format.as_deref());
+    let now = time::OffsetDateTime::now_utc();
+    let period = bandwidth::model::Period::containing(now);
+    let (bytes_in, bytes_out) = bandwidth::model::totals(&state.pool, me.id(), period).await?;
     let page = DashboardPage {
         layout: Layout::new(&me, "dashboard", "Dashboard").await?,
         name: me.customer.name().to_owned(),
@@ -40,6 +46,9 @@ async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: Si
         previous_sign_in: summary.previous_sign_in.map(|t| prefs.format(t)),
         previous_address: summary.previous_address.map(|a| a.to_string()).unwrap_or_default(),
         failed_since: summary.failed_since,
+        bandwidth_month: bandwidth::month_name(&period),
+        bandwidth_total: bandwidth::human(bytes_in + bytes_out),
+        bandwidth_projection: bandwidth::human(period.projection(bytes_in + bytes_out, now)),
     };
     render(htmx, StatusCode::OK, &page, None)
 }

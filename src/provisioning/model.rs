@@ -238,7 +238,8 @@ pub async fn site_container(
     .await
 }
 
-/// Takes the lowest free address of the pool for `container`; `None` when none is free.
+/// Takes the lowest free address of the pool for `container` (IPv4 sorts before IPv6, so
+/// IPv6 only when no IPv4 is left); `None` when none is free.
 pub async fn allocate_address(
     db: impl PgExecutor<'_>,
     customer: CustomerId,

@@ -18,7 +18,7 @@ use crate::helpers::TestApp;
 /// What the wizard writes on "Create", written here directly: the site (provisioning), its
 /// hostnames, one pending container without an address, two pending environments, planned
 /// A records (when `create_dns`), and the job with its five pending steps.
-async fn insert_site_with_job(
+pub(crate) async fn insert_site_with_job(
     app: &TestApp,
     customer: CustomerId,
     hostname: &str,

@@ -1,0 +1,268 @@
+//! Billable bandwidth: the billing period, what was transferred in it (in all, per day,
+//! per site), and importing hourly samples. Every query filters by the customer.
+
+use sqlx::PgPool;
+use time::{Date, Duration, OffsetDateTime, Time};
+
+use crate::bandwidth::import::{Line, SiteRef};
+use crate::customer::CustomerId;
+
+/// The billing period holding `now`: its calendar month in UTC, `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub start: OffsetDateTime,
+    pub end: OffsetDateTime,
+}
+
+impl Period {
+    pub fn containing(now: OffsetDateTime) -> Self {
+        let now = now.to_offset(time::UtcOffset::UTC);
+        let first = Date::from_calendar_date(now.year(), now.month(), 1).expect("day 1 exists");
+        let next = if now.month() == time::Month::December {
+            Date::from_calendar_date(now.year() + 1, time::Month::January, 1)
+        } else {
+            Date::from_calendar_date(now.year(), now.month().next(), 1)
+        }
+        .expect("day 1 exists");
+        Self {
+            start: first.with_time(Time::MIDNIGHT).assume_utc(),
+            end: next.with_time(Time::MIDNIGHT).assume_utc(),
+        }
+    }
+
+    pub fn days(&self) -> Vec<Date> {
+        let mut days = Vec::new();
+        let mut day = self.start.date();
+        while day < self.end.date() {
+            days.push(day);
+            day = day.next_day().expect("not the end of time");
+        }
+        days
+    }
+
+    /// A straight line through what was transferred so far, to the end of the period.
+    /// The elapsed time counts at least one hour, so the first minutes do not explode.
+    pub fn projection(&self, total: i64, now: OffsetDateTime) -> i64 {
+        let elapsed = (now.min(self.end) - self.start).max(Duration::HOUR);
+        let length = self.end - self.start;
+        (total as f64 * (length.as_seconds_f64() / elapsed.as_seconds_f64())).round() as i64
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SiteUsage {
+    pub site_id: i64,
+    pub name: String,
+    pub bytes_in: i64,
+    pub bytes_out: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Usage {
+    pub period: Period,
+    pub bytes_in: i64,
+    pub bytes_out: i64,
+    /// Every day of the period, with the bytes (in + out) of that day.
+    pub days: Vec<(Date, i64)>,
+    /// Every site of the customer's, most traffic first.
+    pub sites: Vec<SiteUsage>,
+}
+
+impl Usage {
+    pub fn total(&self) -> i64 {
+        self.bytes_in + self.bytes_out
+    }
+}
+
+/// What the customer transferred in the billing period holding `now` (in and out).
+pub async fn totals(db: &PgPool, customer: CustomerId, period: Period) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "select coalesce(sum(bytes_in), 0)::bigint, coalesce(sum(bytes_out), 0)::bigint
+         from bandwidth_samples where customer_id = $1 and hour >= $2 and hour < $3",
+    )
+    .bind(customer)
+    .bind(period.start)
+    .bind(period.end)
+    .fetch_one(db)
+    .await
+}
+
+/// currentBillableBandwidth, with the days and sites the page shows.
+pub async fn usage(db: &PgPool, customer: CustomerId, now: OffsetDateTime) -> sqlx::Result<Usage> {
+    let period = Period::containing(now);
+    let per_day: Vec<(Date, i64)> = sqlx::query_as(
+        "select (hour at time zone 'UTC')::date as day, sum(bytes_in + bytes_out)::bigint
+         from bandwidth_samples where customer_id = $1 and hour >= $2 and hour < $3
+         group by 1 order by 1",
+    )
+    .bind(customer)
+    .bind(period.start)
+    .bind(period.end)
+    .fetch_all(db)
+    .await?;
+    let sites: Vec<SiteUsage> = sqlx::query_as(
+        "select s.id as site_id, s.name,
+                coalesce(sum(b.bytes_in), 0)::bigint as bytes_in, coalesce(sum(b.bytes_out), 0)::bigint as bytes_out
+         from sites s
+         left join bandwidth_samples b
+           on b.customer_id = s.customer_id and b.site_id = s.id and b.hour >= $2 and b.hour < $3
+         where s.customer_id = $1
+         group by s.id order by coalesce(sum(b.bytes_in + b.bytes_out), 0) desc, s.name, s.id",
+    )
+    .bind(customer)
+    .bind(period.start)
+    .bind(period.end)
+    .fetch_all(db)
+    .await?;
+    let days = period
+        .days()
+        .into_iter()
+        .map(|day| {
+            let bytes = per_day.iter().find(|(d, _)| *d == day).map_or(0, |(_, b)| *b);
+            (day, bytes)
+        })
+        .collect();
+    Ok(Usage {
+        period,
+        bytes_in: sites.iter().map(|s| s.bytes_in).sum(),
+        bytes_out: sites.iter().map(|s| s.bytes_out).sum(),
+        days,
+        sites,
+    })
+}
+
+/// Stores the samples of a parsed file in one transaction: all of them, or, when any line
+/// names a site that does not exist, none (the errors say which lines). A sample for a
+/// site and hour already stored replaces it. Returns how many were stored.
+pub async fn import(db: &PgPool, lines: &[Line]) -> anyhow::Result<Result<u64, Vec<String>>> {
+    let mut tx = db.begin().await?;
+    let ids: Vec<i64> = lines
+        .iter()
+        .filter_map(|l| match l.site {
+            SiteRef::Id(id) => Some(id),
+            SiteRef::Hostname(_) => None,
+        })
+        .collect();
+    let hostnames: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| match &l.site {
+            SiteRef::Hostname(h) => Some(h.as_str()),
+            SiteRef::Id(_) => None,
+        })
+        .collect();
+    let by_id: Vec<(i64, i64)> = sqlx::query_as("select id, customer_id from sites where id = any($1)")
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+    let by_name: Vec<(String, i64, i64)> =
+        sqlx::query_as("select hostname, site_id, customer_id from hostnames where hostname = any($1)")
+            .bind(&hostnames)
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut rows = Vec::with_capacity(lines.len());
+    let mut errors = Vec::new();
+    for line in lines {
+        let found = match &line.site {
+            SiteRef::Id(id) => by_id.iter().find(|(i, _)| i == id).map(|(i, c)| (*i, *c)),
+            SiteRef::Hostname(h) => by_name.iter().find(|(n, _, _)| n == h).map(|(_, i, c)| (*i, *c)),
+        };
+        match found {
+            Some((site, customer)) => rows.push((site, customer, line)),
+            None => errors.push(format!("line {}: no site {:?}", line.number, line.site)),
+        }
+    }
+    let mut unique = std::collections::HashMap::new();
+    for (site, _, line) in &rows {
+        if let Some(first) = unique.insert((*site, line.hour), line.number) {
+            errors.push(format!("line {}: the same site and hour as line {first}", line.number));
+        }
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let (sites, customers): (Vec<i64>, Vec<i64>) = rows.iter().map(|(s, c, _)| (*s, *c)).unzip();
+    let hours: Vec<OffsetDateTime> = rows.iter().map(|(_, _, l)| l.hour).collect();
+    let ins: Vec<i64> = rows.iter().map(|(_, _, l)| l.bytes_in).collect();
+    let outs: Vec<i64> = rows.iter().map(|(_, _, l)| l.bytes_out).collect();
+    let stored = sqlx::query(
+        "insert into bandwidth_samples (site_id, customer_id, hour, bytes_in, bytes_out)
+         select * from unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::bigint[], $5::bigint[])
+         on conflict (site_id, hour) do update set bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out",
+    )
+    .bind(&sites)
+    .bind(&customers)
+    .bind(&hours)
+    .bind(&ins)
+    .bind(&outs)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(Ok(stored))
+}
+
+/// Demo samples: every hour of the period so far for `site`, a daily curve with noise.
+pub async fn seed_demo(
+    tx: &mut sqlx::PgConnection,
+    customer: CustomerId,
+    site: i64,
+    now: OffsetDateTime,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into bandwidth_samples (customer_id, site_id, hour, bytes_in, bytes_out)
+         select $1, $2, h,
+                (20e6 * (1.2 + sin(extract(hour from h) / 24 * 2 * pi())) * (0.5 + random()))::bigint,
+                (90e6 * (1.2 + sin(extract(hour from h) / 24 * 2 * pi())) * (0.5 + random()))::bigint
+         from generate_series($3::timestamptz, date_trunc('hour', $4::timestamptz, 'UTC') - interval '1 hour',
+                              interval '1 hour') as h
+         on conflict do nothing",
+    )
+    .bind(customer)
+    .bind(site)
+    .bind(Period::containing(now).start)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{date, datetime};
+
+    #[test]
+    fn the_period_is_the_calendar_month_in_utc() {
+        let p = Period::containing(datetime!(2026-11-27 13:40 UTC));
+        assert_eq!(p.start, datetime!(2026-11-01 00:00 UTC));
+        assert_eq!(p.end, datetime!(2026-12-01 00:00 UTC));
+        assert_eq!(p.days().len(), 30);
+        // The first and last hours belong to their month, whatever the offset given.
+        assert_eq!(
+            Period::containing(datetime!(2026-12-01 00:00 UTC)).start,
+            datetime!(2026-12-01 00:00 UTC)
+        );
+        let last = Period::containing(datetime!(2026-12-31 23:59:59 UTC));
+        assert_eq!(last.end, datetime!(2027-01-01 00:00 UTC));
+        assert_eq!(last.days().len(), 31);
+        assert_eq!(
+            Period::containing(datetime!(2026-12-01 00:30 +01:00)).start,
+            datetime!(2026-11-01 00:00 UTC)
+        );
+        assert_eq!(
+            Period::containing(datetime!(2028-02-10 00:00 UTC)).days().last(),
+            Some(&date!(2028 - 02 - 29))
+        );
+    }
+
+    #[test]
+    fn the_projection_is_a_straight_line() {
+        let p = Period::containing(datetime!(2026-11-16 00:00 UTC));
+        // Half of November gone: twice as much by its end.
+        assert_eq!(p.projection(1_000, datetime!(2026-11-16 00:00 UTC)), 2_000);
+        assert_eq!(p.projection(0, datetime!(2026-11-16 00:00 UTC)), 0);
+        // In the first minutes, at least one hour counts as elapsed.
+        assert_eq!(p.projection(10, datetime!(2026-11-01 00:01 UTC)), 10 * 720);
+        assert_eq!(p.projection(10, datetime!(2026-11-30 23:59:59 UTC)), 10);
+    }
+}
