@@ -44,6 +44,9 @@ impl Entry {
             "api_key_acl_changed" => "API key ACL changed",
             "api_key_acl_deleted" => "API key ACL deleted",
             "api_key_refused" => "API key refused",
+            "ftp_user_created" => "FTP user created",
+            "ftp_user_changed" => "FTP user changed",
+            "ftp_user_deleted" => "FTP user deleted",
             _ => "Other",
         }
     }
