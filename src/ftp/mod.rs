@@ -13,10 +13,10 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum_htmx::HxRequest;
+use axum_htmx::{HxCurrentUrl, HxRequest};
 use serde::Deserialize;
 
 use crate::activity::model::BY_CUSTOMER;
@@ -516,6 +516,7 @@ async fn update(
 async fn delete(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
+    HxCurrentUrl(from): HxCurrentUrl,
     ClientIp(ip): ClientIp,
     me: SignedIn,
     Path(raw): Path<String>,
@@ -527,9 +528,18 @@ async fn delete(
         .map_err(|_| AppError::NotFound)?;
     tx.commit().await?;
     let message = format!("FTP user {username} deleted.");
-    if htmx {
-        render(true, StatusCode::OK, &Removed, Some(&message))
-    } else {
-        see_other(&me.session, "/ftp-users", &message).await
+    let from_its_page = from.is_some_and(|url| url.path() == format!("/ftp-users/{user}"));
+    match (htmx, from_its_page) {
+        // On the list the block goes; from the user's own page, htmx goes to the list.
+        (true, false) => render(true, StatusCode::OK, &Removed, Some(&message)),
+        (true, true) => {
+            crate::web::session::flash(&me.session, message).await?;
+            let mut response = StatusCode::OK.into_response();
+            response
+                .headers_mut()
+                .insert("hx-redirect", HeaderValue::from_static("/ftp-users"));
+            Ok(response)
+        }
+        (false, _) => see_other(&me.session, "/ftp-users", &message).await,
     }
 }

@@ -591,9 +591,34 @@ async fn an_ftp_user_is_deleted_after_confirmation() {
     assert!(r.body.contains("FTP user htmx-user deleted."));
     assert!(!r.body.contains("ftp-user-"), "nothing replaces the block");
     assert_eq!(count(&app, "select count(*) from ftp_users").await, 0);
+
+    // Deleted over htmx from its own page: htmx is sent to the list, which says so.
+    let own = create_ftp(&app, &client, &valid("own-page", "", "")).await;
+    client.get(&format!("/ftp-users/{own}")).await;
+    let no_fields: [(&str, &str); 0] = [];
+    let resp = client
+        .http
+        .post(format!("{}/ftp-users/{own}/delete", client.base))
+        .header("HX-Request", "true")
+        .header("HX-Current-URL", format!("{}/ftp-users/{own}", client.base))
+        .header("X-CSRF-Token", client.token().await)
+        .form(&no_fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["hx-redirect"], "/ftp-users");
+    assert!(
+        client
+            .get("/ftp-users")
+            .await
+            .body
+            .contains("FTP user own-page deleted.")
+    );
+    assert_eq!(count(&app, "select count(*) from ftp_users").await, 0);
     assert_eq!(
         count(&app, "select count(*) from activity where kind = 'ftp_user_deleted'").await,
-        2
+        3
     );
     // Gone: its page and a second deletion are not found.
     assert_eq!(
