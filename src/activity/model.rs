@@ -47,6 +47,9 @@ impl Entry {
             "address_added" => "IP address added",
             "address_freed" => "IP address freed",
             "reverse_dns_changed" => "Reverse DNS changed",
+            "ftp_user_created" => "FTP user created",
+            "ftp_user_changed" => "FTP user changed",
+            "ftp_user_deleted" => "FTP user deleted",
             _ => "Other",
         }
     }

@@ -26,6 +26,23 @@ impl std::str::FromStr for SiteId {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct EnvironmentId(pub i64);
+
+impl std::fmt::Display for EnvironmentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for EnvironmentId {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(EnvironmentId)
+    }
+}
+
 // ---- catalogues -------------------------------------------------------------------------
 
 #[derive(Debug, Clone, sqlx::FromRow)]
