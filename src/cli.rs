@@ -1,5 +1,5 @@
 //! The subcommands: `serve` (default), `migrate`, `create-customer`, `create-staff`,
-//! `seed-demo`, `pool add`, `bandwidth import`.
+//! `seed-demo`, `pool add`, `bandwidth import`, `notice publish`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions_sqlx_store::PostgresStore;
 
-use crate::config::{BandwidthCommand, Cli, Command, DbConfig, PoolCommand, ServeConfig};
+use crate::config::{BandwidthCommand, Cli, Command, DbConfig, NoticeCommand, PoolCommand, ServeConfig};
 use crate::customer::model::DisplayName;
 use crate::customer::{Email, Username};
 use crate::db::Database;
@@ -83,6 +83,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bandwidth {
             command: BandwidthCommand::Import { file },
         } => bandwidth_import(&db, &file).await,
+        Command::Notice {
+            command:
+                NoticeCommand::Publish {
+                    notice_type,
+                    severity,
+                    title,
+                    body_file,
+                    customer,
+                },
+        } => notice_publish(&db, &notice_type, &severity, &title, &body_file, customer.as_deref()).await,
     };
     db.close().await;
     result
@@ -185,6 +195,47 @@ async fn create_staff(db: &Database, username: &str, write: bool) -> anyhow::Res
         bail!("the staff username {} is taken", username.as_str())
     };
     println!("created staff {} (id {id})", username.as_str());
+    Ok(())
+}
+
+async fn notice_publish(
+    db: &Database,
+    notice_type: &str,
+    severity: &str,
+    title: &str,
+    body_file: &std::path::Path,
+    customer: Option<&str>,
+) -> anyhow::Result<()> {
+    let body = if body_file == std::path::Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).context("cannot read the body from standard input")?
+    } else {
+        std::fs::read_to_string(body_file).with_context(|| format!("cannot read {}", body_file.display()))?
+    };
+    let types = crate::notices::model::types(&db.pool).await?;
+    let draft = crate::notices::model::Draft::parse(&types, notice_type, severity, title, &body).map_err(|errors| {
+        anyhow::anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|(k, v)| format!("--{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
+    let customer = match customer {
+        Some(username) => Some(
+            crate::customer::model::credentials_by_username(&db.pool, username)
+                .await?
+                .with_context(|| format!("no customer {username}"))?
+                .id,
+        ),
+        None => None,
+    };
+    let mut tx = db.pool.begin().await?;
+    let id = crate::notices::model::publish(&mut tx, customer, &draft).await?;
+    tx.commit().await?;
+    let to = customer.map_or("every customer".to_owned(), |c| format!("customer {c}"));
+    println!("published notice {id} to {to}");
     Ok(())
 }
 

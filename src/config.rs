@@ -44,10 +44,37 @@ pub enum Command {
         #[command(subcommand)]
         command: PoolCommand,
     },
+    /// Notices to customers.
+    Notice {
+        #[command(subcommand)]
+        command: NoticeCommand,
+    },
     /// Bandwidth samples.
     Bandwidth {
         #[command(subcommand)]
         command: BandwidthCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NoticeCommand {
+    /// Publish a notice to one customer, or to every customer; matching subscriptions get
+    /// a delivery.
+    Publish {
+        /// billing, maintenance, outage, security or abuse.
+        #[arg(long = "type")]
+        notice_type: String,
+        /// info, warning or critical.
+        #[arg(long)]
+        severity: String,
+        #[arg(long)]
+        title: String,
+        /// A file holding the body, as plain text (`-` for standard input).
+        #[arg(long)]
+        body_file: PathBuf,
+        /// The customer's username; without it the notice is for every customer.
+        #[arg(long)]
+        customer: Option<String>,
     },
 }
 

@@ -10,13 +10,16 @@ pub mod auth;
 pub mod bandwidth;
 pub mod cli;
 pub mod config;
+pub mod contacts;
 pub mod customer;
 pub mod dashboard;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod ftp;
 pub mod health;
 pub mod keys;
+pub mod notices;
 pub mod password;
 pub mod provisioning;
 pub mod settings;
@@ -53,6 +56,8 @@ pub fn app(state: AppState) -> Router {
         .merge(addresses::router())
         .merge(ftp::router())
         .merge(bandwidth::router())
+        .merge(notices::router())
+        .merge(contacts::router())
         .merge(health::router())
         .route("/static/{hash}/{name}", get(web::assets::serve))
         .fallback(|| async { AppError::NotFound });

@@ -277,9 +277,45 @@ impl Preferences {
     }
 }
 
+impl Preferences {
+    /// A local date and time as a browser's `datetime-local` field sends it
+    /// (`2026-11-27T14:30`, seconds optional), in the customer's time zone. In the hour a
+    /// clock goes back, the earlier of the two moments; in the hour it skips, none.
+    pub fn parse_local(&self, raw: &str) -> Option<OffsetDateTime> {
+        use time_tz::PrimitiveDateTimeExt;
+        let raw = raw.trim();
+        let short = format_description!("[year]-[month]-[day]T[hour]:[minute]");
+        let long = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+        let local = time::PrimitiveDateTime::parse(raw, short)
+            .or_else(|_| time::PrimitiveDateTime::parse(raw, long))
+            .ok()?;
+        match local.assume_timezone(self.tz) {
+            time_tz::OffsetResult::Some(at) => Some(at),
+            time_tz::OffsetResult::Ambiguous(earlier, _) => Some(earlier),
+            time_tz::OffsetResult::None => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_times_are_read_in_the_customers_zone() {
+        let paris = Preferences::new(Some("Europe/Paris"), None);
+        let at = paris.parse_local("2026-11-27T14:30").unwrap();
+        assert_eq!(
+            at.unix_timestamp(),
+            time::macros::datetime!(2026-11-27 13:30 UTC).unix_timestamp()
+        );
+        assert!(paris.parse_local("2026-11-27T14:30:15").is_some());
+        assert!(
+            paris.parse_local("2026-03-29T02:30").is_none(),
+            "skipped by the clock change"
+        );
+        assert!(paris.parse_local("yesterday").is_none());
+    }
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         items.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()

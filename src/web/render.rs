@@ -18,6 +18,18 @@ pub struct Layout {
     pub nav: &'static str,
     pub flash: Option<String>,
     pub assets: &'static Urls,
+    /// Notices not acknowledged yet, shown in the navigation.
+    pub unread: Unread,
+}
+
+/// How many notices the customer has not acknowledged (shown when there are any).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unread(pub i64);
+
+impl Unread {
+    pub fn shown(&self) -> Option<i64> {
+        (self.0 > 0).then_some(self.0)
+    }
 }
 
 impl Layout {
@@ -30,6 +42,7 @@ impl Layout {
             nav,
             flash: session::take_flash(&me.session).await?,
             assets: &URLS,
+            unread: Unread(me.customer.unread_notices),
         })
     }
 
@@ -42,6 +55,7 @@ impl Layout {
             nav: "",
             flash: None,
             assets: &URLS,
+            unread: Unread(0),
         }
     }
 }

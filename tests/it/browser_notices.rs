@@ -1,0 +1,1 @@
+//! Tests for issue 6 (browser_notices); not written yet.

@@ -1,0 +1,1 @@
+//! Tests for issue 6 (notices); not written yet.
