@@ -58,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .merge(bandwidth::router())
         .merge(notices::router())
         .merge(contacts::router())
+        .merge(staff::router())
         .merge(health::router())
         .route("/static/{hash}/{name}", get(web::assets::serve))
         .fallback(|| async { AppError::NotFound });

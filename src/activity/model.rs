@@ -50,6 +50,12 @@ impl Entry {
             "ftp_user_created" => "FTP user created",
             "ftp_user_changed" => "FTP user changed",
             "ftp_user_deleted" => "FTP user deleted",
+            "role_granted" => "Role granted",
+            "role_revoked" => "Role revoked",
+            "cancellation_completed" => "Cancellation handled",
+            "pin_check_passed" => "PIN checked by support: match",
+            "pin_check_failed" => "PIN checked by support: no match",
+            "pin_check_locked" => "PIN check refused: locked",
             _ => "Other",
         }
     }

@@ -1,3 +1,390 @@
-//! Staff accounts (the staff console and impersonation come with their own issue).
+//! The staff console (`/staff/login`, `/staff`, `/staff/customers/{id}` and its actions):
+//! staff sign in apart from customers, find a customer, see their account, roles,
+//! cancellation requests and audit log, grant and revoke roles and close cancellation
+//! requests (`support-write`), and check a PIN a caller gives.
 
 pub mod model;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRef, FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::activity::model::record;
+use crate::customer::CustomerId;
+use crate::settings::model::Preferences;
+use crate::web::render::see_other;
+use crate::web::{AppError, ClientIp, Form, Layout, local_path, render, session};
+use crate::{AppState, account, activity, auth, page};
+use model::Staff;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/staff/login", get(login_page).post(login))
+        .route("/staff/logout", post(logout))
+        .route("/staff", get(index))
+        .route("/staff/customers/{id}", get(customer))
+        .route("/staff/customers/{id}/roles", post(set_role))
+        .route(
+            "/staff/customers/{id}/cancellations/{request}/complete",
+            post(complete_cancellation),
+        )
+        .route("/staff/customers/{id}/pin", post(check_pin))
+}
+
+/// A signed-in staff member, checked against the database on this request. A customer's
+/// session never passes.
+pub struct StaffSignedIn {
+    pub staff: Staff,
+    pub session: Session,
+    pub csrf: String,
+}
+
+impl<S> FromRequestParts<S> for StaffSignedIn
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let session = parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
+        let Some(auth) = session::staff_auth(&session).await? else {
+            return Err(AppError::SignInRequired);
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let idle = now - auth.last_seen > state.web.idle_timeout.as_secs() as i64;
+        let too_old = now - auth.signed_in_at > state.web.absolute_timeout.as_secs() as i64;
+        let staff = model::by_id(&state.pool, auth.staff_id).await?;
+        let Some(staff) = staff.filter(|s| s.auth_version == auth.auth_version && !idle && !too_old) else {
+            session.flush().await?;
+            return Err(AppError::SignInRequired);
+        };
+        session::touch_staff(&session, &auth).await?;
+        let csrf = session::csrf_token(&session).await?;
+        Ok(Self { staff, session, csrf })
+    }
+}
+
+impl StaffSignedIn {
+    async fn layout(&self, title: &str) -> Result<Layout, AppError> {
+        Ok(Layout {
+            user: Some(self.staff.username.clone()),
+            flash: session::take_flash(&self.session).await?,
+            ..Layout::anonymous(self.csrf.clone(), title)
+        })
+    }
+
+    fn require_write(&self) -> Result<(), AppError> {
+        if self.staff.may_write() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("this needs the support-write permission"))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/login.html", blocks = ["content"])]
+struct LoginPage {
+    layout: Layout,
+    username: String,
+    next: String,
+    error: Option<String>,
+}
+page!(LoginPage);
+
+#[derive(Deserialize)]
+struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+async fn login_page(session: Session, Query(query): Query<NextQuery>) -> Result<Response, AppError> {
+    let page = LoginPage {
+        layout: Layout::anonymous(session::csrf_token(&session).await?, "Staff sign in"),
+        username: String::new(),
+        next: local_path(&query.next).unwrap_or("").to_owned(),
+        error: None,
+    };
+    render(false, StatusCode::OK, &page, None)
+}
+
+#[derive(Deserialize)]
+struct LoginInput {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// The customer sign-in's protections: one message for every failure, a dummy hash for
+/// unknown names, and the same throttle, counted on `staff:` keys.
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    Form(input): Form<LoginInput>,
+) -> Result<Response, AppError> {
+    let account = format!("staff:{}", input.username.trim().to_lowercase());
+    let address = format!("ip:{ip}");
+    let refuse = |status: StatusCode, message: String, csrf: String| {
+        let page = LoginPage {
+            layout: Layout::anonymous(csrf, "Staff sign in"),
+            username: input.username.clone(),
+            next: local_path(&input.next).unwrap_or("").to_owned(),
+            error: Some(message),
+        };
+        render(false, status, &page, None)
+    };
+    let reserved = match auth::model::reserve(&state.pool, &address).await? {
+        None => false,
+        Some(_) => {
+            if auth::model::reserve(&state.pool, &account).await?.is_some() {
+                true
+            } else {
+                auth::model::release(&state.pool, &address).await?;
+                false
+            }
+        }
+    };
+    if !reserved {
+        tracing::warn!(username = input.username, %ip, "staff sign-in refused: too many failures");
+        let csrf = session::csrf_token(&session).await?;
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed sign-ins. Wait a little, then try again.".into(),
+            csrf,
+        );
+    }
+    let found = model::credentials(&state.pool, &input.username).await?;
+    let verified = state
+        .hasher
+        .verify(found.as_ref().map(|(_, hash)| hash.as_str()), &input.password)
+        .await?;
+    let Some((staff, _)) = found.filter(|_| verified) else {
+        tracing::warn!(username = input.username, %ip, "failed staff sign-in");
+        let csrf = session::csrf_token(&session).await?;
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, auth::FAILED.into(), csrf);
+    };
+    auth::model::clear(&state.pool, &account).await?;
+    auth::model::release(&state.pool, &address).await?;
+    session::staff_sign_in(&session, staff.id, staff.auth_version).await?;
+    tracing::info!(staff = staff.username, %ip, "staff signed in");
+    let to = local_path(&input.next)
+        .filter(|p| p.starts_with("/staff"))
+        .unwrap_or("/staff");
+    Ok(Redirect::to(to).into_response())
+}
+
+async fn logout(session: Session) -> Result<Response, AppError> {
+    session::sign_out(&session).await?;
+    Ok(Redirect::to("/staff/login").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "staff/index.html", blocks = ["content"])]
+struct SearchPage {
+    layout: Layout,
+    query: String,
+    found: Vec<model::Found>,
+    searched: bool,
+}
+page!(SearchPage);
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+async fn index(
+    State(state): State<AppState>,
+    me: StaffSignedIn,
+    Query(query): Query<SearchQuery>,
+) -> Result<Response, AppError> {
+    let searched = !query.q.trim().is_empty();
+    let found = if searched {
+        model::search(&state.pool, &query.q).await?
+    } else {
+        Vec::new()
+    };
+    let page = SearchPage {
+        layout: me.layout("Staff console").await?,
+        query: query.q,
+        found,
+        searched,
+    };
+    render(false, StatusCode::OK, &page, None)
+}
+
+pub struct AuditRow {
+    pub when: String,
+    pub entry: activity::model::Entry,
+}
+
+#[derive(Template)]
+#[template(path = "staff/customer.html", blocks = ["content"])]
+struct CustomerPage {
+    layout: Layout,
+    customer: model::Found,
+    may_write: bool,
+    roles: Vec<(String, String, bool)>,
+    cancellations: Vec<account::model::Cancellation>,
+    audit: Vec<AuditRow>,
+    pin_result: Option<String>,
+}
+page!(CustomerPage);
+
+fn customer_id(raw: &str) -> Result<CustomerId, AppError> {
+    raw.parse().map(CustomerId).map_err(|_| AppError::NotFound)
+}
+
+async fn customer_page(
+    state: &AppState,
+    me: &StaffSignedIn,
+    id: CustomerId,
+    pin_result: Option<String>,
+) -> Result<CustomerPage, AppError> {
+    let customer = model::customer(&state.pool, id).await?.ok_or(AppError::NotFound)?;
+    let prefs = Preferences::new(None, None);
+    let audit = activity::model::recent(&state.pool, id, 50, 0)
+        .await?
+        .into_iter()
+        .map(|entry| AuditRow {
+            when: prefs.format(entry.at),
+            entry,
+        })
+        .collect();
+    Ok(CustomerPage {
+        layout: me.layout(&customer.username).await?,
+        may_write: me.staff.may_write(),
+        roles: model::roles(&state.pool, id).await?,
+        cancellations: account::model::cancellations(&state.pool, id).await?,
+        audit,
+        pin_result,
+        customer,
+    })
+}
+
+async fn customer(
+    State(state): State<AppState>,
+    me: StaffSignedIn,
+    Path(raw): Path<String>,
+) -> Result<Response, AppError> {
+    let page = customer_page(&state, &me, customer_id(&raw)?, None).await?;
+    render(false, StatusCode::OK, &page, None)
+}
+
+#[derive(Deserialize)]
+struct RoleInput {
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    granted: String,
+}
+
+async fn set_role(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    me: StaffSignedIn,
+    Path(raw): Path<String>,
+    Form(input): Form<RoleInput>,
+) -> Result<Response, AppError> {
+    me.require_write()?;
+    let id = customer_id(&raw)?;
+    model::customer(&state.pool, id).await?.ok_or(AppError::NotFound)?;
+    let granted = input.granted == "true";
+    let mut tx = state.pool.begin().await?;
+    let Some(changed) = model::set_role(&mut tx, id, &input.role, granted).await? else {
+        return Err(AppError::Unreadable("There is no such role."));
+    };
+    let (kind, verb) = if granted {
+        ("role_granted", "granted")
+    } else {
+        ("role_revoked", "revoked")
+    };
+    if changed {
+        record(&mut *tx, id, &me.staff.actor(), kind, &input.role, Some(ip)).await?;
+    }
+    tx.commit().await?;
+    let to = format!("/staff/customers/{id}");
+    see_other(&me.session, &to, &format!("Role {} {verb}.", input.role)).await
+}
+
+async fn complete_cancellation(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    me: StaffSignedIn,
+    Path((raw, request)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    me.require_write()?;
+    let id = customer_id(&raw)?;
+    let request: i64 = request.parse().map_err(|_| AppError::NotFound)?;
+    let mut tx = state.pool.begin().await?;
+    if !model::complete_cancellation(&mut tx, id, request).await? {
+        return Err(AppError::NotFound);
+    }
+    record(&mut *tx, id, &me.staff.actor(), "cancellation_completed", "", Some(ip)).await?;
+    tx.commit().await?;
+    let to = format!("/staff/customers/{id}");
+    see_other(
+        &me.session,
+        &to,
+        "Cancellation request handled; the account is cancelled.",
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct PinInput {
+    #[serde(default)]
+    pin: String,
+}
+
+/// Checks the PIN a caller gives. The staff member learns only match or no match; five
+/// misses in 15 minutes lock checks for the customer; every check is in the audit log.
+async fn check_pin(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    me: StaffSignedIn,
+    Path(raw): Path<String>,
+    Form(input): Form<PinInput>,
+) -> Result<Response, AppError> {
+    let id = customer_id(&raw)?;
+    let mut tx = state.pool.begin().await?;
+    let (hash, misses) = model::pin_state(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let actor = me.staff.actor();
+    let result = if misses >= model::PIN_MISSES {
+        record(&mut *tx, id, &actor, "pin_check_locked", "", Some(ip)).await?;
+        format!(
+            "Locked: {} wrong PINs in the last {} minutes. Try again later.",
+            model::PIN_MISSES,
+            model::PIN_WINDOW_MINUTES
+        )
+    } else if hash.is_none() {
+        record(&mut *tx, id, &actor, "pin_check_failed", "no PIN set", Some(ip)).await?;
+        "No match: this customer has not set a PIN.".to_owned()
+    } else if state.hasher.verify(hash.as_deref(), input.pin.trim()).await? {
+        record(&mut *tx, id, &actor, "pin_check_passed", "", Some(ip)).await?;
+        "Match: the PIN is right.".to_owned()
+    } else {
+        record(&mut *tx, id, &actor, "pin_check_failed", "", Some(ip)).await?;
+        "No match.".to_owned()
+    };
+    tx.commit().await?;
+    let page = customer_page(&state, &me, id, Some(result)).await?;
+    render(false, StatusCode::OK, &page, None)
+}

@@ -1,8 +1,14 @@
-//! Staff rows.
+//! Staff accounts, and what the staff console reads and changes about customers: search,
+//! roles, cancellation requests, and PIN checks with their lockout.
 
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor, PgPool};
+use time::OffsetDateTime;
 
-use crate::customer::Username;
+use crate::customer::{CustomerId, Username};
+
+/// Five wrong PINs within this many minutes lock PIN checks for the customer.
+pub const PIN_WINDOW_MINUTES: i64 = 15;
+pub const PIN_MISSES: i64 = 5;
 
 /// Creates a staff account with `support`, and `support-write` when `write`; `None` when
 /// the username is taken.
@@ -25,5 +31,168 @@ pub async fn create(
     .bind(password_hash)
     .bind(permissions)
     .fetch_optional(db)
+    .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Staff {
+    pub id: i64,
+    pub username: String,
+    pub permissions: Vec<String>,
+    pub auth_version: i64,
+}
+
+impl Staff {
+    /// `support-write`: may change what they look at.
+    pub fn may_write(&self) -> bool {
+        self.permissions.iter().any(|p| p == "support-write")
+    }
+
+    /// How the customer's Activity names them: "Support (alice)".
+    pub fn actor(&self) -> String {
+        format!("Support ({})", self.username)
+    }
+}
+
+pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Staff>> {
+    sqlx::query_as("select id, username, permissions, auth_version from staff where id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The staff member and password hash for a sign-in.
+pub async fn credentials(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<Option<(Staff, String)>> {
+    let row: Option<(i64, String, Vec<String>, i64, String)> = sqlx::query_as(
+        "select id, username, permissions, auth_version, password_hash from staff where lower(username) = lower($1)",
+    )
+    .bind(username.trim())
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(id, username, permissions, auth_version, hash)| {
+        (
+            Staff {
+                id,
+                username,
+                permissions,
+                auth_version,
+            },
+            hash,
+        )
+    }))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Found {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+    pub status: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// Customers whose username, email or display name contains `query` (any case), or whose
+/// id it is; at most 50, by username.
+pub async fn search(db: &PgPool, query: &str) -> sqlx::Result<Vec<Found>> {
+    let query = query.trim();
+    let id: Option<i64> = query.parse().ok();
+    let pattern = format!(
+        "%{}%",
+        query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    );
+    sqlx::query_as(
+        "select id, username, display_name, email, status, created_at from customers
+         where id = $1 or username ilike $2 or email ilike $2 or display_name ilike $2
+         order by username limit 50",
+    )
+    .bind(id)
+    .bind(pattern)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn customer(db: impl PgExecutor<'_>, id: CustomerId) -> sqlx::Result<Option<Found>> {
+    sqlx::query_as("select id, username, display_name, email, status, created_at from customers where id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Every role of the catalogue, and whether the customer holds it.
+pub async fn roles(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Vec<(String, String, bool)>> {
+    sqlx::query_as(
+        "select r.name, r.description, cr.customer_id is not null
+         from roles r left join customer_roles cr on cr.role_id = r.id and cr.customer_id = $1
+         order by r.name",
+    )
+    .bind(customer)
+    .fetch_all(db)
+    .await
+}
+
+/// Grants or revokes a role of the catalogue; `None` when there is no such role, else
+/// whether anything changed.
+pub async fn set_role(
+    tx: &mut PgConnection,
+    customer: CustomerId,
+    role: &str,
+    granted: bool,
+) -> sqlx::Result<Option<bool>> {
+    let Some(role_id): Option<i64> = sqlx::query_scalar("select id from roles where name = $1")
+        .bind(role)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let sql = if granted {
+        "insert into customer_roles (customer_id, role_id) values ($1, $2) on conflict do nothing"
+    } else {
+        "delete from customer_roles where customer_id = $1 and role_id = $2"
+    };
+    let changed = sqlx::query(sql)
+        .bind(customer)
+        .bind(role_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    Ok(Some(changed > 0))
+}
+
+/// Marks a pending cancellation request of the customer's handled (the account is then
+/// cancelled); `false` when there is no such pending request.
+pub async fn complete_cancellation(tx: &mut PgConnection, customer: CustomerId, request: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update cancellation_requests set status = 'completed', closed_at = now()
+         where customer_id = $1 and id = $2 and status = 'pending'",
+    )
+    .bind(customer)
+    .bind(request)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if done == 0 {
+        return Ok(false);
+    }
+    sqlx::query("update customers set status = 'cancelled' where id = $1")
+        .bind(customer)
+        .execute(&mut *tx)
+        .await?;
+    Ok(true)
+}
+
+/// The customer's PIN hash (locked for this transaction, so parallel checks queue), and
+/// how many wrong PINs were given in the last 15 minutes.
+pub async fn pin_state(tx: &mut PgConnection, customer: CustomerId) -> sqlx::Result<Option<(Option<String>, i64)>> {
+    sqlx::query_as(
+        "select c.pin_hash,
+                (select count(*) from activity a where a.customer_id = c.id and a.kind = 'pin_check_failed'
+                   and a.at > now() - make_interval(mins => $2::int))
+         from customers c where c.id = $1 for update",
+    )
+    .bind(customer)
+    .bind(PIN_WINDOW_MINUTES as i32)
+    .fetch_optional(&mut *tx)
     .await
 }

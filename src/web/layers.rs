@@ -111,10 +111,15 @@ async fn error_pages(req: Request, next: Next) -> Response {
     }
     let info = response.extensions().get::<ErrorInfo>().cloned();
     if status == StatusCode::UNAUTHORIZED && info.is_some() {
-        let to = if is_get {
-            format!("/login?next={}", urlencode(&path))
+        let login = if path.starts_with("/staff") {
+            "/staff/login"
         } else {
-            "/login".to_owned()
+            "/login"
+        };
+        let to = if is_get {
+            format!("{login}?next={}", urlencode(&path))
+        } else {
+            login.to_owned()
         };
         return if htmx {
             let mut r = StatusCode::UNAUTHORIZED.into_response();

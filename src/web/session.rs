@@ -12,6 +12,7 @@ use crate::customer::{self, Customer, CustomerId};
 use crate::web::AppError;
 
 const AUTH: &str = "auth";
+const STAFF: &str = "staff";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
 /// `last_seen` is written back at most this often, so most requests write nothing.
@@ -30,6 +31,8 @@ pub struct Auth {
 /// this), a new CSRF token, and the principal with the account's current auth version.
 pub async fn sign_in(session: &Session, customer_id: CustomerId, auth_version: i64) -> Result<(), AppError> {
     session.cycle_id().await?;
+    // A customer sign-in never shares a session with a staff one.
+    session.remove_value(STAFF).await?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     session.insert(CSRF, new_token()).await?;
     session
@@ -43,6 +46,57 @@ pub async fn sign_in(session: &Session, customer_id: CustomerId, auth_version: i
             },
         )
         .await?;
+    Ok(())
+}
+
+/// A staff member's sign-in, kept apart from any customer's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StaffAuth {
+    pub staff_id: i64,
+    pub auth_version: i64,
+    pub signed_in_at: i64,
+    pub last_seen: i64,
+}
+
+/// Starts a staff session: a new id, a new CSRF token, no customer principal.
+pub async fn staff_sign_in(session: &Session, staff_id: i64, auth_version: i64) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    session.remove_value(AUTH).await?;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    session.insert(CSRF, new_token()).await?;
+    session
+        .insert(
+            STAFF,
+            StaffAuth {
+                staff_id,
+                auth_version,
+                signed_in_at: now,
+                last_seen: now,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// The session's staff principal, unchecked.
+pub async fn staff_auth(session: &Session) -> Result<Option<StaffAuth>, AppError> {
+    Ok(session.get::<StaffAuth>(STAFF).await?)
+}
+
+/// Records the staff member's last request (at most once a minute).
+pub async fn touch_staff(session: &Session, auth: &StaffAuth) -> Result<(), AppError> {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    if now - auth.last_seen >= TOUCH_EVERY_SECS {
+        session
+            .insert(
+                STAFF,
+                StaffAuth {
+                    last_seen: now,
+                    ..auth.clone()
+                },
+            )
+            .await?;
+    }
     Ok(())
 }
 

@@ -22,4 +22,5 @@ mod pages;
 mod provisioning;
 mod security;
 mod settings;
+mod staff;
 mod wizard;

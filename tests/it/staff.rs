@@ -1,0 +1,250 @@
+//! The staff console: a separate sign-in, customer and staff sessions kept apart, search,
+//! the customer page, roles and cancellations (support-write only), and PIN checks with
+//! their lockout, all in the customer's audit log.
+
+use berth::customer::{CustomerId, Username};
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+const STAFF_PASSWORD: &str = "staff password for tests";
+
+async fn create_staff(app: &TestApp, username: &str, write: bool) {
+    let hash = app.state.hasher.hash(STAFF_PASSWORD).await.unwrap();
+    berth::staff::model::create(&app.pool, &username.parse::<Username>().unwrap(), &hash, write)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// A staff member signed in through /staff/login.
+async fn staff_client(app: &TestApp, username: &str, write: bool) -> Client {
+    create_staff(app, username, write).await;
+    let client = app.client();
+    client.get("/staff/login").await;
+    let r = client
+        .post_form("/staff/login", &[("username", username), ("password", STAFF_PASSWORD)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), "/staff");
+    client
+}
+
+async fn set_pin(app: &TestApp, customer: CustomerId, pin: &str) {
+    let hash = app.state.hasher.hash(pin).await.unwrap();
+    sqlx::query("update customers set pin_hash = $2 where id = $1")
+        .bind(customer)
+        .bind(hash)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn staff_and_customer_sessions_never_mix() {
+    let app = TestApp::spawn().await;
+    let (customer, _) = app.signed_in_client("alice").await;
+    // A customer session never reaches the console.
+    let r = customer.get("/staff").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.location().starts_with("/staff/login"), "{}", r.location());
+    // Customer credentials do not sign in to the console.
+    customer.get("/staff/login").await;
+    let r = customer
+        .post_form("/staff/login", &[("username", "alice"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text("#login-error").contains("Unknown username or wrong password."));
+
+    // A staff session reaches no customer page.
+    let staff = staff_client(&app, "sam", false).await;
+    assert_eq!(staff.get("/staff").await.status, StatusCode::OK);
+    for path in ["/", "/account", "/keys", "/settings"] {
+        let r = staff.get(path).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}");
+        assert!(r.location().starts_with("/login"), "{path}: {}", r.location());
+    }
+    // Signing in as a customer in the staff session ends the staff sign-in, and back.
+    let r = staff.sign_in("alice", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(staff.get("/").await.status, StatusCode::OK);
+    assert_eq!(staff.get("/staff").await.status, StatusCode::SEE_OTHER);
+    staff.get("/staff/login").await;
+    staff
+        .post_form("/staff/login", &[("username", "sam"), ("password", STAFF_PASSWORD)])
+        .await;
+    assert_eq!(staff.get("/staff").await.status, StatusCode::OK);
+    assert_eq!(staff.get("/").await.status, StatusCode::SEE_OTHER);
+    // Signing out ends it.
+    let r = staff.post_form("/staff/logout", &[]).await;
+    assert_eq!(r.location(), "/staff/login");
+    assert_eq!(staff.get("/staff").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn staff_sign_ins_are_throttled_like_customers() {
+    let app = TestApp::spawn().await;
+    create_staff(&app, "sam", true).await;
+    let client = app.client();
+    client.get("/staff/login").await;
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let r = client
+            .post_form("/staff/login", &[("username", "sam"), ("password", "wrong password!")])
+            .await;
+        statuses.push(r.status);
+    }
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    // While throttled, even the right password waits.
+    let r = client
+        .post_form("/staff/login", &[("username", "sam"), ("password", STAFF_PASSWORD)])
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn search_and_the_customer_page() {
+    let app = TestApp::spawn().await;
+    let alice = app.create_customer("alice").await;
+    app.create_customer("alfred").await;
+    app.create_customer("bob").await;
+    let staff = staff_client(&app, "sam", false).await;
+    let names = |r: &Resp| r.texts("#customers td:nth-child(2)");
+    assert_eq!(names(&staff.get("/staff?q=al").await), ["alfred", "alice"]);
+    assert_eq!(names(&staff.get("/staff?q=bob%40example").await), ["bob"]);
+    assert_eq!(names(&staff.get(&format!("/staff?q={alice}")).await), ["alice"]);
+    assert!(
+        names(&staff.get("/staff?q=%25").await).is_empty(),
+        "% is not a wildcard"
+    );
+    let page = staff.get(&format!("/staff/customers/{alice}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.text("#customer-id"), alice.to_string());
+    assert!(
+        page.text("#audit").contains("Nothing yet."),
+        "a customer who never signed in"
+    );
+    assert_eq!(staff.get("/staff/customers/99999").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(staff.get("/staff/customers/x").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn roles_and_cancellations_need_support_write() {
+    let app = TestApp::spawn().await;
+    let (customer, alice) = app.signed_in_client("alice").await;
+    customer.get("/account/cancel").await;
+    customer.post_form("/account/cancel", &[("reason", "Moving on")]).await;
+    let request: i64 = app.scalar("select id from cancellation_requests").await;
+
+    let reader = staff_client(&app, "reader", false).await;
+    reader.get(&format!("/staff/customers/{alice}")).await;
+    let r = reader
+        .post_form(
+            &format!("/staff/customers/{alice}/roles"),
+            &[("role", "beta"), ("granted", "true")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = reader
+        .post_form(
+            &format!("/staff/customers/{alice}/cancellations/{request}/complete"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let beta: i64 = app
+        .scalar("select count(*) from customer_roles cr join roles r on r.id = cr.role_id where r.name = 'beta'")
+        .await;
+    assert_eq!(beta, 0);
+
+    let writer = staff_client(&app, "writer", true).await;
+    let page = writer.get(&format!("/staff/customers/{alice}")).await;
+    assert!(page.body.contains("Grant beta"));
+    let r = writer
+        .post_form(
+            &format!("/staff/customers/{alice}/roles"),
+            &[("role", "beta"), ("granted", "true")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let account = customer.get("/account").await;
+    assert!(account.text("#account-roles").contains("beta"));
+    writer
+        .post_form(
+            &format!("/staff/customers/{alice}/roles"),
+            &[("role", "beta"), ("granted", "false")],
+        )
+        .await;
+    assert!(!customer.get("/account").await.text("#account-roles").contains("beta"));
+    let r = writer
+        .post_form(
+            &format!("/staff/customers/{alice}/roles"),
+            &[("role", "emperor"), ("granted", "true")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    let r = writer
+        .post_form(
+            &format!("/staff/customers/{alice}/cancellations/{request}/complete"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let status: String = app.scalar("select status from customers").await;
+    assert_eq!(status, "cancelled");
+    // The customer sees who did what.
+    let actors: Vec<(String, String)> =
+        sqlx::query_as("select kind, actor from activity where actor like 'Support%' order by id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        actors,
+        [
+            ("role_granted".into(), "Support (writer)".into()),
+            ("role_revoked".into(), "Support (writer)".into()),
+            ("cancellation_completed".into(), "Support (writer)".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn pin_checks_say_only_match_and_lock_after_five_misses() {
+    let app = TestApp::spawn().await;
+    let alice = app.create_customer("alice").await;
+    set_pin(&app, alice, "246810").await;
+    let staff = staff_client(&app, "sam", false).await;
+    staff.get(&format!("/staff/customers/{alice}")).await;
+    let check = |pin: &'static str| {
+        let staff = staff.clone();
+        async move {
+            let r = staff
+                .post_form(&format!("/staff/customers/{alice}/pin"), &[("pin", pin)])
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            r.text("#pin-result")
+        }
+    };
+    assert_eq!(check("246810").await, "Match: the PIN is right.");
+    for _ in 0..5 {
+        assert_eq!(check("111111").await, "No match.");
+    }
+    // Locked now: even the right PIN is not checked.
+    assert!(check("246810").await.starts_with("Locked"));
+    let kinds: Vec<String> = sqlx::query_scalar("select kind from activity where kind like 'pin_check%' order by id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(kinds.len(), 7, "every check is recorded");
+    assert_eq!(kinds.last().unwrap(), "pin_check_locked");
+    // Fifteen minutes later, checks work again.
+    sqlx::query("update activity set at = at - interval '16 minutes' where kind like 'pin_check%'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(check("246810").await, "Match: the PIN is right.");
+    // The page never shows the PIN or its hash.
+    let page = staff.get(&format!("/staff/customers/{alice}")).await;
+    assert!(!page.body.contains("246810") && !page.body.contains("$argon2"));
+}
