@@ -50,6 +50,13 @@ impl Entry {
             "ftp_user_created" => "FTP user created",
             "ftp_user_changed" => "FTP user changed",
             "ftp_user_deleted" => "FTP user deleted",
+            "contact_created" => "Contact added",
+            "contact_deleted" => "Contact deleted",
+            "contact_method_added" => "Contact method added",
+            "contact_method_deleted" => "Contact method deleted",
+            "contact_subscribed" => "Contact subscribed",
+            "contact_subscription_changed" => "Contact subscription changed",
+            "contact_unsubscribed" => "Contact unsubscribed",
             _ => "Other",
         }
     }
