@@ -56,6 +56,13 @@ impl Entry {
             "pin_check_passed" => "PIN checked by support: match",
             "pin_check_failed" => "PIN checked by support: no match",
             "pin_check_locked" => "PIN check refused: locked",
+            "contact_created" => "Contact added",
+            "contact_deleted" => "Contact deleted",
+            "contact_method_added" => "Contact method added",
+            "contact_method_deleted" => "Contact method deleted",
+            "contact_subscribed" => "Contact subscribed",
+            "contact_subscription_changed" => "Contact subscription changed",
+            "contact_unsubscribed" => "Contact unsubscribed",
             _ => "Other",
         }
     }

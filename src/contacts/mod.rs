@@ -3,12 +3,480 @@
 //! `/contact-method-notices/{id}/delete`): createContact, destroyContact,
 //! createContactMethod, destroyContactMethod, createContactMethodNotice,
 //! destroyContactMethodNotice, listContacts, listContactMethods, listContactNoticeTypes.
-//! Not built yet.
+//!
+//! One page shows every contact as a block (`contacts/_contact.html`): a grid of its
+//! methods (rows) by notice types (columns). Every change to a contact swaps its block in
+//! place for htmx; without JavaScript it redirects to the page, or re-renders it at 422.
+//! Posting a subscription for a method and type that already has one changes its minimum
+//! severity.
 
+pub mod model;
+
+use askama::Template;
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum_htmx::HxRequest;
 
-use crate::AppState;
+use crate::activity::model::BY_CUSTOMER;
+use crate::notices::model::{NoticeType, SEVERITIES};
+use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, render, see_other};
+use crate::{AppState, page};
+use model::{
+    Contact, ContactId, ContactName, Method, MethodId, MethodType, NewMethod, NewSubscription, SubscriptionId,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/contacts", get(index).post(create))
+        .route("/contacts/{id}/delete", post(delete))
+        .route("/contacts/{id}/methods", post(add_method))
+        .route("/contact-methods/{id}/delete", post(delete_method))
+        .route("/contact-methods/{id}/notices", post(subscribe))
+        .route("/contact-method-notices/{id}/delete", post(unsubscribe))
+}
+
+/// An id from the path; anything else is simply not found.
+fn id<T: std::str::FromStr>(raw: &str) -> Result<T, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
+/// The two catalogues: ways to reach a contact, and the notice types.
+struct Catalogues {
+    methods: Vec<MethodType>,
+    notices: Vec<NoticeType>,
+}
+
+impl Catalogues {
+    async fn load(state: &AppState) -> Result<Self, AppError> {
+        Ok(Self {
+            methods: model::method_types(&state.pool).await?,
+            notices: crate::notices::model::types(&state.pool).await?,
+        })
+    }
+
+    fn notice_ids(&self) -> Vec<&str> {
+        self.notices.iter().map(|t| t.id.as_str()).collect()
+    }
+}
+
+/// What a contact's block shows besides the contact itself.
+enum Shown {
+    /// The add-method form failed.
+    AddFailed(FormState),
+    /// A subscription form of this method failed.
+    SubscribeFailed(MethodId, FormState),
+    /// A webhook was just added: its signing secret, shown this once.
+    Secret(MethodId, String),
+}
+
+/// One cell of the grid: a method and a notice type.
+pub struct Cell {
+    pub notice_type: String,
+    pub label: String,
+    pub subscription: Option<SubscriptionId>,
+    /// The current minimum severity, or what was typed when the form failed.
+    pub severity: String,
+    pub error: Option<String>,
+    /// The prefix of the ids of the cell's fields.
+    pub prefix: String,
+}
+
+/// One row of the grid: a method with a cell per notice type.
+pub struct Row {
+    pub method: Method,
+    pub cells: Vec<Cell>,
+    /// A subscription form that failed on a notice type that is no column.
+    pub stray: Option<FormState>,
+}
+
+impl Row {
+    pub fn stray_prefix(&self) -> String {
+        format!("method-{}-subscribe", self.method.id)
+    }
+}
+
+/// A contact as its block shows it.
+pub struct ContactView {
+    pub contact: Contact,
+    pub rows: Vec<Row>,
+    pub notice_types: Vec<NoticeType>,
+    pub method_types: Vec<MethodType>,
+    pub severities: &'static [&'static str],
+    pub csrf: String,
+    pub add_form: FormState,
+    pub secret: Option<(MethodId, String)>,
+}
+
+impl ContactView {
+    fn new(contact: Contact, catalogues: &Catalogues, csrf: &str, shown: Option<Shown>) -> Self {
+        let (add_form, failed, secret) = match shown {
+            None => (FormState::default(), None, None),
+            Some(Shown::AddFailed(form)) => (form, None, None),
+            Some(Shown::SubscribeFailed(method, form)) => (FormState::default(), Some((method, form)), None),
+            Some(Shown::Secret(method, secret)) => (FormState::default(), None, Some((method, secret))),
+        };
+        let rows = contact
+            .methods
+            .iter()
+            .map(|method| {
+                let failed = failed.as_ref().filter(|(m, _)| *m == method.id).map(|(_, f)| f);
+                let failed_type = failed.map(|f| f.value("notice_type_id"));
+                let cells = catalogues
+                    .notices
+                    .iter()
+                    .map(|t| {
+                        let subscription = method.subscriptions.iter().find(|s| s.notice_type_id == t.id);
+                        let form = failed.filter(|_| failed_type == Some(t.id.as_str()));
+                        let stored = subscription.map_or("info", |s| s.min_severity.as_str());
+                        Cell {
+                            notice_type: t.id.clone(),
+                            label: t.label.clone(),
+                            subscription: subscription.map(|s| s.id),
+                            severity: form.map_or(stored, |f| f.value("options[min_severity]")).to_owned(),
+                            error: form.and_then(|f| f.error("options[min_severity]")).map(str::to_owned),
+                            prefix: format!("cell-{}-{}", method.id, t.id),
+                        }
+                    })
+                    .collect();
+                let stray = failed
+                    .filter(|_| !catalogues.notices.iter().any(|t| Some(t.id.as_str()) == failed_type))
+                    .cloned();
+                Row {
+                    method: method.clone(),
+                    cells,
+                    stray,
+                }
+            })
+            .collect();
+        Self {
+            rows,
+            notice_types: catalogues.notices.clone(),
+            method_types: catalogues.methods.clone(),
+            severities: &SEVERITIES,
+            csrf: csrf.to_owned(),
+            add_form,
+            secret,
+            contact,
+        }
+    }
+
+    /// The prefix of the ids of the add-method form's fields.
+    pub fn add_prefix(&self) -> String {
+        format!("contact-{}-method", self.contact.id)
+    }
+
+    /// What deleting the contact takes with it, in words.
+    pub fn delete_summary(&self) -> String {
+        let methods = self.contact.methods.len();
+        let subscriptions = self.contact.subscription_count();
+        format!(
+            "{} contact method{} and {} subscription{}",
+            methods,
+            if methods == 1 { "" } else { "s" },
+            subscriptions,
+            if subscriptions == 1 { "" } else { "s" }
+        )
+    }
+}
+
+#[derive(Template)]
+#[template(path = "contacts/_contact.html")]
+struct ContactBlock {
+    view: ContactView,
+}
+
+/// An htmx change to one contact answers with the contact's block alone.
+impl crate::web::Page for ContactBlock {
+    fn content(&self) -> askama::Result<String> {
+        self.render()
+    }
+}
+
+#[derive(Template)]
+#[template(source = "", ext = "html")]
+struct Removed;
+
+impl crate::web::Page for Removed {
+    fn content(&self) -> askama::Result<String> {
+        Ok(String::new())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "contacts/index.html", blocks = ["content"])]
+struct ContactsPage {
+    layout: Layout,
+    contacts: Vec<ContactView>,
+    method_types: Vec<MethodType>,
+    notice_types: Vec<NoticeType>,
+    form: FormState,
+}
+page!(ContactsPage);
+
+impl ContactsPage {
+    /// The page; `shown` goes with one contact's block.
+    async fn load(
+        state: &AppState,
+        me: &SignedIn,
+        form: FormState,
+        mut shown: Option<(ContactId, Shown)>,
+    ) -> Result<Self, AppError> {
+        let catalogues = Catalogues::load(state).await?;
+        let contacts = model::list(&state.pool, me.id())
+            .await?
+            .into_iter()
+            .map(|contact| {
+                let extra = shown.take_if(|(id, _)| *id == contact.id).map(|(_, s)| s);
+                ContactView::new(contact, &catalogues, &me.csrf, extra)
+            })
+            .collect();
+        Ok(Self {
+            layout: Layout::new(me, "contacts", "Contacts").await?,
+            contacts,
+            method_types: catalogues.methods,
+            notice_types: catalogues.notices,
+            form,
+        })
+    }
+}
+
+async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
+    let page = ContactsPage::load(&state, &me, FormState::default(), None).await?;
+    render(htmx, StatusCode::OK, &page, None)
+}
+
+#[derive(serde::Deserialize)]
+struct CreateInput {
+    #[serde(default)]
+    name: String,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    Form(input): Form<CreateInput>,
+) -> Result<Response, AppError> {
+    let name = match input.name.parse::<ContactName>() {
+        Ok(name) => name,
+        Err(message) => {
+            let mut errors = FieldErrors::default();
+            errors.add("name", message);
+            let form = FormState::failed(&[("name", &input.name)], errors);
+            let page = ContactsPage::load(&state, &me, form, None).await?;
+            return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
+        }
+    };
+    let mut tx = state.pool.begin().await?;
+    model::create_contact(&mut tx, me.id(), BY_CUSTOMER, &name, Some(ip)).await?;
+    tx.commit().await?;
+    let message = format!("Contact {} added.", name.as_str());
+    if !htmx {
+        return see_other(&me.session, "/contacts", &message).await;
+    }
+    let page = ContactsPage::load(&state, &me, FormState::default(), None).await?;
+    render(true, StatusCode::OK, &page, Some(&message))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    Path(raw): Path<String>,
+) -> Result<Response, AppError> {
+    let contact = id(&raw)?;
+    let mut tx = state.pool.begin().await?;
+    let name = model::delete_contact(&mut tx, me.id(), BY_CUSTOMER, contact, Some(ip))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let message = format!("Contact {name} deleted, with its methods and subscriptions.");
+    if htmx {
+        render(true, StatusCode::OK, &Removed, Some(&message))
+    } else {
+        see_other(&me.session, "/contacts", &message).await
+    }
+}
+
+/// The answer to a change of one contact: for htmx its block (with a toast, or at 422 with
+/// the failed form), otherwise the page, by redirect or at 422.
+async fn respond(
+    state: &AppState,
+    me: &SignedIn,
+    htmx: bool,
+    contact: ContactId,
+    outcome: Result<String, Shown>,
+) -> Result<Response, AppError> {
+    let (status, shown, message) = match outcome {
+        Ok(message) if !htmx => return see_other(&me.session, "/contacts", &message).await,
+        Ok(message) => (StatusCode::OK, None, Some(message)),
+        Err(shown) => (StatusCode::UNPROCESSABLE_ENTITY, Some(shown), None),
+    };
+    if htmx {
+        let found = model::contact(&state.pool, me.id(), contact).await?;
+        let view = ContactView::new(
+            found.ok_or(AppError::NotFound)?,
+            &Catalogues::load(state).await?,
+            &me.csrf,
+            shown,
+        );
+        return render(true, status, &ContactBlock { view }, message.as_deref());
+    }
+    let page = ContactsPage::load(state, me, FormState::default(), shown.map(|s| (contact, s))).await?;
+    render(false, status, &page, None)
+}
+
+/// The values a form showed, to show them again.
+fn typed<'a>(pairs: &'a [(String, String)], names: &[&'static str]) -> Vec<(&'static str, &'a str)> {
+    names
+        .iter()
+        .map(|name| {
+            let value = pairs.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
+            (*name, value)
+        })
+        .collect()
+}
+
+async fn add_method(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    Path(raw): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let contact = id(&raw)?;
+    // Another customer's contact is not found, whatever the form says.
+    model::contact(&state.pool, me.id(), contact)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let method = match NewMethod::parse(&pairs) {
+        Ok(method) => method,
+        Err(errors) => {
+            let fields = ["method_id", "options[address]", "options[number]", "options[url]"];
+            let form = FormState::failed(&typed(&pairs, &fields), errors);
+            return respond(&state, &me, htmx, contact, Err(Shown::AddFailed(form))).await;
+        }
+    };
+    let secret = (method.kind == model::MethodKind::Webhook).then(model::signing_secret);
+    let mut tx = state.pool.begin().await?;
+    let added = model::add_method(
+        &mut tx,
+        me.id(),
+        BY_CUSTOMER,
+        contact,
+        &method,
+        secret.as_deref(),
+        Some(ip),
+    )
+    .await?
+    .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let Some(secret) = secret else {
+        return respond(&state, &me, htmx, contact, Ok("Contact method added.".into())).await;
+    };
+    // The signing secret is shown now, once, on a page that is not kept.
+    let shown = Shown::Secret(added, secret);
+    let message = "Webhook added. Copy its signing secret now: it is not shown again.";
+    let mut response = if htmx {
+        let found = model::contact(&state.pool, me.id(), contact).await?;
+        let view = ContactView::new(
+            found.ok_or(AppError::NotFound)?,
+            &Catalogues::load(&state).await?,
+            &me.csrf,
+            Some(shown),
+        );
+        render(true, StatusCode::CREATED, &ContactBlock { view }, Some(message))?
+    } else {
+        let page = ContactsPage::load(&state, &me, FormState::default(), Some((contact, shown))).await?;
+        render(false, StatusCode::CREATED, &page, None)?
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+async fn delete_method(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    Path(raw): Path<String>,
+) -> Result<Response, AppError> {
+    let method: MethodId = id(&raw)?;
+    let mut tx = state.pool.begin().await?;
+    let contact = model::delete_method(&mut tx, me.id(), BY_CUSTOMER, method, Some(ip))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let message = "Contact method deleted, with its subscriptions.".to_owned();
+    respond(&state, &me, htmx, contact, Ok(message)).await
+}
+
+async fn subscribe(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    Path(raw): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let method: MethodId = id(&raw)?;
+    // A method of another customer's contact is not found, whatever the form says.
+    let contact = model::method_contact(&state.pool, me.id(), method)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let catalogues = Catalogues::load(&state).await?;
+    let subscription = match NewSubscription::parse(&pairs, &catalogues.notice_ids()) {
+        Ok(subscription) => subscription,
+        Err(errors) => {
+            let form = FormState::failed(&typed(&pairs, &["notice_type_id", "options[min_severity]"]), errors);
+            return respond(&state, &me, htmx, contact, Err(Shown::SubscribeFailed(method, form))).await;
+        }
+    };
+    let mut tx = state.pool.begin().await?;
+    let (contact, created) = model::subscribe(&mut tx, me.id(), BY_CUSTOMER, method, &subscription, Some(ip))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let label = catalogues
+        .notices
+        .iter()
+        .find(|t| t.id == subscription.notice_type)
+        .map_or(subscription.notice_type.as_str(), |t| t.label.as_str());
+    let message = if created {
+        format!("Subscribed to {label} from {}.", subscription.min_severity)
+    } else {
+        format!("{label} now from {}.", subscription.min_severity)
+    };
+    respond(&state, &me, htmx, contact, Ok(message)).await
+}
+
+async fn unsubscribe(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    Path(raw): Path<String>,
+) -> Result<Response, AppError> {
+    let subscription: SubscriptionId = id(&raw)?;
+    let mut tx = state.pool.begin().await?;
+    let (contact, notice_type) = model::unsubscribe(&mut tx, me.id(), BY_CUSTOMER, subscription, Some(ip))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    respond(
+        &state,
+        &me,
+        htmx,
+        contact,
+        Ok(format!("Unsubscribed from {notice_type}.")),
+    )
+    .await
 }

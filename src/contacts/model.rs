@@ -1,0 +1,705 @@
+//! Contacts, their contact methods (from the catalogue `contact_method_types`, each with
+//! options validated by method) and their subscriptions to notice types (each with its
+//! minimum severity). Every query filters by the customer.
+
+use std::net::IpAddr;
+
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgExecutor, PgPool};
+
+use crate::activity::model::record;
+use crate::customer::{CustomerId, Email};
+use crate::notices::model::SEVERITIES;
+use crate::web::FieldErrors;
+
+macro_rules! ids {
+    ($($ty:ident),*) => {$(
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+        #[sqlx(transparent)]
+        pub struct $ty(pub i64);
+        impl std::str::FromStr for $ty {
+            type Err = std::num::ParseIntError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.parse().map($ty)
+            }
+        }
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )*};
+}
+ids!(ContactId, MethodId, SubscriptionId);
+
+/// A contact's name: 1 to 100 characters after trimming, on one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactName(String);
+
+impl std::str::FromStr for ContactName {
+    type Err = &'static str;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err("Give the contact a name, such as \"On-call team\".");
+        }
+        if s.chars().count() > 100 {
+            return Err("Use at most 100 characters.");
+        }
+        if s.chars().any(char::is_control) {
+            return Err("Use letters, digits, spaces and punctuation only.");
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl ContactName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A way to reach a contact; the catalogue's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodKind {
+    Email,
+    Sms,
+    Phone,
+    Webhook,
+}
+
+/// Every option key any method takes; the method form has one field for each.
+pub const OPTION_KEYS: [&str; 3] = ["address", "number", "url"];
+
+impl MethodKind {
+    pub const ALL: [MethodKind; 4] = [Self::Email, Self::Sms, Self::Phone, Self::Webhook];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+            Self::Phone => "phone",
+            Self::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == raw.trim())
+    }
+
+    /// The one option the method needs.
+    pub fn option_key(self) -> &'static str {
+        match self {
+            Self::Email => "address",
+            Self::Sms | Self::Phone => "number",
+            Self::Webhook => "url",
+        }
+    }
+
+    /// Checks the option's value; answers it as stored.
+    fn check(self, raw: &str) -> Result<String, &'static str> {
+        match self {
+            Self::Email => raw.parse::<Email>().map(|e| e.as_str().to_owned()),
+            Self::Sms | Self::Phone => e164(raw),
+            Self::Webhook => https_url(raw),
+        }
+    }
+}
+
+/// An E.164 number: `+`, then 8 to 15 digits, the first not 0. Spaces typed between the
+/// digits are dropped.
+pub fn e164(raw: &str) -> Result<String, &'static str> {
+    let bad = "Enter the number in international form: + then 8 to 15 digits, such as +4930123456.";
+    let s: String = raw.trim().chars().filter(|c| *c != ' ').collect();
+    let Some(digits) = s.strip_prefix('+') else {
+        return Err(bad);
+    };
+    let ok = (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+    if ok { Ok(s) } else { Err(bad) }
+}
+
+/// A webhook URL: `https://` with a host (and an optional port), no user name or password,
+/// no spaces or control characters, at most 2048 bytes.
+pub fn https_url(raw: &str) -> Result<String, &'static str> {
+    let s = raw.trim();
+    if s.len() > 2048 {
+        return Err("Use a URL of at most 2048 characters.");
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("A URL has no spaces or control characters.");
+    }
+    let Some(rest) = s
+        .get(..8)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        .map(|_| &s[8..])
+    else {
+        return Err("Use an https:// URL, such as https://hooks.example.com/berth.");
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err("Leave the user name and password out of the URL.");
+    }
+    let (host_ok, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        // An IPv6 address: `[2001:db8::1]` or `[2001:db8::1]:8443`.
+        let (ip, tail) = bracketed.split_once(']').unwrap_or((bracketed, "!"));
+        let port = match tail {
+            "" => None,
+            tail => Some(tail.strip_prefix(':').unwrap_or("!")),
+        };
+        (ip.parse::<std::net::Ipv6Addr>().is_ok(), port)
+    } else {
+        let (host, port) = match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        let ok = !host.is_empty()
+            && !host.starts_with(['.', '-'])
+            && !host.contains("..")
+            && host.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        (ok, port)
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    if !host_ok || !port_ok {
+        return Err("The URL needs a host name, such as https://hooks.example.com/berth.");
+    }
+    Ok(format!("https://{rest}"))
+}
+
+/// `options[KEY]` of a form: the key and the value.
+fn option_key(name: &str) -> Option<&str> {
+    name.strip_prefix("options[").and_then(|k| k.strip_suffix(']'))
+}
+
+/// A contact method as asked for: the method and its checked options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMethod {
+    pub kind: MethodKind,
+    pub options: Value,
+}
+
+impl NewMethod {
+    /// Reads `method_id` and `options[KEY]` from a form's pairs. The form has a field for
+    /// every method's option, so another method's option left empty is ignored; any other
+    /// key is refused (on `method_id`, the field that decides which keys are allowed).
+    pub fn parse(pairs: &[(String, String)]) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let method = pairs.iter().find(|(k, _)| k == "method_id").map(|(_, v)| v.as_str());
+        let Some(kind) = method.and_then(MethodKind::parse) else {
+            errors.add("method_id", "Choose email, SMS, phone or webhook.");
+            return Err(errors);
+        };
+        let wanted = kind.option_key();
+        let mut value = None;
+        for (name, raw) in pairs {
+            let Some(key) = option_key(name) else { continue };
+            if key == wanted {
+                if value.is_some() {
+                    errors.add(name.clone(), "This option was given twice.");
+                }
+                value = Some(raw.as_str());
+            } else if !OPTION_KEYS.contains(&key) || !raw.trim().is_empty() {
+                errors.add(
+                    "method_id",
+                    format!(
+                        "A {} method takes only options[{wanted}]; options[{key}] is not one of its options.",
+                        kind.as_str()
+                    ),
+                );
+            }
+        }
+        let field = format!("options[{wanted}]");
+        match value.map(str::trim).filter(|v| !v.is_empty()) {
+            None => errors.add(field, missing(kind)),
+            Some(raw) => match kind.check(raw) {
+                Ok(v) => {
+                    errors.into_result()?;
+                    return Ok(Self {
+                        kind,
+                        options: json!({ wanted: v }),
+                    });
+                }
+                Err(message) => errors.add(field, message),
+            },
+        }
+        Err(errors)
+    }
+}
+
+fn missing(kind: MethodKind) -> &'static str {
+    match kind {
+        MethodKind::Email => "An email method needs an address.",
+        MethodKind::Sms | MethodKind::Phone => "This method needs a number, such as +4930123456.",
+        MethodKind::Webhook => "A webhook needs an https:// URL.",
+    }
+}
+
+/// A subscription as asked for: a notice type and the least severe notice it hears about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSubscription {
+    pub notice_type: String,
+    pub min_severity: &'static str,
+}
+
+impl NewSubscription {
+    /// Reads `notice_type_id` (one of `types`) and `options[min_severity]` (default info).
+    pub fn parse(pairs: &[(String, String)], types: &[&str]) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let notice_type = pairs
+            .iter()
+            .find(|(k, _)| k == "notice_type_id")
+            .map(|(_, v)| v.trim())
+            .unwrap_or_default();
+        if !types.contains(&notice_type) {
+            errors.add("notice_type_id", format!("Choose one of: {}.", types.join(", ")));
+        }
+        let mut min_severity = None;
+        for (name, raw) in pairs {
+            match option_key(name) {
+                Some("min_severity") => match SEVERITIES.iter().find(|s| **s == raw.trim()) {
+                    Some(s) if min_severity.is_none() => min_severity = Some(*s),
+                    Some(_) => errors.add(name.clone(), "This option was given twice."),
+                    None => errors.add(name.clone(), "Choose info, warning or critical."),
+                },
+                Some(key) => errors.add(
+                    "options[min_severity]",
+                    format!(
+                        "A subscription takes only options[min_severity]; options[{key}] is not one of its options."
+                    ),
+                ),
+                None => {}
+            }
+        }
+        errors.into_result()?;
+        Ok(Self {
+            notice_type: notice_type.to_owned(),
+            min_severity: min_severity.unwrap_or("info"),
+        })
+    }
+}
+
+/// A method of the catalogue (listContactMethods).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MethodType {
+    pub id: String,
+    pub label: String,
+}
+
+pub async fn method_types(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<MethodType>> {
+    sqlx::query_as("select id, label from contact_method_types order by sort")
+        .fetch_all(db)
+        .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Subscription {
+    pub id: SubscriptionId,
+    pub contact_method_id: MethodId,
+    pub notice_type_id: String,
+    pub min_severity: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Method {
+    pub id: MethodId,
+    pub contact_id: ContactId,
+    pub method_id: String,
+    pub label: String,
+    /// The address, number or URL.
+    pub target: String,
+    #[sqlx(skip)]
+    pub subscriptions: Vec<Subscription>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Contact {
+    pub id: ContactId,
+    pub name: String,
+    #[sqlx(skip)]
+    pub methods: Vec<Method>,
+}
+
+impl Contact {
+    pub fn subscription_count(&self) -> usize {
+        self.methods.iter().map(|m| m.subscriptions.len()).sum()
+    }
+}
+
+/// The customer's contacts (all, or the one `only`), by name, with their methods (oldest
+/// first) and subscriptions.
+async fn load(db: &PgPool, customer: CustomerId, only: Option<ContactId>) -> sqlx::Result<Vec<Contact>> {
+    let mut contacts: Vec<Contact> = sqlx::query_as(
+        "select id, name from contacts where customer_id = $1 and ($2::bigint is null or id = $2)
+         order by lower(name), id",
+    )
+    .bind(customer)
+    .bind(only)
+    .fetch_all(db)
+    .await?;
+    let mut methods: Vec<Method> = sqlx::query_as(
+        "select m.id, m.contact_id, m.method_id, t.label,
+                coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '') as target
+         from contact_methods m join contact_method_types t on t.id = m.method_id
+         where m.customer_id = $1 and ($2::bigint is null or m.contact_id = $2)
+         order by m.id",
+    )
+    .bind(customer)
+    .bind(only)
+    .fetch_all(db)
+    .await?;
+    let subscriptions: Vec<Subscription> = sqlx::query_as(
+        "select s.id, s.contact_method_id, s.notice_type_id,
+                coalesce(s.options ->> 'min_severity', 'info') as min_severity
+         from contact_method_notices s join contact_methods m on m.id = s.contact_method_id
+         where s.customer_id = $1 and ($2::bigint is null or m.contact_id = $2)
+         order by s.id",
+    )
+    .bind(customer)
+    .bind(only)
+    .fetch_all(db)
+    .await?;
+    for s in subscriptions {
+        if let Some(m) = methods.iter_mut().find(|m| m.id == s.contact_method_id) {
+            m.subscriptions.push(s);
+        }
+    }
+    for m in methods {
+        if let Some(c) = contacts.iter_mut().find(|c| c.id == m.contact_id) {
+            c.methods.push(m);
+        }
+    }
+    Ok(contacts)
+}
+
+/// Every contact of the customer's (listContacts).
+pub async fn list(db: &PgPool, customer: CustomerId) -> sqlx::Result<Vec<Contact>> {
+    load(db, customer, None).await
+}
+
+/// One contact of the customer's.
+pub async fn contact(db: &PgPool, customer: CustomerId, id: ContactId) -> sqlx::Result<Option<Contact>> {
+    Ok(load(db, customer, Some(id)).await?.pop())
+}
+
+/// The contact a method of the customer's belongs to.
+pub async fn method_contact(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    id: MethodId,
+) -> sqlx::Result<Option<ContactId>> {
+    sqlx::query_scalar("select contact_id from contact_methods where customer_id = $1 and id = $2")
+        .bind(customer)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The contact a subscription of the customer's belongs to.
+pub async fn subscription_contact(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    id: SubscriptionId,
+) -> sqlx::Result<Option<ContactId>> {
+    sqlx::query_scalar(
+        "select m.contact_id from contact_method_notices s join contact_methods m on m.id = s.contact_method_id
+         where s.customer_id = $1 and m.customer_id = $1 and s.id = $2",
+    )
+    .bind(customer)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn create_contact(
+    tx: &mut PgConnection,
+    customer: CustomerId,
+    actor: &str,
+    name: &ContactName,
+    address: Option<IpAddr>,
+) -> sqlx::Result<ContactId> {
+    let id = sqlx::query_scalar("insert into contacts (customer_id, name) values ($1, $2) returning id")
+        .bind(customer)
+        .bind(name.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+    record(&mut *tx, customer, actor, "contact_created", name.as_str(), address).await?;
+    Ok(id)
+}
+
+/// Deletes a contact with its methods and their subscriptions; answers its name, or None
+/// when the customer has no such contact.
+pub async fn delete_contact(
+    tx: &mut PgConnection,
+    customer: CustomerId,
+    actor: &str,
+    id: ContactId,
+    address: Option<IpAddr>,
+) -> sqlx::Result<Option<String>> {
+    let name: Option<String> =
+        sqlx::query_scalar("delete from contacts where customer_id = $1 and id = $2 returning name")
+            .bind(customer)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(name) = &name {
+        record(&mut *tx, customer, actor, "contact_deleted", name, address).await?;
+    }
+    Ok(name)
+}
+
+/// A webhook's signing secret: `whsec_` and 64 hex digits (256 random bits).
+pub fn signing_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("whsec_{}", hex::encode(bytes))
+}
+
+/// Adds a method to a contact of the customer's (None: no such contact). A webhook gets
+/// `secret`, which is never recorded in Activity.
+pub async fn add_method(
+    tx: &mut PgConnection,
+    customer: CustomerId,
+    actor: &str,
+    contact: ContactId,
+    method: &NewMethod,
+    secret: Option<&str>,
+    address: Option<IpAddr>,
+) -> sqlx::Result<Option<MethodId>> {
+    let added: Option<(MethodId, String)> = sqlx::query_as(
+        "insert into contact_methods (customer_id, contact_id, method_id, options, signing_secret)
+         select $1, id, $3, $4, $5 from contacts where customer_id = $1 and id = $2
+         returning id, (select name from contacts where id = $2)",
+    )
+    .bind(customer)
+    .bind(contact)
+    .bind(method.kind.as_str())
+    .bind(&method.options)
+    .bind(secret)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((id, name)) = added else { return Ok(None) };
+    let target = method.options[method.kind.option_key()].as_str().unwrap_or_default();
+    let detail = format!("{name}: {} {target}", method.kind.as_str());
+    record(&mut *tx, customer, actor, "contact_method_added", &detail, address).await?;
+    Ok(Some(id))
+}
+
+/// Deletes a method of the customer's with its subscriptions; answers its contact.
+pub async fn delete_method(
+    tx: &mut PgConnection,
+    customer: CustomerId,
+    actor: &str,
+    id: MethodId,
+    address: Option<IpAddr>,
+) -> sqlx::Result<Option<ContactId>> {
+    let deleted: Option<(ContactId, String)> = sqlx::query_as(
+        "delete from contact_methods m using contacts c
+         where m.customer_id = $1 and m.id = $2 and c.id = m.contact_id
+         returning m.contact_id,
+                   c.name || ': ' || m.method_id || ' ' ||
+                   coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '')",
+    )
+    .bind(customer)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((contact, detail)) = deleted else {
+        return Ok(None);
+    };
+    record(&mut *tx, customer, actor, "contact_method_deleted", &detail, address).await?;
+    Ok(Some(contact))
+}
+
+/// Subscribes a method of the customer's to a notice type; a method already subscribed to
+/// that type gets the new minimum severity. Answers the method's contact and whether the
+/// subscription is new, or None when the customer has no such method.
+pub async fn subscribe(
+    tx: &mut PgConnection,
+    customer: CustomerId,
+    actor: &str,
+    method: MethodId,
+    subscription: &NewSubscription,
+    address: Option<IpAddr>,
+) -> sqlx::Result<Option<(ContactId, bool)>> {
+    let saved: Option<(ContactId, bool, String)> = sqlx::query_as(
+        "with m as (
+             select m.id, m.contact_id, c.name || ': ' || m.method_id || ' ' ||
+                    coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '') as what
+             from contact_methods m join contacts c on c.id = m.contact_id
+             where m.customer_id = $1 and c.customer_id = $1 and m.id = $2
+         ), saved as (
+             insert into contact_method_notices (customer_id, contact_method_id, notice_type_id, options)
+             select $1, id, $3, $4 from m
+             on conflict (contact_method_id, notice_type_id) do update set options = excluded.options
+             returning (xmax = 0) as created
+         )
+         select m.contact_id, saved.created, m.what from m, saved",
+    )
+    .bind(customer)
+    .bind(method)
+    .bind(&subscription.notice_type)
+    .bind(json!({ "min_severity": subscription.min_severity }))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((contact, created, what)) = saved else {
+        return Ok(None);
+    };
+    let (kind, verb) = if created {
+        ("contact_subscribed", "subscribed to")
+    } else {
+        ("contact_subscription_changed", "now hears about")
+    };
+    let detail = format!(
+        "{what} {verb} {} from {}",
+        subscription.notice_type, subscription.min_severity
+    );
+    record(&mut *tx, customer, actor, kind, &detail, address).await?;
+    Ok(Some((contact, created)))
+}
+
+/// Removes a subscription of the customer's; answers its method's contact and its type.
+pub async fn unsubscribe(
+    tx: &mut PgConnection,
+    customer: CustomerId,
+    actor: &str,
+    id: SubscriptionId,
+    address: Option<IpAddr>,
+) -> sqlx::Result<Option<(ContactId, String)>> {
+    let deleted: Option<(ContactId, String, String)> = sqlx::query_as(
+        "delete from contact_method_notices s using contact_methods m, contacts c
+         where s.customer_id = $1 and s.id = $2 and m.id = s.contact_method_id and c.id = m.contact_id
+         returning m.contact_id, s.notice_type_id,
+                   c.name || ': ' || m.method_id || ' ' ||
+                   coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '')",
+    )
+    .bind(customer)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((contact, notice_type, what)) = deleted else {
+        return Ok(None);
+    };
+    let detail = format!("{what} unsubscribed from {notice_type}");
+    record(&mut *tx, customer, actor, "contact_unsubscribed", &detail, address).await?;
+    Ok(Some((contact, notice_type)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn numbers_are_e164() {
+        assert_eq!(e164("+4930123456").unwrap(), "+4930123456");
+        assert_eq!(e164(" +49 30 123456 ").unwrap(), "+4930123456");
+        assert_eq!(e164("+123456789012345").unwrap(), "+123456789012345");
+        for bad in [
+            "",
+            "4930123456",
+            "+0930123456",
+            "+1234567",
+            "+1234567890123456",
+            "+49-30-123456",
+            "++4930123456",
+            "+49301234ab",
+        ] {
+            assert!(e164(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn webhooks_are_https_urls_with_a_host() {
+        for ok in [
+            "https://hooks.example.com",
+            "https://hooks.example.com/berth?x=1",
+            "HTTPS://example.com:8443/x",
+            "https://[2001:db8::1]:443/x",
+            "https://[2001:db8::1]/x",
+        ] {
+            assert!(https_url(ok).is_ok(), "{ok}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(2048));
+        for bad in [
+            "http://example.com",
+            "https://",
+            "https:///path",
+            "https://user:pw@example.com/",
+            "https://exa mple.com",
+            "https://example.com/\u{7}",
+            "https://example.com:0/",
+            "https://example.com:99999/",
+            "ftp://example.com",
+            "example.com",
+            long.as_str(),
+        ] {
+            assert!(https_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn method_options_follow_the_method() {
+        let m = NewMethod::parse(&pairs(&[
+            ("method_id", "email"),
+            ("options[address]", "a@example.com"),
+            ("options[number]", ""),
+            ("options[url]", ""),
+        ]))
+        .unwrap();
+        assert_eq!(m.kind, MethodKind::Email);
+        assert_eq!(m.options, json!({"address": "a@example.com"}));
+        let unknown = NewMethod::parse(&pairs(&[
+            ("method_id", "email"),
+            ("options[address]", "a@example.com"),
+            ("options[colour]", ""),
+        ]))
+        .unwrap_err();
+        assert!(unknown.get("method_id").is_some());
+        let other = NewMethod::parse(&pairs(&[
+            ("method_id", "sms"),
+            ("options[number]", "+4930123456"),
+            ("options[url]", "https://example.com"),
+        ]))
+        .unwrap_err();
+        assert!(other.get("method_id").is_some());
+        let missing = NewMethod::parse(&pairs(&[("method_id", "webhook")])).unwrap_err();
+        assert!(missing.get("options[url]").is_some());
+        let bogus = NewMethod::parse(&pairs(&[("method_id", "pigeon")])).unwrap_err();
+        assert!(bogus.get("method_id").is_some());
+    }
+
+    #[test]
+    fn subscription_options() {
+        let types = ["billing", "outage"];
+        let s = NewSubscription::parse(&pairs(&[("notice_type_id", "outage")]), &types).unwrap();
+        assert_eq!(s.min_severity, "info");
+        let s = NewSubscription::parse(
+            &pairs(&[("notice_type_id", "outage"), ("options[min_severity]", "critical")]),
+            &types,
+        )
+        .unwrap();
+        assert_eq!(s.min_severity, "critical");
+        let bad = NewSubscription::parse(
+            &pairs(&[("notice_type_id", "weather"), ("options[min_severity]", "loud")]),
+            &types,
+        )
+        .unwrap_err();
+        assert!(bad.get("notice_type_id").is_some() && bad.get("options[min_severity]").is_some());
+        let unknown = NewSubscription::parse(
+            &pairs(&[("notice_type_id", "outage"), ("options[channel]", "x")]),
+            &types,
+        )
+        .unwrap_err();
+        assert!(unknown.get("options[min_severity]").is_some());
+    }
+
+    #[test]
+    fn secrets_are_long_and_random() {
+        let (a, b) = (signing_secret(), signing_secret());
+        assert!(a.starts_with("whsec_") && a.len() == 70);
+        assert_ne!(a, b);
+    }
+}
