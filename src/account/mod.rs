@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
-use crate::activity::model::{BY_CUSTOMER, record};
+use crate::activity::model::record;
 use crate::customer::Email;
 use crate::customer::model::DisplayName;
 use crate::password::{NewPassword, Pin};
@@ -148,7 +148,7 @@ async fn check_current_password(
         auth::model::clear(&state.pool, &key).await?;
     } else {
         tracing::warn!(customer = %me.id(), %ip, "wrong current password");
-        record(&state.pool, me.id(), BY_CUSTOMER, "password_check_failed", "", Some(ip)).await?;
+        record(&state.pool, me.id(), &me.actor(), "password_check_failed", "", Some(ip)).await?;
         errors.add("current_password", "That is not your current password.");
     }
     Ok(())
@@ -181,7 +181,7 @@ async fn change_name(
     record(
         &mut *tx,
         me.id(),
-        BY_CUSTOMER,
+        &me.actor(),
         "display_name_changed",
         name.as_str(),
         Some(ip),
@@ -206,6 +206,7 @@ async fn change_email(
     me: SignedIn,
     Form(input): Form<EmailInput>,
 ) -> Result<Response, AppError> {
+    me.refuse_if_impersonating()?;
     let mut errors = FieldErrors::default();
     let email = errors.check("email", input.email.parse::<Email>());
     check_current_password(&state, &me, ip, &input.current_password, &mut errors).await?;
@@ -216,7 +217,7 @@ async fn change_email(
     let mut tx = state.pool.begin().await?;
     model::set_email(&mut *tx, me.id(), &email).await?;
     let detail = format!("from {} to {}", me.customer.email, email.as_str());
-    record(&mut *tx, me.id(), BY_CUSTOMER, "email_changed", &detail, Some(ip)).await?;
+    record(&mut *tx, me.id(), &me.actor(), "email_changed", &detail, Some(ip)).await?;
     tx.commit().await?;
     respond(&state, &me, htmx, Ok("Email address changed.")).await
 }
@@ -238,6 +239,7 @@ async fn change_password(
     me: SignedIn,
     Form(input): Form<PasswordInput>,
 ) -> Result<Response, AppError> {
+    me.refuse_if_impersonating()?;
     let mut errors = FieldErrors::default();
     let password = errors.check("password", NewPassword::parse(&input.password));
     if password.is_some() && input.password != input.password_confirm {
@@ -259,7 +261,7 @@ async fn change_password(
     record(
         &mut *tx,
         me.id(),
-        BY_CUSTOMER,
+        &me.actor(),
         "password_changed",
         "other sessions were signed out",
         Some(ip),
@@ -268,7 +270,9 @@ async fn change_password(
     tx.commit().await?;
     // Every other session is now signed out (their auth version is old); this one goes on
     // under a new id.
-    session::renew(&me.session, &me.auth, version).await?;
+    if let Some(auth) = &me.auth {
+        session::renew(&me.session, auth, version).await?;
+    }
     respond(
         &state,
         &me,
@@ -293,6 +297,7 @@ async fn change_pin(
     me: SignedIn,
     Form(input): Form<PinInput>,
 ) -> Result<Response, AppError> {
+    me.refuse_if_impersonating()?;
     let mut errors = FieldErrors::default();
     let pin = errors.check("pin", Pin::parse(&input.pin));
     check_current_password(&state, &me, ip, &input.current_password, &mut errors).await?;
@@ -302,7 +307,7 @@ async fn change_pin(
     let hash = state.hasher.hash(pin.as_str()).await?;
     let mut tx = state.pool.begin().await?;
     model::set_pin(&mut *tx, me.id(), &hash).await?;
-    record(&mut *tx, me.id(), BY_CUSTOMER, "pin_changed", "", Some(ip)).await?;
+    record(&mut *tx, me.id(), &me.actor(), "pin_changed", "", Some(ip)).await?;
     tx.commit().await?;
     respond(&state, &me, htmx, Ok("PIN changed.")).await
 }
@@ -400,7 +405,7 @@ async fn cancel(
         record(
             &mut *tx,
             me.id(),
-            BY_CUSTOMER,
+            &me.actor(),
             "cancellation_requested",
             input.reason.trim(),
             Some(ip),
@@ -413,7 +418,7 @@ async fn cancel(
                 "There is no pending cancellation request to withdraw.".into(),
             ));
         }
-        record(&mut *tx, me.id(), BY_CUSTOMER, "cancellation_withdrawn", "", Some(ip)).await?;
+        record(&mut *tx, me.id(), &me.actor(), "cancellation_withdrawn", "", Some(ip)).await?;
         "Your cancellation request was withdrawn."
     };
     tx.commit().await?;

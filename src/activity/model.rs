@@ -63,6 +63,9 @@ impl Entry {
             "contact_subscribed" => "Contact subscribed",
             "contact_subscription_changed" => "Contact subscription changed",
             "contact_unsubscribed" => "Contact unsubscribed",
+            "impersonation_started" => "Support viewed your account",
+            "impersonation_ended" => "Support stopped viewing your account",
+            "impersonated_request" => "Support submitted a change",
             _ => "Other",
         }
     }

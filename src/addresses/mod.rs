@@ -15,7 +15,6 @@ use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
-use crate::activity::model::BY_CUSTOMER;
 use crate::settings::model::Preferences;
 use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, render, see_other};
 use crate::{AppState, page, settings};
@@ -131,23 +130,39 @@ async fn add(
     me: SignedIn,
     Form(input): Form<AddInput>,
 ) -> Result<Response, AppError> {
-    if !input.address.trim().is_empty() {
-        return Err(AppError::Forbidden("only staff may choose a specific address"));
-    }
+    let specific = match input.address.trim() {
+        "" => None,
+        _ if !me.may_use_internal() => return Err(AppError::Forbidden("only staff may choose a specific address")),
+        raw => match raw.parse::<IpAddr>() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                let mut errors = FieldErrors::default();
+                errors.add("address", "That is not an IP address.");
+                let form = FormState::failed(&[("family", &input.family), ("address", &input.address)], errors);
+                return respond(&state, &me, htmx, Err(Failed::Add(form))).await;
+            }
+        },
+    };
     let failed = |message: &str| {
         let mut errors = FieldErrors::default();
         errors.add("family", message);
         Err(Failed::Add(FormState::failed(&[("family", &input.family)], errors)))
     };
-    let Some(family) = Family::parse(&input.family) else {
+    let family = match specific {
+        Some(IpAddr::V4(_)) => Some(Family::V4),
+        Some(IpAddr::V6(_)) => Some(Family::V6),
+        None => Family::parse(&input.family),
+    };
+    let Some(family) = family else {
         return respond(&state, &me, htmx, failed("Choose IPv4 or IPv6.")).await;
     };
     let mut tx = state.pool.begin().await?;
-    let outcome = match model::add(&mut tx, me.id(), BY_CUSTOMER, family, None, Some(ip)).await? {
+    let outcome = match model::add(&mut tx, me.id(), &me.actor(), family, specific, Some(ip)).await? {
         Ok(address) => {
             tx.commit().await?;
             Ok(format!("{address} is yours."))
         }
+        Err(Refused::NotFree) => failed("That address is not a free address of the pool."),
         Err(_) => failed(&format!(
             "No free {} address is left in the pool. Try the other kind, or ask support to add addresses.",
             family.label()
@@ -184,7 +199,7 @@ async fn set_reverse_dns(
         }
     };
     let mut tx = state.pool.begin().await?;
-    model::set_reverse_dns(&mut tx, me.id(), BY_CUSTOMER, address, &name, Some(ip))
+    model::set_reverse_dns(&mut tx, me.id(), &me.actor(), address, &name, Some(ip))
         .await?
         .map_err(|_| AppError::NotFound)?;
     tx.commit().await?;
@@ -204,7 +219,7 @@ async fn free(
 ) -> Result<Response, AppError> {
     let address = address(&raw)?;
     let mut tx = state.pool.begin().await?;
-    match model::free(&mut tx, me.id(), BY_CUSTOMER, address, Some(ip)).await? {
+    match model::free(&mut tx, me.id(), &me.actor(), address, Some(ip)).await? {
         Ok(()) => tx.commit().await?,
         Err(Refused::Attached(holder)) => {
             return Err(AppError::Conflict(format!(

@@ -156,6 +156,9 @@ async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, session: 
     if let Some(auth) = session::current_auth(&session).await? {
         record(&state.pool, auth.customer_id, BY_CUSTOMER, "sign_out", "", Some(ip)).await?;
     }
+    // "Sign out" on a page seen while impersonating signs the staff member out.
+    let staff = session::staff_auth(&session).await?.is_some();
+    crate::staff::end_if_impersonating(&state, &session, ip, "ended by signing out").await?;
     session::sign_out(&session).await?;
-    Ok(Redirect::to("/login").into_response())
+    Ok(Redirect::to(if staff { "/staff/login" } else { "/login" }).into_response())
 }

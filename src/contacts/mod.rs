@@ -20,7 +20,6 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 
-use crate::activity::model::BY_CUSTOMER;
 use crate::notices::model::{NoticeType, SEVERITIES};
 use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, render, see_other};
 use crate::{AppState, page};
@@ -272,7 +271,7 @@ async fn create(
         }
     };
     let mut tx = state.pool.begin().await?;
-    model::create_contact(&mut tx, me.id(), BY_CUSTOMER, &name, Some(ip)).await?;
+    model::create_contact(&mut tx, me.id(), &me.actor(), &name, Some(ip)).await?;
     tx.commit().await?;
     let message = format!("Contact {} added.", name.as_str());
     if !htmx {
@@ -291,7 +290,7 @@ async fn delete(
 ) -> Result<Response, AppError> {
     let contact = id(&raw)?;
     let mut tx = state.pool.begin().await?;
-    let name = model::delete_contact(&mut tx, me.id(), BY_CUSTOMER, contact, Some(ip))
+    let name = model::delete_contact(&mut tx, me.id(), &me.actor(), contact, Some(ip))
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
@@ -368,7 +367,7 @@ async fn add_method(
     let added = model::add_method(
         &mut tx,
         me.id(),
-        BY_CUSTOMER,
+        &me.actor(),
         contact,
         &method,
         secret.as_deref(),
@@ -411,7 +410,7 @@ async fn delete_method(
 ) -> Result<Response, AppError> {
     let method: MethodId = id(&raw)?;
     let mut tx = state.pool.begin().await?;
-    let contact = model::delete_method(&mut tx, me.id(), BY_CUSTOMER, method, Some(ip))
+    let contact = model::delete_method(&mut tx, me.id(), &me.actor(), method, Some(ip))
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
@@ -441,7 +440,7 @@ async fn subscribe(
         }
     };
     let mut tx = state.pool.begin().await?;
-    let (contact, created) = model::subscribe(&mut tx, me.id(), BY_CUSTOMER, method, &subscription, Some(ip))
+    let (contact, created) = model::subscribe(&mut tx, me.id(), &me.actor(), method, &subscription, Some(ip))
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
@@ -467,7 +466,7 @@ async fn unsubscribe(
 ) -> Result<Response, AppError> {
     let subscription: SubscriptionId = id(&raw)?;
     let mut tx = state.pool.begin().await?;
-    let (contact, notice_type) = model::unsubscribe(&mut tx, me.id(), BY_CUSTOMER, subscription, Some(ip))
+    let (contact, notice_type) = model::unsubscribe(&mut tx, me.id(), &me.actor(), subscription, Some(ip))
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;

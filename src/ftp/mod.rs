@@ -19,7 +19,6 @@ use axum::routing::{get, post};
 use axum_htmx::{HxCurrentUrl, HxRequest};
 use serde::Deserialize;
 
-use crate::activity::model::BY_CUSTOMER;
 use crate::password::NewPassword;
 use crate::settings::model::Preferences;
 use crate::sites::model::{EnvironmentId, SiteId};
@@ -379,7 +378,7 @@ async fn create(
     let password = password.ok_or_else(|| AppError::Internal(anyhow::anyhow!("create without a password")))?;
     let hash = state.hasher.hash(password.as_str()).await?;
     let mut tx = state.pool.begin().await?;
-    match model::create(&mut tx, me.id(), BY_CUSTOMER, &fields, &hash, Some(ip)).await? {
+    match model::create(&mut tx, me.id(), &me.actor(), &fields, &hash, Some(ip)).await? {
         Ok(_) => tx.commit().await?,
         Err(_) => {
             drop(tx);
@@ -492,7 +491,7 @@ async fn update(
     match model::update(
         &mut tx,
         me.id(),
-        BY_CUSTOMER,
+        &me.actor(),
         &current,
         &fields,
         hash.as_deref(),
@@ -523,7 +522,7 @@ async fn delete(
 ) -> Result<Response, AppError> {
     let user = id(&raw)?;
     let mut tx = state.pool.begin().await?;
-    let username = model::delete(&mut tx, me.id(), BY_CUSTOMER, user, Some(ip))
+    let username = model::delete(&mut tx, me.id(), &me.actor(), user, Some(ip))
         .await?
         .map_err(|_| AppError::NotFound)?;
     tx.commit().await?;

@@ -21,7 +21,6 @@ use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
-use crate::activity::model::BY_CUSTOMER;
 use crate::settings::model::Preferences;
 use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, SignedIn, render, see_other};
 use crate::{AppState, page, settings};
@@ -228,7 +227,9 @@ async fn create(
     let name = errors.check("name", input.name.parse::<KeyName>());
     let kind = match KeyType::parse(&input.kind) {
         // Internal keys act for any customer: only staff create them (DESIGN §5).
-        Some(KeyType::Internal) => return Err(AppError::Forbidden("only staff may create internal keys")),
+        Some(KeyType::Internal) if !me.may_use_internal() => {
+            return Err(AppError::Forbidden("only staff may create internal keys"));
+        }
         Some(kind) => Some(kind),
         None => {
             errors.add("type", "Choose standard or read-only.");
@@ -249,7 +250,7 @@ async fn create(
         return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
     };
     let mut tx = state.pool.begin().await?;
-    let created = match model::create(&mut tx, me.id(), BY_CUSTOMER, &name, kind, token, Some(ip)).await? {
+    let created = match model::create(&mut tx, me.id(), &me.actor(), &name, kind, token, Some(ip)).await? {
         Ok(created) => created,
         Err(Refused::Repeated) => {
             return Err(AppError::Conflict(
@@ -435,7 +436,7 @@ async fn revoke(
 ) -> Result<Response, AppError> {
     let key = id(&raw)?;
     let mut tx = state.pool.begin().await?;
-    model::revoke(&mut tx, me.id(), BY_CUSTOMER, key, Some(ip))
+    model::revoke(&mut tx, me.id(), &me.actor(), key, Some(ip))
         .await?
         .map_err(refused)?;
     tx.commit().await?;
@@ -499,7 +500,7 @@ async fn add_acl(
         Err(errors) => return respond(&state, &me, htmx, key, Err(fail(errors))).await,
     };
     let mut tx = state.pool.begin().await?;
-    match model::add_acl(&mut tx, me.id(), BY_CUSTOMER, key, &acl, Some(ip)).await? {
+    match model::add_acl(&mut tx, me.id(), &me.actor(), key, &acl, Some(ip)).await? {
         Ok(_) => {
             tx.commit().await?;
             respond(&state, &me, htmx, key, Ok(saved_message("added", &acl, &address))).await
@@ -547,7 +548,7 @@ async fn update_acl(
         return respond(&state, &me, htmx, current.key_id, Ok(message)).await;
     }
     let mut tx = state.pool.begin().await?;
-    match model::update_acl(&mut tx, me.id(), BY_CUSTOMER, &current, &acl, Some(ip)).await? {
+    match model::update_acl(&mut tx, me.id(), &me.actor(), &current, &acl, Some(ip)).await? {
         Ok(()) => {
             tx.commit().await?;
             let message = saved_message("saved", &acl, &address);
@@ -576,7 +577,7 @@ async fn delete_acl(
         .await?
         .ok_or(AppError::NotFound)?;
     let mut tx = state.pool.begin().await?;
-    model::delete_acl(&mut tx, me.id(), BY_CUSTOMER, &current, Some(ip))
+    model::delete_acl(&mut tx, me.id(), &me.actor(), &current, Some(ip))
         .await?
         .map_err(refused)?;
     tx.commit().await?;

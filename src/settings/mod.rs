@@ -92,7 +92,7 @@ async fn save(
     activity::model::record(
         &mut *tx,
         me.id(),
-        activity::model::BY_CUSTOMER,
+        &me.actor(),
         "settings_changed",
         &keys.join(", "),
         Some(client),

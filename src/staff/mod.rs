@@ -35,12 +35,15 @@ pub fn router() -> Router<AppState> {
             post(complete_cancellation),
         )
         .route("/staff/customers/{id}/pin", post(check_pin))
+        .route("/staff/customers/{id}/impersonate", post(impersonate))
+        .route("/staff/impersonation/end", post(end_impersonation))
 }
 
 /// A signed-in staff member, checked against the database on this request. A customer's
 /// session never passes.
 pub struct StaffSignedIn {
     pub staff: Staff,
+    pub auth: session::StaffAuth,
     pub session: Session,
     pub csrf: String,
 }
@@ -72,7 +75,12 @@ where
         };
         session::touch_staff(&session, &auth).await?;
         let csrf = session::csrf_token(&session).await?;
-        Ok(Self { staff, session, csrf })
+        Ok(Self {
+            staff,
+            auth,
+            session,
+            csrf,
+        })
     }
 }
 
@@ -189,7 +197,8 @@ async fn login(
     Ok(Redirect::to(to).into_response())
 }
 
-async fn logout(session: Session) -> Result<Response, AppError> {
+async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, session: Session) -> Result<Response, AppError> {
+    end_if_impersonating(&state, &session, ip, "ended by signing out").await?;
     session::sign_out(&session).await?;
     Ok(Redirect::to("/staff/login").into_response())
 }
@@ -245,6 +254,8 @@ struct CustomerPage {
     cancellations: Vec<account::model::Cancellation>,
     audit: Vec<AuditRow>,
     pin_result: Option<String>,
+    reason: String,
+    reason_error: Option<&'static str>,
 }
 page!(CustomerPage);
 
@@ -275,6 +286,8 @@ async fn customer_page(
         cancellations: account::model::cancellations(&state.pool, id).await?,
         audit,
         pin_result,
+        reason: String::new(),
+        reason_error: None,
         customer,
     })
 }
@@ -387,4 +400,94 @@ async fn check_pin(
     tx.commit().await?;
     let page = customer_page(&state, &me, id, Some(result)).await?;
     render(false, StatusCode::OK, &page, None)
+}
+
+/// Records the end of the session's impersonation, if there is one; `Some(customer)`.
+pub async fn end_if_impersonating(
+    state: &AppState,
+    session: &Session,
+    ip: std::net::IpAddr,
+    how: &str,
+) -> Result<Option<CustomerId>, AppError> {
+    let Some(auth) = session::staff_auth(session).await? else {
+        return Ok(None);
+    };
+    let Some(imp) = &auth.impersonating else {
+        return Ok(None);
+    };
+    if let Some(staff) = model::by_id(&state.pool, auth.staff_id).await? {
+        record(
+            &state.pool,
+            imp.customer_id,
+            &staff.actor(),
+            "impersonation_ended",
+            how,
+            Some(ip),
+        )
+        .await?;
+    }
+    session::set_impersonation(session, &auth, None).await?;
+    Ok(Some(imp.customer_id))
+}
+
+#[derive(Deserialize)]
+struct ImpersonateInput {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Starts looking at the customer's pages as them, for a reason the customer will read.
+async fn impersonate(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    me: StaffSignedIn,
+    Path(raw): Path<String>,
+    Form(input): Form<ImpersonateInput>,
+) -> Result<Response, AppError> {
+    let id = customer_id(&raw)?;
+    model::customer(&state.pool, id).await?.ok_or(AppError::NotFound)?;
+    let reason = input.reason.trim();
+    if reason.chars().count() < 3 || reason.chars().count() > 500 || reason.chars().any(|c| c.is_control() && c != '\n')
+    {
+        let mut page = customer_page(&state, &me, id, None).await?;
+        page.reason = input.reason.clone();
+        page.reason_error = Some("Say why, in 3 to 500 characters: the customer will read it.");
+        return render(false, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
+    }
+    end_if_impersonating(&state, &me.session, ip, "ended by starting another").await?;
+    let mode = if me.staff.may_write() {
+        "support-write"
+    } else {
+        "read-only"
+    };
+    let detail = format!("{reason} ({mode})");
+    record(
+        &state.pool,
+        id,
+        &me.staff.actor(),
+        "impersonation_started",
+        &detail,
+        Some(ip),
+    )
+    .await?;
+    let imp = session::Impersonation {
+        customer_id: id,
+        reason: reason.to_owned(),
+        started_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+    };
+    session::set_impersonation(&me.session, &me.auth, Some(imp)).await?;
+    tracing::info!(staff = me.staff.username, customer = %id, "impersonation started");
+    Ok(Redirect::to("/").into_response())
+}
+
+async fn end_impersonation(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    me: StaffSignedIn,
+) -> Result<Response, AppError> {
+    let how = format!("ended by {}", me.staff.username);
+    match end_if_impersonating(&state, &me.session, ip, &how).await? {
+        Some(id) => see_other(&me.session, &format!("/staff/customers/{id}"), "Impersonation ended.").await,
+        None => Ok(Redirect::to("/staff").into_response()),
+    }
 }

@@ -14,6 +14,9 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("sign-in required")]
     SignInRequired,
+    /// A staff session asked for a customer page without (or after) an impersonation.
+    #[error("back to the staff console")]
+    StaffConsole,
     #[error("invalid input")]
     Invalid(FieldErrors),
     #[error("conflict: {0}")]
@@ -37,6 +40,8 @@ pub enum AppError {
 pub struct ErrorInfo {
     pub message: String,
     pub internal: bool,
+    /// Where a 401 sends the user, when not the usual sign-in page.
+    pub sign_in: Option<&'static str>,
 }
 
 impl AppError {
@@ -44,7 +49,7 @@ impl AppError {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::SignInRequired => StatusCode::UNAUTHORIZED,
+            Self::SignInRequired | Self::StaffConsole => StatusCode::UNAUTHORIZED,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -61,6 +66,7 @@ impl AppError {
             Self::NotFound => "That page does not exist, or it is not yours.".into(),
             Self::Forbidden(why) => format!("This request was refused: {why}."),
             Self::SignInRequired => "Please sign in.".into(),
+            Self::StaffConsole => "The impersonation has ended.".into(),
             Self::Invalid(errors) => errors.summary(),
             Self::Conflict(msg) | Self::TooMany(msg) => msg.clone(),
             Self::TooLarge => "The request was too large.".into(),
@@ -82,6 +88,10 @@ impl IntoResponse for AppError {
         response.extensions_mut().insert(ErrorInfo {
             message: self.message(),
             internal: matches!(self, Self::Internal(_)),
+            sign_in: match self {
+                Self::StaffConsole => Some("/staff"),
+                _ => None,
+            },
         });
         response
     }

@@ -109,6 +109,17 @@ async fn error_pages(req: Request, next: Next) -> Response {
     if !status.is_client_error() && !status.is_server_error() {
         return response;
     }
+    // A session changed on the way (a new id, a flash message) keeps its cookie.
+    let cookies: Vec<HeaderValue> = response.headers().get_all(header::SET_COOKIE).iter().cloned().collect();
+    let mut page = error_page(response, htmx, is_get, &path, &request_id);
+    for cookie in cookies {
+        page.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    page
+}
+
+fn error_page(response: Response, htmx: bool, is_get: bool, path: &str, request_id: &str) -> Response {
+    let status = response.status();
     let info = response.extensions().get::<ErrorInfo>().cloned();
     if status == StatusCode::UNAUTHORIZED && info.is_some() {
         let login = if path.starts_with("/staff") {
@@ -116,8 +127,10 @@ async fn error_pages(req: Request, next: Next) -> Response {
         } else {
             "/login"
         };
-        let to = if is_get {
-            format!("{login}?next={}", urlencode(&path))
+        let to = if let Some(to) = info.as_ref().and_then(|i| i.sign_in) {
+            to.to_owned()
+        } else if is_get {
+            format!("{login}?next={}", urlencode(path))
         } else {
             login.to_owned()
         };
@@ -139,9 +152,9 @@ async fn error_pages(req: Request, next: Next) -> Response {
         .unwrap_or("");
     let already_rendered = content_type.starts_with("text/html") || content_type.starts_with("application/json");
     match info {
-        Some(info) => error_response(status, &info.message, &request_id, htmx),
+        Some(info) => error_response(status, &info.message, request_id, htmx),
         None if already_rendered => response,
-        None => error_response(status, default_message(status), &request_id, htmx),
+        None => error_response(status, default_message(status), request_id, htmx),
     }
 }
 

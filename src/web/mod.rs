@@ -27,6 +27,8 @@ pub struct WebConfig {
     pub absolute_timeout: Duration,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded: bool,
+    /// How long a staff member may impersonate a customer before it ends by itself.
+    pub impersonation_limit: Duration,
 }
 
 impl WebConfig {
@@ -39,6 +41,7 @@ impl WebConfig {
             idle_timeout: Duration::from_secs(30 * 60),
             absolute_timeout: Duration::from_secs(12 * 60 * 60),
             trust_forwarded: false,
+            impersonation_limit: Duration::from_secs(30 * 60),
         }
     }
 

@@ -20,6 +20,17 @@ pub struct Layout {
     pub assets: &'static Urls,
     /// Notices not acknowledged yet, shown in the navigation.
     pub unread: Unread,
+    /// While staff impersonate the customer: the banner on every page.
+    pub impersonation: Option<Banner>,
+}
+
+/// Who is looking at the customer's pages, since when, why, and until when.
+pub struct Banner {
+    pub staff: String,
+    pub since: String,
+    pub until: String,
+    pub reason: String,
+    pub may_write: bool,
 }
 
 /// How many notices the customer has not acknowledged (shown when there are any).
@@ -35,6 +46,7 @@ impl Unread {
 impl Layout {
     /// For a signed-in page; takes the flash message left by the previous request.
     pub async fn new(me: &SignedIn, nav: &'static str, title: impl Into<String>) -> Result<Self, AppError> {
+        let limit = me.impersonation_limit;
         Ok(Self {
             title: title.into(),
             csrf: me.csrf.clone(),
@@ -43,7 +55,13 @@ impl Layout {
             flash: session::take_flash(&me.session).await?,
             assets: &URLS,
             unread: Unread(me.customer.unread_notices),
+            impersonation: me.impersonator.as_ref().map(|i| banner(i, limit)),
         })
+    }
+
+    /// Whether the `role: internal` choices are shown: to staff with `support-write` only.
+    pub fn may_use_internal(&self) -> bool {
+        self.impersonation.as_ref().is_some_and(|b| b.may_write)
     }
 
     /// For a page without a signed-in user (sign-in, error pages).
@@ -56,6 +74,7 @@ impl Layout {
             flash: None,
             assets: &URLS,
             unread: Unread(0),
+            impersonation: None,
         }
     }
 }
@@ -75,6 +94,22 @@ macro_rules! page {
             }
         }
     };
+}
+
+/// Times in the banner are UTC: the staff member's, not the customer's, zone may differ.
+fn banner(i: &session::Impersonator, limit: std::time::Duration) -> Banner {
+    let at = |secs: i64| {
+        time::OffsetDateTime::from_unix_timestamp(secs)
+            .map(|t| format!("{:02}:{:02} UTC", t.hour(), t.minute()))
+            .unwrap_or_default()
+    };
+    Banner {
+        staff: i.staff.username.clone(),
+        since: at(i.started_at),
+        until: at(i.started_at + limit.as_secs() as i64),
+        reason: i.reason.clone(),
+        may_write: i.staff.may_write(),
+    }
 }
 
 #[derive(Template)]

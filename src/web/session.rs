@@ -2,13 +2,16 @@
 //! `SignedIn` extractor that checks all of it against the database on every request.
 
 use axum::extract::{FromRef, FromRequestParts};
+use axum::http::Method;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
 use crate::AppState;
+use crate::activity::model::record;
 use crate::customer::{self, Customer, CustomerId};
+use crate::staff::model::Staff;
 use crate::web::AppError;
 
 const AUTH: &str = "auth";
@@ -56,6 +59,36 @@ pub struct StaffAuth {
     pub auth_version: i64,
     pub signed_in_at: i64,
     pub last_seen: i64,
+    /// The customer whose pages the staff member is looking at, if any.
+    #[serde(default)]
+    pub impersonating: Option<Impersonation>,
+}
+
+/// A staff member acting as a customer: whom, why, since when (Unix seconds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Impersonation {
+    pub customer_id: CustomerId,
+    pub reason: String,
+    pub started_at: i64,
+}
+
+/// Starts or ends (`None`) an impersonation, under a new session id.
+pub async fn set_impersonation(
+    session: &Session,
+    auth: &StaffAuth,
+    impersonating: Option<Impersonation>,
+) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    session
+        .insert(
+            STAFF,
+            StaffAuth {
+                impersonating,
+                ..auth.clone()
+            },
+        )
+        .await?;
+    Ok(())
 }
 
 /// Starts a staff session: a new id, a new CSRF token, no customer principal.
@@ -72,6 +105,7 @@ pub async fn staff_sign_in(session: &Session, staff_id: i64, auth_version: i64) 
                 auth_version,
                 signed_in_at: now,
                 last_seen: now,
+                impersonating: None,
             },
         )
         .await?;
@@ -166,16 +200,54 @@ fn new_token() -> String {
 
 /// A signed-in customer, checked against the database on this request: the session's auth
 /// version must match the account's, and neither the idle nor the absolute timeout has passed.
+/// Or a staff member impersonating the customer (`impersonator`): then the staff account is
+/// checked instead, the impersonation ends after its time limit, a `support` (read-only)
+/// impersonation may only read, and every change a `support-write` one makes is recorded.
 pub struct SignedIn {
     pub customer: Customer,
-    pub auth: Auth,
+    /// The customer's own sign-in; `None` while staff impersonate.
+    pub auth: Option<Auth>,
     pub session: Session,
     pub csrf: String,
+    pub impersonator: Option<Impersonator>,
+    /// How long an impersonation lasts (for the banner).
+    pub impersonation_limit: std::time::Duration,
+}
+
+/// Who is looking at the customer's pages, why, and since when (Unix seconds).
+#[derive(Debug, Clone)]
+pub struct Impersonator {
+    pub staff: Staff,
+    pub reason: String,
+    pub started_at: i64,
 }
 
 impl SignedIn {
     pub fn id(&self) -> CustomerId {
         self.customer.id
+    }
+
+    /// Who the customer's Activity says acted: "customer", or "Support (alice)".
+    pub fn actor(&self) -> String {
+        match &self.impersonator {
+            Some(i) => i.staff.actor(),
+            None => crate::activity::model::BY_CUSTOMER.to_owned(),
+        }
+    }
+
+    /// Whether `role: internal` choices are open: only to staff with `support-write`.
+    pub fn may_use_internal(&self) -> bool {
+        self.impersonator.as_ref().is_some_and(|i| i.staff.may_write())
+    }
+
+    /// Password, PIN and email are never changed while impersonating.
+    pub fn refuse_if_impersonating(&self) -> Result<(), AppError> {
+        match self.impersonator {
+            Some(_) => Err(AppError::Forbidden(
+                "password, PIN and email cannot be changed while impersonating",
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -194,7 +266,7 @@ where
             .cloned()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
         let Some(mut auth) = session.get::<Auth>(AUTH).await? else {
-            return Err(AppError::SignInRequired);
+            return impersonated(&state, parts, session).await;
         };
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let idle = now - auth.last_seen > state.web.idle_timeout.as_secs() as i64;
@@ -215,9 +287,79 @@ where
         let csrf = csrf_token(&session).await?;
         Ok(Self {
             customer,
-            auth,
+            auth: Some(auth),
             session,
             csrf,
+            impersonator: None,
+            impersonation_limit: state.web.impersonation_limit,
         })
     }
+}
+
+/// A customer page asked for by a staff session: allowed only while impersonating.
+async fn impersonated(state: &AppState, parts: &Parts, session: Session) -> Result<SignedIn, AppError> {
+    let Some(staff_auth) = staff_auth(&session).await? else {
+        return Err(AppError::SignInRequired);
+    };
+    let Some(imp) = staff_auth.impersonating.clone() else {
+        return Err(AppError::StaffConsole);
+    };
+    let staff = crate::staff::model::by_id(&state.pool, staff_auth.staff_id)
+        .await?
+        .filter(|s| s.auth_version == staff_auth.auth_version);
+    let Some(staff) = staff else {
+        session.flush().await?;
+        return Err(AppError::SignInRequired);
+    };
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let limit = state.web.impersonation_limit.as_secs() as i64;
+    if now - imp.started_at > limit {
+        let detail = format!("time limit of {} minutes reached", limit / 60);
+        record(
+            &state.pool,
+            imp.customer_id,
+            &staff.actor(),
+            "impersonation_ended",
+            &detail,
+            None,
+        )
+        .await?;
+        set_impersonation(&session, &staff_auth, None).await?;
+        flash(&session, "The impersonation reached its time limit and ended.").await?;
+        return Err(AppError::StaffConsole);
+    }
+    let customer = customer::model::by_id(&state.pool, imp.customer_id)
+        .await?
+        .ok_or(AppError::StaffConsole)?;
+    let changes = !matches!(parts.method, Method::GET | Method::HEAD);
+    if changes && !staff.may_write() {
+        return Err(AppError::Forbidden("support access is read-only; nothing was changed"));
+    }
+    if changes {
+        // Every change made while impersonating is in the customer's Activity.
+        let detail = format!("{} {}", parts.method, parts.uri.path());
+        record(
+            &state.pool,
+            customer.id,
+            &staff.actor(),
+            "impersonated_request",
+            &detail,
+            None,
+        )
+        .await?;
+    }
+    touch_staff(&session, &staff_auth).await?;
+    let csrf = csrf_token(&session).await?;
+    Ok(SignedIn {
+        customer,
+        auth: None,
+        session,
+        csrf,
+        impersonator: Some(Impersonator {
+            staff,
+            reason: imp.reason,
+            started_at: imp.started_at,
+        }),
+        impersonation_limit: state.web.impersonation_limit,
+    })
 }
