@@ -51,7 +51,7 @@ pub struct DeliveryConfig {
     /// The relay as `scheme://host:port`, for the log (no user or password).
     relay: Option<String>,
     mail_from: Mailbox,
-    http: reqwest::Client,
+    http: send::HttpClient,
     webhook_timeout: Duration,
     /// The wait when nothing was due.
     pub poll: Duration,
@@ -82,7 +82,7 @@ impl DeliveryConfig {
             .with_context(|| format!("BERTH_MAIL_FROM {mail_from:?} is not an email address"))?;
         let (smtp, relay) = match smtp_url {
             Some(url) => {
-                let parsed = reqwest::Url::parse(url).map_err(|_| anyhow::anyhow!("BERTH_SMTP_URL is not a URL"))?;
+                let parsed = url::Url::parse(url).map_err(|_| anyhow::anyhow!("BERTH_SMTP_URL is not a URL"))?;
                 let relay = format!(
                     "{}://{}:{}",
                     parsed.scheme(),
@@ -98,14 +98,7 @@ impl DeliveryConfig {
             }
             None => (None, None),
         };
-        let http = reqwest::Client::builder()
-            .timeout(WEBHOOK_TIMEOUT)
-            .connect_timeout(WEBHOOK_TIMEOUT)
-            // A signed POST is not followed elsewhere: a redirect is a failure.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Berth/", env!("CARGO_PKG_VERSION"), " (notice delivery)"))
-            .build()
-            .context("cannot build the webhook HTTP client")?;
+        let http = send::http_client(WEBHOOK_TIMEOUT).context("cannot build the webhook HTTP client")?;
         Ok(Self {
             smtp,
             relay,

@@ -81,13 +81,41 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// POSTs the notice to the webhook, signed. Any answer but 2xx, and any network error or
-/// timeout, is a failure to retry.
-pub async fn webhook(http: &reqwest::Client, timeout: Duration, claimed: &Claimed) -> Result<(), SendError> {
+/// The HTTP(S) client webhooks are posted with: HTTP/1.1, TLS through rustls with the
+/// webpki roots, no redirects followed (a signed POST is not sent elsewhere).
+pub type HttpClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<axum::body::Bytes>,
+>;
+
+/// Builds the [`HttpClient`] with rustls and aws-lc-rs.
+pub fn http_client(connect_timeout: Duration) -> anyhow::Result<HttpClient> {
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(connect_timeout));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::aws_lc_rs::default_provider())?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https))
+}
+
+/// POSTs the notice to the webhook, signed. Any answer but 2xx (redirects included), any
+/// network error, and no answer within `timeout` is a failure to retry.
+pub async fn webhook(http: &HttpClient, timeout: Duration, claimed: &Claimed) -> Result<(), SendError> {
+    use axum::http::{Method, Request, header};
+
     let url = claimed
         .target
         .as_deref()
         .ok_or_else(|| SendError::Permanent("the webhook has no URL".to_owned()))?;
+    let uri: axum::http::Uri = url
+        .parse()
+        .map_err(|_| SendError::Permanent("the webhook URL cannot be used".to_owned()))?;
+    if !matches!(uri.scheme_str(), Some("https" | "http")) {
+        return Err(SendError::Permanent("the webhook URL cannot be used".to_owned()));
+    }
     let secret = claimed
         .signing_secret
         .as_deref()
@@ -95,26 +123,28 @@ pub async fn webhook(http: &reqwest::Client, timeout: Duration, claimed: &Claime
     let body = serde_json::to_vec(&WebhookBody::of(claimed))
         .map_err(|err| SendError::Permanent(format!("the notice cannot be encoded: {err}")))?;
     let timestamp = OffsetDateTime::now_utc().unix_timestamp();
-    let answer = http
-        .post(url)
-        .timeout(timeout)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(
+            header::USER_AGENT,
+            concat!("Berth/", env!("CARGO_PKG_VERSION"), " (notice delivery)"),
+        )
         .header(TIMESTAMP_HEADER, timestamp.to_string())
         .header(SIGNATURE_HEADER, signature(secret, timestamp, &body))
         .header(DELIVERY_HEADER, claimed.id.to_string())
-        .body(body)
-        .send()
-        .await;
-    match answer {
-        Ok(response) if response.status().is_success() => Ok(()),
-        Ok(response) => Err(SendError::Retry(format!("the receiver answered {}", response.status()))),
-        Err(err) if err.is_timeout() => Err(SendError::Retry(format!(
+        .body(http_body_util::Full::new(axum::body::Bytes::from(body)))
+        .map_err(|_| SendError::Permanent("the webhook URL cannot be used".to_owned()))?;
+    match tokio::time::timeout(timeout, http.request(request)).await {
+        Ok(Ok(response)) if response.status().is_success() => Ok(()),
+        Ok(Ok(response)) => Err(SendError::Retry(format!("the receiver answered {}", response.status()))),
+        // hyper's errors do not name the URL (which may carry a token in its query).
+        Ok(Err(err)) => Err(SendError::Retry(format!("{:#}", anyhow::Error::new(err)))),
+        Err(_) => Err(SendError::Retry(format!(
             "the receiver did not answer within {} s",
             timeout.as_secs()
         ))),
-        Err(err) if err.is_builder() => Err(SendError::Permanent("the webhook URL cannot be used".to_owned())),
-        // Without the URL: it may carry a token in its query.
-        Err(err) => Err(SendError::Retry(format!("{:#}", anyhow::Error::new(err.without_url())))),
     }
 }
 

@@ -448,7 +448,7 @@ async fn after_the_last_attempt_a_delivery_has_failed() {
         alice,
         c,
         "webhook",
-        serde_json::json!({"url": format!("http://{closed}/hook?token=s3cr3t-in-query")}),
+        serde_json::json!({"url": format!("https://{closed}/hook?token=s3cr3t-in-query")}),
     )
     .await;
     publish_outage(&app, Some(alice), "Never arrives").await;
