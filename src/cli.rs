@@ -110,6 +110,11 @@ async fn open(config: &DbConfig) -> anyhow::Result<Database> {
 }
 
 async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> {
+    // Checked before the database starts, so a bad setting stops nothing half-way.
+    let mut delivery =
+        crate::delivery::DeliveryConfig::new(config.smtp_url.as_ref().map(|u| u.0.as_str()), &config.mail_from)?;
+    delivery.poll = std::time::Duration::from_millis(config.delivery_poll_ms.max(10));
+    let delivery = Arc::new(delivery);
     let db = open(db_config).await?;
     let hasher = Hasher::for_this_machine()?;
     if db.embedded.is_some() {
@@ -130,6 +135,7 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
         PostgresStore::new(db.pool.clone()).continuously_delete_expired(tokio::time::Duration::from_secs(600)),
     );
     let worker = crate::provisioning::spawn(db.pool.clone(), Arc::new(crate::provisioning::DevelopmentDriver));
+    let delivery = crate::delivery::spawn(db.pool.clone(), delivery);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -144,6 +150,7 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
     .await;
     cleanup.abort();
     worker.abort();
+    delivery.abort();
     tracing::info!("in-flight requests drained; stopping");
     db.close().await;
     served.context("the server failed")

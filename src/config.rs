@@ -126,6 +126,35 @@ pub struct ServeConfig {
     /// Behind a trusted reverse proxy: take the client address from X-Forwarded-For.
     #[arg(long, env = "BERTH_TRUST_FORWARDED", default_value_t = false)]
     pub trust_forwarded: bool,
+    /// The SMTP relay email notices go through: smtp://host:port (plain), add ?tls=required
+    /// for STARTTLS, or smtps://host:port (TLS); user:password@ for AUTH. Unset: email
+    /// deliveries wait.
+    #[arg(long, env = "BERTH_SMTP_URL")]
+    pub smtp_url: Option<SmtpUrl>,
+    /// The sender of email notices.
+    #[arg(long, env = "BERTH_MAIL_FROM", default_value = "Berth <berth@localhost>")]
+    pub mail_from: String,
+    /// How often the delivery worker looks for due deliveries when it has nothing to do,
+    /// in milliseconds.
+    #[arg(long, env = "BERTH_DELIVERY_POLL_MS", default_value_t = 1000)]
+    pub delivery_poll_ms: u64,
+}
+
+/// `BERTH_SMTP_URL`: it may carry a password, so `Debug` does not show it.
+#[derive(Clone)]
+pub struct SmtpUrl(pub String);
+
+impl std::str::FromStr for SmtpUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SmtpUrl(<redacted>)")
+    }
 }
 
 impl ServeConfig {

@@ -1,2 +1,117 @@
-//! Delivering notices: a worker takes due deliveries from the outbox (`deliveries`) and
-//! sends them by email (SMTP) or webhook. Not built yet.
+//! Delivering notices (issue 6): a worker inside every Berth process takes due deliveries
+//! from the outbox (`deliveries`, written by [`crate::notices::model::publish`] in the
+//! notice's transaction) and sends them: email through the configured SMTP relay, webhooks
+//! as a signed HTTP POST. SMS and phone deliveries stay `waiting_for_gateway`.
+//!
+//! **Claiming.** [`run_once`] claims a batch with one short statement
+//! ([`model::claim`]): `FOR UPDATE SKIP LOCKED` on the due rows, and in the same statement
+//! a lease: `attempts + 1` and `next_attempt_at = now() + 5 min`. Once it has committed, no
+//! other worker (in this process or another sharing the database) sees those rows as due.
+//! The sending happens outside any transaction, then the result is recorded only if the
+//! row still holds the lease (`attempts` unchanged, still `pending`).
+//!
+//! **Guarantee.** Between live processes, each delivery is sent by exactly one of them: the
+//! claim is exclusive and an attempt (at most 60 s) ends long before its lease (5 min).
+//! If a process dies after sending but before recording, the lease runs out and the
+//! delivery is sent again: **at least once** across crashes, chosen because a lost outage or
+//! security notice is worse than a repeated one. Repeats can be recognised: webhooks carry
+//! the delivery id (`Berth-Delivery` header and `delivery_id`), emails a Message-ID made
+//! from it. An interrupted last attempt is not repeated: the delivery fails saying so.
+//!
+//! **Retries.** A failed attempt is retried after 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 2 h
+//! ([`worker::backoff_secs`]), [`MAX_ATTEMPTS`] in all, then `failed`; `attempts` and
+//! `last_error` (never a secret, never the webhook's URL) are recorded. A permanent
+//! failure (no address, an address the relay refuses with a 5xx) fails at once. Without a
+//! relay, email deliveries wait with "no SMTP relay configured" and are not counted as
+//! attempts.
+
+pub mod model;
+pub mod send;
+pub mod worker;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, Tokio1Executor};
+
+pub use model::DeliveryId;
+pub use send::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
+pub use worker::{MAX_ATTEMPTS, NO_RELAY, run_once, spawn};
+
+/// How long a webhook receiver may take to answer.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the SMTP relay may take for each step of the conversation.
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the worker needs: the SMTP relay (if any), the sender address, an HTTP client, and
+/// how often to look for due deliveries.
+pub struct DeliveryConfig {
+    smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    /// The relay as `scheme://host:port`, for the log (no user or password).
+    relay: Option<String>,
+    mail_from: Mailbox,
+    http: send::HttpClient,
+    webhook_timeout: Duration,
+    /// The wait when nothing was due.
+    pub poll: Duration,
+    /// At most this many deliveries are claimed and sent at once.
+    pub batch: i64,
+}
+
+impl std::fmt::Debug for DeliveryConfig {
+    // The SMTP URL may carry a password: only the relay's address is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryConfig")
+            .field("relay", &self.relay)
+            .field("mail_from", &self.mail_from.to_string())
+            .field("poll", &self.poll)
+            .field("batch", &self.batch)
+            .finish()
+    }
+}
+
+impl DeliveryConfig {
+    /// `smtp_url`: `smtp://host:port` (plain, e.g. a local relay),
+    /// `smtp://host:port?tls=required` (STARTTLS) or `smtps://host:port` (TLS), with
+    /// `user:password@` for AUTH; `None`: email deliveries wait. `mail_from`: the sender,
+    /// e.g. `Berth <noreply@example.com>`.
+    pub fn new(smtp_url: Option<&str>, mail_from: &str) -> anyhow::Result<Self> {
+        let mail_from: Mailbox = mail_from
+            .parse()
+            .with_context(|| format!("BERTH_MAIL_FROM {mail_from:?} is not an email address"))?;
+        let (smtp, relay) = match smtp_url {
+            Some(url) => {
+                let parsed = url::Url::parse(url).map_err(|_| anyhow::anyhow!("BERTH_SMTP_URL is not a URL"))?;
+                let relay = format!(
+                    "{}://{}:{}",
+                    parsed.scheme(),
+                    parsed.host_str().unwrap_or(""),
+                    parsed.port().map_or_else(|| "default".to_owned(), |p| p.to_string())
+                );
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    // lettre's message names the scheme, never the password.
+                    .map_err(|err| anyhow::anyhow!("BERTH_SMTP_URL ({relay}) cannot be used: {err}"))?
+                    .timeout(Some(SMTP_TIMEOUT))
+                    .build();
+                (Some(transport), Some(relay))
+            }
+            None => (None, None),
+        };
+        let http = send::http_client(WEBHOOK_TIMEOUT).context("cannot build the webhook HTTP client")?;
+        Ok(Self {
+            smtp,
+            relay,
+            mail_from,
+            http,
+            webhook_timeout: WEBHOOK_TIMEOUT,
+            poll: Duration::from_secs(1),
+            batch: 10,
+        })
+    }
+
+    /// The relay as `scheme://host:port`, or `none`.
+    pub fn relay(&self) -> &str {
+        self.relay.as_deref().unwrap_or("none")
+    }
+}

@@ -1,0 +1,162 @@
+//! Delivery rows: claiming due ones under a lease, and recording each attempt's result.
+//! All delivery SQL (the outbox rows themselves are written by
+//! [`crate::notices::model::publish`]).
+
+use std::fmt;
+
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+
+/// A `deliveries.id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct DeliveryId(pub i64);
+
+impl fmt::Display for DeliveryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A delivery this worker has claimed, with what it needs to send it. Its lease runs until
+/// `next_attempt_at`; `attempts` already counts this attempt and is the lease's token: a
+/// result is recorded only while the row still holds it.
+///
+/// No `Debug`: it carries the webhook's signing secret.
+#[derive(Clone, sqlx::FromRow)]
+pub struct Claimed {
+    pub id: DeliveryId,
+    pub customer_id: i64,
+    /// This attempt's number (1 for the first).
+    pub attempts: i32,
+    /// `email` or `webhook`.
+    pub method: String,
+    /// The email address or the webhook URL, from the method's options.
+    pub target: Option<String>,
+    pub signing_secret: Option<String>,
+    pub notice_id: i64,
+    pub global: bool,
+    pub notice_type: String,
+    pub severity: String,
+    pub title: String,
+    pub body: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// Claims up to `limit` due deliveries (pending, `next_attempt_at` reached, fewer than
+/// `max_attempts` made; email ones only with `email` true) with `FOR UPDATE SKIP LOCKED`, and in the same statement takes
+/// a lease on them: `attempts` goes up by one and `next_attempt_at` moves `lease_secs`
+/// ahead, so no other worker sees them as due until the lease runs out. The statement is
+/// its own short transaction; the sending happens after it has committed.
+///
+/// A concurrent claimer that reaches a row after this statement has committed re-checks
+/// `next_attempt_at` against the new row (PostgreSQL's read-committed update rule) and
+/// skips it; one that reaches it before sees it locked and skips it.
+pub async fn claim(
+    db: impl PgExecutor<'_>,
+    limit: i64,
+    email: bool,
+    lease_secs: i64,
+    max_attempts: i32,
+) -> sqlx::Result<Vec<Claimed>> {
+    sqlx::query_as(
+        "with due as (
+             select d.id
+             from deliveries d
+             join contact_methods m on m.id = d.contact_method_id
+             where d.status = 'pending' and d.next_attempt_at <= now() and d.attempts < $4
+               and (m.method_id = 'webhook' or (m.method_id = 'email' and $2))
+             order by d.next_attempt_at, d.id
+             limit $1
+             for update of d skip locked
+         )
+         update deliveries d
+         set attempts = d.attempts + 1,
+             next_attempt_at = now() + make_interval(secs => $3)
+         from due, contact_methods m, notices n
+         where d.id = due.id and m.id = d.contact_method_id and n.id = d.notice_id
+         returning d.id, d.customer_id, d.attempts, m.method_id as method,
+                   case m.method_id when 'email' then m.options ->> 'address' else m.options ->> 'url' end
+                       as target,
+                   m.signing_secret, n.id as notice_id, n.customer_id is null as global,
+                   n.notice_type_id as notice_type, n.severity, n.title, n.body, n.created_at",
+    )
+    .bind(limit)
+    .bind(email)
+    .bind(lease_secs as f64)
+    .bind(max_attempts)
+    .fetch_all(db)
+    .await
+}
+
+/// With no SMTP relay configured: due email deliveries wait, saying why, and are looked at
+/// again after `recheck_secs`; their attempts are not counted. Returns how many waited.
+pub async fn hold_email(db: impl PgExecutor<'_>, reason: &str, recheck_secs: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "update deliveries d
+         set last_error = $1, next_attempt_at = now() + make_interval(secs => $2)
+         from contact_methods m
+         where m.id = d.contact_method_id and m.method_id = 'email'
+           and d.status = 'pending' and d.next_attempt_at <= now()",
+    )
+    .bind(reason)
+    .bind(recheck_secs as f64)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Deliveries whose last allowed attempt was claimed but whose lease ran out before its
+/// result was recorded (the process stopped while sending) fail with `reason`: it is not
+/// known whether that attempt arrived, and there is no attempt left. Returns how many.
+pub async fn fail_interrupted(db: impl PgExecutor<'_>, max_attempts: i32, reason: &str) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "update deliveries set status = 'failed', last_error = $2
+         where status = 'pending' and next_attempt_at <= now() and attempts >= $1",
+    )
+    .bind(max_attempts)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Marks the delivery sent after its `attempt`-th attempt (an earlier `last_error` is
+/// kept, like provisioning steps). `false` when the lease was lost.
+pub async fn sent(db: impl PgExecutor<'_>, id: DeliveryId, attempt: i32) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update deliveries set status = 'sent', sent_at = now()
+         where id = $1 and attempts = $2 and status = 'pending'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records a failed attempt: the delivery is tried again after `retry_in_secs`, or, with
+/// `None`, it has failed for good. `false` when the lease was lost.
+pub async fn attempt_failed(
+    db: impl PgExecutor<'_>,
+    id: DeliveryId,
+    attempt: i32,
+    error: &str,
+    retry_in_secs: Option<i64>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update deliveries
+         set last_error = $3,
+             status = case when $4::float8 is null then 'failed' else 'pending' end,
+             next_attempt_at = case when $4::float8 is null then next_attempt_at
+                                    else now() + make_interval(secs => $4::float8) end
+         where id = $1 and attempts = $2 and status = 'pending'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(error)
+    .bind(retry_in_secs.map(|s| s as f64))
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,182 @@
+//! The worker: claims due deliveries under a lease, sends them, records the results (see
+//! the module documentation of [`crate::delivery`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+
+use super::DeliveryConfig;
+use super::model::{self, Claimed};
+use super::send::{self, SendError};
+
+/// Attempts at a delivery before it is `failed`.
+pub const MAX_ATTEMPTS: i32 = 8;
+/// How long a claim holds a delivery. Far longer than one attempt may take
+/// ([`ATTEMPT_TIMEOUT`]), so a lease only runs out when its process stopped mid-attempt.
+pub const LEASE_SECS: i64 = 300;
+/// The longest one attempt may take, whatever the transport's own timeouts.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+/// With no SMTP relay, email deliveries are looked at again after this long.
+const NO_RELAY_RECHECK_SECS: i64 = 60;
+/// The wait after the worker itself failed (e.g. the database is unreachable).
+const AFTER_ERROR: Duration = Duration::from_secs(5);
+/// Error messages are cut to this many characters.
+const MAX_ERROR_CHARS: usize = 500;
+
+/// What an email delivery says while no relay is configured.
+pub const NO_RELAY: &str = "no SMTP relay configured (BERTH_SMTP_URL); waiting";
+/// What a delivery says when its last attempt was interrupted.
+pub const INTERRUPTED: &str =
+    "the last attempt was interrupted before its result was recorded; it may or may not have arrived";
+/// What an attempt records when it failed for a reason the customer must not see.
+pub const INTERNAL_ERROR: &str = "An internal error occurred; the details are in Berth's log.";
+
+/// The wait after the `attempts`-th failed attempt: 30 s, 2 min, 10 min, 30 min, 1 h,
+/// then 2 h.
+pub fn backoff_secs(attempts: i32) -> i64 {
+    match attempts {
+        ..=1 => 30,
+        2 => 120,
+        3 => 600,
+        4 => 1_800,
+        5 => 3_600,
+        _ => 7_200,
+    }
+}
+
+/// Starts the worker: it delivers due batches one after another and polls every
+/// `config.poll` when there are none. Abort the handle to stop it (a delivery being sent
+/// is sent again once its lease has run out; see the module documentation).
+pub fn spawn(pool: PgPool, config: Arc<DeliveryConfig>) -> JoinHandle<()> {
+    tracing::info!(smtp = config.relay(), "delivery worker started");
+    tokio::spawn(async move {
+        loop {
+            match run_once(&pool, &config).await {
+                Ok(0) => tokio::time::sleep(config.poll).await,
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::error!(error = format!("{err:#}"), "delivery worker failed; retrying");
+                    tokio::time::sleep(AFTER_ERROR).await;
+                }
+            }
+        }
+    })
+}
+
+/// Claims up to `config.batch` due deliveries, sends them (concurrently) and records each
+/// result; returns how many were attempted (0: nothing was due).
+///
+/// Before claiming: with no SMTP relay, due email deliveries are made to wait with
+/// [`NO_RELAY`]; deliveries whose last attempt was interrupted fail with [`INTERRUPTED`].
+pub async fn run_once(pool: &PgPool, config: &DeliveryConfig) -> anyhow::Result<usize> {
+    if config.smtp.is_none() {
+        model::hold_email(pool, NO_RELAY, NO_RELAY_RECHECK_SECS).await?;
+    }
+    let interrupted = model::fail_interrupted(pool, MAX_ATTEMPTS, INTERRUPTED).await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            deliveries = interrupted,
+            "deliveries failed: their last attempt was interrupted"
+        );
+    }
+    let claimed = model::claim(pool, config.batch, config.smtp.is_some(), LEASE_SECS, MAX_ATTEMPTS).await?;
+    let count = claimed.len();
+    let results = futures_util::future::join_all(claimed.iter().map(|c| attempt(config, c))).await;
+    for (claimed, result) in claimed.iter().zip(results) {
+        record(pool, claimed, result).await?;
+    }
+    Ok(count)
+}
+
+/// One attempt, never longer than [`ATTEMPT_TIMEOUT`]; a panic is an internal error of the
+/// attempt rather than the end of the worker.
+async fn attempt(config: &DeliveryConfig, claimed: &Claimed) -> Result<(), SendError> {
+    let send = std::panic::AssertUnwindSafe(async {
+        match (claimed.method.as_str(), &config.smtp) {
+            ("webhook", _) => send::webhook(&config.http, config.webhook_timeout, claimed).await,
+            ("email", Some(smtp)) => send::email(smtp, &config.mail_from, claimed).await,
+            ("email", None) => Err(SendError::Retry(NO_RELAY.to_owned())),
+            (other, _) => Err(SendError::Permanent(format!(
+                "{other} deliveries are not sent by this worker"
+            ))),
+        }
+    });
+    match tokio::time::timeout(ATTEMPT_TIMEOUT, send.catch_unwind()).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => {
+            tracing::error!(delivery = %claimed.id, "sending a delivery panicked");
+            Err(SendError::Retry(INTERNAL_ERROR.to_owned()))
+        }
+        Err(_) => Err(SendError::Retry(format!(
+            "no answer within {} s",
+            ATTEMPT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+async fn record(pool: &PgPool, claimed: &Claimed, result: Result<(), SendError>) -> anyhow::Result<()> {
+    let (id, attempt) = (claimed.id, claimed.attempts);
+    let kept = match result {
+        Ok(()) => {
+            tracing::info!(delivery = %id, notice = claimed.notice_id, method = claimed.method, attempt, "delivered");
+            model::sent(pool, id, attempt).await?
+        }
+        Err(err) => {
+            let error = clean_message(err.message());
+            let retry = match err {
+                SendError::Retry(_) if attempt < MAX_ATTEMPTS => Some(backoff_secs(attempt)),
+                _ => None,
+            };
+            match retry {
+                Some(wait) => tracing::info!(
+                    delivery = %id, method = claimed.method, attempt, error, retry_in_secs = wait,
+                    "delivery failed; retrying later"
+                ),
+                None => tracing::warn!(delivery = %id, method = claimed.method, attempt, error, "delivery failed"),
+            }
+            model::attempt_failed(pool, id, attempt, &error, retry).await?
+        }
+    };
+    if !kept {
+        tracing::warn!(delivery = %id, attempt, "the delivery's lease ran out before its result was recorded");
+    }
+    Ok(())
+}
+
+/// A message as stored: trimmed, on one line, at most [`MAX_ERROR_CHARS`].
+fn clean_message(message: &str) -> String {
+    let one_line: String = message
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_ERROR_CHARS)
+        .collect();
+    if one_line.is_empty() {
+        "The attempt failed without saying why.".to_owned()
+    } else {
+        one_line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_two_hours() {
+        let waits: Vec<i64> = (1..MAX_ATTEMPTS).map(backoff_secs).collect();
+        assert_eq!(waits, [30, 120, 600, 1_800, 3_600, 7_200, 7_200]);
+        // Every attempt ends long before its lease does.
+        assert!(ATTEMPT_TIMEOUT.as_secs() as i64 * 2 < LEASE_SECS);
+    }
+
+    #[test]
+    fn messages_are_cleaned() {
+        assert_eq!(clean_message("  refused\r\nhere "), "refused  here");
+        assert_eq!(clean_message(" "), "The attempt failed without saying why.");
+        assert_eq!(clean_message(&"x".repeat(1000)).chars().count(), MAX_ERROR_CHARS);
+    }
+}
