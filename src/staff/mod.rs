@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/customers/{id}/pin", post(check_pin))
         .route("/staff/customers/{id}/impersonate", post(impersonate))
         .route("/staff/impersonation/end", post(end_impersonation))
+        .route("/staff/notices", get(notice_page).post(publish_notice))
 }
 
 /// A signed-in staff member, checked against the database on this request. A customer's
@@ -490,4 +491,104 @@ async fn end_impersonation(
         Some(id) => see_other(&me.session, &format!("/staff/customers/{id}"), "Impersonation ended.").await,
         None => Ok(Redirect::to("/staff").into_response()),
     }
+}
+
+#[derive(Template)]
+#[template(path = "staff/notices.html", blocks = ["content"])]
+struct NoticePage {
+    layout: Layout,
+    types: Vec<crate::notices::model::NoticeType>,
+    severities: &'static [&'static str],
+    form: crate::web::FormState,
+    may_write: bool,
+}
+page!(NoticePage);
+
+async fn notice_form(
+    state: &AppState,
+    me: &StaffSignedIn,
+    form: crate::web::FormState,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let page = NoticePage {
+        layout: me.layout("Publish a notice").await?,
+        types: crate::notices::model::types(&state.pool).await?,
+        severities: &crate::notices::model::SEVERITIES,
+        form,
+        may_write: me.staff.may_write(),
+    };
+    render(false, status, &page, None)
+}
+
+async fn notice_page(State(state): State<AppState>, me: StaffSignedIn) -> Result<Response, AppError> {
+    notice_form(&state, &me, crate::web::FormState::default(), StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+struct NoticeInput {
+    #[serde(default, rename = "type")]
+    notice_type: String,
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: String,
+    /// A customer's username; empty for every customer.
+    #[serde(default)]
+    customer: String,
+}
+
+/// Publishes a notice with the command line's validation; `support-write` only.
+async fn publish_notice(
+    State(state): State<AppState>,
+    me: StaffSignedIn,
+    Form(input): Form<NoticeInput>,
+) -> Result<Response, AppError> {
+    me.require_write()?;
+    let types = crate::notices::model::types(&state.pool).await?;
+    let draft =
+        crate::notices::model::Draft::parse(&types, &input.notice_type, &input.severity, &input.title, &input.body);
+    let mut errors = match &draft {
+        Ok(_) => crate::web::FieldErrors::default(),
+        Err(errors) => errors.clone(),
+    };
+    let customer = match input.customer.trim() {
+        "" => None,
+        name => {
+            let found = crate::customer::model::credentials_by_username(&state.pool, name).await?;
+            if found.is_none() {
+                errors.add("customer", "There is no customer with that username.");
+            }
+            found.map(|c| c.id)
+        }
+    };
+    let (Ok(draft), true) = (draft, errors.is_empty()) else {
+        let form = crate::web::FormState::failed(
+            &[
+                ("type", &input.notice_type),
+                ("severity", &input.severity),
+                ("title", &input.title),
+                ("body", &input.body),
+                ("customer", &input.customer),
+            ],
+            errors,
+        );
+        return notice_form(&state, &me, form, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let mut tx = state.pool.begin().await?;
+    let id = crate::notices::model::publish(&mut tx, customer, &draft).await?;
+    tx.commit().await?;
+    tracing::info!(staff = me.staff.username, notice = %id, "notice published");
+    let to = if customer.is_some() {
+        "the customer"
+    } else {
+        "every customer"
+    };
+    see_other(
+        &me.session,
+        "/staff/notices",
+        &format!("Notice {id} published to {to}."),
+    )
+    .await
 }

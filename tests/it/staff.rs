@@ -248,3 +248,54 @@ async fn pin_checks_say_only_match_and_lock_after_five_misses() {
     let page = staff.get(&format!("/staff/customers/{alice}")).await;
     assert!(!page.body.contains("246810") && !page.body.contains("$argon2"));
 }
+
+#[tokio::test]
+async fn staff_publish_notices_with_the_command_lines_rules() {
+    let app = TestApp::spawn().await;
+    let (customer, alice) = app.signed_in_client("alice").await;
+    let reader = staff_client(&app, "reader", false).await;
+    reader.get("/staff/notices").await;
+    let fields = [
+        ("type", "outage"),
+        ("severity", "critical"),
+        ("title", "Paris is down"),
+        ("body", "We are on it."),
+        ("customer", ""),
+    ];
+    assert_eq!(
+        reader.post_form("/staff/notices", &fields).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let writer = staff_client(&app, "writer", true).await;
+    writer.get("/staff/notices").await;
+    for (field, value, message) in [
+        ("type", "gossip", "Choose one of"),
+        ("severity", "apocalyptic", "info, warning or critical"),
+        ("title", "", "1 to 200 characters"),
+        ("customer", "nobody", "no customer with that username"),
+    ] {
+        let mut bad = fields.to_vec();
+        bad.retain(|(k, _)| *k != field);
+        bad.push((field, value));
+        let r = writer.post_form("/staff/notices", &bad).await;
+        assert_field_error(&r, field, message);
+    }
+    let none: i64 = app.scalar("select count(*) from notices").await;
+    assert_eq!(none, 0);
+    let r = writer.post_form("/staff/notices", &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let mut own = fields.to_vec();
+    own.retain(|(k, _)| *k != "customer");
+    own.push(("customer", "alice"));
+    writer.post_form("/staff/notices", &own).await;
+    let rows: Vec<(Option<i64>, String)> = sqlx::query_as("select customer_id, title from notices order by id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        [(None, "Paris is down".into()), (Some(alice.0), "Paris is down".into())]
+    );
+    assert_eq!(customer.get("/notices").await.texts(".notice-title").len(), 2);
+}
