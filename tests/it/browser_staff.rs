@@ -5,13 +5,10 @@
 
 use std::time::Instant;
 
-use berth::customer::Username;
 use serde_json::json;
 
 use crate::browser::Tools;
-use crate::helpers::{PASSWORD, TestApp};
-
-const STAFF_PASSWORD: &str = "staff password for the browser";
+use crate::helpers::{PASSWORD, STAFF_PASSWORD, TestApp};
 
 #[tokio::test]
 async fn staff_impersonate_a_customer_in_a_real_browser() {
@@ -19,11 +16,7 @@ async fn staff_impersonate_a_customer_in_a_real_browser() {
     let started = Instant::now();
     let app = TestApp::spawn().await;
     let customer = app.create_customer("carol").await;
-    let hash = app.state.hasher.hash(STAFF_PASSWORD).await.unwrap();
-    berth::staff::model::create(&app.pool, &"helpdesk".parse::<Username>().unwrap(), &hash, false)
-        .await
-        .unwrap()
-        .unwrap();
+    app.create_staff("helpdesk", false).await;
     let browser = tools.start(&app.base).await;
 
     // Staff sign in at their own page and find the customer.

@@ -20,6 +20,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, PgPool};
 
 pub const PASSWORD: &str = "correct horse battery";
+pub const STAFF_PASSWORD: &str = "staff password for tests";
 
 /// Where the test databases live: `DATABASE_URL`'s server, or a private cluster started
 /// for this run (the embedded-default mechanism) and stopped when the run ends.
@@ -163,6 +164,28 @@ impl TestApp {
         )
         .await
         .unwrap()
+    }
+
+    /// A staff account with `support`, and `support-write` when `write`.
+    pub async fn create_staff(&self, username: &str, write: bool) {
+        let hash = self.state.hasher.hash(STAFF_PASSWORD).await.unwrap();
+        berth::staff::model::create(&self.pool, &username.parse::<Username>().unwrap(), &hash, write)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    /// A new staff member, signed in through /staff/login.
+    pub async fn staff_client(&self, username: &str, write: bool) -> Client {
+        self.create_staff(username, write).await;
+        let client = self.client();
+        client.get("/staff/login").await;
+        let r = client
+            .post_form("/staff/login", &[("username", username), ("password", STAFF_PASSWORD)])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(r.location(), "/staff");
+        client
     }
 
     /// A URL for this test's database, usable by the `berth` binary.

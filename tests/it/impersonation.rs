@@ -6,28 +6,11 @@
 
 use std::time::Duration;
 
-use berth::customer::{CustomerId, Username};
+use berth::customer::CustomerId;
 use berth::web::WebConfig;
 use reqwest::StatusCode;
 
 use crate::helpers::*;
-
-const STAFF_PASSWORD: &str = "staff password for tests";
-
-async fn staff_client(app: &TestApp, username: &str, write: bool) -> Client {
-    let hash = app.state.hasher.hash(STAFF_PASSWORD).await.unwrap();
-    berth::staff::model::create(&app.pool, &username.parse::<Username>().unwrap(), &hash, write)
-        .await
-        .unwrap()
-        .unwrap();
-    let client = app.client();
-    client.get("/staff/login").await;
-    let r = client
-        .post_form("/staff/login", &[("username", username), ("password", STAFF_PASSWORD)])
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    client
-}
 
 async fn impersonate(staff: &Client, customer: CustomerId, reason: &str) -> Resp {
     staff.get(&format!("/staff/customers/{customer}")).await;
@@ -146,7 +129,7 @@ async fn read_only_impersonation_changes_nothing_on_any_route() {
     }
     assert!(routes.len() >= 20, "{routes:?}");
 
-    let staff = staff_client(&app, "reader", false).await;
+    let staff = app.staff_client("reader", false).await;
     let r = impersonate(&staff, alice, "Customer asked why their key fails").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     staff.get("/").await;
@@ -167,7 +150,7 @@ async fn read_only_impersonation_changes_nothing_on_any_route() {
 async fn the_banner_is_on_every_customer_page() {
     let app = TestApp::spawn().await;
     let alice = app.create_customer("alice").await;
-    let staff = staff_client(&app, "sam", false).await;
+    let staff = app.staff_client("sam", false).await;
     impersonate(&staff, alice, "Checking the dashboard with the customer").await;
     let home = staff.get("/").await;
     assert_eq!(home.status, StatusCode::OK, "{}", home.body);
@@ -196,7 +179,7 @@ async fn the_banner_is_on_every_customer_page() {
 async fn session_ids_change_and_everything_is_in_the_customers_activity() {
     let app = TestApp::spawn().await;
     let (customer, alice) = app.signed_in_client("alice").await;
-    let staff = staff_client(&app, "writer", true).await;
+    let staff = app.staff_client("writer", true).await;
     // A too short reason is refused on its field, and nothing starts.
     let r = impersonate(&staff, alice, "x").await;
     assert_field_error(&r, "reason", "3 to 500 characters");
@@ -281,7 +264,7 @@ async fn an_impersonation_ends_at_its_time_limit() {
     };
     let app = TestApp::spawn_with(web).await;
     let alice = app.create_customer("alice").await;
-    let staff = staff_client(&app, "sam", false).await;
+    let staff = app.staff_client("sam", false).await;
     impersonate(&staff, alice, "A short look").await;
     assert_eq!(staff.get("/").await.status, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -301,7 +284,7 @@ async fn an_impersonation_ends_at_its_time_limit() {
 async fn a_staff_member_signing_out_ends_the_impersonation() {
     let app = TestApp::spawn().await;
     let alice = app.create_customer("alice").await;
-    let staff = staff_client(&app, "sam", false).await;
+    let staff = app.staff_client("sam", false).await;
     impersonate(&staff, alice, "A look").await;
     let r = staff.get("/").await;
     assert_eq!(r.status, StatusCode::OK);

@@ -2,33 +2,10 @@
 //! the customer page, roles and cancellations (support-write only), and PIN checks with
 //! their lockout, all in the customer's audit log.
 
-use berth::customer::{CustomerId, Username};
+use berth::customer::CustomerId;
 use reqwest::StatusCode;
 
 use crate::helpers::*;
-
-const STAFF_PASSWORD: &str = "staff password for tests";
-
-async fn create_staff(app: &TestApp, username: &str, write: bool) {
-    let hash = app.state.hasher.hash(STAFF_PASSWORD).await.unwrap();
-    berth::staff::model::create(&app.pool, &username.parse::<Username>().unwrap(), &hash, write)
-        .await
-        .unwrap()
-        .unwrap();
-}
-
-/// A staff member signed in through /staff/login.
-async fn staff_client(app: &TestApp, username: &str, write: bool) -> Client {
-    create_staff(app, username, write).await;
-    let client = app.client();
-    client.get("/staff/login").await;
-    let r = client
-        .post_form("/staff/login", &[("username", username), ("password", STAFF_PASSWORD)])
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    assert_eq!(r.location(), "/staff");
-    client
-}
 
 async fn set_pin(app: &TestApp, customer: CustomerId, pin: &str) {
     let hash = app.state.hasher.hash(pin).await.unwrap();
@@ -57,7 +34,7 @@ async fn staff_and_customer_sessions_never_mix() {
     assert!(r.text("#login-error").contains("Unknown username or wrong password."));
 
     // A staff session reaches no customer page.
-    let staff = staff_client(&app, "sam", false).await;
+    let staff = app.staff_client("sam", false).await;
     assert_eq!(staff.get("/staff").await.status, StatusCode::OK);
     for path in ["/", "/account", "/keys", "/settings"] {
         let r = staff.get(path).await;
@@ -84,7 +61,7 @@ async fn staff_and_customer_sessions_never_mix() {
 #[tokio::test]
 async fn staff_sign_ins_are_throttled_like_customers() {
     let app = TestApp::spawn().await;
-    create_staff(&app, "sam", true).await;
+    app.create_staff("sam", true).await;
     let client = app.client();
     client.get("/staff/login").await;
     let mut statuses = Vec::new();
@@ -108,7 +85,7 @@ async fn search_and_the_customer_page() {
     let alice = app.create_customer("alice").await;
     app.create_customer("alfred").await;
     app.create_customer("bob").await;
-    let staff = staff_client(&app, "sam", false).await;
+    let staff = app.staff_client("sam", false).await;
     let names = |r: &Resp| r.texts("#customers td:nth-child(2)");
     assert_eq!(names(&staff.get("/staff?q=al").await), ["alfred", "alice"]);
     assert_eq!(names(&staff.get("/staff?q=bob%40example").await), ["bob"]);
@@ -136,7 +113,7 @@ async fn roles_and_cancellations_need_support_write() {
     customer.post_form("/account/cancel", &[("reason", "Moving on")]).await;
     let request: i64 = app.scalar("select id from cancellation_requests").await;
 
-    let reader = staff_client(&app, "reader", false).await;
+    let reader = app.staff_client("reader", false).await;
     reader.get(&format!("/staff/customers/{alice}")).await;
     let r = reader
         .post_form(
@@ -157,7 +134,7 @@ async fn roles_and_cancellations_need_support_write() {
         .await;
     assert_eq!(beta, 0);
 
-    let writer = staff_client(&app, "writer", true).await;
+    let writer = app.staff_client("writer", true).await;
     let page = writer.get(&format!("/staff/customers/{alice}")).await;
     assert!(page.body.contains("Grant beta"));
     let r = writer
@@ -214,7 +191,7 @@ async fn pin_checks_say_only_match_and_lock_after_five_misses() {
     let app = TestApp::spawn().await;
     let alice = app.create_customer("alice").await;
     set_pin(&app, alice, "246810").await;
-    let staff = staff_client(&app, "sam", false).await;
+    let staff = app.staff_client("sam", false).await;
     staff.get(&format!("/staff/customers/{alice}")).await;
     let check = |pin: &'static str| {
         let staff = staff.clone();
@@ -253,7 +230,7 @@ async fn pin_checks_say_only_match_and_lock_after_five_misses() {
 async fn staff_publish_notices_with_the_command_lines_rules() {
     let app = TestApp::spawn().await;
     let (customer, alice) = app.signed_in_client("alice").await;
-    let reader = staff_client(&app, "reader", false).await;
+    let reader = app.staff_client("reader", false).await;
     reader.get("/staff/notices").await;
     let fields = [
         ("type", "outage"),
@@ -267,7 +244,7 @@ async fn staff_publish_notices_with_the_command_lines_rules() {
         StatusCode::FORBIDDEN
     );
 
-    let writer = staff_client(&app, "writer", true).await;
+    let writer = app.staff_client("writer", true).await;
     writer.get("/staff/notices").await;
     for (field, value, message) in [
         ("type", "gossip", "Choose one of"),
