@@ -73,7 +73,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             email,
             display_name,
         } => create_customer(&db, &username, &email, &display_name).await,
-        Command::CreateStaff { username, write } => create_staff(&db, &username, write).await,
+        Command::CreateStaff { username, permission } => {
+            create_staff(&db, &username, permission == "support-write").await
+        }
         Command::SeedDemo => demo::seed(&db.pool, &Hasher::for_this_machine()?)
             .await
             .map(|_| demo::print_sign_in()),

@@ -33,9 +33,9 @@ pub enum Command {
     CreateStaff {
         #[arg(long)]
         username: String,
-        /// Grant `support-write` as well as `support` (read-only).
-        #[arg(long)]
-        write: bool,
+        /// `support` (read-only) or `support-write` (may also change what they look at).
+        #[arg(long, default_value = "support", value_parser = ["support", "support-write"])]
+        permission: String,
     },
     /// Add the demo customer and staff account (idempotent).
     SeedDemo,

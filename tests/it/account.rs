@@ -253,6 +253,20 @@ async fn cli_creates_a_customer_with_the_password_from_standard_input() {
     assert!(staff.status.success(), "{}", String::from_utf8_lossy(&staff.stderr));
     let perms: Vec<String> = app.scalar("select permissions from staff where username = 'sam'").await;
     assert_eq!(perms, vec!["support"]);
+    let writer = run(
+        &["create-staff", "--username", "wendy", "--permission", "support-write"],
+        "staff passphrase 2\n",
+    );
+    assert!(writer.status.success(), "{}", String::from_utf8_lossy(&writer.stderr));
+    let perms: Vec<String> = app
+        .scalar("select permissions from staff where username = 'wendy'")
+        .await;
+    assert_eq!(perms, vec!["support", "support-write"]);
+    let bad = run(
+        &["create-staff", "--username", "eve", "--permission", "admin"],
+        "staff passphrase 3\n",
+    );
+    assert!(!bad.status.success());
 
     assert!(run(&["migrate"], "").status.success());
     assert!(run(&["seed-demo"], "").status.success());

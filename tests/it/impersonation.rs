@@ -185,10 +185,35 @@ async fn session_ids_change_and_everything_is_in_the_customers_activity() {
     assert_field_error(&r, "reason", "3 to 500 characters");
     assert_eq!(staff.get("/").await.status, StatusCode::SEE_OTHER);
 
+    let cookie = |r: &Resp| {
+        let set = r.header("set-cookie");
+        let value = set
+            .strip_prefix("berth_session=")
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("");
+        assert!(!value.is_empty(), "a session cookie is set: {set:?}");
+        value.to_owned()
+    };
+    // The id the staff session has now: a sign-in's cookie.
+    let before = app.client();
+    before.get("/staff/login").await;
+    let login = before
+        .post_form("/staff/login", &[("username", "writer"), ("password", STAFF_PASSWORD)])
+        .await;
+    let signed_in = cookie(&login);
+    let r = impersonate(&before, alice, "Set up a key with the customer on the phone").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let started = cookie(&r);
+    assert_ne!(started, signed_in, "a new session id at the start");
+    let r = before.post_form("/staff/impersonation/end", &[]).await;
+    let ended = cookie(&r);
+    assert_ne!(ended, started, "a new session id at the end");
+    assert_ne!(ended, signed_in);
+
     let r = impersonate(&staff, alice, "Set up a key with the customer on the phone").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let set = r.header("set-cookie").to_owned();
-    assert!(set.starts_with("berth_session="), "a new session id: {set:?}");
     // support-write may act, and sees the internal choices.
     let keys = staff.get("/keys").await;
     assert_eq!(keys.texts("#new-key-type option").len(), 3);
