@@ -9,7 +9,22 @@
 # dashboard (/) and the account page (/account) with 16 and 64 connections for 10 s each;
 # then the dashboard at 16 connections again while 32 wrong-password sign-ins run at once
 # (a distributed credential-stuffing attack: new usernames, new loopback source addresses,
-# so every attempt runs Argon2). Last, the sites pages (/sites and /sites/{id}):
+# so every attempt runs Argon2). Then the FTP users and bandwidth pages (/ftp-users and
+# /bandwidth):
+#
+#   * it seeds with SQL, straight into the embedded cluster (bench/ftp_bandwidth_seed.sql),
+#     for `demo` 1,000 FTP users and 50 sites (each with two environments) with a bandwidth
+#     sample for every hour of the current month (UTC), first hour to last; demo's own
+#     "Demo shop" site, with its samples so far, stays, so demo has 51 sites; and 100 other
+#     customers with 5 such sites and 50 FTP users each;
+#   * runs `vacuum (analyze)` and a checkpoint, prints the plans of the pages' statements
+#     (bench/ftp_bandwidth_explain.sql), and runs wrk with 16 connections on /ftp-users
+#     (page 1), /ftp-users?page=20 and /bandwidth, and (no target; for comparison with the
+#     pages scenario) on the dashboard, whose bandwidth card sums the same samples;
+#   * then deletes what it seeded when the sites pages follow, so that they measure what
+#     they did before.
+#
+# Last, the sites pages (/sites and /sites/{id}):
 #
 #   * it seeds with SQL, straight into the embedded cluster (psql over its Unix socket; see
 #     bench/sites_seed.sql), 200 finished sites for `demo` (each with its container, two
@@ -23,24 +38,35 @@
 #
 # It prints requests/s, p50/p99 latency, non-200 answers, the CPU used by Berth and by its
 # PostgreSQL (and per request), the flood's attempts/s, and Berth's resident memory; then
-# checks the targets: for the sites pages, p99 <= 20 ms at each size, and req/s and p99 at
-# 10,000 other customers within 25 % of those at 10.
+# checks the targets: for /ftp-users (both pages) and /bandwidth, p99 <= 25 ms; for the
+# sites pages, p99 <= 20 ms at each size, and req/s and p99 at 10,000 other customers
+# within 25 % of those at 10.
 #
-#     BENCH_SCENARIOS=sites bench/load.sh      # only the sites pages
+#     BENCH_SCENARIOS=sites bench/load.sh          # only the sites pages
+#     BENCH_SCENARIOS=ftp-bandwidth bench/load.sh  # only /ftp-users and /bandwidth
 #
 # Settings (environment):
-#   BENCH_SCENARIOS="pages flood sites"
-#                            which parts to run (default: all): `pages` = / and /account,
-#                            `flood` = / under the sign-in flood, `sites` = /sites and
-#                            /sites/{id} at each size in BENCH_OTHERS
+#   BENCH_SCENARIOS="pages flood ftp-bandwidth sites"
+#                            which parts to run (default: all; they run in this order
+#                            whatever the order given): `pages` = / and /account,
+#                            `flood` = / under the sign-in flood, `ftp-bandwidth` =
+#                            /ftp-users (page 1 and page BENCH_FTP_PAGE) and /bandwidth,
+#                            `sites` = /sites and /sites/{id} at each size in BENCH_OTHERS
 #   BENCH_SITES=200          sites of the demo customer (sites scenario)
 #   BENCH_OTHERS="10 10000"  other customers on the platform for each sites measurement,
 #                            increasing (they are added between measurements)
 #   BENCH_OTHER_SITES=20     sites of each other customer
 #   BENCH_SITE_PATHS=20      how many of demo's sites GET /sites/{id} rotates through
+#   BENCH_FTP_USERS=1000     FTP users of the demo customer (ftp-bandwidth scenario)
+#   BENCH_FTP_PAGE=20        the later page of /ftp-users measured (must hold FTP users)
+#   BENCH_BW_SITES=50        sites with a full month of hourly samples added to demo's own
+#   BENCH_BW_OTHERS=100      other customers seeded for the ftp-bandwidth scenario
+#   BENCH_BW_OTHER_SITES=5   sites (with a full month of samples) of each of them
+#   BENCH_BW_OTHER_FTP=50    FTP users of each of them
 #   BENCH_PORT=18080         port Berth listens on (127.0.0.1)
 #   BENCH_DURATION=10        seconds per measurement
-#   BENCH_CONNECTIONS="16 64" for / and /account (the flood and the sites pages use 16)
+#   BENCH_CONNECTIONS="16 64" for / and /account (the flood, the FTP-user, bandwidth and
+#                            sites pages use 16)
 #   BENCH_THREADS=2          wrk threads
 #   BENCH_SESSIONS=1         signed-in sessions the requests rotate through (1 = one
 #                            browser session, as the issue describes; e.g. 64 = one per
@@ -54,7 +80,7 @@
 # Exit status: 1 on any failure (including any answer other than 200, which would make the
 # figures meaningless); 2 when BENCH_STRICT=1 and a target was missed; else 0.
 # Needs: wrk, curl, cargo, PostgreSQL server binaries (for Berth's embedded cluster), and
-# psql for the sites scenario.
+# psql for the ftp-bandwidth and sites scenarios.
 
 set -euo pipefail
 
@@ -67,12 +93,21 @@ THREADS=${BENCH_THREADS:-2}
 SESSIONS=${BENCH_SESSIONS:-1}
 FLOOD_WORKERS=${BENCH_FLOOD_WORKERS:-32}
 WARMUP=${BENCH_WARMUP:-3}
-SCENARIOS=${BENCH_SCENARIOS:-"pages flood sites"}
+SCENARIOS=${BENCH_SCENARIOS:-"pages flood ftp-bandwidth sites"}
 DEMO_SITES=${BENCH_SITES:-200}
 OTHERS=${BENCH_OTHERS:-"10 10000"}
 OTHER_SITES=${BENCH_OTHER_SITES:-20}
 SITE_PATHS=${BENCH_SITE_PATHS:-20}
 SITES_CONNECTIONS=16
+FTP_USERS=${BENCH_FTP_USERS:-1000}
+FTP_PAGE=${BENCH_FTP_PAGE:-20}
+BW_SITES=${BENCH_BW_SITES:-50}
+BW_OTHERS=${BENCH_BW_OTHERS:-100}
+BW_OTHER_SITES=${BENCH_BW_OTHER_SITES:-5}
+BW_OTHER_FTP=${BENCH_BW_OTHER_FTP:-50}
+FTP_BW_CONNECTIONS=16
+# The default of the "Rows per page" setting (src/settings/model.rs), which demo keeps.
+FTP_PER_PAGE=25
 BASE="http://127.0.0.1:$PORT"
 USERNAME=demo
 PASSWORD=demo-password-2026
@@ -90,13 +125,25 @@ command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs)"
 scenario() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 for name in $SCENARIOS; do
     case $name in
-    pages | flood | sites) ;;
-    *) die "unknown scenario '$name' in BENCH_SCENARIOS (pages, flood, sites)" ;;
+    pages | flood | ftp-bandwidth | sites) ;;
+    *) die "unknown scenario '$name' in BENCH_SCENARIOS (pages, flood, ftp-bandwidth, sites)" ;;
     esac
 done
 [ -n "${SCENARIOS// /}" ] || die "BENCH_SCENARIOS is empty"
-if scenario sites; then
+if scenario sites || scenario ftp-bandwidth; then
     command -v psql >/dev/null || die "psql is not installed: apt-get install postgresql-client"
+fi
+if scenario ftp-bandwidth; then
+    for setting in FTP_USERS:1 FTP_PAGE:1 BW_SITES:1 BW_OTHERS:0 BW_OTHER_SITES:1 BW_OTHER_FTP:0; do
+        var=${setting%:*}
+        [[ "${!var}" =~ ^[0-9]+$ ]] && [ "${!var}" -ge "${setting#*:}" ] ||
+            die "BENCH_$var must be a number >= ${setting#*:}: '${!var}'"
+    done
+    [ $(((FTP_PAGE - 1) * FTP_PER_PAGE)) -lt "$FTP_USERS" ] ||
+        die "page $FTP_PAGE of $FTP_USERS FTP users ($FTP_PER_PAGE a page) is empty; lower BENCH_FTP_PAGE"
+    [ "$FTP_USERS" -le 9999 ] && [ "$BW_OTHER_FTP" -le 9999 ] || die "at most 9,999 FTP users per customer"
+fi
+if scenario sites; then
     previous=0
     for others in $OTHERS; do
         [[ "$others" =~ ^[0-9]+$ ]] && [ "$others" -ge "$previous" ] ||
@@ -128,7 +175,7 @@ if scenario flood; then cp target/release/examples/signin_flood "$TMP/"; fi
 BERTH="$TMP/berth"
 FLOOD="$TMP/signin_flood"
 [ -z "${BENCH_BERTH:-}" ] || echo "== binary: $BENCH_BERTH"
-echo "== tree: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git status --porcelain --untracked-files=no -- src templates migrations Cargo.toml 2>/dev/null | grep -q . && echo ' with uncommitted changes in src/templates/Cargo.toml')"
+echo "== tree: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git status --porcelain --untracked-files=no -- src templates migrations Cargo.toml 2>/dev/null | grep -q . && echo ' with uncommitted changes in src/templates/Cargo.toml')$([ -z "${BENCH_BERTH:-}" ] || echo ' (not built: the binary above is measured)')"
 echo "== scenarios: $SCENARIOS"
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 BERTH_PID=""
@@ -428,8 +475,9 @@ spot_check_sites() {
     [ "$status" = 200 ] || die "$1: GET /sites answered $status"
     # /sites shows a page at a time (25 rows by default) and the total.
     rows=$(grep -c 'data-site=' "$TMP/page.html" || true)
-    [ "$rows" = "$(( DEMO_SITES < 25 ? DEMO_SITES : 25 ))" ] || die "$1: GET /sites listed $rows sites on its first page"
-    grep -q "id=\"sites-total\">$DEMO_SITES sites<" "$TMP/page.html" || die "$1: GET /sites did not count $DEMO_SITES sites"
+    [ "$rows" = "$(( DEMO_SITES_TOTAL < 25 ? DEMO_SITES_TOTAL : 25 ))" ] || die "$1: GET /sites listed $rows sites on its first page"
+    grep -q "id=\"sites-total\">$DEMO_SITES_TOTAL sites<" "$TMP/page.html" ||
+        die "$1: GET /sites did not count $DEMO_SITES_TOTAL sites"
     grep -q '>site-1\.demo\.example<' "$TMP/page.html" || die "$1: GET /sites did not show site-1.demo.example"
     ! grep -q 'other-' "$TMP/page.html" || die "$1: GET /sites showed another customer's site"
     while read -r path; do
@@ -446,12 +494,165 @@ spot_check_sites() {
     fi
 }
 
+# ---- the FTP-user and bandwidth pages -----------------------------------------------------
+# After the pages and the flood, whose figures its data would change (the dashboard's
+# bandwidth card sums demo's samples); before the sites pages, and its data deleted again
+# when they follow.
+
+# seed_bw_others FROM TO: adds customers bw-other-FROM … bw-other-TO with their sites,
+# samples and FTP users, 1,000 customers per transaction.
+seed_bw_others() {
+    local from=$1 to=$2 batch_to
+    while [ "$from" -le "$to" ]; do
+        batch_to=$((from + 999 > to ? to : from + 999))
+        pg -At -v from="$from" -v to="$batch_to" -v sites="$BW_OTHER_SITES" -v ftp_users="$BW_OTHER_FTP" \
+            -v ftp_hash="$FTP_HASH" >/dev/null <<'SQL'
+begin;
+create temp table bench_owners (id bigint, username text) on commit drop;
+with c as (
+    insert into customers (username, display_name, email, password_hash)
+    select 'bw-other-' || k, 'Other customer ' || k, 'bw-other-' || k || '@example.com',
+           'bench: no password, never signs in'
+    from generate_series(:from, :to) as k
+    returning id, username
+)
+insert into bench_owners select id, username from c;
+\i bench/ftp_bandwidth_seed.sql
+commit;
+SQL
+        from=$((batch_to + 1))
+    done
+}
+
+# Bytes as Berth shows them (bandwidth::human): decimal units, two decimals.
+human_bytes() {
+    awk -v b="$1" 'BEGIN {
+        if (b < 1000) { printf "%d B\n", b; exit }
+        split("kB MB GB TB PB EB", units, " "); v = b; u = "B"
+        for (i = 1; i <= 6 && v >= 1000; i++) { v /= 1000; u = units[i] }
+        printf "%.2f %s\n", v, u
+    }'
+}
+
+# /ftp-users (both pages measured) and /bandwidth answer 200 with demo's data, and only it.
+spot_check_ftp_bandwidth() {
+    local cookie status rows want first total sites
+    cookie=$(head -n 1 "$COOKIES")
+    status=$(curl -s -o "$TMP/page.html" -w '%{http_code}' -b "berth_session=$cookie" "$BASE/ftp-users")
+    [ "$status" = 200 ] || die "$1: GET /ftp-users answered $status"
+    rows=$(grep -c '<article class="ftp-user"' "$TMP/page.html" || true)
+    want=$((FTP_USERS < FTP_PER_PAGE ? FTP_USERS : FTP_PER_PAGE))
+    [ "$rows" = "$want" ] || die "$1: GET /ftp-users listed $rows FTP users on its first page, not $want"
+    grep -q "id=\"ftp-total\">$FTP_USERS FTP users<" "$TMP/page.html" ||
+        die "$1: GET /ftp-users did not count $FTP_USERS FTP users"
+    grep -q 'data-username="demo-ftp-0001"' "$TMP/page.html" || die "$1: GET /ftp-users did not show demo-ftp-0001 first"
+    ! grep -q 'bw-other-' "$TMP/page.html" || die "$1: GET /ftp-users showed another customer's FTP user or site"
+    status=$(curl -s -o "$TMP/page.html" -w '%{http_code}' -b "berth_session=$cookie" "$BASE$FTP_LATER_PATH")
+    [ "$status" = 200 ] || die "$1: GET $FTP_LATER_PATH answered $status"
+    first=$(((FTP_PAGE - 1) * FTP_PER_PAGE + 1))
+    rows=$(grep -c '<article class="ftp-user"' "$TMP/page.html" || true)
+    want=$((FTP_USERS - first + 1 < FTP_PER_PAGE ? FTP_USERS - first + 1 : FTP_PER_PAGE))
+    [ "$rows" = "$want" ] || die "$1: GET $FTP_LATER_PATH listed $rows FTP users, not $want"
+    grep -q "data-username=\"demo-ftp-$(printf %04d "$first")\"" "$TMP/page.html" ||
+        die "$1: GET $FTP_LATER_PATH did not start at demo-ftp-$(printf %04d "$first")"
+    grep -q "<li>Page $FTP_PAGE</li>" "$TMP/page.html" || die "$1: GET $FTP_LATER_PATH did not say page $FTP_PAGE"
+    status=$(curl -s -o "$TMP/page.html" -w '%{http_code}' -b "berth_session=$cookie" "$BASE/bandwidth")
+    [ "$status" = 200 ] || die "$1: GET /bandwidth answered $status"
+    # One row per site of demo's (and no other), one bar per day, the month's total.
+    sites=$(pg -At -v id="$DEMO_ID" <<<"select string_agg(id::text, ' ' order by id) from sites where customer_id = :id;")
+    [ "$(grep -o '<tr data-site="[0-9]*"' "$TMP/page.html" | tr -dc '0-9\n' | sort -n | paste -sd ' ')" = "$sites" ] ||
+        die "$1: GET /bandwidth did not list exactly demo's sites"
+    rows=$(grep -c '<rect class="bar"' "$TMP/page.html" || true)
+    [ "$rows" = "$BW_DAYS" ] || die "$1: GET /bandwidth drew $rows bars, not $BW_DAYS"
+    total=$(human_bytes "$(pg -At -v id="$DEMO_ID" <<<"select coalesce(sum(bytes_in + bytes_out), 0) from bandwidth_samples
+        where customer_id = :id and hour >= date_trunc('month', now() at time zone 'UTC') at time zone 'UTC'
+          and hour < (date_trunc('month', now() at time zone 'UTC') + interval '1 month') at time zone 'UTC';")")
+    grep -q "id=\"bandwidth-total\">$total<" "$TMP/page.html" || die "$1: GET /bandwidth did not show the month's $total"
+}
+
+FTP_BW_SEED_TIMES=""
+if scenario ftp-bandwidth; then
+    echo
+    DEMO_ID=$(pg -At -v name="$USERNAME" <<<"select id from customers where lower(username) = lower(:'name');")
+    [ -n "$DEMO_ID" ] || die "no customer $USERNAME in the database"
+    # Every seeded FTP user gets the demo customer's password hash (an Argon2id PHC string).
+    FTP_HASH=$(pg -At -v id="$DEMO_ID" <<<"select password_hash from customers where id = :id;")
+    [[ "$FTP_HASH" == '$argon2'* ]] || die "the demo customer's password hash is not an Argon2 PHC string"
+    BW_DAYS=$(pg -At <<<"select extract(day from date_trunc('month', now() at time zone 'UTC') + interval '1 month' - interval '1 day');")
+    OWN_SITES=$(pg -At -v id="$DEMO_ID" <<<"select count(*) from sites where customer_id = :id;")
+    echo "== ftp-bandwidth: seeding $FTP_USERS FTP users and $BW_SITES sites with a full month of hourly samples for $USERNAME (who has $OWN_SITES site(s) already)"
+    started=$(date +%s.%N)
+    pg -At -v name="$USERNAME" -v sites="$BW_SITES" -v ftp_users="$FTP_USERS" -v ftp_hash="$FTP_HASH" <<'SQL' |
+begin;
+create temp table bench_owners on commit drop as
+    select id, username from customers where lower(username) = lower(:'name');
+\i bench/ftp_bandwidth_seed.sql
+commit;
+SQL
+        awk -F'|' 'NF == 3 { printf "   seeded: %s sites, %s samples, %s FTP users\n", $1, $2, $3 }'
+    FTP_BW_SEED_TIMES="$USERNAME: $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+    if [ "$BW_OTHERS" -gt 0 ]; then
+        echo "== ftp-bandwidth: seeding customers bw-other-1 … bw-other-$BW_OTHERS ($BW_OTHER_SITES sites with samples, $BW_OTHER_FTP FTP users each)"
+        started=$(date +%s.%N)
+        seed_bw_others 1 "$BW_OTHERS"
+        FTP_BW_SEED_TIMES="$FTP_BW_SEED_TIMES; bw-other-1…$BW_OTHERS: $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+    fi
+    echo "== ftp-bandwidth: vacuum (analyze) and checkpoint"
+    started=$(date +%s.%N)
+    pg -At -c 'vacuum (analyze)' -c 'checkpoint'
+    FTP_BW_SEED_TIMES="$FTP_BW_SEED_TIMES; vacuum+checkpoint: $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+    FTP_BW_PLATFORM=$(pg -At -c "select format('%s customers, %s sites, %s FTP users, %s bandwidth samples; %s: %s sites, %s FTP users, %s samples; database %s',
+                       (select count(*) from customers), (select count(*) from sites), (select count(*) from ftp_users),
+                       (select count(*) from bandwidth_samples), '$USERNAME',
+                       (select count(*) from sites where customer_id = $DEMO_ID),
+                       (select count(*) from ftp_users where customer_id = $DEMO_ID),
+                       (select count(*) from bandwidth_samples where customer_id = $DEMO_ID),
+                       pg_size_pretty(pg_database_size('berth')))")
+    echo "   platform: $FTP_BW_PLATFORM"
+    FTP_LATER_PATH="/ftp-users?page=$FTP_PAGE"
+    echo "$FTP_LATER_PATH" >"$TMP/ftp_later_path"
+    spot_check_ftp_bandwidth "before the load"
+
+    echo "== ftp-bandwidth: plans of the pages' statements (the plans Berth's prepared statements get, warm; median of $PLAN_ROUNDS)"
+    : >"$TMP/plans.ftp-bandwidth.txt"
+    for _ in $(seq 1 "$PLAN_ROUNDS"); do
+        pg -v customer="$DEMO_ID" -v per_page="$FTP_PER_PAGE" -v page="$FTP_PAGE" -f bench/ftp_bandwidth_explain.sql \
+            >>"$TMP/plans.ftp-bandwidth.txt"
+    done
+    plan_summary "$TMP/plans.ftp-bandwidth.txt" | tee "$TMP/plans.ftp-bandwidth.summary"
+
+    echo "== ftp-bandwidth: warm-up ${WARMUP}s on each page (not reported)"
+    for path in /ftp-users "$FTP_LATER_PATH" /bandwidth /; do
+        wrk -t"$THREADS" -c"$FTP_BW_CONNECTIONS" -d"${WARMUP}s" -s bench/signed_in.lua "$BASE$path" -- "$COOKIES" >/dev/null
+    done
+    run_wrk ftp-users /ftp-users "$FTP_BW_CONNECTIONS" "$BW_OTHERS"
+    run_wrk "ftp-users-p$FTP_PAGE" "$FTP_LATER_PATH" "$FTP_BW_CONNECTIONS" "$BW_OTHERS" "$TMP/ftp_later_path"
+    run_wrk bandwidth /bandwidth "$FTP_BW_CONNECTIONS" "$BW_OTHERS"
+    # Not a target of its own: the dashboard's bandwidth card sums the same month of samples.
+    run_wrk dashboard+bw / "$FTP_BW_CONNECTIONS" "$BW_OTHERS"
+    spot_check_ftp_bandwidth "after the load"
+
+    if scenario sites; then
+        echo "== ftp-bandwidth: deleting what it seeded (the sites pages follow)"
+        pg -At -v id="$DEMO_ID" <<'SQL'
+begin;
+delete from ftp_users where customer_id = :id;
+delete from sites where customer_id = :id and hostname ~ '^bw-[0-9]+\.';
+delete from customers where username like 'bw-other-%';
+commit;
+SQL
+    fi
+fi
+
 SEED_TIMES=""
 if scenario sites; then
     echo
     echo "== sites: seeding $DEMO_SITES sites for $USERNAME (SQL over the embedded cluster's socket)"
     DEMO_ID=$(pg -At -v name="$USERNAME" <<<"select id from customers where lower(username) = lower(:'name');")
     [ -n "$DEMO_ID" ] || die "no customer $USERNAME in the database"
+    # The demo customer has a site of its own from the start (Demo shop).
+    DEMO_OWN_SITES=$(pg -At -v id="$DEMO_ID" <<<"select count(*) from sites where customer_id = :id;")
+    DEMO_SITES_TOTAL=$((DEMO_SITES + DEMO_OWN_SITES))
     started=$(date +%s.%N)
     pg -At -v name="$USERNAME" -v sites="$DEMO_SITES" >/dev/null <<'SQL'
 begin;
@@ -461,9 +662,9 @@ create temp table bench_owners on commit drop as
 commit;
 SQL
     SEED_TIMES="$USERNAME: $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
-    # GET /sites/{id} rotates through $SITE_PATHS of demo's sites, spread over all of them.
+    # GET /sites/{id} rotates through $SITE_PATHS of demo's seeded sites, spread over all of them.
     SITE_PATHS_FILE="$TMP/site_paths"
-    pg -At -v id="$DEMO_ID" <<<"select id from sites where customer_id = :id order by id;" |
+    pg -At -v id="$DEMO_ID" <<<"select id from sites where customer_id = :id and hostname ~ '^site-[0-9]+\.' order by id;" |
         awk -v total="$DEMO_SITES" -v want="$SITE_PATHS" '
             BEGIN { step = int(total / want); if (step < 1) step = 1 }
             (NR - 1) % step == 0 && n < want { print "/sites/" $1; n++ }' >"$SITE_PATHS_FILE"
@@ -521,10 +722,10 @@ mib() { awk -v kib="$1" 'BEGIN { printf "%.1f", kib / 1024 }'; }
 
 echo
 echo "== results ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $SESSIONS session(s), wrk -t$THREADS -d${DURATION}s)"
-printf '%-16s %-12s %6s %7s %9s %8s %8s %8s %8s %13s\n' \
+printf '%-16s %-18s %6s %7s %9s %8s %8s %8s %8s %13s\n' \
     scenario path conns others 'req/s' 'p50 ms' 'p99 ms' 'max ms' non-200 'peak RSS MiB'
 while read -r label path conns rest; do
-    printf '%-16s %-12s %6s %7s %9s %8s %8s %8s %8s %13s\n' "$label" "$path" "$conns" "$(field others "$rest")" \
+    printf '%-16s %-18s %6s %7s %9s %8s %8s %8s %8s %13s\n' "$label" "$path" "$conns" "$(field others "$rest")" \
         "$(field rps "$rest")" "$(ms "$(field p50_us "$rest")")" "$(ms "$(field p99_us "$rest")")" \
         "$(ms "$(field max_us "$rest")")" \
         "$(($(field non200 "$rest") + $(field socket_errors "$rest")))" "$(mib "$(field rss_kib "$rest")")"
@@ -532,11 +733,11 @@ done <"$ROWS"
 echo
 echo "CPU cores in use during each measurement (of $(nproc)); 'other' is the rest of the machine;"
 echo "then the CPU time per request (ms) of Berth and of its PostgreSQL:"
-printf '%-16s %-12s %6s %7s %6s %6s %9s %6s %6s %6s %9s %9s\n' scenario path conns others busy berth postgres wrk flood other \
+printf '%-16s %-18s %6s %7s %6s %6s %9s %6s %6s %6s %9s %9s\n' scenario path conns others busy berth postgres wrk flood other \
     'berth/req' 'pg/req'
 per_request() { awk -v cores="$1" -v rps="$2" 'BEGIN { printf "%.3f", (rps > 0 ? cores / rps * 1000 : 0) }'; }
 while read -r label path conns rest; do
-    printf '%-16s %-12s %6s %7s %6s %6s %9s %6s %6s %6s %9s %9s\n' "$label" "$path" "$conns" "$(field others "$rest")" \
+    printf '%-16s %-18s %6s %7s %6s %6s %9s %6s %6s %6s %9s %9s\n' "$label" "$path" "$conns" "$(field others "$rest")" \
         "$(field busy "$rest")" "$(field berth "$rest")" "$(field postgres "$rest")" "$(field wrk "$rest")" \
         "$(field flood "$rest")" "$(field other "$rest")" \
         "$(per_request "$(field berth "$rest")" "$(field rps "$rest")")" \
@@ -548,10 +749,19 @@ if scenario flood; then
     echo "flood: $(field attempts_per_s "$FLOOD_LINE") wrong-password sign-ins/s ($(field s422 "$FLOOD_LINE") refused after Argon2 (422), $(field s429 "$FLOOD_LINE") throttled (429), $(field other "$FLOOD_LINE") other, $(field errors "$FLOOD_LINE") errors; attempt p50 $(field p50_ms "$FLOOD_LINE") ms, p99 $(field p99_ms "$FLOOD_LINE") ms)"
 fi
 echo "memory: Berth's peak resident set (VmHWM) $(mib "$PEAK_KIB") MiB; now $(mib "$NOW_KIB") MiB"
+if scenario ftp-bandwidth; then
+    echo "ftp-bandwidth: $FTP_BW_PLATFORM (after seeding)"
+    echo "seeding: $FTP_BW_SEED_TIMES"
+    echo
+    echo "Plans of the FTP-user and bandwidth pages' statements (EXPLAIN ANALYZE BUFFERS, the plans Berth gets;"
+    echo "median of $PLAN_ROUNDS; buffers = shared hit + read):"
+    cat "$TMP/plans.ftp-bandwidth.summary"
+    echo
+fi
 FIRST_OTHERS=$(awk '{ print $1 }' <<<"$OTHERS")
 LAST_OTHERS=$(awk '{ print $NF }' <<<"$OTHERS")
 if scenario sites; then
-    echo "sites: $USERNAME has $DEMO_SITES sites; each other customer $OTHER_SITES; /sites/{id} rotates through $(grep -c . "$SITE_PATHS_FILE") of them"
+    echo "sites: $USERNAME has $DEMO_SITES_TOTAL sites ($DEMO_SITES seeded); each other customer $OTHER_SITES; /sites/{id} rotates through $(grep -c . "$SITE_PATHS_FILE") of them"
     echo "seeding: $SEED_TIMES"
     echo
     echo "Plans of the sites pages' statements (EXPLAIN ANALYZE BUFFERS, generic plans; buffers = shared hit + read):"
@@ -587,6 +797,13 @@ if scenario flood; then
         echo "dashboard under the flood: p99 < 50 ms ($(ms "$fp99")): $(verdict $((fp99 < 50000)))"
         echo "check: the flood ran Argon2: 422 answers > 0 and no 429 ($s422 / $(field s429 "$FLOOD_LINE")): $(verdict $((s422 > 0 && $(field s429 "$FLOOD_LINE") == 0)))"
     } >>"$TARGETS"
+fi
+if scenario ftp-bandwidth; then
+    for label in ftp-users "ftp-users-p$FTP_PAGE" bandwidth; do
+        result=$(grep "^$label " "$ROWS")
+        p99=$(field p99_us "$result")
+        echo "$(awk '{ print $2 }' <<<"$result"), $FTP_BW_CONNECTIONS connections: p99 <= 25 ms ($(ms "$p99")): $(verdict $((p99 <= 25000)))" >>"$TARGETS"
+    done
 fi
 if scenario sites; then
     for label in sites site; do
