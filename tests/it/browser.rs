@@ -503,6 +503,77 @@ impl Browser {
     }
 }
 
+// ---- helpers the browser tests share -------------------------------------------------
+
+/// Set in the page before htmx requests; still there afterwards only if htmx swapped a
+/// fragment instead of the browser loading a new page.
+pub(crate) const MARKER: &str = "window.__berth_marker = 42;";
+
+/// The visible text of the first element matching `css`, trimmed.
+pub(crate) async fn text(browser: &Browser, css: &str) -> String {
+    let element = browser.wait_for(css).await;
+    element
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("text of {css}: {e}"))
+        .trim()
+        .to_owned()
+}
+
+/// The attribute `name` of the first element matching `css`.
+pub(crate) async fn attr(browser: &Browser, css: &str, name: &str) -> Option<String> {
+    let element = browser.wait_for(css).await;
+    element
+        .attr(name)
+        .await
+        .unwrap_or_else(|e| panic!("attribute {name} of {css}: {e}"))
+}
+
+/// How many elements match `css` right now.
+pub(crate) async fn count(browser: &Browser, css: &str) -> usize {
+    browser
+        .client
+        .find_all(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("finding {css}: {e}"))
+        .len()
+}
+
+/// Asserts the page was not reloaded since [`MARKER`] was set: htmx swapped a fragment.
+pub(crate) async fn assert_not_reloaded(browser: &Browser, when: &str) {
+    assert_eq!(
+        browser.js("return window.__berth_marker;").await,
+        json!(42),
+        "{when}: htmx must swap in place, not load a new page\n{}",
+        browser.describe().await
+    );
+    assert_eq!(
+        browser
+            .js(
+                "return [document.querySelectorAll('#main').length, document.querySelectorAll('body > header').length];"
+            )
+            .await,
+        json!([1, 1]),
+        "{when}: a fragment, not a whole page, was swapped in"
+    );
+}
+
+/// Waits for a toast containing `message`, then dismisses every toast so that the next step
+/// cannot be satisfied by an old one.
+pub(crate) async fn toast(browser: &Browser, message: &str) {
+    browser.wait_for_text("#toasts .toast", message).await;
+    browser.dismiss_toasts().await;
+}
+
+/// Chooses the option with `value` in the select `css`.
+pub(crate) async fn choose(browser: &Browser, css: &str, value: &str) {
+    let element = browser.wait_for(css).await;
+    element
+        .select_by_value(value)
+        .await
+        .unwrap_or_else(|e| panic!("choosing {value} in {css}: {e}"));
+}
+
 #[tokio::test]
 async fn settings_and_password_in_a_real_browser() {
     let Some(tools) = Tools::find_or_skip() else { return };

@@ -5,66 +5,10 @@
 
 use std::time::Instant;
 
-use fantoccini::Locator;
 use serde_json::json;
 
-use crate::browser::{Browser, Tools};
+use crate::browser::{MARKER, Tools, assert_not_reloaded, choose, count, text, toast};
 use crate::helpers::{PASSWORD, TestApp};
-
-/// Set in the page before htmx requests; still there afterwards only if htmx swapped a
-/// fragment instead of the browser loading a new page.
-const MARKER: &str = "window.__berth_marker = 42;";
-
-async fn count(browser: &Browser, css: &str) -> usize {
-    browser
-        .client
-        .find_all(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("finding {css}: {e}"))
-        .len()
-}
-
-async fn text(browser: &Browser, css: &str) -> String {
-    let element = browser.wait_for(css).await;
-    element
-        .text()
-        .await
-        .unwrap_or_else(|e| panic!("text of {css}: {e}"))
-        .trim()
-        .to_owned()
-}
-
-async fn choose(browser: &Browser, css: &str, value: &str) {
-    browser
-        .wait_for(css)
-        .await
-        .select_by_value(value)
-        .await
-        .unwrap_or_else(|e| panic!("choosing {value} in {css}: {e}"));
-}
-
-async fn assert_not_reloaded(browser: &Browser, when: &str) {
-    assert_eq!(
-        browser.js("return window.__berth_marker;").await,
-        json!(42),
-        "{when}: htmx must swap in place, not load a new page\n{}",
-        browser.describe().await
-    );
-    assert_eq!(
-        browser
-            .js(
-                "return [document.querySelectorAll('#main').length, document.querySelectorAll('body > header').length];"
-            )
-            .await,
-        json!([1, 1]),
-        "{when}: a fragment, not a whole page, was swapped in"
-    );
-}
-
-async fn toast(browser: &Browser, message: &str) {
-    browser.wait_for_text("#toasts .toast", message).await;
-    browser.dismiss_toasts().await;
-}
 
 #[tokio::test]
 async fn contacts_in_a_real_browser() {
