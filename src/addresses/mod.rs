@@ -16,7 +16,7 @@ use axum_htmx::HxRequest;
 use serde::Deserialize;
 
 use crate::settings::model::Preferences;
-use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, render, see_other};
+use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, from_path, render, see_other};
 use crate::{AppState, page, settings};
 use model::{Family, Held, Refused, ReverseName};
 
@@ -25,11 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/addresses", get(index).post(add))
         .route("/addresses/{address}/reverse", post(set_reverse_dns))
         .route("/addresses/{address}/free", post(free))
-}
-
-/// An address from the path; anything else is simply not found.
-fn address(raw: &str) -> Result<IpAddr, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
 }
 
 pub struct Row {
@@ -185,7 +180,7 @@ async fn set_reverse_dns(
     Path(raw): Path<String>,
     Form(input): Form<ReverseInput>,
 ) -> Result<Response, AppError> {
-    let address = address(&raw)?;
+    let address = from_path::<IpAddr>(&raw)?;
     model::one(&state.pool, me.id(), address)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -217,7 +212,7 @@ async fn free(
     me: SignedIn,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
-    let address = address(&raw)?;
+    let address = from_path::<IpAddr>(&raw)?;
     let mut tx = state.pool.begin().await?;
     match model::free(&mut tx, me.id(), &me.actor(), address, Some(ip)).await? {
         Ok(()) => tx.commit().await?,

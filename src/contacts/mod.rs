@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 
 use crate::notices::model::{NoticeType, SEVERITIES};
-use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, render, see_other};
+use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, from_path, render, see_other};
 use crate::{AppState, page};
 use model::{
     Contact, ContactId, ContactName, Method, MethodId, MethodType, NewMethod, NewSubscription, SubscriptionId,
@@ -35,11 +35,6 @@ pub fn router() -> Router<AppState> {
         .route("/contact-methods/{id}/delete", post(delete_method))
         .route("/contact-methods/{id}/notices", post(subscribe))
         .route("/contact-method-notices/{id}/delete", post(unsubscribe))
-}
-
-/// An id from the path; anything else is simply not found.
-fn id<T: std::str::FromStr>(raw: &str) -> Result<T, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
 }
 
 /// The two catalogues: ways to reach a contact, and the notice types.
@@ -288,7 +283,7 @@ async fn delete(
     me: SignedIn,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
-    let contact = id(&raw)?;
+    let contact = from_path(&raw)?;
     let mut tx = state.pool.begin().await?;
     let name = model::delete_contact(&mut tx, me.id(), &me.actor(), contact, Some(ip))
         .await?
@@ -349,7 +344,7 @@ async fn add_method(
     Path(raw): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let contact = id(&raw)?;
+    let contact = from_path(&raw)?;
     // Another customer's contact is not found, whatever the form says.
     model::contact(&state.pool, me.id(), contact)
         .await?
@@ -408,7 +403,7 @@ async fn delete_method(
     me: SignedIn,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
-    let method: MethodId = id(&raw)?;
+    let method: MethodId = from_path(&raw)?;
     let mut tx = state.pool.begin().await?;
     let contact = model::delete_method(&mut tx, me.id(), &me.actor(), method, Some(ip))
         .await?
@@ -426,7 +421,7 @@ async fn subscribe(
     Path(raw): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let method: MethodId = id(&raw)?;
+    let method: MethodId = from_path(&raw)?;
     // A method of another customer's contact is not found, whatever the form says.
     let contact = model::method_contact(&state.pool, me.id(), method)
         .await?
@@ -464,7 +459,7 @@ async fn unsubscribe(
     me: SignedIn,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
-    let subscription: SubscriptionId = id(&raw)?;
+    let subscription: SubscriptionId = from_path(&raw)?;
     let mut tx = state.pool.begin().await?;
     let (contact, notice_type) = model::unsubscribe(&mut tx, me.id(), &me.actor(), subscription, Some(ip))
         .await?

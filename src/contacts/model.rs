@@ -12,44 +12,16 @@ use crate::customer::{CustomerId, Email};
 use crate::notices::model::SEVERITIES;
 use crate::web::FieldErrors;
 
-macro_rules! ids {
-    ($($ty:ident),*) => {$(
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
-        #[sqlx(transparent)]
-        pub struct $ty(pub i64);
-        impl std::str::FromStr for $ty {
-            type Err = std::num::ParseIntError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                s.parse().map($ty)
-            }
-        }
-        impl std::fmt::Display for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    )*};
-}
-ids!(ContactId, MethodId, SubscriptionId);
+crate::id_type!(ContactId, MethodId, SubscriptionId);
 
 /// A contact's name: 1 to 100 characters after trimming, on one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContactName(String);
 
 impl std::str::FromStr for ContactName {
-    type Err = &'static str;
+    type Err = String;
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let s = raw.trim();
-        if s.is_empty() {
-            return Err("Give the contact a name, such as \"On-call team\".");
-        }
-        if s.chars().count() > 100 {
-            return Err("Use at most 100 characters.");
-        }
-        if s.chars().any(char::is_control) {
-            return Err("Use letters, digits, spaces and punctuation only.");
-        }
-        Ok(Self(s.to_owned()))
+        crate::web::form::one_line(raw, 100, "Give the contact a name, such as \"On-call team\".").map(Self)
     }
 }
 

@@ -22,7 +22,9 @@ use serde::Deserialize;
 use crate::password::NewPassword;
 use crate::settings::model::Preferences;
 use crate::sites::model::{EnvironmentId, SiteId};
-use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, SignedIn, render, see_other};
+use crate::web::{
+    AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, SignedIn, from_path, render, see_other,
+};
 use crate::{AppState, page, settings};
 use model::{Fields, Filter, FtpName, FtpType, FtpUser, FtpUserId, FtpUsername, Refused, SiteChoice};
 use root::RelativeRoot;
@@ -32,11 +34,6 @@ pub fn router() -> Router<AppState> {
         .route("/ftp-users", get(index).post(create))
         .route("/ftp-users/{id}", get(show).post(update))
         .route("/ftp-users/{id}/delete", post(delete))
-}
-
-/// An id from the path; anything else is simply not found.
-fn id(raw: &str) -> Result<FtpUserId, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
 }
 
 /// An FTP user as its block shows it, with its edit form.
@@ -423,7 +420,7 @@ async fn show(
     me: SignedIn,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
-    let mut view = load_user(&state, &me, id(&raw)?).await?;
+    let mut view = load_user(&state, &me, from_path::<FtpUserId>(&raw)?).await?;
     view.open = true;
     let page = UserPage {
         layout: Layout::new(&me, "ftp", format!("FTP user {}", view.user.username)).await?,
@@ -471,7 +468,7 @@ async fn update(
     Path(raw): Path<String>,
     Form(input): Form<UserInput>,
 ) -> Result<Response, AppError> {
-    let current = model::user(&state.pool, me.id(), id(&raw)?)
+    let current = model::user(&state.pool, me.id(), from_path::<FtpUserId>(&raw)?)
         .await?
         .ok_or(AppError::NotFound)?;
     let typed = Typed::new(input, Some(&current));
@@ -520,7 +517,7 @@ async fn delete(
     me: SignedIn,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
-    let user = id(&raw)?;
+    let user = from_path::<FtpUserId>(&raw)?;
     let mut tx = state.pool.begin().await?;
     let username = model::delete(&mut tx, me.id(), &me.actor(), user, Some(ip))
         .await?

@@ -36,19 +36,9 @@ impl std::fmt::Display for FtpUserId {
 pub struct FtpName(String);
 
 impl std::str::FromStr for FtpName {
-    type Err = &'static str;
+    type Err = String;
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let s = raw.trim();
-        if s.is_empty() {
-            return Err("Give the FTP user a name, such as \"web designer\".");
-        }
-        if s.chars().count() > 64 {
-            return Err("Use at most 64 characters.");
-        }
-        if s.chars().any(char::is_control) {
-            return Err("Use letters, digits, spaces and punctuation only.");
-        }
-        Ok(Self(s.to_owned()))
+        crate::web::form::one_line(raw, 64, "Give the FTP user a name, such as \"web designer\".").map(Self)
     }
 }
 

@@ -22,7 +22,9 @@ use axum_htmx::HxRequest;
 use serde::Deserialize;
 
 use crate::settings::model::Preferences;
-use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, SignedIn, render, see_other};
+use crate::web::{
+    AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, SignedIn, from_path, render, see_other,
+};
 use crate::{AppState, page, settings};
 use model::{Acl, AclId, Key, KeyId, KeyName, KeyType, Refused};
 use network::{AclNetwork, Verdict};
@@ -35,11 +37,6 @@ pub fn router() -> Router<AppState> {
         .route("/keys/{id}/acls", post(add_acl))
         .route("/acls/{id}", post(update_acl))
         .route("/acls/{id}/delete", post(delete_acl))
-}
-
-/// An id from the path; anything else is simply not found.
-fn id<T: std::str::FromStr>(raw: &str) -> Result<T, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
 }
 
 /// A key as its block shows it, with the state of its forms.
@@ -343,7 +340,7 @@ async fn show(
     Path(raw): Path<String>,
     Query(query): Query<CheckQuery>,
 ) -> Result<Response, AppError> {
-    let key = load_key(&state, &me, id(&raw)?).await?;
+    let key = load_key(&state, &me, from_path(&raw)?).await?;
     let (check, result, status) = match query.address.as_deref() {
         None => (FormState::default(), None, StatusCode::OK),
         Some(address) => match check(&key.key, address) {
@@ -434,7 +431,7 @@ async fn revoke(
     me: SignedIn,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
-    let key = id(&raw)?;
+    let key = from_path(&raw)?;
     let mut tx = state.pool.begin().await?;
     model::revoke(&mut tx, me.id(), &me.actor(), key, Some(ip))
         .await?
@@ -490,7 +487,7 @@ async fn add_acl(
     Path(raw): Path<String>,
     Form(input): Form<AclInput>,
 ) -> Result<Response, AppError> {
-    let key = id(&raw)?;
+    let key = from_path(&raw)?;
     let address = input.address.unwrap_or_default();
     let cidr = input.cidr.unwrap_or_default();
     let fail = |errors| Failed::Add(FormState::failed(&[("address", &address), ("cidr", &cidr)], errors));
@@ -525,7 +522,7 @@ async fn update_acl(
     Path(raw): Path<String>,
     Form(input): Form<AclInput>,
 ) -> Result<Response, AppError> {
-    let current = model::acl(&state.pool, me.id(), id(&raw)?)
+    let current = model::acl(&state.pool, me.id(), from_path(&raw)?)
         .await?
         .ok_or(AppError::NotFound)?;
     changeable_key(&state, &me, current.key_id).await?;
@@ -573,7 +570,7 @@ async fn delete_acl(
     me: SignedIn,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
-    let current = model::acl(&state.pool, me.id(), id(&raw)?)
+    let current = model::acl(&state.pool, me.id(), from_path(&raw)?)
         .await?
         .ok_or(AppError::NotFound)?;
     let mut tx = state.pool.begin().await?;

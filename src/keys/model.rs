@@ -22,49 +22,16 @@ pub const MAX_ACLS: i64 = 50;
 /// Who acts when the API checks a key: the key itself.
 pub const BY_API: &str = "api";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
-#[sqlx(transparent)]
-pub struct KeyId(pub i64);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
-#[sqlx(transparent)]
-pub struct AclId(pub i64);
-
-macro_rules! id_from_str {
-    ($($ty:ident),*) => {$(
-        impl std::str::FromStr for $ty {
-            type Err = std::num::ParseIntError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                s.parse().map($ty)
-            }
-        }
-        impl std::fmt::Display for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    )*};
-}
-id_from_str!(KeyId, AclId);
+crate::id_type!(KeyId, AclId);
 
 /// A key's name: 1 to 64 characters after trimming, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyName(String);
 
 impl std::str::FromStr for KeyName {
-    type Err = &'static str;
+    type Err = String;
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let s = raw.trim();
-        if s.is_empty() {
-            return Err("Give the key a name, such as \"deploy script\".");
-        }
-        if s.chars().count() > 64 {
-            return Err("Use at most 64 characters.");
-        }
-        if s.chars().any(char::is_control) {
-            return Err("Use letters, digits, spaces and punctuation only.");
-        }
-        Ok(Self(s.to_owned()))
+        crate::web::form::one_line(raw, 64, "Give the key a name, such as \"deploy script\".").map(Self)
     }
 }
 

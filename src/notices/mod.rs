@@ -183,7 +183,7 @@ async fn acknowledge(
     me: SignedIn,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
-    let id: NoticeId = raw.parse().map_err(|_| AppError::NotFound)?;
+    let id: NoticeId = crate::web::from_path(&raw)?;
     if !model::acknowledge(&state.pool, me.id(), id).await? {
         return Err(AppError::NotFound);
     }

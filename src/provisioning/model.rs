@@ -5,7 +5,6 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
 use sqlx::types::ipnetwork::IpNetwork;
 use time::OffsetDateTime;
@@ -13,30 +12,15 @@ use time::OffsetDateTime;
 use crate::customer::CustomerId;
 use crate::sites::model::SiteId;
 
-macro_rules! id_type {
-    ($(#[$meta:meta])* $name:ident) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
-        #[sqlx(transparent)]
-        pub struct $name(pub i64);
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
-
-id_type!(
+crate::id_type!(
     /// A `containers.id`.
     ContainerId
 );
-id_type!(
+crate::id_type!(
     /// A `provisioning_jobs.id`.
     JobId
 );
-id_type!(
+crate::id_type!(
     /// A `job_steps.id`.
     StepId
 );

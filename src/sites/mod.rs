@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum_htmx::HxRequest;
 
 use crate::settings::model::Preferences;
-use crate::web::{AppError, Layout, PageQuery, SignedIn, render};
+use crate::web::{AppError, Layout, PageQuery, SignedIn, from_path, render};
 use crate::{AppState, page, settings};
 use model::{SiteId, Step};
 
@@ -23,11 +23,6 @@ pub fn router() -> Router<AppState> {
         .route("/sites/{id}", get(show))
         .route("/sites/{id}/progress", get(progress))
         .route("/sites/{id}/zone", get(zone))
-}
-
-/// A site id from the path; anything else is simply not found.
-fn site_id(raw: &str) -> Result<SiteId, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
 }
 
 #[derive(Template)]
@@ -133,7 +128,7 @@ async fn show(
     me: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let id = site_id(&id)?;
+    let id = from_path::<SiteId>(&id)?;
     let detail = model::detail(&state.pool, me.id(), id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -153,7 +148,7 @@ async fn show(
 
 /// The progress block alone, polled by htmx while the job runs.
 async fn progress(State(state): State<AppState>, me: SignedIn, Path(id): Path<String>) -> Result<Response, AppError> {
-    let id = site_id(&id)?;
+    let id = from_path::<SiteId>(&id)?;
     model::site(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
     let (status, steps) = model::progress(&state.pool, me.id(), id).await?;
     let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
@@ -167,7 +162,7 @@ async fn progress(State(state): State<AppState>, me: SignedIn, Path(id): Path<St
 
 /// The site's DNS records as a BIND zone file.
 async fn zone(State(state): State<AppState>, me: SignedIn, Path(id): Path<String>) -> Result<Response, AppError> {
-    let id = site_id(&id)?;
+    let id = from_path::<SiteId>(&id)?;
     let site = model::site(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
     let records = model::records(&state.pool, me.id(), id).await?;
     let body = zone_file(&site.hostname, &records);

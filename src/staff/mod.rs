@@ -261,7 +261,7 @@ struct CustomerPage {
 page!(CustomerPage);
 
 fn customer_id(raw: &str) -> Result<CustomerId, AppError> {
-    raw.parse().map(CustomerId).map_err(|_| AppError::NotFound)
+    crate::web::from_path(raw).map(CustomerId)
 }
 
 async fn customer_page(
@@ -346,7 +346,7 @@ async fn complete_cancellation(
 ) -> Result<Response, AppError> {
     me.require_write()?;
     let id = customer_id(&raw)?;
-    let request: i64 = request.parse().map_err(|_| AppError::NotFound)?;
+    let request: i64 = crate::web::from_path(&request)?;
     let mut tx = state.pool.begin().await?;
     if !model::complete_cancellation(&mut tx, id, request).await? {
         return Err(AppError::NotFound);

@@ -46,6 +46,22 @@ pub fn is_form(headers: &axum::http::HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
+/// A short name on one line (a key's, a contact's, an FTP user's): trimmed, 1 to `max`
+/// characters, no control characters. `when_empty` says what to type.
+pub fn one_line(raw: &str, max: usize, when_empty: &str) -> Result<String, String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(when_empty.to_owned());
+    }
+    if s.chars().count() > max {
+        return Err(format!("Use at most {max} characters."));
+    }
+    if s.chars().any(char::is_control) {
+        return Err("Use letters, digits, spaces and punctuation only.".to_owned());
+    }
+    Ok(s.to_owned())
+}
+
 /// `?page=N` of a list shown a page at a time.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct PageQuery {
