@@ -129,7 +129,9 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
         pool: db.pool.clone(),
         hasher,
         web: Arc::new(WebConfig {
-            trust_forwarded: config.trust_forwarded,
+            trusted_proxies: config.trusted_proxies.clone(),
+            api_rate_per_second: config.api_rate,
+            api_burst: config.api_burst,
             ..WebConfig::new(config.public_url.as_deref())
         }),
     };

@@ -123,9 +123,17 @@ pub struct ServeConfig {
     /// The URL users reach Berth at; `https://` turns on Secure and `__Host-` cookies.
     #[arg(long, env = "BERTH_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Behind a trusted reverse proxy: take the client address from X-Forwarded-For.
-    #[arg(long, env = "BERTH_TRUST_FORWARDED", default_value_t = false)]
-    pub trust_forwarded: bool,
+    /// Reverse proxies to believe (comma-separated CIDRs, e.g. 10.0.0.0/8,::1/128): when
+    /// the peer is one of them, the client is the first address of X-Forwarded-For, from
+    /// the right, that is not.
+    #[arg(long, env = "BERTH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<sqlx::types::ipnetwork::IpNetwork>,
+    /// API calls a second each key may make (its bucket refills at this rate).
+    #[arg(long, env = "BERTH_API_RATE", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub api_rate: u32,
+    /// API calls each key may make at once before the rate applies.
+    #[arg(long, env = "BERTH_API_BURST", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
+    pub api_burst: u32,
     /// The SMTP relay email notices go through: smtp://host:port (plain), add ?tls=required
     /// for STARTTLS, or smtps://host:port (TLS); user:password@ for AUTH. Unset: email
     /// deliveries wait.

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod activity;
 pub mod addresses;
+pub mod api;
 pub mod auth;
 pub mod bandwidth;
 pub mod cli;
@@ -62,5 +63,5 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .route("/static/{hash}/{name}", get(web::assets::serve))
         .fallback(|| async { AppError::NotFound });
-    web::layers::apply(routes, &state)
+    web::layers::apply(routes, api::router(&state), &state)
 }

@@ -1,6 +1,7 @@
 //! Account (`/account`, `/account/{name,email,password,pin}`, `/account/cancel`):
 //! getUsername, listRoles, changeEmail, changePassword, changePIN, requestCancellation.
 
+pub mod api;
 pub mod model;
 
 use askama::Template;

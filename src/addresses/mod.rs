@@ -2,6 +2,7 @@
 //! addIpAddress, getIpAddresses, getDetailedIpAddresses, freeIpAddress, and the reverse DNS
 //! name of an address the customer holds.
 
+pub mod api;
 pub mod model;
 
 use std::net::IpAddr;

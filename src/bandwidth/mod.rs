@@ -2,6 +2,7 @@
 //! customer transferred in the current billing period (the calendar month, UTC), with a
 //! projection to its end, a per-day chart drawn on the server as SVG, and each site's share.
 
+pub mod api;
 pub mod import;
 pub mod model;
 

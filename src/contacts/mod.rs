@@ -10,6 +10,7 @@
 //! Posting a subscription for a method and type that already has one changes its minimum
 //! severity.
 
+pub mod api;
 pub mod model;
 
 use askama::Template;

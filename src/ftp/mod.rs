@@ -5,6 +5,7 @@
 //! edits and deletions swap that block in place. Without JavaScript, an edit lands on the
 //! user's own page and a deletion on the list.
 
+pub mod api;
 pub mod model;
 pub mod root;
 

@@ -6,6 +6,7 @@
 //! changes to a key swap that block in place. Without JavaScript, a change to one key lands
 //! on the key's own page.
 
+pub mod api;
 pub mod model;
 pub mod network;
 pub mod secret;
@@ -21,6 +22,7 @@ use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
+use crate::customer::CustomerId;
 use crate::settings::model::Preferences;
 use crate::web::{
     AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, SignedIn, from_path, render, see_other,
@@ -407,8 +409,8 @@ async fn respond(
 /// Checks, before the form is read, that the key is the customer's (else 404, whatever
 /// the form says) and not revoked (else 409: its forms are gone, so field errors could not
 /// be shown).
-async fn changeable_key(state: &AppState, me: &SignedIn, id: KeyId) -> Result<(), AppError> {
-    let key = model::key(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
+async fn changeable_key(state: &AppState, customer: CustomerId, id: KeyId) -> Result<(), AppError> {
+    let key = model::key(&state.pool, customer, id).await?.ok_or(AppError::NotFound)?;
     if key.revoked() {
         return Err(refused(Refused::Revoked));
     }
@@ -491,7 +493,7 @@ async fn add_acl(
     let address = input.address.unwrap_or_default();
     let cidr = input.cidr.unwrap_or_default();
     let fail = |errors| Failed::Add(FormState::failed(&[("address", &address), ("cidr", &cidr)], errors));
-    changeable_key(&state, &me, key).await?;
+    changeable_key(&state, me.id(), key).await?;
     let acl = match AclNetwork::parse(&address, &cidr) {
         Ok(acl) => acl,
         Err(errors) => return respond(&state, &me, htmx, key, Err(fail(errors))).await,
@@ -525,7 +527,7 @@ async fn update_acl(
     let current = model::acl(&state.pool, me.id(), from_path(&raw)?)
         .await?
         .ok_or(AppError::NotFound)?;
-    changeable_key(&state, &me, current.key_id).await?;
+    changeable_key(&state, me.id(), current.key_id).await?;
     // A part left out keeps its current value (updateKeyACL's arguments are optional).
     let address = input.address.unwrap_or_else(|| current.address());
     let cidr = input.cidr.unwrap_or_else(|| current.cidr().to_string());

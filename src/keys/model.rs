@@ -424,11 +424,13 @@ pub async fn delete_acl(
 }
 
 /// Whom a presented key acts for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub key: KeyId,
     pub customer: CustomerId,
     pub kind: KeyType,
+    /// The key's visible prefix, to name it in the Activity log.
+    pub prefix: String,
 }
 
 /// Why a presented key was not accepted.
@@ -451,8 +453,10 @@ struct Presented {
 }
 
 /// The check behind every API request: the key the secret belongs to, whether it is
-/// revoked, and whether `client` is inside its ACLs. Records the key's last use; a refusal
-/// for an address outside the ACLs is recorded in the customer's Activity.
+/// revoked, and whether `client` is inside its ACLs. Records the key's last use (to the
+/// minute: a key used again within a minute from the same address writes nothing, so a
+/// busy script does not write on every call); a refusal for an address outside the ACLs is
+/// recorded in the customer's Activity.
 pub async fn verify(db: &sqlx::PgPool, presented: &str, client: IpAddr) -> sqlx::Result<Result<Principal, Refusal>> {
     if !presented.starts_with(secret::MARK) || presented.len() > 128 {
         return Ok(Err(Refusal::Unknown));
@@ -477,15 +481,20 @@ pub async fn verify(db: &sqlx::PgPool, presented: &str, client: IpAddr) -> sqlx:
         record(db, key.customer_id, BY_API, "api_key_refused", &detail, Some(client)).await?;
         return Ok(Err(Refusal::AddressNotAllowed));
     }
-    sqlx::query("update api_keys set last_used_at = now(), last_used_address = $2 where id = $1")
-        .bind(key.id)
-        .bind(client)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "update api_keys set last_used_at = now(), last_used_address = $2
+         where id = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute'
+                            or last_used_address is distinct from $2)",
+    )
+    .bind(key.id)
+    .bind(client)
+    .execute(db)
+    .await?;
     let kind = KeyType::parse(&key.kind).unwrap_or(KeyType::ReadOnly);
     Ok(Ok(Principal {
         key: key.id,
         customer: key.customer_id,
         kind,
+        prefix: key.prefix,
     }))
 }

@@ -1,6 +1,7 @@
 //! Notices (`/notices`, `/notices/{id}/ack`): listNotices, acknowledgeNotice. Notices are
 //! published with `berth notice publish` (and, later, from the staff console).
 
+pub mod api;
 pub mod model;
 
 use askama::Template;

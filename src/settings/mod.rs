@@ -1,5 +1,6 @@
 //! Settings (`GET,POST /settings`): getSettings and setSettings over the typed registry.
 
+pub mod api;
 pub mod model;
 
 use std::collections::BTreeMap;

@@ -35,6 +35,21 @@ const FILES: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/berth.js"),
     },
+    Asset {
+        name: "swagger-ui-bundle.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/vendor/swagger-ui-5.35.0-bundle.js"),
+    },
+    Asset {
+        name: "swagger-ui.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../../static/vendor/swagger-ui-5.35.0.css"),
+    },
+    Asset {
+        name: "api-docs.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/api-docs.js"),
+    },
 ];
 
 /// The URL of each asset, e.g. `/static/3f2a…/htmx.min.js`.
@@ -60,7 +75,8 @@ static HASHED: LazyLock<Vec<Hashed>> = LazyLock::new(|| {
         .collect()
 });
 
-fn url(name: &str) -> String {
+/// The URL of the asset `name`, which must be in `FILES`.
+pub fn url(name: &str) -> String {
     let h = HASHED
         .iter()
         .find(|h| h.asset.name == name)

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,18 @@ pub enum AppError {
     Unreadable(&'static str),
     #[error("not a form")]
     NotAForm,
+    /// An API call whose body is not `application/json`.
+    #[error("not JSON")]
+    NotJson,
+    /// An API call whose body does not parse, with the parser's position.
+    #[error("bad JSON: {0}")]
+    BadJson(String),
+    /// An API call without a key, or with an unknown or revoked one.
+    #[error("bad key: {0}")]
+    BadKey(&'static str),
+    /// Too many API calls with one key; try again after this many seconds.
+    #[error("rate limited")]
+    RateLimited(u64),
     #[error("service unavailable")]
     Unavailable,
     #[error(transparent)]
@@ -42,6 +54,8 @@ pub struct ErrorInfo {
     pub internal: bool,
     /// Where a 401 sends the user, when not the usual sign-in page.
     pub sign_in: Option<&'static str>,
+    /// For invalid input: the message of each field.
+    pub fields: FieldErrors,
 }
 
 impl AppError {
@@ -49,13 +63,13 @@ impl AppError {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::SignInRequired | Self::StaffConsole => StatusCode::UNAUTHORIZED,
+            Self::SignInRequired | Self::StaffConsole | Self::BadKey(_) => StatusCode::UNAUTHORIZED,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooMany(_) | Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unreadable(_) => StatusCode::BAD_REQUEST,
-            Self::NotAForm => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unreadable(_) | Self::BadJson(_) => StatusCode::BAD_REQUEST,
+            Self::NotAForm | Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -72,6 +86,12 @@ impl AppError {
             Self::TooLarge => "The request was too large.".into(),
             Self::Unreadable(why) => (*why).into(),
             Self::NotAForm => "Send the form as application/x-www-form-urlencoded.".into(),
+            Self::NotJson => "Send the arguments as a JSON object, with Content-Type: application/json.".into(),
+            Self::BadJson(why) => why.clone(),
+            Self::BadKey(why) => (*why).into(),
+            Self::RateLimited(after) => {
+                format!("Too many requests with this key; try again in {after} s.")
+            }
             Self::Unavailable => "The service is unavailable right now; please try again shortly.".into(),
             Self::Internal(_) => "Something went wrong on our side.".into(),
         }
@@ -85,12 +105,19 @@ impl IntoResponse for AppError {
             tracing::error!(error = format!("{err:#}"), "internal error");
         }
         let mut response = self.status().into_response();
+        if let Self::RateLimited(after) = self {
+            response.headers_mut().insert(header::RETRY_AFTER, after.into());
+        }
         response.extensions_mut().insert(ErrorInfo {
             message: self.message(),
             internal: matches!(self, Self::Internal(_)),
             sign_in: match self {
                 Self::StaffConsole => Some("/staff"),
                 _ => None,
+            },
+            fields: match self {
+                Self::Invalid(fields) => fields,
+                _ => FieldErrors::default(),
             },
         });
         response

@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request
 use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use sqlx::types::ipnetwork::IpNetwork;
 
 use crate::AppState;
 use crate::web::{AppError, FieldErrors};
@@ -119,9 +120,9 @@ impl FormState {
     }
 }
 
-/// The client's address: the connection's peer, or, when Berth is told it stands behind a
-/// trusted reverse proxy (BERTH_TRUST_FORWARDED), the last address in `X-Forwarded-For`,
-/// the one that proxy added.
+/// The client's address: the connection's peer; or, when that peer is a trusted reverse
+/// proxy (BERTH_TRUSTED_PROXIES), the first address in `X-Forwarded-For`, read from the
+/// right, that is not a trusted proxy. `X-Forwarded-For` from any other peer is ignored.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
@@ -133,29 +134,85 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if AppState::from_ref(state).web.trust_forwarded
-            && let Some(ip) = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .next_back()
-                .and_then(|v| v.trim().parse::<IpAddr>().ok())
-        {
-            return Ok(Self(ip));
-        }
-        parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| Self(addr.ip()))
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("served without connect info")))
+            .map(|ConnectInfo(addr)| addr.ip())
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("served without connect info")))?;
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','));
+        Ok(Self(client_address(
+            peer,
+            forwarded,
+            &AppState::from_ref(state).web.trusted_proxies,
+        )))
+    }
+}
+
+/// See [`ClientIp`]. An entry that is not an address ends the walk at the last address
+/// known.
+pub fn client_address<'a>(
+    peer: IpAddr,
+    forwarded: impl DoubleEndedIterator<Item = &'a str>,
+    trusted: &[IpNetwork],
+) -> IpAddr {
+    let is_trusted = |ip: IpAddr| {
+        trusted
+            .iter()
+            .any(|net| net.contains(canonical(ip)) || net.contains(ip))
+    };
+    let mut client = peer;
+    if !is_trusted(peer) {
+        return client;
+    }
+    for entry in forwarded.rev() {
+        let Ok(ip) = entry.trim().parse::<IpAddr>() else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it is.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_utf8_form;
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_read_only_from_trusted_proxies() {
+        let trusted: Vec<IpNetwork> = vec!["10.0.0.0/8".parse().unwrap(), "2001:db8:f::/48".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let client =
+            |peer: &str, xff: &str| client_address(ip(peer), xff.split(',').filter(|s| !s.is_empty()), &trusted);
+        // An untrusted peer: its header is ignored.
+        assert_eq!(client("198.51.100.9", "203.0.113.7"), ip("198.51.100.9"));
+        // A trusted peer: the first untrusted address from the right.
+        assert_eq!(client("10.0.0.2", "203.0.113.7"), ip("203.0.113.7"));
+        assert_eq!(client("10.0.0.2", "1.2.3.4, 203.0.113.7, 10.0.0.5"), ip("203.0.113.7"));
+        assert_eq!(client("2001:db8:f::1", "2001:db8:1::7"), ip("2001:db8:1::7"));
+        assert_eq!(client("::ffff:10.0.0.2", "203.0.113.7"), ip("203.0.113.7"));
+        // No header, or garbage: the last address known.
+        assert_eq!(client("10.0.0.2", ""), ip("10.0.0.2"));
+        assert_eq!(client("10.0.0.2", "junk"), ip("10.0.0.2"));
+        assert_eq!(client("10.0.0.2", "203.0.113.7, junk, 10.0.0.3"), ip("10.0.0.3"));
+        // Only trusted addresses: the leftmost.
+        assert_eq!(client("10.0.0.2", "10.0.0.9, 10.0.0.3"), ip("10.0.0.9"));
+    }
 
     #[test]
     fn forms_must_be_utf8() {

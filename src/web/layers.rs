@@ -30,7 +30,10 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
     font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
     base-uri 'none'; object-src 'none'";
 
-pub fn apply(router: Router<AppState>, state: &AppState) -> Router {
+/// `pages` get sessions, CSRF and HTML error pages; `api` gets JSON errors and no session
+/// (a key authorises each call). Both get the request id, the request log, the security
+/// headers, panic catching and the timeout.
+pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -> Router {
     let sessions = SessionManagerLayer::new(CachedStore::new(PostgresStore::new(state.pool.clone())))
         .with_name(state.web.cookie_name())
         .with_secure(state.web.secure_cookies)
@@ -44,8 +47,30 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router {
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
+    let catch_panic =
+        || CatchPanicLayer::custom(|_| AppError::Internal(anyhow::anyhow!("handler panicked")).into_response());
+    let timeout = || TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30));
 
-    router
+    let pages = pages.layer(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn(error_pages))
+            .layer(catch_panic())
+            .layer(timeout())
+            .layer(sessions)
+            .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
+            .layer(axum_htmx::AutoVaryLayer)
+            .layer(DefaultBodyLimit::max(csrf::MAX_FORM_BYTES)),
+    );
+    let api = api.layer(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn(crate::api::envelope))
+            .layer(catch_panic())
+            .layer(timeout())
+            .layer(DefaultBodyLimit::max(crate::api::MAX_BODY_BYTES)),
+    );
+
+    pages
+        .merge(api)
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -70,19 +95,7 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router {
                     HeaderName::from_static("cross-origin-opener-policy"),
                     "same-origin",
                 ))
-                .layer(header(header::CACHE_CONTROL, "no-cache"))
-                .layer(middleware::from_fn(error_pages))
-                .layer(CatchPanicLayer::custom(|_| {
-                    AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
-                }))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Duration::from_secs(30),
-                ))
-                .layer(sessions)
-                .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
-                .layer(axum_htmx::AutoVaryLayer)
-                .layer(DefaultBodyLimit::max(csrf::MAX_FORM_BYTES)),
+                .layer(header(header::CACHE_CONTROL, "no-cache")),
         )
         .with_state(state.clone())
 }

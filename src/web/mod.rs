@@ -25,8 +25,11 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     pub idle_timeout: Duration,
     pub absolute_timeout: Duration,
-    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
-    pub trust_forwarded: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (see `ClientIp`).
+    pub trusted_proxies: Vec<sqlx::types::ipnetwork::IpNetwork>,
+    /// Each API key may make this many calls a second, with bursts of `api_burst`.
+    pub api_rate_per_second: u32,
+    pub api_burst: u32,
     /// How long a staff member may impersonate a customer before it ends by itself.
     pub impersonation_limit: Duration,
 }
@@ -40,7 +43,9 @@ impl WebConfig {
             secure_cookies,
             idle_timeout: Duration::from_secs(30 * 60),
             absolute_timeout: Duration::from_secs(12 * 60 * 60),
-            trust_forwarded: false,
+            trusted_proxies: Vec::new(),
+            api_rate_per_second: 20,
+            api_burst: 40,
             impersonation_limit: Duration::from_secs(30 * 60),
         }
     }

@@ -1,6 +1,7 @@
 //! The onboarding wizard (CP_Wizard): site → container → environments → review → create.
 //! `GET /wizard` resumes at the first unfinished step; every step saves what was typed.
 
+pub mod api;
 pub mod model;
 
 use askama::Template;

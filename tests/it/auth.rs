@@ -280,7 +280,11 @@ async fn get_with_cookie(app: &TestApp, path: &str, cookie: &str) -> StatusCode 
 async fn client_address_comes_from_the_proxy_header_only_when_trusted() {
     for (trust, expected) in [(false, "127.0.0.1"), (true, "203.0.113.9")] {
         let mut web = WebConfig::new(None);
-        web.trust_forwarded = trust;
+        web.trusted_proxies = if trust {
+            vec!["127.0.0.1/32".parse().unwrap()]
+        } else {
+            Vec::new()
+        };
         let app = TestApp::spawn_with(web).await;
         app.create_customer("alice").await;
         let client = app.client();
@@ -301,7 +305,7 @@ async fn client_address_comes_from_the_proxy_header_only_when_trusted() {
         let address: String = app
             .scalar("select host(address) from activity where kind = 'sign_in'")
             .await;
-        assert_eq!(address, expected, "trust_forwarded = {trust}");
+        assert_eq!(address, expected, "trusted proxy: {trust}");
     }
 }
 

@@ -548,7 +548,8 @@ async fn verify_checks_the_secret_the_revocation_and_the_acls() {
         Principal {
             key: berth::keys::model::KeyId(open),
             customer: alice,
-            kind: KeyType::ReadOnly
+            kind: KeyType::ReadOnly,
+            prefix: open_secret[..14].to_owned(),
         }
     );
     let list = client.get("/keys").await;

@@ -3,6 +3,11 @@
 
 mod account;
 mod addresses;
+mod api;
+mod api_account;
+mod api_addresses;
+mod api_keys;
+mod api_notices;
 mod auth;
 mod bandwidth;
 mod browser;

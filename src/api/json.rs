@@ -1,0 +1,213 @@
+//! The API's JSON: the arguments a method reads ([`Args`]), the answer it gives ([`Reply`])
+//! and the error envelope ([`ErrorBody`]), with the error answers every method documents
+//! ([`ApiErrors`]).
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+use crate::web::{AppError, FieldErrors};
+
+/// A method's arguments: a JSON object by the seed's argument names. An empty body is an
+/// empty object. JSON that does not parse is a 400 with the parser's position; a value of
+/// the wrong type, a missing or an unknown argument is an `InvalidArguments` on that field.
+pub struct Args<T>(pub T);
+
+impl<T, S> FromRequest<S> for Args<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            });
+        let body = Bytes::from_request(req, state).await.map_err(|_| AppError::TooLarge)?;
+        if json == Some(false) || (json.is_none() && !body.is_empty()) {
+            return Err(AppError::NotJson);
+        }
+        parse(if body.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &body
+        })
+        .map(Args)
+    }
+}
+
+/// Reads `body` as `T`, telling apart JSON that does not parse from arguments that are wrong.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    let bad_json = |err: &serde_json::Error| {
+        AppError::BadJson(format!(
+            "The body is not a JSON object: {err} (line {}, column {}).",
+            err.line(),
+            err.column()
+        ))
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let inner = err.inner();
+        if !inner.is_data() {
+            return bad_json(inner);
+        }
+        let path = err.path().to_string();
+        let field = if path == "." { "arguments".to_owned() } else { path };
+        // serde's own words, without the position: it is about an argument, not the text.
+        let message = inner.to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        let mut fields = FieldErrors::default();
+        fields.add(field, message);
+        AppError::Invalid(fields)
+    })?;
+    deserializer.end().map_err(|err| bad_json(&err))?;
+    Ok(value)
+}
+
+/// An `InvalidArguments` error on one argument.
+pub fn invalid(field: &str, message: impl Into<String>) -> AppError {
+    let mut errors = FieldErrors::default();
+    errors.add(field, message);
+    AppError::Invalid(errors)
+}
+
+/// A method's answer: `{"result": …}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reply<T> {
+    pub result: T,
+}
+
+impl<T> Reply<T> {
+    pub fn new(result: T) -> Self {
+        Self { result }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Reply<T> {
+    fn into_response(self) -> Response {
+        ([(header::CACHE_CONTROL, "no-store")], axum::Json(self)).into_response()
+    }
+}
+
+/// The answer of a method that changes something and has nothing else to tell:
+/// `{"result": true}`.
+pub type Done = Reply<bool>;
+
+impl Done {
+    pub fn done() -> Self {
+        Self::new(true)
+    }
+}
+
+/// `{"error": {"type", "message", "fields"}}`.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `InvalidArguments`, `BadRequest`, `Unauthorized`, `Forbidden`, `NotFound`,
+    /// `MethodNotAllowed`, `Conflict`, `PayloadTooLarge`, `UnsupportedMediaType`,
+    /// `TooManyRequests`, `Unavailable` or `InternalError`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+    /// For `InvalidArguments`: a message per argument.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, String>>,
+}
+
+impl ErrorBody {
+    pub fn new(kind: &str, message: String, fields: Option<FieldErrors>) -> Self {
+        Self {
+            error: ErrorDetail {
+                kind: kind.to_owned(),
+                message,
+                fields: fields.map(|f| f.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()),
+            },
+        }
+    }
+}
+
+/// The `type` of an error by its status.
+pub fn error_type(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "BadRequest",
+        StatusCode::UNAUTHORIZED => "Unauthorized",
+        StatusCode::FORBIDDEN => "Forbidden",
+        StatusCode::NOT_FOUND => "NotFound",
+        StatusCode::METHOD_NOT_ALLOWED => "MethodNotAllowed",
+        StatusCode::CONFLICT => "Conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "PayloadTooLarge",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UnsupportedMediaType",
+        StatusCode::UNPROCESSABLE_ENTITY => "InvalidArguments",
+        StatusCode::TOO_MANY_REQUESTS => "TooManyRequests",
+        StatusCode::SERVICE_UNAVAILABLE => "Unavailable",
+        s if s.is_server_error() => "InternalError",
+        _ => "Refused",
+    }
+}
+
+/// The error answers every method may give, for the OpenAPI document.
+pub struct ApiErrors;
+
+impl utoipa::IntoResponses for ApiErrors {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::response::Response>> {
+        [
+            ("400", "The body is not JSON (BadRequest), with the parser's position."),
+            ("401", "No key, or an unknown or revoked key (Unauthorized)."),
+            (
+                "403",
+                "The client address is outside the key's ACLs, a read-only key called a method that changes \
+                 something, or a customer key passed an argument reserved to internal keys (Forbidden).",
+            ),
+            ("404", "No such object, or it is not this customer's (NotFound)."),
+            (
+                "409",
+                "The object cannot change in its state, such as a revoked key (Conflict).",
+            ),
+            ("413", "The body is too large (PayloadTooLarge)."),
+            ("415", "The body is not application/json (UnsupportedMediaType)."),
+            (
+                "422",
+                "An argument is invalid; `fields` says which and why (InvalidArguments).",
+            ),
+            (
+                "429",
+                "Too many requests with this key; see Retry-After (TooManyRequests).",
+            ),
+            ("503", "The service is busy; try again shortly (Unavailable)."),
+        ]
+        .into_iter()
+        .map(|(status, description)| {
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build();
+            (status.to_owned(), RefOr::T(response))
+        })
+        .collect()
+    }
+}

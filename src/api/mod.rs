@@ -1,0 +1,176 @@
+//! The Customer API (`POST /api/Customer/{method}`): every method of the seed's Customer
+//! service under its seed name, with JSON arguments by their seed names, answering
+//! `{"result": …}`; its OpenAPI document (`/api/openapi.json`) and reference page
+//! (`/api/docs`).
+//!
+//! Each area serves its own methods from its `api.rs` (`keys::api`, `ftp::api`, …) with the
+//! same model functions as its pages. This module holds what they share: the caller and its
+//! key check ([`Caller`]), the arguments ([`Args`]), the answer ([`Reply`]) and the error
+//! envelope, which is rendered from the one error type by [`envelope`].
+
+pub mod caller;
+pub mod json;
+pub mod model;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+use crate::web::AppError;
+use crate::web::error::ErrorInfo;
+
+pub use caller::{Caller, RateLimit};
+pub use json::{ApiErrors, Args, Done, ErrorBody, Reply, invalid};
+
+/// Where every method lives: `/api/Customer/{method}`.
+pub const BASE: &str = "/api/Customer";
+
+/// The largest body a call may send.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Berth Customer API",
+        description = "Every method of the Customer service, as `POST /api/Customer/{method}` with a JSON object \
+                       of the method's arguments, answering `{\"result\": …}`. Authorise with an API key: \
+                       `Authorization: Bearer berth_…`. Errors answer `{\"error\": {\"type\", \"message\", \
+                       \"fields\"}}`; `InvalidArguments` (422) names the fields."
+    ),
+    modifiers(&Security),
+    security(("api_key" = [])),
+    components(schemas(json::ErrorBody, json::ErrorDetail))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key from the panel's API keys page (berth_…)."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every method of every area, with the OpenAPI document they make.
+fn methods() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(
+        BASE,
+        OpenApiRouter::new()
+            .merge(crate::keys::api::router())
+            .merge(crate::account::api::router())
+            .merge(crate::settings::api::router())
+            .merge(crate::wizard::api::router())
+            .merge(crate::addresses::api::router())
+            .merge(crate::ftp::api::router())
+            .merge(crate::bandwidth::api::router())
+            .merge(crate::notices::api::router())
+            .merge(crate::contacts::api::router()),
+    )
+}
+
+/// The OpenAPI document, as served at `/api/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    methods().into_openapi()
+}
+
+/// The API's routes with their own layers: no session and no CSRF (a key authorises each
+/// request, and browsers do not send it by themselves), errors as JSON.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let (routes, doc) = methods().split_for_parts();
+    let doc = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    routes
+        .route(&format!("{BASE}/{{method}}"), axum::routing::any(unknown_method))
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
+            }),
+        )
+        .route("/api/docs", get(docs))
+        .route("/api/{*rest}", axum::routing::any(unknown_method))
+        .layer(axum::Extension(Arc::new(RateLimit::new(
+            state.web.api_rate_per_second,
+            state.web.api_burst,
+        ))))
+}
+
+async fn unknown_method() -> AppError {
+    AppError::NotFound
+}
+
+/// The reference page, rendered in the browser from `/api/openapi.json` by the vendored
+/// Swagger UI (see `static/VENDORED.md`).
+async fn docs() -> impl IntoResponse {
+    let css = crate::web::assets::url("swagger-ui.css");
+    let bundle = crate::web::assets::url("swagger-ui-bundle.js");
+    let init = crate::web::assets::url("api-docs.js");
+    // Swagger UI styles some elements inline.
+    let csp = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+               connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+    let page = Html(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Berth Customer API</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <link rel=\"stylesheet\" href=\"{css}\"></head>\
+         <body><noscript>The reference needs JavaScript; the document itself is \
+         <a href=\"/api/openapi.json\">/api/openapi.json</a>.</noscript>\
+         <div id=\"swagger-ui\" data-url=\"/api/openapi.json\"></div>\
+         <script src=\"{bundle}\"></script><script src=\"{init}\"></script></body></html>"
+    ));
+    ([(header::CONTENT_SECURITY_POLICY, csp)], page)
+}
+
+/// The layer that makes every error of the API `{"error": {"type", "message", "fields"}}`, whatever made it
+/// (a method, a rejected request, an unknown path); never HTML.
+pub async fn envelope(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if !status.is_client_error() && !status.is_server_error() {
+        return response;
+    }
+    let info = response.extensions().get::<ErrorInfo>().cloned();
+    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+    let message = match (&info, status) {
+        (_, StatusCode::NOT_FOUND) => "No such method or object, or it is not yours.".to_owned(),
+        (_, StatusCode::METHOD_NOT_ALLOWED) => "Call methods with POST.".to_owned(),
+        (Some(info), _) if !info.fields.is_empty() => format!(
+            "Invalid arguments: {}",
+            info.fields
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        (Some(info), _) if !info.internal => info.message.clone(),
+        (_, s) if s.is_server_error() => "Something went wrong on our side.".to_owned(),
+        _ => status.canonical_reason().unwrap_or("Refused").to_owned(),
+    };
+    let fields = info.map(|i| i.fields).filter(|f| !f.is_empty());
+    let body = json::ErrorBody::new(json::error_type(status), message, fields);
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Some(after) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, after);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

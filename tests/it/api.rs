@@ -1,0 +1,539 @@
+//! The Customer API: every method of the OpenAPI document (so, of the router) has a success
+//! case, an InvalidArguments case and an other-customer case (`every_method_…` below, with
+//! the cases of each area in `api_<area>.rs`); and the key checks, the client address, the
+//! rate limit and the error envelope.
+
+use berth::customer::CustomerId;
+use berth::keys::model::KeyType;
+use berth::web::WebConfig;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+/// The 35 methods of the seed's Customer service (`shared/seed/customer-service.txt`).
+pub const SEED_METHODS: [&str; 35] = [
+    "CP_Wizard",
+    "requestCancellation",
+    "createKey",
+    "revokeKey",
+    "getKeys",
+    "createKeyACL",
+    "updateKeyACL",
+    "deleteKeyACL",
+    "listRoles",
+    "getUsername",
+    "changePassword",
+    "changePIN",
+    "changeEmail",
+    "setSettings",
+    "getSettings",
+    "addIpAddress",
+    "getIpAddresses",
+    "getDetailedIpAddresses",
+    "freeIpAddress",
+    "createFTPUser",
+    "listFTPUsers",
+    "updateFTPUser",
+    "destroyFTPUser",
+    "currentBillableBandwidth",
+    "listNotices",
+    "acknowledgeNotice",
+    "createContact",
+    "destroyContact",
+    "createContactMethod",
+    "destroyContactMethod",
+    "createContactMethodNotice",
+    "destroyContactMethodNotice",
+    "listContactNoticeTypes",
+    "listContactMethods",
+    "listContacts",
+];
+
+/// Two customers with a standard key each: Alice, whose data the cases touch, and Bob,
+/// who must not reach it.
+pub struct Fixture {
+    pub app: TestApp,
+    pub alice: CustomerId,
+    pub bob: CustomerId,
+    pub alice_key: String,
+    pub bob_key: String,
+    pub http: reqwest::Client,
+}
+
+impl Fixture {
+    pub async fn new() -> Self {
+        Self::with(WebConfig::new(None)).await
+    }
+
+    pub async fn with(mut web: WebConfig) -> Self {
+        // The cases call quickly; the rate limit has its own test.
+        if web.api_rate_per_second == WebConfig::new(None).api_rate_per_second {
+            web.api_rate_per_second = 10_000;
+            web.api_burst = 10_000;
+        }
+        let app = TestApp::spawn_with(web).await;
+        let alice = app.create_customer("alice").await;
+        let bob = app.create_customer("bob").await;
+        let alice_key = key(&app, alice, KeyType::Standard).await.1;
+        let bob_key = key(&app, bob, KeyType::Standard).await.1;
+        Self {
+            app,
+            alice,
+            bob,
+            alice_key,
+            bob_key,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Calls `method` with `secret`; the status and the JSON body (every answer is JSON).
+    pub async fn call_with(&self, secret: &str, method: &str, args: Value) -> (StatusCode, Value) {
+        self.send(
+            self.http
+                .post(format!("{}/api/Customer/{method}", self.app.base))
+                .bearer_auth(secret)
+                .json(&args),
+        )
+        .await
+    }
+
+    /// Calls `method` with Alice's key and expects success: its `result`.
+    pub async fn ok(&self, method: &str, args: Value) -> Value {
+        let (status, body) = self.call_with(&self.alice_key, method, args.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{method} {args}: {body}");
+        body["result"].clone()
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let text = response.text().await.unwrap();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{status} {content_type}: {text}"
+        );
+        (status, serde_json::from_str(&text).unwrap())
+    }
+
+    /// Everything of Alice's (the rows of every table with a customer, and her own), to
+    /// compare before and after a call that must change nothing. A key's last use is left
+    /// out: using a key records it.
+    pub async fn snapshot(&self) -> String {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "select table_name::text from information_schema.columns
+             where table_schema = 'public' and column_name = 'customer_id' order by 1",
+        )
+        .fetch_all(&self.app.pool)
+        .await
+        .unwrap();
+        let mut all = String::new();
+        for table in tables.iter().map(String::as_str).chain(["customers"]) {
+            let column = if table == "customers" { "id" } else { "customer_id" };
+            let rows: Option<String> = sqlx::query_scalar(&format!(
+                "select string_agg((to_jsonb(t) - 'last_used_at' - 'last_used_address')::text, '\n' order by t::text)
+                 from {table} t where {column} = $1"
+            ))
+            .bind(self.alice)
+            .fetch_one(&self.app.pool)
+            .await
+            .unwrap();
+            all.push_str(&format!("== {table}\n{}\n", rows.unwrap_or_default()));
+        }
+        all
+    }
+}
+
+/// A new key of `kind` for `customer`: its id and secret.
+pub async fn key(app: &TestApp, customer: CustomerId, kind: KeyType) -> (i64, String) {
+    let mut tx = app.pool.begin().await.unwrap();
+    let created = berth::keys::model::create(
+        &mut tx,
+        customer,
+        "test",
+        &"test key".parse().unwrap(),
+        kind,
+        None,
+        None,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    tx.commit().await.unwrap();
+    (created.id.0, created.secret.expose().to_owned())
+}
+
+/// One method's three cases. Each is checked in this order: `foreign` (Bob's key naming
+/// Alice's customer or objects: 404, nothing changes), `invalid` (Alice's key: 422 naming
+/// the field, nothing changes), `success` (Alice's key: 200 with a result).
+pub struct Case {
+    pub method: &'static str,
+    pub success: Value,
+    pub invalid: (Value, &'static str),
+    /// `None` for the catalogues, which are the same for every customer.
+    pub foreign: Option<Value>,
+}
+
+impl Case {
+    pub fn new(method: &'static str, success: Value, invalid: (Value, &'static str), foreign: Option<Value>) -> Self {
+        Self {
+            method,
+            success,
+            invalid,
+            foreign,
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_method_has_a_success_an_invalid_and_an_other_customer_case() {
+    let fx = Fixture::new().await;
+    let doc: Value = fx
+        .http
+        .get(format!("{}/api/openapi.json", fx.app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let methods: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|p| {
+            p.strip_prefix("/api/Customer/")
+                .expect("every path is a method")
+                .to_owned()
+        })
+        .collect();
+    let mut missing: Vec<&str> = SEED_METHODS
+        .iter()
+        .copied()
+        .filter(|m| !methods.iter().any(|x| x == m))
+        .collect();
+    missing.sort();
+    assert!(missing.is_empty(), "seed methods the API does not serve: {missing:?}");
+    assert_eq!(methods.len(), SEED_METHODS.len(), "{methods:?}");
+
+    let mut cases = Vec::new();
+    cases.extend(crate::api_keys::cases(&fx).await);
+    cases.extend(crate::api_account::cases(&fx).await);
+    cases.extend(crate::api_addresses::cases(&fx).await);
+    cases.extend(crate::api_notices::cases(&fx).await);
+    for method in &methods {
+        let case = cases
+            .iter()
+            .find(|c| c.method == method)
+            .unwrap_or_else(|| panic!("{method} has no cases"));
+        if let Some(args) = &case.foreign {
+            let before = fx.snapshot().await;
+            let (status, body) = fx.call_with(&fx.bob_key, method, args.clone()).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} by Bob {args}: {body}");
+            assert_eq!(body["error"]["type"], "NotFound", "{method}: {body}");
+            assert_eq!(fx.snapshot().await, before, "{method} by Bob changed Alice's data");
+        }
+        let (args, field) = &case.invalid;
+        let before = fx.snapshot().await;
+        let (status, body) = fx.call_with(&fx.alice_key, method, args.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {args}: {body}");
+        assert_eq!(body["error"]["type"], "InvalidArguments", "{method}: {body}");
+        assert!(
+            body["error"]["fields"][field].is_string(),
+            "{method} {args}: no message on {field}: {body}"
+        );
+        assert_eq!(
+            fx.snapshot().await,
+            before,
+            "{method} with invalid arguments changed something"
+        );
+        let (status, body) = fx.call_with(&fx.alice_key, method, case.success.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{method} {}: {body}", case.success);
+        assert!(body.get("result").is_some(), "{method}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn keys_are_checked_on_every_call() {
+    let fx = Fixture::new().await;
+    let args = json!({"id": fx.alice.0});
+    let url = format!("{}/api/Customer/getKeys", fx.app.base);
+    // No key, a malformed header, an unknown key.
+    let (status, body) = fx.send(fx.http.post(&url).json(&args)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["type"], "Unauthorized");
+    let (status, _) = fx
+        .send(fx.http.post(&url).header("authorization", "Basic abc").json(&args))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = fx
+        .call_with(
+            "berth_0000000000000000000000000000000000000000",
+            "getKeys",
+            args.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["message"], "This API key is not known.");
+
+    // A revoked key: 401.
+    let (id, secret) = key(&fx.app, fx.alice, KeyType::Standard).await;
+    fx.ok("revokeKey", json!({"id": id})).await;
+    let (status, body) = fx.call_with(&secret, "getKeys", args.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["message"], "This API key is revoked.");
+
+    // The last use is recorded.
+    let used: Option<String> = fx
+        .app
+        .scalar("select host(last_used_address) from api_keys where id = (select min(id) from api_keys)")
+        .await;
+    assert_eq!(used.as_deref(), Some("127.0.0.1"));
+}
+
+#[tokio::test]
+async fn a_client_outside_the_acls_is_refused_and_recorded() {
+    let mut web = WebConfig::new(None);
+    web.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let fx = Fixture::with(web).await;
+    let (id, secret) = key(&fx.app, fx.alice, KeyType::Standard).await;
+    fx.ok("createKeyACL", json!({"id": id, "address": "203.0.113.0", "cidr": 24}))
+        .await;
+    fx.ok("createKeyACL", json!({"id": id, "address": "2001:db8:1::", "cidr": 48}))
+        .await;
+    let url = format!("{}/api/Customer/getKeys", fx.app.base);
+    let call = |xff: &'static str| {
+        fx.send(
+            fx.http
+                .post(&url)
+                .bearer_auth(&secret)
+                .header("x-forwarded-for", xff)
+                .json(&json!({"id": fx.alice.0})),
+        )
+    };
+    for inside in ["203.0.113.7", "2001:db8:1:2::3", "198.51.100.1, 203.0.113.9"] {
+        let (status, body) = call(inside).await;
+        assert_eq!(status, StatusCode::OK, "{inside}: {body}");
+    }
+    for outside in ["198.51.100.1", "2001:db8:2::1", "203.0.113.9, 198.51.100.1"] {
+        let (status, body) = call(outside).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{outside}: {body}");
+        assert_eq!(body["error"]["type"], "Forbidden");
+    }
+    let refused: i64 = fx
+        .app
+        .scalar("select count(*) from activity where kind = 'api_key_refused' and detail like '%2001:db8:2::1%'")
+        .await;
+    assert_eq!(refused, 1);
+}
+
+#[tokio::test]
+async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
+    // The test server's peer is 127.0.0.1, which is not trusted here.
+    let fx = Fixture::new().await;
+    let (id, secret) = key(&fx.app, fx.alice, KeyType::Standard).await;
+    fx.ok("createKeyACL", json!({"id": id, "address": "203.0.113.0", "cidr": 24}))
+        .await;
+    let (status, _) = fx
+        .send(
+            fx.http
+                .post(format!("{}/api/Customer/getKeys", fx.app.base))
+                .bearer_auth(&secret)
+                .header("x-forwarded-for", "203.0.113.7")
+                .json(&json!({"id": fx.alice.0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn read_only_keys_only_read() {
+    let fx = Fixture::new().await;
+    let (_, secret) = key(&fx.app, fx.alice, KeyType::ReadOnly).await;
+    let (status, body) = fx.call_with(&secret, "getKeys", json!({"id": fx.alice.0})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let before = fx.snapshot().await;
+    let (status, body) = fx.call_with(&secret, "createKey", json!({"id": fx.alice.0})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(fx.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn internal_arguments_need_an_internal_key_which_acts_for_anyone() {
+    let fx = Fixture::new().await;
+    let before = fx.snapshot().await;
+    let (status, body) = fx
+        .call_with(
+            &fx.alice_key,
+            "createKey",
+            json!({"id": fx.alice.0, "type": "internal"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(fx.snapshot().await, before);
+
+    let (_, internal) = key(&fx.app, fx.bob, KeyType::Internal).await;
+    let (status, body) = fx.call_with(&internal, "getKeys", json!({"id": fx.alice.0})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = fx
+        .call_with(
+            &internal,
+            "createKey",
+            json!({"id": fx.alice.0, "type": "internal", "name": "ops"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"]["type"], "internal");
+    // A customer that does not exist is not found.
+    let (status, _) = fx.call_with(&internal, "getKeys", json!({"id": 999_999})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Every call is in Alice's Activity.
+    let recorded: Vec<String> = sqlx::query_scalar(
+        "select detail from activity where customer_id = $1 and kind = 'api_internal_call' order by id",
+    )
+    .bind(fx.alice)
+    .fetch_all(&fx.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(recorded, ["getKeys", "createKey"]);
+}
+
+#[tokio::test]
+async fn each_key_has_a_rate_limit() {
+    let mut web = WebConfig::new(None);
+    web.api_rate_per_second = 1;
+    web.api_burst = 3;
+    let fx = Fixture::with(web).await;
+    for _ in 0..3 {
+        let (status, _) = fx.call_with(&fx.alice_key, "getKeys", json!({"id": fx.alice.0})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let response = fx
+        .http
+        .post(format!("{}/api/Customer/getKeys", fx.app.base))
+        .bearer_auth(&fx.alice_key)
+        .json(&json!({"id": fx.alice.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "TooManyRequests");
+    // Bob's key has its own.
+    let (status, _) = fx.call_with(&fx.bob_key, "getKeys", json!({"id": fx.bob.0})).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_error_is_json_in_the_envelope() {
+    let fx = Fixture::new().await;
+    let url = |m: &str| format!("{}/api/Customer/{m}", fx.app.base);
+    // Unknown method, and another path under /api.
+    let (status, body) = fx.call_with(&fx.alice_key, "noSuchMethod", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["type"], "NotFound");
+    let (status, _) = fx.send(fx.http.get(format!("{}/api/nothing", fx.app.base))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // GET of a method.
+    let (status, body) = fx.send(fx.http.get(url("getKeys")).bearer_auth(&fx.alice_key)).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+    // JSON that does not parse: 400 with the position.
+    let (status, body) = fx
+        .send(
+            fx.http
+                .post(url("getKeys"))
+                .bearer_auth(&fx.alice_key)
+                .header("content-type", "application/json")
+                .body("{\"id\": 1,\n \"type\": }"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["type"], "BadRequest");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("line 2, column"),
+        "{body}"
+    );
+    // Trailing text after the object.
+    let (status, _) = fx
+        .send(
+            fx.http
+                .post(url("getKeys"))
+                .bearer_auth(&fx.alice_key)
+                .header("content-type", "application/json")
+                .body("{\"id\": 1} x"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Not JSON at all.
+    let (status, body) = fx
+        .send(
+            fx.http
+                .post(url("getKeys"))
+                .bearer_auth(&fx.alice_key)
+                .form(&[("id", "1")]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    // Wrong types, a missing and an unknown argument: InvalidArguments on the field.
+    for (args, field) in [
+        (json!({"id": "seven"}), "id"),
+        (json!({}), "arguments"),
+        (json!({"id": fx.alice.0, "colour": "red"}), "colour"),
+        (json!([1]), "arguments"),
+        (json!({"id": fx.alice.0, "type": "gold"}), "type"),
+    ] {
+        let (status, body) = fx.call_with(&fx.alice_key, "getKeys", args.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{args}: {body}");
+        assert!(body["error"]["fields"][field].is_string(), "{args}: {body}");
+    }
+    // Too large.
+    let (status, _) = fx
+        .send(
+            fx.http
+                .post(url("getKeys"))
+                .bearer_auth(&fx.alice_key)
+                .header("content-type", "application/json")
+                .body(format!("{{\"name\": \"{}\"}}", "x".repeat(100_000))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn the_document_and_its_reference_page_are_served() {
+    let fx = Fixture::new().await;
+    let doc: Value = fx
+        .http
+        .get(format!("{}/api/openapi.json", fx.app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(doc["components"]["securitySchemes"]["api_key"]["scheme"], "bearer");
+    let page = fx.http.get(format!("{}/api/docs", fx.app.base)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let script = html
+        .split("<script src=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(script.ends_with("swagger-ui-bundle.js"), "{script}");
+    let bundle = fx.http.get(format!("{}{script}", fx.app.base)).send().await.unwrap();
+    assert_eq!(bundle.status(), StatusCode::OK);
+    assert!(bundle.text().await.unwrap().contains("SwaggerUIBundle"));
+}
