@@ -74,44 +74,42 @@ impl Usage {
     }
 }
 
-/// What the customer transferred in the billing period holding `now` (in and out).
+/// What the customer transferred in `period` (in and out). Reads the daily rollup
+/// (migration `bandwidth_rollups`), at most 31 rows.
 pub async fn totals(db: &PgPool, customer: CustomerId, period: Period) -> sqlx::Result<(i64, i64)> {
     sqlx::query_as(
         "select coalesce(sum(bytes_in), 0)::bigint, coalesce(sum(bytes_out), 0)::bigint
-         from bandwidth_samples where customer_id = $1 and hour >= $2 and hour < $3",
+         from bandwidth_customer_days where customer_id = $1 and day >= $2 and day < $3",
     )
     .bind(customer)
-    .bind(period.start)
-    .bind(period.end)
+    .bind(period.start.date())
+    .bind(period.end.date())
     .fetch_one(db)
     .await
 }
 
-/// currentBillableBandwidth, with the days and sites the page shows.
+/// currentBillableBandwidth, with the days and sites the page shows; from the rollups, so
+/// a month of hourly samples costs a few dozen rows.
 pub async fn usage(db: &PgPool, customer: CustomerId, now: OffsetDateTime) -> sqlx::Result<Usage> {
     let period = Period::containing(now);
     let per_day: Vec<(Date, i64)> = sqlx::query_as(
-        "select (hour at time zone 'UTC')::date as day, sum(bytes_in + bytes_out)::bigint
-         from bandwidth_samples where customer_id = $1 and hour >= $2 and hour < $3
-         group by 1 order by 1",
+        "select day, (bytes_in + bytes_out)::bigint from bandwidth_customer_days
+         where customer_id = $1 and day >= $2 and day < $3 order by day",
     )
     .bind(customer)
-    .bind(period.start)
-    .bind(period.end)
+    .bind(period.start.date())
+    .bind(period.end.date())
     .fetch_all(db)
     .await?;
     let sites: Vec<SiteUsage> = sqlx::query_as(
         "select s.id as site_id, s.name,
-                coalesce(sum(b.bytes_in), 0)::bigint as bytes_in, coalesce(sum(b.bytes_out), 0)::bigint as bytes_out
-         from sites s
-         left join bandwidth_samples b
-           on b.customer_id = s.customer_id and b.site_id = s.id and b.hour >= $2 and b.hour < $3
+                coalesce(m.bytes_in, 0) as bytes_in, coalesce(m.bytes_out, 0) as bytes_out
+         from sites s left join bandwidth_site_months m on m.site_id = s.id and m.month = $2
          where s.customer_id = $1
-         group by s.id order by coalesce(sum(b.bytes_in + b.bytes_out), 0) desc, s.name, s.id",
+         order by coalesce(m.bytes_in + m.bytes_out, 0) desc, s.name, s.id",
     )
     .bind(customer)
-    .bind(period.start)
-    .bind(period.end)
+    .bind(period.start.date())
     .fetch_all(db)
     .await?;
     let days = period

@@ -15,7 +15,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_htmx::{HxCurrentUrl, HxRequest};
 use serde::Deserialize;
@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ftp-users", get(index).post(create))
         .route("/ftp-users/{id}", get(show).post(update))
+        .route("/ftp-users/{id}/edit", get(edit_form))
         .route("/ftp-users/{id}/delete", post(delete))
 }
 
@@ -428,6 +429,33 @@ async fn show(
         view,
     };
     render(htmx, StatusCode::OK, &page, None)
+}
+
+/// The edit form of one FTP user, which a row of the list loads when it is opened (htmx);
+/// without htmx, the user's page, where the form is open.
+#[derive(Template)]
+#[template(path = "ftp/_edit_form.html")]
+struct EditForm {
+    view: UserView,
+}
+
+impl crate::web::Page for EditForm {
+    fn content(&self) -> askama::Result<String> {
+        self.render()
+    }
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    me: SignedIn,
+    Path(raw): Path<String>,
+) -> Result<Response, AppError> {
+    let view = load_user(&state, &me, from_path::<FtpUserId>(&raw)?).await?;
+    if !htmx {
+        return Ok(Redirect::to(&format!("/ftp-users/{}", view.user.id)).into_response());
+    }
+    render(true, StatusCode::OK, &EditForm { view }, None)
 }
 
 /// The answer to an edit: for htmx the user's block (with a toast, or at 422 with the

@@ -147,8 +147,8 @@ impl FtpUser {
 }
 
 const USER_COLUMNS: &str = "f.id, f.name, f.username, f.type, f.relative_root, f.site_id, s.name as site_name,
-     f.environment_id, e.name as environment_name, f.created_at, f.updated_at
-     from ftp_users f left join sites s on s.id = f.site_id left join environments e on e.id = f.environment_id";
+     f.environment_id, e.name as environment_name, f.created_at, f.updated_at";
+const USER_JOINS: &str = "left join sites s on s.id = f.site_id left join environments e on e.id = f.environment_id";
 
 /// The list's filters (listFTPUsers' optional site and environment).
 #[derive(Debug, Clone, Copy, Default)]
@@ -166,38 +166,51 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<FtpUser>, i64)> {
-    let users = sqlx::query_as(&format!(
+    // One statement per filter (not `$2 is null or …`), so PostgreSQL keeps one plan for
+    // each; the page of users is taken first (walking `ftp_users_customer` by username) and
+    // only its rows are joined with their sites and environments.
+    let mut conditions = String::new();
+    let mut n = 1;
+    for (value, column) in [
+        (filter.site.map(|s| s.0), "site_id"),
+        (filter.environment.map(|e| e.0), "environment_id"),
+    ] {
+        if value.is_some() {
+            n += 1;
+            conditions.push_str(&format!(" and {column} = ${n}"));
+        }
+    }
+    let users_sql = format!(
         "select {USER_COLUMNS}
-         where f.customer_id = $1 and ($2::bigint is null or f.site_id = $2)
-               and ($3::bigint is null or f.environment_id = $3)
-         order by f.username limit $4 offset $5"
-    ))
-    .bind(customer)
-    .bind(filter.site)
-    .bind(filter.environment)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db)
-    .await?;
-    let total = sqlx::query_scalar(
-        "select count(*) from ftp_users where customer_id = $1 and ($2::bigint is null or site_id = $2)
-         and ($3::bigint is null or environment_id = $3)",
-    )
-    .bind(customer)
-    .bind(filter.site)
-    .bind(filter.environment)
-    .fetch_one(db)
-    .await?;
-    Ok((users, total))
+         from (select * from ftp_users where customer_id = $1{conditions}
+               order by username limit ${} offset ${}) f {USER_JOINS}
+         order by f.username",
+        n + 1,
+        n + 2
+    );
+    let count_sql = format!("select count(*) from ftp_users where customer_id = $1{conditions}");
+    let mut users = sqlx::query_as(&users_sql).bind(customer);
+    let mut total = sqlx::query_scalar(&count_sql).bind(customer);
+    for value in [filter.site.map(|s| s.0), filter.environment.map(|e| e.0)]
+        .into_iter()
+        .flatten()
+    {
+        users = users.bind(value);
+        total = total.bind(value);
+    }
+    let users = users.bind(limit).bind(offset).fetch_all(db).await?;
+    Ok((users, total.fetch_one(db).await?))
 }
 
 /// One FTP user of the customer's.
 pub async fn user(db: impl PgExecutor<'_>, customer: CustomerId, id: FtpUserId) -> sqlx::Result<Option<FtpUser>> {
-    sqlx::query_as(&format!("select {USER_COLUMNS} where f.customer_id = $1 and f.id = $2"))
-        .bind(customer)
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(&format!(
+        "select {USER_COLUMNS} from ftp_users f {USER_JOINS} where f.customer_id = $1 and f.id = $2"
+    ))
+    .bind(customer)
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
 /// An environment a form may offer.
@@ -217,16 +230,41 @@ pub struct SiteChoice {
 }
 
 /// The customer's sites by name, each with its environments by name.
-pub async fn choices(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Vec<SiteChoice>> {
-    sqlx::query_as(
-        "select s.id, s.name, s.hostname,
-            (select coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'name', e.name) order by e.name), '[]')
-             from environments e where e.customer_id = $1 and e.site_id = s.id) as environments
-         from sites s where s.customer_id = $1 order by s.name, s.id",
-    )
-    .bind(customer)
-    .fetch_all(db)
-    .await
+pub async fn choices(db: &sqlx::PgPool, customer: CustomerId) -> sqlx::Result<Vec<SiteChoice>> {
+    #[derive(sqlx::FromRow)]
+    struct Site {
+        id: SiteId,
+        name: String,
+        hostname: String,
+    }
+    let sites: Vec<Site> =
+        sqlx::query_as("select id, name, hostname from sites where customer_id = $1 order by name, id")
+            .bind(customer)
+            .fetch_all(db)
+            .await?;
+    let environments: Vec<(SiteId, EnvironmentId, String)> =
+        sqlx::query_as("select site_id, id, name from environments where customer_id = $1 order by site_id, name, id")
+            .bind(customer)
+            .fetch_all(db)
+            .await?;
+    Ok(sites
+        .into_iter()
+        .map(|site| SiteChoice {
+            environments: Json(
+                environments
+                    .iter()
+                    .filter(|(of, _, _)| *of == site.id)
+                    .map(|(_, id, name)| EnvironmentChoice {
+                        id: *id,
+                        name: name.clone(),
+                    })
+                    .collect(),
+            ),
+            id: site.id,
+            name: site.name,
+            hostname: site.hostname,
+        })
+        .collect())
 }
 
 pub const SITE_UNKNOWN: &str = "Choose one of your sites, or none.";

@@ -193,3 +193,70 @@ async fn the_page_and_the_dashboard_show_the_customers_own_traffic() {
     let htmx = client.get_htmx("/bandwidth").await;
     assert!(!htmx.body.contains("<html") && htmx.body.contains("bandwidth-chart"));
 }
+
+/// The rollups the pages read hold exactly the sums of the samples, whatever changes them:
+/// inserts, re-imports that replace a sample, deleting a site, deleting a customer.
+#[tokio::test]
+async fn the_rollups_always_equal_the_samples() {
+    let app = TestApp::spawn().await;
+    let alice = app.create_customer("alice").await;
+    let bob = app.create_customer("bob").await;
+    let shop = insert_site_with_job(&app, alice, "shop.example.com", &[], false).await;
+    let blog = insert_site_with_job(&app, alice, "blog.example.com", &[], false).await;
+    let bobs = insert_site_with_job(&app, bob, "bob.example.com", &[], false).await;
+    let at = |s: &str| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
+    async fn consistent(app: &TestApp) {
+        let months = "select site_id, date_trunc('month', hour at time zone 'UTC')::date, customer_id,
+                             sum(bytes_in)::bigint, sum(bytes_out)::bigint from bandwidth_samples group by 1, 2, 3";
+        let month_rows = "select site_id, month, customer_id, bytes_in, bytes_out from bandwidth_site_months";
+        let days = "select customer_id, (hour at time zone 'UTC')::date, sum(bytes_in)::bigint, sum(bytes_out)::bigint
+                    from bandwidth_samples group by 1, 2";
+        let day_rows = "select customer_id, day, bytes_in, bytes_out from bandwidth_customer_days";
+        for (a, b) in [
+            (months, month_rows),
+            (month_rows, months),
+            (days, day_rows),
+            (day_rows, days),
+        ] {
+            let differences: i64 = app.scalar(&format!("select count(*) from ({a} except {b}) as d")).await;
+            assert_eq!(differences, 0, "{a}\nexcept\n{b}");
+        }
+    }
+    // The last hour of October and the first of November fall in different months and days.
+    insert(&app, alice, shop, at("2026-10-31T23:00:00Z"), 5, 6).await;
+    insert(&app, alice, shop, at("2026-11-01T00:00:00Z"), 100, 200).await;
+    insert(&app, alice, blog, at("2026-11-01T00:00:00Z"), 1, 2).await;
+    insert(&app, bob, bobs, at("2026-11-01T05:00:00Z"), 7, 7).await;
+    consistent(&app).await;
+    // A re-import replaces a sample through the import's upsert.
+    let file = format!("site,hour,bytes_in,bytes_out\n{shop},2026-11-01T00:00:00Z,1000,2000\n");
+    let lines = berth::bandwidth::import::parse(&file).unwrap();
+    berth::bandwidth::model::import(&app.pool, &lines)
+        .await
+        .unwrap()
+        .unwrap();
+    consistent(&app).await;
+    let (bytes_in, bytes_out): (i64, i64) = sqlx::query_as(
+        "select bytes_in, bytes_out from bandwidth_customer_days where customer_id = $1 and day = '2026-11-01'",
+    )
+    .bind(alice)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((bytes_in, bytes_out), (1001, 2002));
+    // Deleting a site, then a customer, takes their traffic out of the rollups.
+    sqlx::query("delete from sites where id = $1")
+        .bind(blog)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    consistent(&app).await;
+    sqlx::query("delete from customers where id = $1")
+        .bind(bob)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    consistent(&app).await;
+    let left: i64 = app.scalar("select count(*) from bandwidth_customer_days").await;
+    assert_eq!(left, 2, "alice's two days");
+}

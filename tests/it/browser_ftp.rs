@@ -121,6 +121,8 @@ async fn ftp_users_in_a_real_browser() {
     // Edit inline: a folder escaping with .. is refused in place, then a good edit saved.
     browser.js(MARKER).await;
     browser.click(&format!("{block} details.ftp-edit summary")).await;
+    // The form is loaded when the row is opened.
+    browser.wait_for(&format!("{block} form.ftp-edit-form")).await;
     let root_field = format!("#ftp-user-{id}-relative_root");
     browser.fill(&format!("#ftp-user-{id}-name"), "Lead designer").await;
     browser.fill(&root_field, "../secrets").await;

@@ -141,17 +141,39 @@ async fn an_ftp_user_is_created_and_listed_with_its_password_only_hashed() {
     assert_eq!(list.text(&format!("{row} .ftp-root")), "/public_html/uploads");
     assert!(!list.text(&format!("{row} .ftp-created")).is_empty());
     assert_eq!(list.text("#ftp-total"), "1 FTP user");
-    // Its edit form shows its fields, never a password.
+    // The list carries no edit forms: a row loads its form when opened (and links to the
+    // user's page without JavaScript).
+    assert!(
+        list.html()
+            .select(&scraper::Selector::parse("form.ftp-edit-form").unwrap())
+            .next()
+            .is_none()
+    );
     assert_eq!(
-        list.text_attr(&format!("#ftp-user-{id}-username"), "value"),
+        list.text_attr(&format!("{row} details.ftp-edit"), "hx-get"),
+        format!("/ftp-users/{id}/edit")
+    );
+    assert_eq!(
+        list.text_attr(&format!("{row} .ftp-edit-body a"), "href"),
+        format!("/ftp-users/{id}")
+    );
+    // Its edit form shows its fields, never a password.
+    let form = client.get_htmx(&format!("/ftp-users/{id}/edit")).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(!form.body.contains("<html"));
+    assert_eq!(
+        form.text_attr(&format!("#ftp-user-{id}-username"), "value"),
         "designer.one"
     );
     assert_eq!(
-        list.text_attr(&format!("#ftp-user-{id}-environment_id option[selected]"), "value"),
+        form.text_attr(&format!("#ftp-user-{id}-environment_id option[selected]"), "value"),
         staging
     );
+    let plain = client.get(&format!("/ftp-users/{id}/edit")).await;
+    assert_eq!(plain.status, StatusCode::SEE_OTHER);
+    assert_eq!(plain.location(), format!("/ftp-users/{id}"));
     assert!(
-        list.html()
+        form.html()
             .select(&scraper::Selector::parse(r#"input[type="password"][value]"#).unwrap())
             .next()
             .is_none()
@@ -644,6 +666,11 @@ async fn another_customers_ftp_users_are_not_found_and_nothing_changes() {
     let path = format!("/ftp-users/{id}");
     assert_eq!(bob.get(&path).await.status, StatusCode::NOT_FOUND);
     assert_eq!(bob.get_htmx(&path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(bob.get(&format!("{path}/edit")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        bob.get_htmx(&format!("{path}/edit")).await.status,
+        StatusCode::NOT_FOUND
+    );
     let posts = [
         (path.clone(), valid("bob-took-it", "", "")),
         (path.clone(), vec![("password", "a password bob chose")]),
