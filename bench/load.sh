@@ -24,6 +24,11 @@
 #   * then deletes what it seeded when the sites pages follow, so that they measure what
 #     they did before.
 #
+# The Customer API (`api`): it creates $BENCH_API_KEYS standard keys for `demo` with
+# `berth create-key` and runs wrk with 16 connections on POST /api/Customer/getKeys and
+# POST /api/Customer/listContacts, the requests taking the keys in turn; every call checks
+# its key and ACLs (the rate limit is raised for the run, see BERTH_API_RATE below).
+#
 # Last, the sites pages (/sites and /sites/{id}):
 #
 #   * it seeds with SQL, straight into the embedded cluster (psql over its Unix socket; see
@@ -38,18 +43,21 @@
 #
 # It prints requests/s, p50/p99 latency, non-200 answers, the CPU used by Berth and by its
 # PostgreSQL (and per request), the flood's attempts/s, and Berth's resident memory; then
-# checks the targets: for /ftp-users (both pages) and /bandwidth, p99 <= 25 ms; for the
+# checks the targets: for the API's getKeys and listContacts, >= 5,000 req/s and p99 <= 15
+# ms; for /ftp-users (both pages) and /bandwidth, p99 <= 25 ms; for the
 # sites pages, p99 <= 20 ms at each size, and req/s and p99 at 10,000 other customers
 # within 25 % of those at 10.
 #
 #     BENCH_SCENARIOS=sites bench/load.sh          # only the sites pages
 #     BENCH_SCENARIOS=ftp-bandwidth bench/load.sh  # only /ftp-users and /bandwidth
+#     BENCH_SCENARIOS=api bench/load.sh            # only the Customer API
 #
 # Settings (environment):
-#   BENCH_SCENARIOS="pages flood ftp-bandwidth sites"
+#   BENCH_SCENARIOS="pages flood api ftp-bandwidth sites"
 #                            which parts to run (default: all; they run in this order
 #                            whatever the order given): `pages` = / and /account,
-#                            `flood` = / under the sign-in flood, `ftp-bandwidth` =
+#                            `flood` = / under the sign-in flood, `api` = getKeys and
+#                            listContacts over the API, `ftp-bandwidth` =
 #                            /ftp-users (page 1 and page BENCH_FTP_PAGE) and /bandwidth,
 #                            `sites` = /sites and /sites/{id} at each size in BENCH_OTHERS
 #   BENCH_SITES=200          sites of the demo customer (sites scenario)
@@ -57,6 +65,7 @@
 #                            increasing (they are added between measurements)
 #   BENCH_OTHER_SITES=20     sites of each other customer
 #   BENCH_SITE_PATHS=20      how many of demo's sites GET /sites/{id} rotates through
+#   BENCH_API_KEYS=16        API keys the api scenario's requests take in turn
 #   BENCH_FTP_USERS=1000     FTP users of the demo customer (ftp-bandwidth scenario)
 #   BENCH_FTP_PAGE=20        the later page of /ftp-users measured (must hold FTP users)
 #   BENCH_BW_SITES=50        sites with a full month of hourly samples added to demo's own
@@ -93,7 +102,9 @@ THREADS=${BENCH_THREADS:-2}
 SESSIONS=${BENCH_SESSIONS:-1}
 FLOOD_WORKERS=${BENCH_FLOOD_WORKERS:-32}
 WARMUP=${BENCH_WARMUP:-3}
-SCENARIOS=${BENCH_SCENARIOS:-"pages flood ftp-bandwidth sites"}
+SCENARIOS=${BENCH_SCENARIOS:-"pages flood api ftp-bandwidth sites"}
+API_KEYS=${BENCH_API_KEYS:-16}
+API_CONNECTIONS=16
 DEMO_SITES=${BENCH_SITES:-200}
 OTHERS=${BENCH_OTHERS:-"10 10000"}
 OTHER_SITES=${BENCH_OTHER_SITES:-20}
@@ -125,12 +136,12 @@ command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs)"
 scenario() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 for name in $SCENARIOS; do
     case $name in
-    pages | flood | ftp-bandwidth | sites) ;;
-    *) die "unknown scenario '$name' in BENCH_SCENARIOS (pages, flood, ftp-bandwidth, sites)" ;;
+    pages | flood | api | ftp-bandwidth | sites) ;;
+    *) die "unknown scenario '$name' in BENCH_SCENARIOS (pages, flood, api, ftp-bandwidth, sites)" ;;
     esac
 done
 [ -n "${SCENARIOS// /}" ] || die "BENCH_SCENARIOS is empty"
-if scenario sites || scenario ftp-bandwidth; then
+if scenario sites || scenario ftp-bandwidth || scenario api; then
     command -v psql >/dev/null || die "psql is not installed: apt-get install postgresql-client"
 fi
 if scenario ftp-bandwidth; then
@@ -215,8 +226,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== starting Berth on $BASE (data in $TMP/data)"
-env -u DATABASE_URL -u BERTH_PUBLIC_URL -u BERTH_TRUST_FORWARDED \
+# The API's per-key rate limit (20/s by default) would cap the api scenario; it is raised
+# so that the benchmark measures the calls (the limit is still checked on each).
+env -u DATABASE_URL -u BERTH_PUBLIC_URL -u BERTH_TRUSTED_PROXIES \
     RUST_LOG=warn BERTH_DATA="$TMP/data" BERTH_LISTEN="127.0.0.1:$PORT" \
+    BERTH_API_RATE=1000000 BERTH_API_BURST=1000000 \
     "$BERTH" serve >"$TMP/berth.log" 2>&1 &
 BERTH_PID=$!
 
@@ -334,7 +348,8 @@ ROWS="$TMP/rows"
 FAILED=""
 
 # run_wrk LABEL PATH CONNECTIONS [OTHERS [PATH_FILE]]: one measurement; appends a row to
-# $ROWS. OTHERS is the number of other customers on the platform (sites scenario; "-"
+# $ROWS. With WRK_API_BODY set, it POSTs that body to PATH with the API keys of
+# $API_KEY_FILE (bench/api.lua) instead of signed-in GETs. OTHERS is the number of other customers on the platform (sites scenario; "-"
 # otherwise). With PATH_FILE the requests rotate through its paths (PATH is then only the
 # name shown, e.g. /sites/{id}).
 run_wrk() {
@@ -343,12 +358,17 @@ run_wrk() {
     local out="$TMP/wrk.$tag.txt"
     [ -z "$paths" ] || url_path=$(head -n 1 "$paths")
     echo
-    echo "== $label: GET $path, $conns connections, $THREADS threads, ${DURATION}s$([ "$others" = - ] || echo ", $others other customers")"
+    echo "== $label: $([ -n "${WRK_API_BODY:-}" ] && echo POST || echo GET) $path, $conns connections, $THREADS threads, ${DURATION}s$([ "$others" = - ] || echo ", $others other customers")"
     start_sampler "$TMP/rss.$tag"
     before=$(cpu_snapshot)
     local TIMEFORMAT="WRKCPU %U %S"
-    { time wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --latency -s bench/signed_in.lua "$BASE$url_path" \
-        -- "$COOKIES" ${paths:+"$paths"} >"$out"; } 2>"$out.time"
+    if [ -n "${WRK_API_BODY:-}" ]; then
+        { time wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --latency -s bench/api.lua "$BASE$url_path" \
+            -- "$API_KEY_FILE" "$WRK_API_BODY" >"$out"; } 2>"$out.time"
+    else
+        { time wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --latency -s bench/signed_in.lua "$BASE$url_path" \
+            -- "$COOKIES" ${paths:+"$paths"} >"$out"; } 2>"$out.time"
+    fi
     after=$(cpu_snapshot)
     stop_sampler
     cat "$out"
@@ -360,6 +380,12 @@ run_wrk() {
         echo "bench: $label $path c$conns had non-200 answers or socket errors" >&2
         FAILED=1
     fi
+}
+
+# psql into the embedded cluster: its socket folder and port are in postmaster.pid.
+pg() {
+    psql -X -q -v ON_ERROR_STOP=1 -h "$(sed -n 5p "$TMP/data/postgres/postmaster.pid")" \
+        -p "$(sed -n 4p "$TMP/data/postgres/postmaster.pid")" -U postgres -d berth "$@"
 }
 
 if scenario pages || scenario flood; then
@@ -394,14 +420,39 @@ if scenario flood; then
     echo "$FLOOD_LINE"
 fi
 
+# ---- the Customer API ----------------------------------------------------------------
+
+if scenario api; then
+    echo
+    echo "== api: $API_KEYS standard keys for $USERNAME (berth create-key), getKeys and listContacts at $API_CONNECTIONS connections"
+    API_DB_URL="postgres://postgres@localhost:$(sed -n 4p "$TMP/data/postgres/postmaster.pid")/berth?host=$(sed -n 5p "$TMP/data/postgres/postmaster.pid")"
+    API_KEY_FILE="$TMP/api-keys"
+    : >"$API_KEY_FILE"
+    for i in $(seq 1 "$API_KEYS"); do
+        DATABASE_URL="$API_DB_URL" RUST_LOG=warn "$BERTH" create-key --customer "$USERNAME" --name "bench $i" \
+            >>"$API_KEY_FILE" 2>/dev/null || die "berth create-key failed"
+    done
+    # Another customer's id answers 404 (the key check and the scoping run on every call).
+    status=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(head -n 1 "$API_KEY_FILE")" \
+        -H 'Content-Type: application/json' -d '{"id": 0}' "$BASE/api/Customer/getKeys")
+    [ "$status" = 404 ] || die "getKeys for customer 0 answered $status, not 404"
+    API_DEMO_ID=$(pg -At -v name="$USERNAME" <<<"select id from customers where lower(username) = lower(:'name');")
+    for method in getKeys listContacts; do
+        arg=id
+        [ "$method" = listContacts ] && arg=customerId
+        body="{\"$arg\": $API_DEMO_ID}"
+        answer=$(curl -sS -H "Authorization: Bearer $(head -n 1 "$API_KEY_FILE")" -H 'Content-Type: application/json' \
+            -d "$body" "$BASE/api/Customer/$method")
+        grep -q '^{"result":\[' <<<"$answer" || die "$method answered: $answer"
+        echo "$method $body: $(head -c 160 <<<"$answer")…"
+        WRK_API_BODY=$body wrk -t"$THREADS" -c"$API_CONNECTIONS" -d"${WARMUP}s" -s bench/api.lua \
+            "$BASE/api/Customer/$method" -- "$API_KEY_FILE" "$body" >/dev/null
+        WRK_API_BODY=$body run_wrk "api-$method" "/api/Customer/$method" "$API_CONNECTIONS"
+    done
+fi
+
 # ---- the sites pages ---------------------------------------------------------------------
 # Last, because its data would change what the other scenarios measure.
-
-# psql into the embedded cluster: its socket folder and port are in postmaster.pid.
-pg() {
-    psql -X -q -v ON_ERROR_STOP=1 -h "$(sed -n 5p "$TMP/data/postgres/postmaster.pid")" \
-        -p "$(sed -n 4p "$TMP/data/postgres/postmaster.pid")" -U postgres -d berth "$@"
-}
 
 # seed_others FROM TO: adds customers other-FROM … other-TO with $OTHER_SITES sites each,
 # 1,000 customers per transaction.
@@ -797,6 +848,17 @@ if scenario flood; then
         echo "dashboard under the flood: p99 < 50 ms ($(ms "$fp99")): $(verdict $((fp99 < 50000)))"
         echo "check: the flood ran Argon2: 422 answers > 0 and no 429 ($s422 / $(field s429 "$FLOOD_LINE")): $(verdict $((s422 > 0 && $(field s429 "$FLOOD_LINE") == 0)))"
     } >>"$TARGETS"
+fi
+if scenario api; then
+    for method in getKeys listContacts; do
+        result=$(grep "^api-$method " "$ROWS")
+        rps=$(field rps "$result")
+        p99=$(field p99_us "$result")
+        {
+            echo "POST /api/Customer/$method, $API_CONNECTIONS connections: >= 5000 req/s ($rps): $(verdict $((rps >= 5000)))"
+            echo "POST /api/Customer/$method, $API_CONNECTIONS connections: p99 <= 15 ms ($(ms "$p99")): $(verdict $((p99 <= 15000)))"
+        } >>"$TARGETS"
+    done
 fi
 if scenario ftp-bandwidth; then
     for label in ftp-users "ftp-users-p$FTP_PAGE" bandwidth; do

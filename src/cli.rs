@@ -1,5 +1,5 @@
 //! The subcommands: `serve` (default), `migrate`, `create-customer`, `create-staff`,
-//! `seed-demo`, `pool add`, `bandwidth import`, `notice publish`.
+//! `create-key`, `seed-demo`, `pool add`, `bandwidth import`, `notice publish`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -76,6 +76,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CreateStaff { username, permission } => {
             create_staff(&db, &username, permission == "support-write").await
         }
+        Command::CreateKey {
+            customer,
+            name,
+            kind,
+            internal,
+        } => create_key(&db, &customer, &name, if internal { "internal" } else { &kind }).await,
         Command::SeedDemo => demo::seed(&db.pool, &Hasher::for_this_machine()?)
             .await
             .map(|_| demo::print_sign_in()),
@@ -206,6 +212,34 @@ async fn create_staff(db: &Database, username: &str, write: bool) -> anyhow::Res
         bail!("the staff username {} is taken", username.as_str())
     };
     println!("created staff {} (id {id})", username.as_str());
+    Ok(())
+}
+
+async fn create_key(db: &Database, username: &str, name: &str, kind: &str) -> anyhow::Result<()> {
+    use crate::keys::model::{self, KeyName, KeyType};
+    let name: KeyName = name.parse().map_err(|e: String| anyhow::anyhow!("name: {e}"))?;
+    let kind = KeyType::parse(kind).context("type: standard, read-only or internal")?;
+    let customer = crate::customer::model::credentials_by_username(&db.pool, username)
+        .await?
+        .with_context(|| format!("no customer {username}"))?
+        .id;
+    let mut tx = db.pool.begin().await?;
+    let created = model::create(&mut tx, customer, "berth create-key", &name, kind, None, None)
+        .await?
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{username} has {} active keys, the most allowed",
+                model::MAX_ACTIVE_KEYS
+            )
+        })?;
+    tx.commit().await?;
+    eprintln!(
+        "created {} key {} for {username} (id {}); its secret, shown only now:",
+        kind.as_str(),
+        created.prefix,
+        created.id
+    );
+    println!("{}", created.secret.expose());
     Ok(())
 }
 

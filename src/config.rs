@@ -37,6 +37,21 @@ pub enum Command {
         #[arg(long, default_value = "support", value_parser = ["support", "support-write"])]
         permission: String,
     },
+    /// Create an API key for a customer and print its secret (shown only this once).
+    CreateKey {
+        /// The customer's username.
+        #[arg(long)]
+        customer: String,
+        #[arg(long, default_value = "created with berth create-key")]
+        name: String,
+        /// `standard` or `read-only`.
+        #[arg(long = "type", default_value = "standard", value_parser = ["standard", "read-only"])]
+        kind: String,
+        /// An internal key: it may act for any customer and pass the staff-only arguments
+        /// (listed under the customer given, and recorded in each customer's Activity).
+        #[arg(long, conflicts_with = "kind")]
+        internal: bool,
+    },
     /// Add the demo customer and staff account (idempotent).
     SeedDemo,
     /// The platform's address pool.
