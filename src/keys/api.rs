@@ -223,9 +223,6 @@ pub struct GetKeysArgs {
     pub kind: Option<ApiKeyType>,
 }
 
-/// Every key the customer has ever had, newest first, revoked ones included.
-const ALL_KEYS: i64 = 100_000;
-
 #[utoipa::path(post, path = "/getKeys", operation_id = "getKeys", tag = "API keys",
     summary = "List all customer Keys",
     request_body = GetKeysArgs,
@@ -237,7 +234,7 @@ async fn get_keys(
     Args(args): Args<GetKeysArgs>,
 ) -> Result<Reply<Vec<ApiKey>>, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
-    let (keys, _) = model::list(&state.pool, customer, args.kind.map(KeyType::from), ALL_KEYS, 0).await?;
+    let keys = model::all(&state.pool, customer, args.kind.map(KeyType::from)).await?;
     Ok(Reply::new(keys.into_iter().map(ApiKey::from).collect()))
 }
 

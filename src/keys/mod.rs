@@ -135,6 +135,8 @@ struct KeysPage {
     older: Option<i64>,
     form: FormState,
     form_token: String,
+    /// For the API's arguments that name the customer.
+    customer_id: CustomerId,
 }
 page!(KeysPage);
 
@@ -163,6 +165,7 @@ impl KeysPage {
             older: (page * per_page < total).then_some(page + 1),
             form,
             form_token: form_token(),
+            customer_id: me.id(),
         })
     }
 

@@ -163,6 +163,20 @@ pub async fn list(
     Ok((with_acls(db, customer, keys).await?, total))
 }
 
+/// Every key of the customer's (of `kind`, when given), newest first, with their ACLs
+/// (getKeys).
+pub async fn all(db: &sqlx::PgPool, customer: CustomerId, kind: Option<KeyType>) -> sqlx::Result<Vec<Key>> {
+    let keys: Vec<Key> = sqlx::query_as(&format!(
+        "select {KEY_COLUMNS} from api_keys where customer_id = $1 and ($2::text is null or type = $2)
+         order by id desc"
+    ))
+    .bind(customer)
+    .bind(kind.map(KeyType::as_str))
+    .fetch_all(db)
+    .await?;
+    with_acls(db, customer, keys).await
+}
+
 /// One key of the customer's, with its ACLs.
 pub async fn key(db: &sqlx::PgPool, customer: CustomerId, id: KeyId) -> sqlx::Result<Option<Key>> {
     let key: Option<Key> = sqlx::query_as(&format!(
@@ -277,6 +291,7 @@ pub async fn revoke(
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    forget_verified();
     record(
         &mut *tx,
         customer,
@@ -353,6 +368,7 @@ pub async fn add_acl(
             .fetch_one(&mut *tx)
             .await?;
     let detail = format!("{} on {prefix}", acl.network);
+    forget_verified();
     record(&mut *tx, customer, actor, "api_key_acl_added", &detail, address).await?;
     Ok(Ok(id))
 }
@@ -394,6 +410,7 @@ pub async fn update_acl(
         return Ok(Err(Refused::NotFound));
     }
     let detail = format!("{} to {} on {prefix}", current.network, new.network);
+    forget_verified();
     record(&mut *tx, customer, actor, "api_key_acl_changed", &detail, address).await?;
     Ok(Ok(()))
 }
@@ -419,6 +436,7 @@ pub async fn delete_acl(
         return Ok(Err(Refused::NotFound));
     }
     let detail = format!("{} on {prefix}", current.network);
+    forget_verified();
     record(&mut *tx, customer, actor, "api_key_acl_deleted", &detail, address).await?;
     Ok(Ok(()))
 }
@@ -452,49 +470,106 @@ struct Presented {
     networks: Vec<IpNetwork>,
 }
 
+/// A key as `verify` read it, with when it last wrote about each client address (a use, or a
+/// refusal), so that a busy script does not write on every call.
+struct Verified {
+    key: Option<Presented>,
+    written: std::sync::Mutex<std::collections::HashMap<(bool, IpAddr), std::time::Instant>>,
+}
+
+impl Verified {
+    /// Whether a use (or refusal) from `client` is to be written now: not in the last minute.
+    fn due(&self, refused: bool, client: IpAddr) -> bool {
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        match written.get(&(refused, client)) {
+            Some(at) if now.duration_since(*at) < std::time::Duration::from_secs(60) => false,
+            _ => {
+                written.insert((refused, client), now);
+                true
+            }
+        }
+    }
+}
+
+/// How long `verify` trusts what it read of a key. A revocation or an ACL change made in
+/// this process clears it at once ([`forget_verified`]); other processes (replicas) see it
+/// within this time.
+pub const VERIFIED_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Keys `verify` read recently, by the SHA-256 of their secret (unknown secrets too).
+static VERIFIED: std::sync::LazyLock<moka::future::Cache<[u8; 32], std::sync::Arc<Verified>>> =
+    std::sync::LazyLock::new(|| {
+        moka::future::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(VERIFIED_FOR)
+            .build()
+    });
+
+/// Drops what `verify` remembers, after a key was revoked or its ACLs changed.
+fn forget_verified() {
+    VERIFIED.invalidate_all();
+}
+
 /// The check behind every API request: the key the secret belongs to, whether it is
-/// revoked, and whether `client` is inside its ACLs. Records the key's last use (to the
-/// minute: a key used again within a minute from the same address writes nothing, so a
-/// busy script does not write on every call); a refusal for an address outside the ACLs is
-/// recorded in the customer's Activity.
+/// revoked, and whether `client` is inside its ACLs. What it read of a key is kept for
+/// [`VERIFIED_FOR`], so a busy key costs no query on most calls. Records the key's last use
+/// and, in the customer's Activity, a refusal for an address outside the ACLs: each at most
+/// once a minute per key and address.
 pub async fn verify(db: &sqlx::PgPool, presented: &str, client: IpAddr) -> sqlx::Result<Result<Principal, Refusal>> {
     if !presented.starts_with(secret::MARK) || presented.len() > 128 {
         return Ok(Err(Refusal::Unknown));
     }
-    let key: Option<Presented> = sqlx::query_as(
-        "select k.id, k.customer_id, k.type, k.prefix, k.revoked_at is not null as revoked,
-                coalesce(array_agg(a.network) filter (where a.id is not null), '{}') as networks
-         from api_keys k left join api_key_acls a on a.key_id = k.id
-         where k.secret_hash = $1 group by k.id",
-    )
-    .bind(secret::hash(presented).as_slice())
-    .fetch_optional(db)
-    .await?;
-    let Some(key) = key else {
+    let hash = secret::hash(presented);
+    let verified = match VERIFIED.get(&hash).await {
+        Some(verified) => verified,
+        None => {
+            let key: Option<Presented> = sqlx::query_as(
+                "select k.id, k.customer_id, k.type, k.prefix, k.revoked_at is not null as revoked,
+                        coalesce(array_agg(a.network) filter (where a.id is not null), '{}') as networks
+                 from api_keys k left join api_key_acls a on a.key_id = k.id
+                 where k.secret_hash = $1 group by k.id",
+            )
+            .bind(hash.as_slice())
+            .fetch_optional(db)
+            .await?;
+            let verified = std::sync::Arc::new(Verified {
+                key,
+                written: Default::default(),
+            });
+            VERIFIED.insert(hash, verified.clone()).await;
+            verified
+        }
+    };
+    let Some(key) = &verified.key else {
         return Ok(Err(Refusal::Unknown));
     };
     if key.revoked {
         return Ok(Err(Refusal::Revoked));
     }
     if network::verdict(&key.networks, client) == network::Verdict::Outside {
-        let detail = format!("{} from {client}: outside its ACLs", key.prefix);
-        record(db, key.customer_id, BY_API, "api_key_refused", &detail, Some(client)).await?;
+        if verified.due(true, client) {
+            let detail = format!("{} from {client}: outside its ACLs", key.prefix);
+            record(db, key.customer_id, BY_API, "api_key_refused", &detail, Some(client)).await?;
+        }
         return Ok(Err(Refusal::AddressNotAllowed));
     }
-    sqlx::query(
-        "update api_keys set last_used_at = now(), last_used_address = $2
-         where id = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute'
-                            or last_used_address is distinct from $2)",
-    )
-    .bind(key.id)
-    .bind(client)
-    .execute(db)
-    .await?;
+    if verified.due(false, client) {
+        sqlx::query(
+            "update api_keys set last_used_at = now(), last_used_address = $2
+             where id = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute'
+                                or last_used_address is distinct from $2)",
+        )
+        .bind(key.id)
+        .bind(client)
+        .execute(db)
+        .await?;
+    }
     let kind = KeyType::parse(&key.kind).unwrap_or(KeyType::ReadOnly);
     Ok(Ok(Principal {
         key: key.id,
         customer: key.customer_id,
         kind,
-        prefix: key.prefix,
+        prefix: key.prefix.clone(),
     }))
 }
