@@ -110,6 +110,24 @@ async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: Si
     )
 }
 
+const NOT_AN_ADDRESS: &str = "That is not an IP address.";
+
+/// Why an address could not be taken, as the page and the API say it.
+fn not_taken(refused: &Refused, family: Family) -> String {
+    match refused {
+        Refused::NotFree => "That address is not a free address of the pool.".to_owned(),
+        _ => format!(
+            "No free {} address is left in the pool. Try the other kind, or ask support to add addresses.",
+            family.label()
+        ),
+    }
+}
+
+/// Why an attached address cannot be freed, as the page and the API say it.
+fn attached(address: IpAddr, holder: &str) -> String {
+    format!("{address} cannot be freed: it is attached to {holder}.")
+}
+
 #[derive(Deserialize)]
 struct AddInput {
     #[serde(default)]
@@ -133,7 +151,7 @@ async fn add(
             Ok(address) => Some(address),
             Err(_) => {
                 let mut errors = FieldErrors::default();
-                errors.add("address", "That is not an IP address.");
+                errors.add("address", NOT_AN_ADDRESS);
                 let form = FormState::failed(&[("family", &input.family), ("address", &input.address)], errors);
                 return respond(&state, &me, htmx, Err(Failed::Add(form))).await;
             }
@@ -158,11 +176,7 @@ async fn add(
             tx.commit().await?;
             Ok(format!("{address} is yours."))
         }
-        Err(Refused::NotFree) => failed("That address is not a free address of the pool."),
-        Err(_) => failed(&format!(
-            "No free {} address is left in the pool. Try the other kind, or ask support to add addresses.",
-            family.label()
-        )),
+        Err(refused) => failed(&not_taken(&refused, family)),
     };
     respond(&state, &me, htmx, outcome).await
 }
@@ -217,11 +231,7 @@ async fn free(
     let mut tx = state.pool.begin().await?;
     match model::free(&mut tx, me.id(), &me.actor(), address, Some(ip)).await? {
         Ok(()) => tx.commit().await?,
-        Err(Refused::Attached(holder)) => {
-            return Err(AppError::Conflict(format!(
-                "{address} cannot be freed: it is attached to {holder}."
-            )));
-        }
+        Err(Refused::Attached(holder)) => return Err(AppError::Conflict(attached(address, &holder))),
         Err(_) => return Err(AppError::NotFound),
     }
     respond(&state, &me, htmx, Ok(format!("{address} went back to the pool."))).await

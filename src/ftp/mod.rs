@@ -20,6 +20,7 @@ use axum::routing::{get, post};
 use axum_htmx::{HxCurrentUrl, HxRequest};
 use serde::Deserialize;
 
+use crate::customer::CustomerId;
 use crate::password::NewPassword;
 use crate::settings::model::Preferences;
 use crate::sites::model::{EnvironmentId, SiteId};
@@ -290,8 +291,8 @@ fn optional_id<T: std::str::FromStr>(
 /// Reads the typed fields into an FTP user's fields and, when one was given (or is
 /// required, on create), a new password.
 async fn validate(
-    state: &AppState,
-    me: &SignedIn,
+    db: &sqlx::PgPool,
+    customer: CustomerId,
     typed: &Typed,
     current: Option<&FtpUser>,
 ) -> Result<Result<(Fields, Option<NewPassword>), FieldErrors>, AppError> {
@@ -320,7 +321,7 @@ async fn validate(
     );
     let mut placement = None;
     if let (Some(site), Some(environment)) = (site, environment) {
-        match model::place(&state.pool, me.id(), site, environment).await? {
+        match model::place(db, customer, site, environment).await? {
             Ok(placed) => placement = Some(placed),
             Err(wrong) => {
                 for (field, message) in wrong.iter() {
@@ -330,7 +331,7 @@ async fn validate(
         }
     }
     if let Some(username) = &username
-        && model::username_taken(&state.pool, username, current.map(|u| u.id)).await?
+        && model::username_taken(db, username, current.map(|u| u.id)).await?
     {
         errors.add("username", model::USERNAME_TAKEN);
     }
@@ -370,7 +371,7 @@ async fn create(
         .await?;
         render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None)
     };
-    let (fields, password) = match validate(&state, &me, &typed, None).await? {
+    let (fields, password) = match validate(&state.pool, me.id(), &typed, None).await? {
         Ok(valid) => valid,
         Err(errors) => return refuse(errors).await,
     };
@@ -501,7 +502,7 @@ async fn update(
         .await?
         .ok_or(AppError::NotFound)?;
     let typed = Typed::new(input, Some(&current));
-    let (fields, password) = match validate(&state, &me, &typed, Some(&current)).await? {
+    let (fields, password) = match validate(&state.pool, me.id(), &typed, Some(&current)).await? {
         Ok(valid) => valid,
         Err(errors) => return respond(&state, &me, htmx, current.id, Err(typed.failed(errors))).await,
     };
