@@ -436,7 +436,7 @@ async fn subscribe(
         }
     };
     let mut tx = state.pool.begin().await?;
-    let (contact, created) = model::subscribe(&mut tx, me.id(), &me.actor(), method, &subscription, Some(ip))
+    let (contact, _, created) = model::subscribe(&mut tx, me.id(), &me.actor(), method, &subscription, Some(ip))
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;

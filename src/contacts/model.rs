@@ -137,9 +137,61 @@ pub fn https_url(raw: &str) -> Result<String, &'static str> {
     Ok(format!("https://{rest}"))
 }
 
-/// `options[KEY]` of a form: the key and the value.
+/// How the fields of a new method or subscription are named where they come from, for
+/// the errors: the page's form (`method_id`, `options[address]`, …) or the API's
+/// arguments (`methodId`, `options.address`, …). The rules are the same.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldNames {
+    pub method: &'static str,
+    pub notice_type: &'static str,
+    /// The name of option `key`.
+    pub option: fn(&str) -> String,
+    /// Where an option that is not one of the method's (or the subscription's) is refused:
+    /// on its own name (the API), or, when there is no field of that name to show it on
+    /// (the form), on the field that decides which options are allowed.
+    pub stray_on_itself: bool,
+}
+
+fn form_option(key: &str) -> String {
+    format!("options[{key}]")
+}
+
+fn api_option(key: &str) -> String {
+    format!("options.{key}")
+}
+
+/// The page's form.
+pub const FORM: FieldNames = FieldNames {
+    method: "method_id",
+    notice_type: "notice_type_id",
+    option: form_option,
+    stray_on_itself: false,
+};
+
+/// The API's arguments (createContactMethod, createContactMethodNotice).
+pub const API: FieldNames = FieldNames {
+    method: "methodId",
+    notice_type: "noticeTypeId",
+    option: api_option,
+    stray_on_itself: true,
+};
+
+/// `options[KEY]` of a form: the key.
 fn option_key(name: &str) -> Option<&str> {
     name.strip_prefix("options[").and_then(|k| k.strip_suffix(']'))
+}
+
+/// A form's `options[KEY]` pairs as (key, value).
+fn form_options(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+    pairs
+        .iter()
+        .filter_map(|(name, value)| option_key(name).map(|key| (key, value.as_str())))
+        .collect()
+}
+
+/// The value of a form's field `name`.
+fn form_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 /// A contact method as asked for: the method and its checked options.
@@ -150,36 +202,45 @@ pub struct NewMethod {
 }
 
 impl NewMethod {
-    /// Reads `method_id` and `options[KEY]` from a form's pairs. The form has a field for
-    /// every method's option, so another method's option left empty is ignored; any other
-    /// key is refused (on `method_id`, the field that decides which keys are allowed).
+    /// Reads `method_id` and `options[KEY]` from a form's pairs (see [`NewMethod::check`]).
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, FieldErrors> {
+        Self::check(&FORM, form_value(pairs, "method_id"), &form_options(pairs))
+    }
+
+    /// Checks a method id and its options, with errors named by `names`. Every option key
+    /// any method takes may be given empty (the form has a field for each), and is then
+    /// ignored; any other key, or another method's key with a value, is refused.
+    pub fn check(names: &FieldNames, method: Option<&str>, options: &[(&str, &str)]) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::default();
-        let method = pairs.iter().find(|(k, _)| k == "method_id").map(|(_, v)| v.as_str());
         let Some(kind) = method.and_then(MethodKind::parse) else {
-            errors.add("method_id", "Choose email, SMS, phone or webhook.");
+            errors.add(names.method, "Choose email, SMS, phone or webhook.");
             return Err(errors);
         };
         let wanted = kind.option_key();
+        let field = (names.option)(wanted);
         let mut value = None;
-        for (name, raw) in pairs {
-            let Some(key) = option_key(name) else { continue };
+        for &(key, raw) in options {
             if key == wanted {
                 if value.is_some() {
-                    errors.add(name.clone(), "This option was given twice.");
+                    errors.add(field.clone(), "This option was given twice.");
                 }
-                value = Some(raw.as_str());
+                value = Some(raw);
             } else if !OPTION_KEYS.contains(&key) || !raw.trim().is_empty() {
+                let stray = (names.option)(key);
+                let message = format!(
+                    "A {} method takes only {field}; {stray} is not one of its options.",
+                    kind.as_str()
+                );
                 errors.add(
-                    "method_id",
-                    format!(
-                        "A {} method takes only options[{wanted}]; options[{key}] is not one of its options.",
-                        kind.as_str()
-                    ),
+                    if names.stray_on_itself {
+                        stray
+                    } else {
+                        names.method.to_owned()
+                    },
+                    message,
                 );
             }
         }
-        let field = format!("options[{wanted}]");
         match value.map(str::trim).filter(|v| !v.is_empty()) {
             None => errors.add(field, missing(kind)),
             Some(raw) => match kind.check(raw) {
@@ -213,32 +274,38 @@ pub struct NewSubscription {
 }
 
 impl NewSubscription {
-    /// Reads `notice_type_id` (one of `types`) and `options[min_severity]` (default info).
+    /// Reads `notice_type_id` and `options[min_severity]` from a form's pairs (see
+    /// [`NewSubscription::check`]).
     pub fn parse(pairs: &[(String, String)], types: &[&str]) -> Result<Self, FieldErrors> {
+        Self::check(&FORM, form_value(pairs, "notice_type_id"), &form_options(pairs), types)
+    }
+
+    /// Checks a notice type (one of `types`) and the options: only `min_severity`, one of
+    /// the severities (default info). Errors are named by `names`.
+    pub fn check(
+        names: &FieldNames,
+        notice_type: Option<&str>,
+        options: &[(&str, &str)],
+        types: &[&str],
+    ) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::default();
-        let notice_type = pairs
-            .iter()
-            .find(|(k, _)| k == "notice_type_id")
-            .map(|(_, v)| v.trim())
-            .unwrap_or_default();
+        let notice_type = notice_type.map(str::trim).unwrap_or_default();
         if !types.contains(&notice_type) {
-            errors.add("notice_type_id", format!("Choose one of: {}.", types.join(", ")));
+            errors.add(names.notice_type, format!("Choose one of: {}.", types.join(", ")));
         }
+        let field = (names.option)("min_severity");
         let mut min_severity = None;
-        for (name, raw) in pairs {
-            match option_key(name) {
-                Some("min_severity") => match SEVERITIES.iter().find(|s| **s == raw.trim()) {
+        for &(key, raw) in options {
+            if key == "min_severity" {
+                match SEVERITIES.iter().find(|s| **s == raw.trim()) {
                     Some(s) if min_severity.is_none() => min_severity = Some(*s),
-                    Some(_) => errors.add(name.clone(), "This option was given twice."),
-                    None => errors.add(name.clone(), "Choose info, warning or critical."),
-                },
-                Some(key) => errors.add(
-                    "options[min_severity]",
-                    format!(
-                        "A subscription takes only options[min_severity]; options[{key}] is not one of its options."
-                    ),
-                ),
-                None => {}
+                    Some(_) => errors.add(field.clone(), "This option was given twice."),
+                    None => errors.add(field.clone(), "Choose info, warning or critical."),
+                }
+            } else {
+                let stray = (names.option)(key);
+                let message = format!("A subscription takes only {field}; {stray} is not one of its options.");
+                errors.add(if names.stray_on_itself { stray } else { field.clone() }, message);
             }
         }
         errors.into_result()?;
@@ -483,8 +550,8 @@ pub async fn delete_method(
 }
 
 /// Subscribes a method of the customer's to a notice type; a method already subscribed to
-/// that type gets the new minimum severity. Answers the method's contact and whether the
-/// subscription is new, or None when the customer has no such method.
+/// that type gets the new minimum severity. Answers the method's contact, the
+/// subscription and whether it is new, or None when the customer has no such method.
 pub async fn subscribe(
     tx: &mut PgConnection,
     customer: CustomerId,
@@ -492,8 +559,8 @@ pub async fn subscribe(
     method: MethodId,
     subscription: &NewSubscription,
     address: Option<IpAddr>,
-) -> sqlx::Result<Option<(ContactId, bool)>> {
-    let saved: Option<(ContactId, bool, String)> = sqlx::query_as(
+) -> sqlx::Result<Option<(ContactId, SubscriptionId, bool)>> {
+    let saved: Option<(ContactId, SubscriptionId, bool, String)> = sqlx::query_as(
         "with m as (
              select m.id, m.contact_id, c.name || ': ' || m.method_id || ' ' ||
                     coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '') as what
@@ -503,9 +570,9 @@ pub async fn subscribe(
              insert into contact_method_notices (customer_id, contact_method_id, notice_type_id, options)
              select $1, id, $3, $4 from m
              on conflict (contact_method_id, notice_type_id) do update set options = excluded.options
-             returning (xmax = 0) as created
+             returning id, (xmax = 0) as created
          )
-         select m.contact_id, saved.created, m.what from m, saved",
+         select m.contact_id, saved.id, saved.created, m.what from m, saved",
     )
     .bind(customer)
     .bind(method)
@@ -513,7 +580,7 @@ pub async fn subscribe(
     .bind(json!({ "min_severity": subscription.min_severity }))
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((contact, created, what)) = saved else {
+    let Some((contact, id, created, what)) = saved else {
         return Ok(None);
     };
     let (kind, verb) = if created {
@@ -526,7 +593,7 @@ pub async fn subscribe(
         subscription.notice_type, subscription.min_severity
     );
     record(&mut *tx, customer, actor, kind, &detail, address).await?;
-    Ok(Some((contact, created)))
+    Ok(Some((contact, id, created)))
 }
 
 /// Removes a subscription of the customer's; answers its method's contact and its type.
@@ -666,6 +733,26 @@ mod tests {
         )
         .unwrap_err();
         assert!(unknown.get("options[min_severity]").is_some());
+    }
+
+    #[test]
+    fn the_api_names_the_same_rules_its_own_way() {
+        let m = NewMethod::check(
+            &API,
+            Some("webhook"),
+            &[("url", "https://example.com/x"), ("address", "")],
+        )
+        .unwrap();
+        assert_eq!(m.options, json!({"url": "https://example.com/x"}));
+        let bad = NewMethod::check(&API, Some("email"), &[("address", "nope"), ("colour", "red")]).unwrap_err();
+        assert!(bad.get("options.address").is_some());
+        assert_eq!(
+            bad.get("options.colour"),
+            Some("A email method takes only options.address; options.colour is not one of its options.")
+        );
+        assert!(NewMethod::check(&API, None, &[]).unwrap_err().get("methodId").is_some());
+        let bad = NewSubscription::check(&API, Some("weather"), &[("channel", "x")], &["outage"]).unwrap_err();
+        assert!(bad.get("noticeTypeId").is_some() && bad.get("options.channel").is_some());
     }
 
     #[test]

@@ -103,7 +103,9 @@ fn parse_since(raw: &str, prefs: &Preferences) -> Result<Option<OffsetDateTime>,
     let bad = "Enter a date and time, such as 2026-11-27T09:00, or a Unix time.";
     if raw.bytes().all(|b| b.is_ascii_digit()) {
         let seconds: i64 = raw.parse().map_err(|_| bad)?;
-        return OffsetDateTime::from_unix_timestamp(seconds).map(Some).map_err(|_| bad);
+        return model::UnixTime::from_seconds(seconds)
+            .map(|t| Some(t.at()))
+            .map_err(|_| bad);
     }
     prefs.parse_local(raw).map(Some).ok_or(bad)
 }

@@ -24,6 +24,26 @@ impl std::fmt::Display for NoticeId {
     }
 }
 
+/// A Unix time (Types.UnixTime): whole seconds since 1970-01-01 00:00 UTC, not negative
+/// and before the year 10000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnixTime(OffsetDateTime);
+
+impl UnixTime {
+    pub fn from_seconds(seconds: i64) -> Result<Self, &'static str> {
+        if seconds < 0 {
+            return Err("A Unix time is a number of seconds since 1970-01-01 00:00 UTC, not negative.");
+        }
+        OffsetDateTime::from_unix_timestamp(seconds)
+            .map(Self)
+            .map_err(|_| "This Unix time is too far in the future.")
+    }
+
+    pub fn at(self) -> OffsetDateTime {
+        self.0
+    }
+}
+
 /// How urgent a notice is, least first.
 pub const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
 
@@ -235,4 +255,22 @@ pub async fn deliveries(db: &PgPool, customer: CustomerId, notices: &[NoticeId])
     .bind(&ids)
     .fetch_all(db)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_times_are_seconds_since_the_epoch() {
+        assert_eq!(UnixTime::from_seconds(0).unwrap().at(), OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(
+            UnixTime::from_seconds(1_700_000_000).unwrap().at().unix_timestamp(),
+            1_700_000_000
+        );
+        assert!(UnixTime::from_seconds(253_402_300_799).is_ok());
+        for bad in [-1, 253_402_300_800, i64::MAX] {
+            assert!(UnixTime::from_seconds(bad).is_err(), "{bad}");
+        }
+    }
 }
