@@ -1,9 +1,224 @@
-//! TODO(api): this area's Customer API methods.
+//! The account's Customer API methods: requestCancellation, listRoles, getUsername,
+//! changePassword, changePIN, changeEmail; the same rules, model calls and Activity entries
+//! as the `/account` pages.
+//!
+//! The key authorises a change, so the API asks for no current password. A password change
+//! signs out every browser session of the customer's (the API has none of its own to keep);
+//! an email change is direct, as on the page.
 
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::model::{self, Cancellation, Reason, Role};
 use crate::AppState;
+use crate::api::{ApiErrors, Args, Caller, Done, Reply, invalid};
+use crate::customer::Email;
+use crate::password::{NewPassword, Pin};
+use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(request_cancellation))
+        .routes(routes!(list_roles))
+        .routes(routes!(get_username))
+        .routes(routes!(change_password))
+        .routes(routes!(change_pin))
+        .routes(routes!(change_email))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerArgs {
+    /// The customer.
+    pub id: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestCancellationArgs {
+    /// The customer.
+    pub id: i64,
+    /// Why the customer is leaving: 1–2000 characters (trimmed).
+    pub reason: String,
+}
+
+/// A cancellation request.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CancellationRequest {
+    pub id: i64,
+    pub reason: String,
+    /// `pending` until support handles it (`completed`) or the customer withdraws it on the
+    /// account page (`withdrawn`).
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub requested: OffsetDateTime,
+}
+
+impl From<Cancellation> for CancellationRequest {
+    fn from(request: Cancellation) -> Self {
+        Self {
+            id: request.id,
+            reason: request.reason,
+            status: request.status,
+            requested: request.requested_at,
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/requestCancellation", operation_id = "requestCancellation", tag = "Account",
+    summary = "Create a cancellation request for a customer",
+    description = "Opens the customer's cancellation request (the account's status becomes \
+                   `cancellation_requested`). A customer has at most one pending request: while one is \
+                   pending, another is refused with 409 Conflict.",
+    request_body = RequestCancellationArgs,
+    responses((status = 200, description = "The request, pending", body = Reply<CancellationRequest>), ApiErrors))]
+async fn request_cancellation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Args(args): Args<RequestCancellationArgs>,
+) -> Result<Reply<CancellationRequest>, AppError> {
+    let customer = caller.customer(&state.pool, args.id).await?;
+    let reason: Reason = args.reason.parse().map_err(|message| invalid("reason", message))?;
+    let mut tx = state.pool.begin().await?;
+    let request = super::open_cancellation(&mut tx, customer, &caller.actor(), &reason, caller.address).await?;
+    tx.commit().await?;
+    Ok(Reply::new(request.into()))
+}
+
+/// A role the customer holds.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiRole {
+    /// `owner`, `billing`, `technical`, `reseller`, `beta`, …
+    pub name: String,
+    pub description: String,
+}
+
+impl From<Role> for ApiRole {
+    fn from(role: Role) -> Self {
+        Self {
+            name: role.name,
+            description: role.description,
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/listRoles", operation_id = "listRoles", tag = "Account",
+    summary = "List all customer roles",
+    request_body = CustomerArgs,
+    responses((status = 200, description = "The customer's roles by name", body = Reply<Vec<ApiRole>>), ApiErrors))]
+async fn list_roles(
+    State(state): State<AppState>,
+    caller: Caller,
+    Args(args): Args<CustomerArgs>,
+) -> Result<Reply<Vec<ApiRole>>, AppError> {
+    let customer = caller.customer(&state.pool, args.id).await?;
+    let roles = model::roles(&state.pool, customer).await?;
+    Ok(Reply::new(roles.into_iter().map(ApiRole::from).collect()))
+}
+
+#[utoipa::path(post, path = "/getUsername", operation_id = "getUsername", tag = "Account",
+    summary = "Get Customer Username",
+    request_body = CustomerArgs,
+    responses((status = 200, description = "The username, as a string", body = Reply<String>), ApiErrors))]
+async fn get_username(
+    State(state): State<AppState>,
+    caller: Caller,
+    Args(args): Args<CustomerArgs>,
+) -> Result<Reply<String>, AppError> {
+    let customer = caller.customer(&state.pool, args.id).await?;
+    let row = crate::customer::model::by_id(&state.pool, customer)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Reply::new(row.username))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordArgs {
+    /// The customer.
+    pub id: i64,
+    /// The new password: 12 to 1024 characters, not one of the most common passwords.
+    pub password: String,
+}
+
+#[utoipa::path(post, path = "/changePassword", operation_id = "changePassword", tag = "Account",
+    summary = "Change the customer password",
+    description = "Sets the customer's sign-in password, by the page's rules. Every browser session of the \
+                   customer's is signed out; API keys keep working.",
+    request_body = ChangePasswordArgs,
+    responses((status = 200, description = "Changed", body = Done), ApiErrors))]
+async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Args(args): Args<ChangePasswordArgs>,
+) -> Result<Done, AppError> {
+    let customer = caller.customer(&state.pool, args.id).await?;
+    let password = NewPassword::parse(&args.password).map_err(|message| invalid("password", message))?;
+    super::save_password(
+        &state,
+        customer,
+        &caller.actor(),
+        &password,
+        "every session was signed out",
+        caller.address,
+    )
+    .await?;
+    Ok(Done::done())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePinArgs {
+    /// The customer.
+    pub id: i64,
+    /// The new PIN: 6 to 12 digits, as a string (leading zeros count).
+    pub pin: String,
+}
+
+#[utoipa::path(post, path = "/changePIN", operation_id = "changePIN", tag = "Account",
+    summary = "Change the customer PIN",
+    description = "Sets the PIN support asks for on the phone.",
+    request_body = ChangePinArgs,
+    responses((status = 200, description = "Changed", body = Done), ApiErrors))]
+async fn change_pin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Args(args): Args<ChangePinArgs>,
+) -> Result<Done, AppError> {
+    let customer = caller.customer(&state.pool, args.id).await?;
+    let pin = Pin::parse(&args.pin).map_err(|message| invalid("pin", message))?;
+    super::save_pin(&state, customer, &caller.actor(), &pin, caller.address).await?;
+    Ok(Done::done())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeEmailArgs {
+    /// The customer.
+    pub id: i64,
+    /// The new address, such as name@example.com (at most 254 characters).
+    pub email: String,
+}
+
+#[utoipa::path(post, path = "/changeEmail", operation_id = "changeEmail", tag = "Account",
+    summary = "Change the customer email address",
+    description = "Sets the address at once, as the account page does (no confirmation message).",
+    request_body = ChangeEmailArgs,
+    responses((status = 200, description = "Changed", body = Done), ApiErrors))]
+async fn change_email(
+    State(state): State<AppState>,
+    caller: Caller,
+    Args(args): Args<ChangeEmailArgs>,
+) -> Result<Done, AppError> {
+    let customer = caller.customer(&state.pool, args.id).await?;
+    let email: Email = args.email.parse().map_err(|message| invalid("email", message))?;
+    super::save_email(&state, customer, &caller.actor(), &email, caller.address).await?;
+    Ok(Done::done())
 }

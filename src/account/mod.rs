@@ -4,6 +4,8 @@
 pub mod api;
 pub mod model;
 
+use std::net::IpAddr;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
@@ -14,8 +16,8 @@ use axum_htmx::HxRequest;
 use serde::Deserialize;
 
 use crate::activity::model::record;
-use crate::customer::Email;
 use crate::customer::model::DisplayName;
+use crate::customer::{CustomerId, Email};
 use crate::password::{NewPassword, Pin};
 use crate::settings::model::Preferences;
 use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, render, see_other, session};
@@ -215,11 +217,7 @@ async fn change_email(
         let form = FormState::failed(&[("email", &input.email)], errors);
         return respond(&state, &me, htmx, Err((Which::Email, form))).await;
     };
-    let mut tx = state.pool.begin().await?;
-    model::set_email(&mut *tx, me.id(), &email).await?;
-    let detail = format!("from {} to {}", me.customer.email, email.as_str());
-    record(&mut *tx, me.id(), &me.actor(), "email_changed", &detail, Some(ip)).await?;
-    tx.commit().await?;
+    save_email(&state, me.id(), &me.actor(), &email, ip).await?;
     respond(&state, &me, htmx, Ok("Email address changed.")).await
 }
 
@@ -256,19 +254,15 @@ async fn change_password(
         )
         .await;
     };
-    let hash = state.hasher.hash(password.as_str()).await?;
-    let mut tx = state.pool.begin().await?;
-    let version = model::set_password(&mut *tx, me.id(), &hash).await?;
-    record(
-        &mut *tx,
+    let version = save_password(
+        &state,
         me.id(),
         &me.actor(),
-        "password_changed",
+        &password,
         "other sessions were signed out",
-        Some(ip),
+        ip,
     )
     .await?;
-    tx.commit().await?;
     // Every other session is now signed out (their auth version is old); this one goes on
     // under a new id.
     if let Some(auth) = &me.auth {
@@ -305,12 +299,85 @@ async fn change_pin(
     let Some(pin) = pin.filter(|_| errors.is_empty()) else {
         return respond(&state, &me, htmx, Err((Which::Pin, FormState::failed(&[], errors)))).await;
     };
+    save_pin(&state, me.id(), &me.actor(), &pin, ip).await?;
+    respond(&state, &me, htmx, Ok("PIN changed.")).await
+}
+
+// ---- the changes themselves, shared with the API (`api.rs`) ----------------------------
+
+/// Stores a new email address, with its Activity entry (`email_changed`, from → to).
+pub(crate) async fn save_email(
+    state: &AppState,
+    customer: CustomerId,
+    actor: &str,
+    email: &Email,
+    ip: IpAddr,
+) -> Result<(), AppError> {
+    let mut tx = state.pool.begin().await?;
+    let previous = model::set_email(&mut *tx, customer, email).await?;
+    let detail = format!("from {previous} to {}", email.as_str());
+    record(&mut *tx, customer, actor, "email_changed", &detail, Some(ip)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Stores a new password, which signs out every session of the customer's but one the
+/// caller renews, with its Activity entry (`password_changed`, `detail` saying which
+/// sessions ended). Returns the new auth version.
+pub(crate) async fn save_password(
+    state: &AppState,
+    customer: CustomerId,
+    actor: &str,
+    password: &NewPassword,
+    detail: &str,
+    ip: IpAddr,
+) -> Result<i64, AppError> {
+    let hash = state.hasher.hash(password.as_str()).await?;
+    let mut tx = state.pool.begin().await?;
+    let version = model::set_password(&mut *tx, customer, &hash).await?;
+    record(&mut *tx, customer, actor, "password_changed", detail, Some(ip)).await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+/// Stores a new PIN, with its Activity entry (`pin_changed`).
+pub(crate) async fn save_pin(
+    state: &AppState,
+    customer: CustomerId,
+    actor: &str,
+    pin: &Pin,
+    ip: IpAddr,
+) -> Result<(), AppError> {
     let hash = state.hasher.hash(pin.as_str()).await?;
     let mut tx = state.pool.begin().await?;
-    model::set_pin(&mut *tx, me.id(), &hash).await?;
-    record(&mut *tx, me.id(), &me.actor(), "pin_changed", "", Some(ip)).await?;
+    model::set_pin(&mut *tx, customer, &hash).await?;
+    record(&mut *tx, customer, actor, "pin_changed", "", Some(ip)).await?;
     tx.commit().await?;
-    respond(&state, &me, htmx, Ok("PIN changed.")).await
+    Ok(())
+}
+
+/// Opens a cancellation request inside `tx`, with its Activity entry
+/// (`cancellation_requested`, the reason); a Conflict when one is already pending.
+pub(crate) async fn open_cancellation(
+    tx: &mut sqlx::PgConnection,
+    customer: CustomerId,
+    actor: &str,
+    reason: &model::Reason,
+    ip: IpAddr,
+) -> Result<model::Cancellation, AppError> {
+    let Some(request) = model::request_cancellation(&mut *tx, customer, reason).await? else {
+        return Err(AppError::Conflict("A cancellation request is already pending.".into()));
+    };
+    record(
+        &mut *tx,
+        customer,
+        actor,
+        "cancellation_requested",
+        reason.as_str(),
+        Some(ip),
+    )
+    .await?;
+    Ok(request)
 }
 
 pub struct CancellationRow {
@@ -400,18 +467,7 @@ async fn cancel(
     };
     let mut tx = state.pool.begin().await?;
     let message = if let Some(reason) = reason {
-        if !model::request_cancellation(&mut tx, me.id(), &reason).await? {
-            return Err(AppError::Conflict("A cancellation request is already pending.".into()));
-        }
-        record(
-            &mut *tx,
-            me.id(),
-            &me.actor(),
-            "cancellation_requested",
-            input.reason.trim(),
-            Some(ip),
-        )
-        .await?;
+        open_cancellation(&mut tx, me.id(), &me.actor(), &reason, ip).await?;
         "Your cancellation request was received. You can withdraw it while it is pending."
     } else {
         if !model::withdraw_cancellation(&mut tx, me.id()).await? {

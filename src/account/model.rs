@@ -22,13 +22,16 @@ pub async fn roles(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Resul
     .await
 }
 
-pub async fn set_email(db: impl PgExecutor<'_>, customer: CustomerId, email: &Email) -> sqlx::Result<()> {
-    sqlx::query("update customers set email = $2 where id = $1")
-        .bind(customer)
-        .bind(email.as_str())
-        .execute(db)
-        .await?;
-    Ok(())
+/// Stores the new email address; returns the one it replaced.
+pub async fn set_email(db: impl PgExecutor<'_>, customer: CustomerId, email: &Email) -> sqlx::Result<String> {
+    sqlx::query_scalar(
+        "update customers c set email = $2 from customers old
+         where c.id = $1 and old.id = c.id returning old.email",
+    )
+    .bind(customer)
+    .bind(email.as_str())
+    .fetch_one(db)
+    .await
 }
 
 pub async fn set_display_name(db: impl PgExecutor<'_>, customer: CustomerId, name: &DisplayName) -> sqlx::Result<()> {
@@ -79,6 +82,12 @@ impl std::str::FromStr for Reason {
     }
 }
 
+impl Reason {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Cancellation {
     pub id: i64,
@@ -98,29 +107,29 @@ pub async fn cancellations(db: impl PgExecutor<'_>, customer: CustomerId) -> sql
     .await
 }
 
-/// Opens a cancellation request and marks the account; `false` when one is already pending.
+/// Opens a cancellation request and marks the account; `None` when one is already pending.
 pub async fn request_cancellation(
     db: &mut sqlx::PgConnection,
     customer: CustomerId,
     reason: &Reason,
-) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
+) -> sqlx::Result<Option<Cancellation>> {
+    let inserted: Option<Cancellation> = sqlx::query_as(
         "insert into cancellation_requests (customer_id, reason) values ($1, $2)
-         on conflict (customer_id) where status = 'pending' do nothing",
+         on conflict (customer_id) where status = 'pending' do nothing
+         returning id, reason, status, requested_at, closed_at",
     )
     .bind(customer)
     .bind(&reason.0)
-    .execute(&mut *db)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Ok(false);
-    }
+    .fetch_optional(&mut *db)
+    .await?;
+    let Some(inserted) = inserted else {
+        return Ok(None);
+    };
     sqlx::query("update customers set status = 'cancellation_requested' where id = $1 and status = 'active'")
         .bind(customer)
         .execute(&mut *db)
         .await?;
-    Ok(true)
+    Ok(Some(inserted))
 }
 
 /// Withdraws the pending request; `false` when there is none.

@@ -4,6 +4,7 @@ pub mod api;
 pub mod model;
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use askama::Template;
 use axum::Router;
@@ -13,6 +14,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum_htmx::HxRequest;
 
+use crate::customer::CustomerId;
 use crate::web::{AppError, ClientIp, FieldErrors, Form, Layout, SignedIn, render, see_other};
 use crate::{AppState, activity, page};
 use model::{REGISTRY, Setting};
@@ -87,22 +89,35 @@ async fn save(
             return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
         }
     };
-    let mut tx = state.pool.begin().await?;
-    model::save(&mut *tx, me.id(), &entries).await?;
-    let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
-    activity::model::record(
-        &mut *tx,
-        me.id(),
-        &me.actor(),
-        "settings_changed",
-        &keys.join(", "),
-        Some(client),
-    )
-    .await?;
-    tx.commit().await?;
+    store(&state, me.id(), &me.actor(), &entries, client).await?;
     if !htmx {
         return see_other(&me.session, "/settings", "Settings saved.").await;
     }
     let page = SettingsPage::new(&me, stored(&state, &me).await?, FieldErrors::default()).await?;
     render(true, StatusCode::OK, &page, Some("Settings saved."))
+}
+
+/// Stores checked entries (all or none) with their Activity entry (`settings_changed`, the
+/// keys); shared with the API (`api.rs`).
+pub(crate) async fn store(
+    state: &AppState,
+    customer: CustomerId,
+    actor: &str,
+    entries: &[(&'static str, String)],
+    ip: IpAddr,
+) -> Result<(), AppError> {
+    let mut tx = state.pool.begin().await?;
+    model::save(&mut *tx, customer, entries).await?;
+    let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
+    activity::model::record(
+        &mut *tx,
+        customer,
+        actor,
+        "settings_changed",
+        &keys.join(", "),
+        Some(ip),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -161,24 +161,42 @@ impl Setting {
 /// Parses `settings[KEY]=value` pairs: every entry must name a known setting and hold a
 /// valid value, or nothing is accepted. Other form fields (the CSRF token) are ignored.
 pub fn parse_form(pairs: &[(String, String)]) -> Result<Vec<(&'static str, String)>, FieldErrors> {
+    let entries = pairs.iter().filter_map(|(name, raw)| {
+        name.strip_prefix("settings[")
+            .and_then(|k| k.strip_suffix(']'))
+            .map(|key| (key, raw.as_str()))
+    });
+    parse_entries(entries, |key| format!("settings[{key}]"))
+}
+
+/// Parses (key, value) entries: every entry must name a known setting, once, and hold a
+/// valid value, or nothing is accepted; no entries at all is an error on `settings`. An
+/// entry's message is on `field(key)` (the page's `settings[KEY]`, the API's `settings.KEY`).
+pub fn parse_entries<'a>(
+    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    field: impl Fn(&str) -> String,
+) -> Result<Vec<(&'static str, String)>, FieldErrors> {
     let mut errors = FieldErrors::default();
     let mut parsed = Vec::new();
-    for (name, raw) in pairs {
-        let Some(key) = name.strip_prefix("settings[").and_then(|k| k.strip_suffix(']')) else {
+    let mut seen: Vec<&'static str> = Vec::new();
+    let mut given = 0;
+    for (key, raw) in entries {
+        given += 1;
+        let Some(setting) = find(key) else {
+            errors.add(field(key), "There is no such setting.");
             continue;
         };
-        match find(key) {
-            None => errors.add(name.clone(), "There is no such setting."),
-            Some(setting) if parsed.iter().any(|(k, _)| *k == setting.key) => {
-                errors.add(name.clone(), "This setting was given twice.")
-            }
-            Some(setting) => match setting.parse(raw) {
-                Ok(value) => parsed.push((setting.key, value)),
-                Err(message) => errors.add(name.clone(), message),
-            },
+        if seen.contains(&setting.key) {
+            errors.add(field(key), "This setting was given twice.");
+            continue;
+        }
+        seen.push(setting.key);
+        match setting.parse(raw) {
+            Ok(value) => parsed.push((setting.key, value)),
+            Err(message) => errors.add(field(key), message),
         }
     }
-    if parsed.is_empty() && errors.is_empty() {
+    if given == 0 {
         errors.add("settings", "No settings were given.");
     }
     errors.into_result().map(|()| parsed)

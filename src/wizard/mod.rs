@@ -409,32 +409,38 @@ async fn create(
         Err(CreateError::Db(err)) => Err(err.into()),
         Err(conflict) => {
             tx.rollback().await?;
-            let (step, field, message) = match &conflict {
-                CreateError::HostnameTaken(name) if *name == plan.hostname.ascii() => (
-                    Step::Site,
-                    "site_hostname".to_owned(),
-                    "This hostname is already in use on the platform.",
-                ),
-                CreateError::HostnameTaken(name) => {
-                    let i = plan.aliases.iter().position(|a| a.ascii() == name).unwrap_or(0);
-                    (
-                        Step::Environments,
-                        format!("alias_names.{i}"),
-                        "This hostname is already in use on the platform.",
-                    )
-                }
-                _ => (
-                    Step::Container,
-                    "container_name".to_owned(),
-                    "You already have a container with this name.",
-                ),
-            };
+            let (step, field, message) = conflict_field(&conflict, &plan);
             let mut errors = FieldErrors::default();
             errors.add(field, message);
             draft.mark(step, false);
             model::save(&state.pool, me.id(), &draft).await?;
             render_step(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, step, draft, errors).await
         }
+    }
+}
+
+/// Where a conflict met while creating (a hostname or container name taken since the
+/// checks) belongs: the step, the field and its message. Shared with the API (`api.rs`).
+pub(crate) fn conflict_field(conflict: &CreateError, plan: &Plan) -> (Step, String, &'static str) {
+    match conflict {
+        CreateError::HostnameTaken(name) if *name == plan.hostname.ascii() => (
+            Step::Site,
+            "site_hostname".to_owned(),
+            "This hostname is already in use on the platform.",
+        ),
+        CreateError::HostnameTaken(name) => {
+            let i = plan.aliases.iter().position(|a| a.ascii() == name).unwrap_or(0);
+            (
+                Step::Environments,
+                format!("alias_names.{i}"),
+                "This hostname is already in use on the platform.",
+            )
+        }
+        _ => (
+            Step::Container,
+            "container_name".to_owned(),
+            "You already have a container with this name.",
+        ),
     }
 }
 

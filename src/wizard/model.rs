@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
 
 use crate::customer::CustomerId;
-use crate::sites::model::{self, Catalogue, Plan};
+use crate::sites::model::{self, Catalogue, Plan, SiteId};
 use crate::sites::names::{DnsLabel, Hostname, SiteName};
 use crate::web::FieldErrors;
 
@@ -294,7 +294,33 @@ pub async fn plan(
         }
         return Ok(Err((Step::Environments, errors)));
     };
-    Ok(Ok(Plan {
+    Ok(Ok(into_plan(site, container, envs, draft.create_dns)))
+}
+
+/// Every step's checks at once, with all their errors on `errors` (for the API, which has
+/// no steps to go back to); the plan when every check passes.
+pub async fn check_all(
+    db: &sqlx::PgPool,
+    customer: CustomerId,
+    catalogue: &Catalogue,
+    draft: &Draft,
+    errors: &mut FieldErrors,
+) -> sqlx::Result<Option<Plan>> {
+    let site = check_site(db, draft, errors).await?;
+    let container = check_container(db, customer, catalogue, draft, errors).await?;
+    // Aliases are compared with the hostname as typed, even when it is taken.
+    let primary = draft.site_hostname.parse::<Hostname>().ok();
+    let envs = check_environments(db, draft, primary.as_ref().map(Hostname::ascii), errors).await?;
+    Ok(match (site, container, envs) {
+        (Some(site), Some(container), Some(envs)) if errors.is_empty() => {
+            Some(into_plan(site, container, envs, draft.create_dns))
+        }
+        _ => None,
+    })
+}
+
+fn into_plan(site: SiteStep, container: ContainerStep, envs: EnvironmentsStep, create_dns: bool) -> Plan {
+    Plan {
         site_name: site.name,
         hostname: site.hostname,
         container_name: container.name,
@@ -304,6 +330,68 @@ pub async fn plan(
         disk_gib: container.disk_gib,
         environments: envs.environments,
         aliases: envs.aliases,
-        create_dns: draft.create_dns,
-    }))
+        create_dns,
+    }
+}
+
+/// What creating a site made, by id: for the API's answer.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub site: SiteId,
+    pub container: i64,
+    /// (id, name), by name.
+    pub environments: Vec<(i64, String)>,
+    /// The site's own hostname and its aliases (ASCII form; a hostname is its own key).
+    pub hostname: String,
+    pub aliases: Vec<String>,
+    /// (id, name, type), by name.
+    pub dns_records: Vec<(i64, String, String)>,
+    pub job: i64,
+}
+
+/// Reads back what `sites::model::create` wrote for `site` (in its transaction).
+pub async fn created(db: &mut sqlx::PgConnection, customer: CustomerId, site: SiteId) -> sqlx::Result<Created> {
+    let (container, job): (i64, i64) = sqlx::query_as(
+        "select (select id from containers where customer_id = $1 and site_id = $2 order by id limit 1),
+                (select id from provisioning_jobs where customer_id = $1 and site_id = $2)",
+    )
+    .bind(customer)
+    .bind(site)
+    .fetch_one(&mut *db)
+    .await?;
+    let environments: Vec<(i64, String)> =
+        sqlx::query_as("select id, name from environments where customer_id = $1 and site_id = $2 order by name")
+            .bind(customer)
+            .bind(site)
+            .fetch_all(&mut *db)
+            .await?;
+    let hostnames: Vec<(String, bool)> = sqlx::query_as(
+        "select hostname, is_primary from hostnames where customer_id = $1 and site_id = $2 order by hostname",
+    )
+    .bind(customer)
+    .bind(site)
+    .fetch_all(&mut *db)
+    .await?;
+    let dns_records: Vec<(i64, String, String)> = sqlx::query_as(
+        "select id, name, type from dns_records where customer_id = $1 and site_id = $2 order by name, type",
+    )
+    .bind(customer)
+    .bind(site)
+    .fetch_all(&mut *db)
+    .await?;
+    let hostname = hostnames
+        .iter()
+        .find(|(_, primary)| *primary)
+        .map(|(h, _)| h.clone())
+        .unwrap_or_default();
+    let aliases = hostnames.into_iter().filter(|(_, p)| !p).map(|(h, _)| h).collect();
+    Ok(Created {
+        site,
+        container,
+        environments,
+        hostname,
+        aliases,
+        dns_records,
+        job,
+    })
 }
