@@ -67,11 +67,20 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
         if !inner.is_data() {
             return bad_json(inner);
         }
-        let path = err.path().to_string();
-        let field = if path == "." { "arguments".to_owned() } else { path };
         // serde's own words, without the position: it is about an argument, not the text.
         let message = inner.to_string();
         let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        let path = err.path().to_string();
+        // A missing argument is named by the message, not the path (its object's).
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next());
+        let field = match (missing, path.as_str()) {
+            (Some(name), ".") => name.to_owned(),
+            (Some(name), object) => format!("{object}.{name}"),
+            (None, ".") => "arguments".to_owned(),
+            (None, _) => path,
+        };
         let mut fields = FieldErrors::default();
         fields.add(field, message);
         AppError::Invalid(fields)

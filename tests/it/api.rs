@@ -483,7 +483,7 @@ async fn every_error_is_json_in_the_envelope() {
     // Wrong types, a missing and an unknown argument: InvalidArguments on the field.
     for (args, field) in [
         (json!({"id": "seven"}), "id"),
-        (json!({}), "arguments"),
+        (json!({}), "id"),
         (json!({"id": fx.alice.0, "colour": "red"}), "colour"),
         (json!([1]), "arguments"),
         (json!({"id": fx.alice.0, "type": "gold"}), "type"),

@@ -315,7 +315,7 @@ async fn settings_round_trip_all_or_nothing() {
         &fx,
         "setSettings",
         json!({"id": alice, "settings": [{"name": "time_zone"}]}),
-        "settings[0]",
+        "settings[0].value",
     )
     .await;
 

@@ -429,8 +429,8 @@ async fn option_rules_are_the_pages_under_the_apis_names() {
         ),
         (m("pigeon", json!({"address": "a@example.com"})), "methodId"),
         (m("email", json!({"address": 7})), "options.address"),
-        // A missing argument is reported on `arguments` (see `api::json::parse`).
-        (json!({"contactId": contact, "options": {}}), "arguments"),
+        // A missing argument is reported on its own name.
+        (json!({"contactId": contact, "options": {}}), "methodId"),
     ];
     for (args, field) in &method_cases {
         let (status, body) = fx.call_with(&fx.alice_key, "createContactMethod", args.clone()).await;
@@ -455,7 +455,7 @@ async fn option_rules_are_the_pages_under_the_apis_names() {
         (s("outage", json!({"min_severity": ""})), "options.min_severity"),
         (s("outage", json!({"channel": "x"})), "options.channel"),
         (s("weather", json!({})), "noticeTypeId"),
-        (json!({"contactMethodId": method}), "arguments"),
+        (json!({"contactMethodId": method}), "noticeTypeId"),
     ];
     for (args, field) in &subscription_cases {
         let (status, body) = fx
