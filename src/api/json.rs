@@ -116,11 +116,21 @@ impl<T: Serialize> IntoResponse for Reply<T> {
 
 /// The answer of a method that changes something and has nothing else to tell:
 /// `{"result": true}`.
-pub type Done = Reply<bool>;
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Done {
+    /// Always `true`: the change is made.
+    pub result: bool,
+}
 
 impl Done {
     pub fn done() -> Self {
-        Self::new(true)
+        Self { result: true }
+    }
+}
+
+impl IntoResponse for Done {
+    fn into_response(self) -> Response {
+        Reply::new(self.result).into_response()
     }
 }
 

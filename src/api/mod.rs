@@ -174,3 +174,33 @@ pub async fn envelope(req: Request, next: Next) -> Response {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every `$ref` of the document names a schema it defines.
+    #[test]
+    fn the_document_has_no_dangling_references() {
+        let doc = serde_json::to_value(super::openapi()).unwrap();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        fn refs(value: &serde_json::Value, out: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if let Some(serde_json::Value::String(r)) = map.get("$ref") {
+                        out.push(r.clone());
+                    }
+                    map.values().for_each(|v| refs(v, out));
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{r}"));
+            assert!(schemas.contains_key(name), "{r} is not defined");
+        }
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 35);
+    }
+}
