@@ -27,7 +27,9 @@
 # The Customer API (`api`): it creates $BENCH_API_KEYS standard keys for `demo` with
 # `berth create-key` and runs wrk with 16 connections on POST /api/Customer/getKeys and
 # POST /api/Customer/listContacts, the requests taking the keys in turn; every call checks
-# its key and ACLs (the rate limit is raised for the run, see BERTH_API_RATE below).
+# its key and ACLs (the rate limit is raised for the run, see BERTH_API_RATE below). Before,
+# it gives every key two ACLs and demo three contacts with two methods and three
+# subscriptions each, through the API itself.
 #
 # Last, the sites pages (/sites and /sites/{id}):
 #
@@ -437,6 +439,27 @@ if scenario api; then
         -H 'Content-Type: application/json' -d '{"id": 0}' "$BASE/api/Customer/getKeys")
     [ "$status" = 404 ] || die "getKeys for customer 0 answered $status, not 404"
     API_DEMO_ID=$(pg -At -v name="$USERNAME" <<<"select id from customers where lower(username) = lower(:'name');")
+    # Something to list, made through the API itself: two ACLs on every key (so the check
+    # matches networks on every call), and three contacts with an email and an SMS method
+    # each, every method subscribed to three notice types.
+    api() {
+        curl -fsS -H "Authorization: Bearer $(head -n 1 "$API_KEY_FILE")" -H 'Content-Type: application/json' \
+            -d "$2" "$BASE/api/Customer/$1" || die "$1 $2 failed"
+    }
+    key_ids=$(api getKeys "{\"id\": $API_DEMO_ID}" | grep -o '"id":[0-9]*,"name"' | grep -o '[0-9]*')
+    for key in $key_ids; do
+        api createKeyACL "{\"id\": $key, \"address\": \"127.0.0.0\", \"cidr\": 8}" >/dev/null
+        api createKeyACL "{\"id\": $key, \"address\": \"::1\", \"cidr\": 128}" >/dev/null
+    done
+    for name in Operations Billing "On call"; do
+        contact=$(api createContact "{\"customerId\": $API_DEMO_ID, \"name\": \"$name\"}" | grep -o '"id":[0-9]*' | head -n 1 | grep -o '[0-9]*')
+        for method in 'email", "options": {"address": "ops@example.com"}' 'sms", "options": {"number": "+4930123456"}'; do
+            cm=$(api createContactMethod "{\"contactId\": $contact, \"methodId\": \"$method}" | grep -o '"id":[0-9]*' | head -n 1 | grep -o '[0-9]*')
+            for type in outage maintenance security; do
+                api createContactMethodNotice "{\"contactMethodId\": $cm, \"noticeTypeId\": \"$type\"}" >/dev/null
+            done
+        done
+    done
     for method in getKeys listContacts; do
         arg=id
         [ "$method" = listContacts ] && arg=customerId
@@ -444,7 +467,7 @@ if scenario api; then
         answer=$(curl -sS -H "Authorization: Bearer $(head -n 1 "$API_KEY_FILE")" -H 'Content-Type: application/json' \
             -d "$body" "$BASE/api/Customer/$method")
         grep -q '^{"result":\[' <<<"$answer" || die "$method answered: $answer"
-        echo "$method $body: $(head -c 160 <<<"$answer")…"
+        echo "$method $body: $(wc -c <<<"$answer") bytes: $(head -c 160 <<<"$answer")…"
         WRK_API_BODY=$body wrk -t"$THREADS" -c"$API_CONNECTIONS" -d"${WARMUP}s" -s bench/api.lua \
             "$BASE/api/Customer/$method" -- "$API_KEY_FILE" "$body" >/dev/null
         WRK_API_BODY=$body run_wrk "api-$method" "/api/Customer/$method" "$API_CONNECTIONS"

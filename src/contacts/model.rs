@@ -366,44 +366,72 @@ impl Contact {
 /// The customer's contacts (all, or the one `only`), by name, with their methods (oldest
 /// first) and subscriptions.
 async fn load(db: &PgPool, customer: CustomerId, only: Option<ContactId>) -> sqlx::Result<Vec<Contact>> {
-    let mut contacts: Vec<Contact> = sqlx::query_as(
-        "select id, name from contacts where customer_id = $1 and ($2::bigint is null or id = $2)
-         order by lower(name), id",
-    )
-    .bind(customer)
-    .bind(only)
-    .fetch_all(db)
-    .await?;
-    let mut methods: Vec<Method> = sqlx::query_as(
-        "select m.id, m.contact_id, m.method_id, t.label,
-                coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '') as target
-         from contact_methods m join contact_method_types t on t.id = m.method_id
-         where m.customer_id = $1 and ($2::bigint is null or m.contact_id = $2)
-         order by m.id",
-    )
-    .bind(customer)
-    .bind(only)
-    .fetch_all(db)
-    .await?;
-    let subscriptions: Vec<Subscription> = sqlx::query_as(
-        "select s.id, s.contact_method_id, s.notice_type_id,
-                coalesce(s.options ->> 'min_severity', 'info') as min_severity
-         from contact_method_notices s join contact_methods m on m.id = s.contact_method_id
-         where s.customer_id = $1 and ($2::bigint is null or m.contact_id = $2)
-         order by s.id",
-    )
-    .bind(customer)
-    .bind(only)
-    .fetch_all(db)
-    .await?;
-    for s in subscriptions {
-        if let Some(m) = methods.iter_mut().find(|m| m.id == s.contact_method_id) {
-            m.subscriptions.push(s);
-        }
+    /// A contact, one of its methods and one of that method's subscriptions (or none).
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        contact: ContactId,
+        name: String,
+        method: Option<MethodId>,
+        method_id: Option<String>,
+        label: Option<String>,
+        target: Option<String>,
+        subscription: Option<SubscriptionId>,
+        notice_type_id: Option<String>,
+        min_severity: Option<String>,
     }
-    for m in methods {
-        if let Some(c) = contacts.iter_mut().find(|c| c.id == m.contact_id) {
-            c.methods.push(m);
+    // One statement; and one for every contact and another for a single one (not `$2 is
+    // null or …`), so PostgreSQL keeps a plan for each instead of planning every call.
+    let sql = format!(
+        "select c.id as contact, c.name, m.id as method, m.method_id, t.label,
+                coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '') as target,
+                s.id as subscription, s.notice_type_id, coalesce(s.options ->> 'min_severity', 'info') as min_severity
+         from contacts c
+         left join contact_methods m on m.customer_id = c.customer_id and m.contact_id = c.id
+         left join contact_method_types t on t.id = m.method_id
+         left join contact_method_notices s on s.customer_id = c.customer_id and s.contact_method_id = m.id
+         where c.customer_id = $1{}
+         order by lower(c.name), c.id, m.id, s.id",
+        if only.is_some() { " and c.id = $2" } else { "" }
+    );
+    let mut query = sqlx::query_as::<_, Row>(&sql).bind(customer);
+    if let Some(id) = only {
+        query = query.bind(id);
+    }
+    let mut contacts: Vec<Contact> = Vec::new();
+    for row in query.fetch_all(db).await? {
+        if contacts.last().is_none_or(|c| c.id != row.contact) {
+            contacts.push(Contact {
+                id: row.contact,
+                name: row.name,
+                methods: Vec::new(),
+            });
+        }
+        let contact = contacts.last_mut().expect("pushed above");
+        let (Some(method), Some(method_id), Some(label), Some(target)) =
+            (row.method, row.method_id, row.label, row.target)
+        else {
+            continue;
+        };
+        if contact.methods.last().is_none_or(|m| m.id != method) {
+            contact.methods.push(Method {
+                id: method,
+                contact_id: contact.id,
+                method_id,
+                label,
+                target,
+                subscriptions: Vec::new(),
+            });
+        }
+        if let (Some(id), Some(notice_type_id), Some(min_severity)) =
+            (row.subscription, row.notice_type_id, row.min_severity)
+        {
+            let method = contact.methods.last_mut().expect("pushed above");
+            method.subscriptions.push(Subscription {
+                id,
+                contact_method_id: method.id,
+                notice_type_id,
+                min_severity,
+            });
         }
     }
     Ok(contacts)

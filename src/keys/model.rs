@@ -164,17 +164,46 @@ pub async fn list(
 }
 
 /// Every key of the customer's (of `kind`, when given), newest first, with their ACLs
-/// (getKeys).
+/// (getKeys), in one statement.
 pub async fn all(db: &sqlx::PgPool, customer: CustomerId, kind: Option<KeyType>) -> sqlx::Result<Vec<Key>> {
-    let keys: Vec<Key> = sqlx::query_as(&format!(
-        "select {KEY_COLUMNS} from api_keys where customer_id = $1 and ($2::text is null or type = $2)
-         order by id desc"
-    ))
-    .bind(customer)
-    .bind(kind.map(KeyType::as_str))
-    .fetch_all(db)
-    .await?;
-    with_acls(db, customer, keys).await
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        key: Key,
+        acl: Option<AclId>,
+        network: Option<IpNetwork>,
+    }
+    let columns = KEY_COLUMNS
+        .split(", ")
+        .map(|c| format!("k.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "select {columns}, a.id as acl, a.network
+         from api_keys k left join api_key_acls a on a.customer_id = k.customer_id and a.key_id = k.id
+         where k.customer_id = $1{}
+         order by k.id desc, a.id",
+        if kind.is_some() { " and k.type = $2" } else { "" }
+    );
+    let mut query = sqlx::query_as::<_, Row>(&sql).bind(customer);
+    if let Some(kind) = kind {
+        query = query.bind(kind.as_str());
+    }
+    let mut keys: Vec<Key> = Vec::new();
+    for row in query.fetch_all(db).await? {
+        if keys.last().is_none_or(|k| k.id != row.key.id) {
+            keys.push(row.key);
+        }
+        if let (Some(id), Some(network)) = (row.acl, row.network) {
+            let key = keys.last_mut().expect("pushed above");
+            key.acls.push(Acl {
+                id,
+                key_id: key.id,
+                network,
+            });
+        }
+    }
+    Ok(keys)
 }
 
 /// One key of the customer's, with its ACLs.
