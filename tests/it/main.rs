@@ -12,6 +12,7 @@ mod auth;
 mod bandwidth;
 mod browser;
 mod browser_addresses;
+mod browser_api;
 mod browser_contacts;
 mod browser_ftp;
 mod browser_keys;
