@@ -170,7 +170,7 @@ async fn change_password(
         caller.address,
     )
     .await?;
-    Ok(Done::done())
+    Ok(Done::YES)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -195,7 +195,7 @@ async fn change_pin(
     let customer = caller.customer(&state.pool, args.id).await?;
     let pin = Pin::parse(&args.pin).map_err(|message| invalid("pin", message))?;
     super::save_pin(&state, customer, &caller.actor(), &pin, caller.address).await?;
-    Ok(Done::done())
+    Ok(Done::YES)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -220,5 +220,5 @@ async fn change_email(
     let customer = caller.customer(&state.pool, args.id).await?;
     let email: Email = args.email.parse().map_err(|message| invalid("email", message))?;
     super::save_email(&state, customer, &caller.actor(), &email, caller.address).await?;
-    Ok(Done::done())
+    Ok(Done::YES)
 }

@@ -237,5 +237,5 @@ async fn free_ip_address(
         Err(Refused::Attached(holder)) => return Err(AppError::Conflict(attached(address, &holder))),
         Err(_) => return Err(AppError::NotFound),
     }
-    Ok(Done::done())
+    Ok(Done::YES)
 }

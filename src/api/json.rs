@@ -123,9 +123,7 @@ pub struct Done {
 }
 
 impl Done {
-    pub fn done() -> Self {
-        Self { result: true }
-    }
+    pub const YES: Done = Done { result: true };
 }
 
 impl IntoResponse for Done {

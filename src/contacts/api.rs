@@ -207,7 +207,7 @@ async fn destroy_contact(
     .await?
     .ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    Ok(Done::done())
+    Ok(Done::YES)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -311,7 +311,7 @@ async fn destroy_contact_method(
     .await?
     .ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    Ok(Done::done())
+    Ok(Done::YES)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -402,7 +402,7 @@ async fn destroy_contact_method_notice(
     .await?
     .ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    Ok(Done::done())
+    Ok(Done::YES)
 }
 
 /// No arguments.

@@ -314,7 +314,7 @@ async fn destroy_ftp_user(
     .await?
     .map_err(|_| AppError::NotFound)?;
     tx.commit().await?;
-    Ok(Done::done())
+    Ok(Done::YES)
 }
 
 async fn user_reply(state: &AppState, customer: CustomerId, id: FtpUserId) -> Result<Reply<ApiFtpUser>, AppError> {

@@ -340,7 +340,7 @@ async fn delete_key_acl(
         .await?
         .map_err(refused)?;
     tx.commit().await?;
-    Ok(Done::done())
+    Ok(Done::YES)
 }
 
 /// A refused ACL change: on the `address` argument, as on the page's form.

@@ -129,5 +129,5 @@ async fn acknowledge_notice(
     if !model::acknowledge(&state.pool, customer, NoticeId(args.notice_id)).await? {
         return Err(AppError::NotFound);
     }
-    Ok(Done::done())
+    Ok(Done::YES)
 }
