@@ -9,13 +9,10 @@
 --
 --   RESULT requests=… seconds=… rps=… p50_us=… p90_us=… p99_us=… max_us=… non200=… socket_errors=…
 
-local threads = {}
-local thread_count = 0
+dofile("bench/wrk_result.lua")
 
-function setup(thread)
-   thread:set("id", thread_count)
-   thread_count = thread_count + 1
-   table.insert(threads, thread)
+function first_hint(status, headers, body)
+   return string.sub(body or "", 1, 200)
 end
 
 function init(args)
@@ -42,36 +39,4 @@ end
 function request()
    next_request = next_request % #requests + 1
    return requests[next_request]
-end
-
-function response(status, headers, body)
-   if status ~= 200 then
-      non200 = non200 + 1
-      if first_bad == "" then
-         first_bad = tostring(status) .. " " .. string.sub(body or "", 1, 200)
-      end
-   end
-end
-
-function done(summary, latency, requests_)
-   local bad = 0
-   local example = ""
-   for _, thread in ipairs(threads) do
-      bad = bad + thread:get("non200")
-      local first = thread:get("first_bad")
-      if example == "" and first ~= nil and first ~= "" then
-         example = first
-      end
-   end
-   local e = summary.errors
-   local socket_errors = e.connect + e.read + e.write + e.timeout
-   local seconds = summary.duration / 1e6
-   io.write(string.format(
-      "RESULT requests=%d seconds=%.2f rps=%.0f p50_us=%d p90_us=%d p99_us=%d max_us=%d non200=%d socket_errors=%d\n",
-      summary.requests, seconds, summary.requests / seconds,
-      latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-      bad, socket_errors))
-   if example ~= "" then
-      io.write("FIRST_NON200 " .. example .. "\n")
-   end
 end

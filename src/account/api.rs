@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::model::{self, Cancellation, Reason, Role};
 use crate::AppState;
-use crate::api::{ApiErrors, Args, Caller, Done, Reply, invalid};
+use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply, invalid};
 use crate::customer::Email;
 use crate::password::{NewPassword, Pin};
 use crate::web::AppError;
@@ -28,13 +28,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
         .routes(routes!(change_pin))
         .routes(routes!(change_email))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CustomerArgs {
-    /// The customer.
-    pub id: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -111,12 +104,12 @@ impl From<Role> for ApiRole {
 
 #[utoipa::path(post, path = "/listRoles", operation_id = "listRoles", tag = "Account",
     summary = "List all customer roles",
-    request_body = CustomerArgs,
+    request_body = IdArgs,
     responses((status = 200, description = "The customer's roles by name", body = Reply<Vec<ApiRole>>), ApiErrors))]
 async fn list_roles(
     State(state): State<AppState>,
     caller: Caller,
-    Args(args): Args<CustomerArgs>,
+    Args(args): Args<IdArgs>,
 ) -> Result<Reply<Vec<ApiRole>>, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
     let roles = model::roles(&state.pool, customer).await?;
@@ -125,12 +118,12 @@ async fn list_roles(
 
 #[utoipa::path(post, path = "/getUsername", operation_id = "getUsername", tag = "Account",
     summary = "Get Customer Username",
-    request_body = CustomerArgs,
+    request_body = IdArgs,
     responses((status = 200, description = "The username, as a string", body = Reply<String>), ApiErrors))]
 async fn get_username(
     State(state): State<AppState>,
     caller: Caller,
-    Args(args): Args<CustomerArgs>,
+    Args(args): Args<IdArgs>,
 ) -> Result<Reply<String>, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
     let row = crate::customer::model::by_id(&state.pool, customer)

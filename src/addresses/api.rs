@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::model::{self, Family, Held, Refused};
 use super::{NOT_AN_ADDRESS, attached, not_taken};
 use crate::AppState;
-use crate::api::{ApiErrors, Args, Caller, Done, Reply, invalid};
+use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply, invalid};
 use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -167,22 +167,15 @@ async fn add_ip_address(
     Ok(Reply::new(held.into()))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CustomerArgs {
-    /// The customer.
-    pub id: i64,
-}
-
 #[utoipa::path(post, path = "/getIpAddresses", operation_id = "getIpAddresses", tag = "IP addresses",
     summary = "Get Addresses associated with Customer",
-    request_body = CustomerArgs,
+    request_body = IdArgs,
     responses((status = 200, description = "The customer's addresses, IPv4 first, in address order",
         body = Reply<Vec<String>>), ApiErrors))]
 async fn get_ip_addresses(
     State(state): State<AppState>,
     caller: Caller,
-    Args(args): Args<CustomerArgs>,
+    Args(args): Args<IdArgs>,
 ) -> Result<Reply<Vec<String>>, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
     let held = model::held(&state.pool, customer).await?;
@@ -192,13 +185,13 @@ async fn get_ip_addresses(
 #[utoipa::path(post, path = "/getDetailedIpAddresses", operation_id = "getDetailedIpAddresses",
     tag = "IP addresses",
     summary = "Get address details for a Customer",
-    request_body = CustomerArgs,
+    request_body = IdArgs,
     responses((status = 200, description = "The customer's addresses with their details, IPv4 first, in address order",
         body = Reply<Vec<IpAddressDetails>>), ApiErrors))]
 async fn get_detailed_ip_addresses(
     State(state): State<AppState>,
     caller: Caller,
-    Args(args): Args<CustomerArgs>,
+    Args(args): Args<IdArgs>,
 ) -> Result<Reply<Vec<IpAddressDetails>>, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
     let held = model::held(&state.pool, customer).await?;

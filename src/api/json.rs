@@ -89,6 +89,16 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     Ok(value)
 }
 
+/// The arguments of a method that takes only an `id`: the customer's (getUsername,
+/// listRoles, getSettings, getIpAddresses, getDetailedIpAddresses) or the object's it names
+/// (revokeKey, deleteKeyACL, destroyFTPUser).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdArgs {
+    /// The customer, or the object the method names.
+    pub id: i64,
+}
+
 /// An `InvalidArguments` error on one argument.
 pub fn invalid(field: &str, message: impl Into<String>) -> AppError {
     let mut errors = FieldErrors::default();

@@ -29,7 +29,7 @@ use crate::web::AppError;
 use crate::web::error::ErrorInfo;
 
 pub use caller::{Caller, RateLimit};
-pub use json::{ApiErrors, Args, Done, ErrorBody, Reply, invalid};
+pub use json::{ApiErrors, Args, Done, ErrorBody, IdArgs, Reply, invalid};
 
 /// Where every method lives: `/api/Customer/{method}`.
 pub const BASE: &str = "/api/Customer";

@@ -12,7 +12,7 @@ use super::model::{self, Filter, FtpUser, FtpUserId, Refused};
 use super::{Typed, UserInput, validate};
 use crate::AppState;
 use crate::api::model::Object;
-use crate::api::{ApiErrors, Args, Caller, Done, Reply, invalid};
+use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply, invalid};
 use crate::customer::CustomerId;
 use crate::sites::model::{EnvironmentId, SiteId};
 use crate::web::{AppError, FieldErrors};
@@ -286,21 +286,14 @@ async fn update_ftp_user(
     user_reply(&state, customer, current.id).await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FtpUserIdArgs {
-    /// The FTP user.
-    pub id: i64,
-}
-
 #[utoipa::path(post, path = "/destroyFTPUser", operation_id = "destroyFTPUser", tag = "FTP users",
     summary = "Delete an FTP user",
-    request_body = FtpUserIdArgs,
+    request_body = IdArgs,
     responses((status = 200, description = "Deleted", body = Done), ApiErrors))]
 async fn destroy_ftp_user(
     State(state): State<AppState>,
     caller: Caller,
-    Args(args): Args<FtpUserIdArgs>,
+    Args(args): Args<IdArgs>,
 ) -> Result<Done, AppError> {
     let customer = caller.owner(&state.pool, Object::FtpUser, args.id).await?;
     let mut tx = state.pool.begin().await?;

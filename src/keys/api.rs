@@ -13,7 +13,7 @@ use super::network::AclNetwork;
 use super::{acl_field_error, changeable_key, refused};
 use crate::AppState;
 use crate::api::model::Object;
-use crate::api::{ApiErrors, Args, Caller, Done, Reply, invalid};
+use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply, invalid};
 use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -185,21 +185,14 @@ async fn create_key(
     }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct KeyIdArgs {
-    /// The key.
-    pub id: i64,
-}
-
 #[utoipa::path(post, path = "/revokeKey", operation_id = "revokeKey", tag = "API keys",
     summary = "Revoke an API Key for the customer",
-    request_body = KeyIdArgs,
+    request_body = IdArgs,
     responses((status = 200, description = "The key, revoked", body = Reply<ApiKey>), ApiErrors))]
 async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
-    Args(args): Args<KeyIdArgs>,
+    Args(args): Args<IdArgs>,
 ) -> Result<Reply<ApiKey>, AppError> {
     let customer = caller.owner(&state.pool, Object::Key, args.id).await?;
     let mut tx = state.pool.begin().await?;
@@ -315,21 +308,14 @@ async fn update_key_acl(
     acl_reply(&state, customer, current.id).await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AclIdArgs {
-    /// The ACL.
-    pub id: i64,
-}
-
 #[utoipa::path(post, path = "/deleteKeyACL", operation_id = "deleteKeyACL", tag = "API keys",
     summary = "Delete a key ACL",
-    request_body = AclIdArgs,
+    request_body = IdArgs,
     responses((status = 200, description = "Deleted", body = Done), ApiErrors))]
 async fn delete_key_acl(
     State(state): State<AppState>,
     caller: Caller,
-    Args(args): Args<AclIdArgs>,
+    Args(args): Args<IdArgs>,
 ) -> Result<Done, AppError> {
     let customer = caller.owner(&state.pool, Object::KeyAcl, args.id).await?;
     let current = model::acl(&state.pool, customer, AclId(args.id))

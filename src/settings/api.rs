@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::model::{self, Kind, REGISTRY, Values};
 use crate::AppState;
-use crate::api::{ApiErrors, Args, Caller, Reply};
+use crate::api::{ApiErrors, Args, Caller, IdArgs, Reply};
 use crate::customer::CustomerId;
 use crate::web::AppError;
 
@@ -151,22 +151,15 @@ async fn set_settings(
     settings_of(&state, customer).await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GetSettingsArgs {
-    /// The customer.
-    pub id: i64,
-}
-
 #[utoipa::path(post, path = "/getSettings", operation_id = "getSettings", tag = "Settings",
     summary = "Get all the settings associated with the Customer",
-    request_body = GetSettingsArgs,
+    request_body = IdArgs,
     responses((status = 200, description = "Every setting with its value, type and default",
         body = Reply<Vec<ApiSetting>>), ApiErrors))]
 async fn get_settings(
     State(state): State<AppState>,
     caller: Caller,
-    Args(args): Args<GetSettingsArgs>,
+    Args(args): Args<IdArgs>,
 ) -> Result<Reply<Vec<ApiSetting>>, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
     settings_of(&state, customer).await
