@@ -98,6 +98,17 @@ impl Fixture {
         .await
     }
 
+    /// The OpenAPI document, as served.
+    pub async fn document(&self) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/api/openapi.json", self.app.base))
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
+    }
+
     /// Calls `method` with Alice's key and expects success: its `result`.
     pub async fn ok(&self, method: &str, args: Value) -> Value {
         let (status, body) = self.call_with(&self.alice_key, method, args.clone()).await;
@@ -193,15 +204,7 @@ impl Case {
 #[tokio::test]
 async fn every_method_has_a_success_an_invalid_and_an_other_customer_case() {
     let fx = Fixture::new().await;
-    let doc: Value = fx
-        .http
-        .get(format!("{}/api/openapi.json", fx.app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = fx.document().await;
     let methods: Vec<String> = doc["paths"]
         .as_object()
         .unwrap()
@@ -508,15 +511,7 @@ async fn every_error_is_json_in_the_envelope() {
 #[tokio::test]
 async fn the_document_and_its_reference_page_are_served() {
     let fx = Fixture::new().await;
-    let doc: Value = fx
-        .http
-        .get(format!("{}/api/openapi.json", fx.app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = fx.document().await;
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3.1"),
         "{}",
