@@ -84,6 +84,11 @@ where
             Ok(principal) => principal,
             Err(Refusal::Unknown) => return Err(AppError::BadKey("This API key is not known.")),
             Err(Refusal::Revoked) => return Err(AppError::BadKey("This API key is revoked.")),
+            Err(Refusal::Closed) => {
+                return Err(AppError::BadKey(
+                    "This account is cancelled; its API keys no longer work.",
+                ));
+            }
             Err(Refusal::AddressNotAllowed) => {
                 return Err(AppError::Forbidden("this key may not be used from this address"));
             }

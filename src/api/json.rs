@@ -199,7 +199,10 @@ impl utoipa::IntoResponses for ApiErrors {
     fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::response::Response>> {
         [
             ("400", "The body is not JSON (BadRequest), with the parser's position."),
-            ("401", "No key, or an unknown or revoked key (Unauthorized)."),
+            (
+                "401",
+                "No key, an unknown or revoked key, or a key of a cancelled account (Unauthorized).",
+            ),
             (
                 "403",
                 "The client address is outside the key's ACLs, a read-only key called a method that changes \

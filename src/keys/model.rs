@@ -485,6 +485,8 @@ pub struct Principal {
 pub enum Refusal {
     Unknown,
     Revoked,
+    /// The customer's account is cancelled: its keys no longer work.
+    Closed,
     AddressNotAllowed,
 }
 
@@ -496,6 +498,7 @@ struct Presented {
     kind: String,
     prefix: String,
     revoked: bool,
+    closed: bool,
     networks: Vec<IpNetwork>,
 }
 
@@ -535,8 +538,9 @@ static VERIFIED: std::sync::LazyLock<moka::future::Cache<[u8; 32], std::sync::Ar
             .build()
     });
 
-/// Drops what `verify` remembers, after a key was revoked or its ACLs changed.
-fn forget_verified() {
+/// Drops what `verify` remembers, after a key was revoked or its ACLs changed, or an
+/// account closed.
+pub(crate) fn forget_verified() {
     VERIFIED.invalidate_all();
 }
 
@@ -555,9 +559,11 @@ pub async fn verify(db: &sqlx::PgPool, presented: &str, client: IpAddr) -> sqlx:
         None => {
             let key: Option<Presented> = sqlx::query_as(
                 "select k.id, k.customer_id, k.type, k.prefix, k.revoked_at is not null as revoked,
+                        c.status = 'cancelled' as closed,
                         coalesce(array_agg(a.network) filter (where a.id is not null), '{}') as networks
-                 from api_keys k left join api_key_acls a on a.key_id = k.id
-                 where k.secret_hash = $1 group by k.id",
+                 from api_keys k join customers c on c.id = k.customer_id
+                 left join api_key_acls a on a.key_id = k.id
+                 where k.secret_hash = $1 group by k.id, c.status",
             )
             .bind(hash.as_slice())
             .fetch_optional(db)
@@ -575,6 +581,9 @@ pub async fn verify(db: &sqlx::PgPool, presented: &str, client: IpAddr) -> sqlx:
     };
     if key.revoked {
         return Ok(Err(Refusal::Revoked));
+    }
+    if key.closed {
+        return Ok(Err(Refusal::Closed));
     }
     if network::verdict(&key.networks, client) == network::Verdict::Outside {
         if verified.due(true, client) {

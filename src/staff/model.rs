@@ -179,6 +179,8 @@ pub async fn complete_cancellation(tx: &mut PgConnection, customer: CustomerId, 
         .bind(customer)
         .execute(&mut *tx)
         .await?;
+    // The customer's API keys stop working with the account.
+    crate::keys::model::forget_verified();
     Ok(true)
 }
 

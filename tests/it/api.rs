@@ -532,3 +532,30 @@ async fn the_document_and_its_reference_page_are_served() {
     assert_eq!(bundle.status(), StatusCode::OK);
     assert!(bundle.text().await.unwrap().contains("SwaggerUIBundle"));
 }
+
+#[tokio::test]
+async fn a_cancelled_accounts_keys_stop_working() {
+    let fx = Fixture::new().await;
+    let args = json!({"id": fx.alice.0});
+    let (status, _) = fx.call_with(&fx.alice_key, "getKeys", args.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    // Alice asks to cancel over the API; support completes it.
+    let request = fx
+        .ok("requestCancellation", json!({"id": fx.alice.0, "reason": "moving on"}))
+        .await;
+    let mut tx = fx.app.pool.begin().await.unwrap();
+    let completed = berth::staff::model::complete_cancellation(&mut tx, fx.alice, request["id"].as_i64().unwrap())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(completed);
+    // At once, although the key was just checked (and remembered).
+    let (status, body) = fx.call_with(&fx.alice_key, "getKeys", args).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "This account is cancelled; its API keys no longer work."
+    );
+    let (status, _) = fx.call_with(&fx.bob_key, "getKeys", json!({"id": fx.bob.0})).await;
+    assert_eq!(status, StatusCode::OK);
+}
