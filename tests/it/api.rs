@@ -160,6 +160,30 @@ impl Fixture {
     }
 }
 
+/// Checks `body`, the answer of `method` with `status`, against the OpenAPI document's schema
+/// for it (JSON Schema 2020-12, as OpenAPI 3.1 uses).
+pub fn assert_matches_document(doc: &Value, method: &str, status: StatusCode, body: &Value) {
+    let errors = document_errors(doc, method, status, body);
+    assert!(
+        errors.is_empty(),
+        "{method} {status}: {body} does not match the document: {errors:?}"
+    );
+}
+
+/// What in `body` does not match the document's schema for `method`'s `status` answer.
+fn document_errors(doc: &Value, method: &str, status: StatusCode, body: &Value) -> Vec<String> {
+    let schema = &doc["paths"][format!("/api/Customer/{method}")]["post"]["responses"][status.as_str()]["content"]["application/json"]
+        ["schema"];
+    assert!(schema.is_object(), "{method}: the document has no {status} answer");
+    // The schema's references point into the document's components.
+    let root = json!({"components": doc["components"], "allOf": [schema]});
+    let validator = jsonschema::draft202012::new(&root).unwrap_or_else(|e| panic!("{method}: {e}"));
+    validator
+        .iter_errors(body)
+        .map(|e| format!("{e} (at {})", e.instance_path))
+        .collect()
+}
+
 /// A new key of `kind` for `customer`: its id and secret.
 pub async fn key(app: &TestApp, customer: CustomerId, kind: KeyType) -> (i64, String) {
     let mut tx = app.pool.begin().await.unwrap();
@@ -239,6 +263,7 @@ async fn every_method_has_a_success_an_invalid_and_an_other_customer_case() {
             let (status, body) = fx.call_with(&fx.bob_key, method, args.clone()).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} by Bob {args}: {body}");
             assert_eq!(body["error"]["type"], "NotFound", "{method}: {body}");
+            assert_matches_document(&doc, method, status, &body);
             assert_eq!(fx.snapshot().await, before, "{method} by Bob changed Alice's data");
         }
         let (args, field) = &case.invalid;
@@ -246,6 +271,7 @@ async fn every_method_has_a_success_an_invalid_and_an_other_customer_case() {
         let (status, body) = fx.call_with(&fx.alice_key, method, args.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {args}: {body}");
         assert_eq!(body["error"]["type"], "InvalidArguments", "{method}: {body}");
+        assert_matches_document(&doc, method, status, &body);
         assert!(
             body["error"]["fields"][field].is_string(),
             "{method} {args}: no message on {field}: {body}"
@@ -258,6 +284,7 @@ async fn every_method_has_a_success_an_invalid_and_an_other_customer_case() {
         let (status, body) = fx.call_with(&fx.alice_key, method, case.success.clone()).await;
         assert_eq!(status, StatusCode::OK, "{method} {}: {body}", case.success);
         assert!(body.get("result").is_some(), "{method}: {body}");
+        assert_matches_document(&doc, method, status, &body);
     }
 }
 
@@ -518,6 +545,24 @@ async fn the_document_and_its_reference_page_are_served() {
         doc["openapi"]
     );
     assert_eq!(doc["components"]["securitySchemes"]["api_key"]["scheme"], "bearer");
+    // The check the method cases use does see a wrong answer.
+    let ok = json!({"result": [{"id": 1, "name": "n", "type": "standard", "prefix": "berth_12345678",
+        "created": "2026-11-27T00:00:00Z", "lastUsed": null, "lastUsedAddress": null, "revoked": null, "acls": []}]});
+    assert_eq!(
+        document_errors(&doc, "getKeys", StatusCode::OK, &ok),
+        Vec::<String>::new()
+    );
+    for wrong in [
+        json!({"result": "keys"}),
+        json!({"result": [{"id": "1"}]}),
+        json!({"error": {}}),
+    ] {
+        assert!(
+            !document_errors(&doc, "getKeys", StatusCode::OK, &wrong).is_empty(),
+            "{wrong}"
+        );
+    }
+    assert!(!document_errors(&doc, "getKeys", StatusCode::NOT_FOUND, &json!({"error": {"type": 404}})).is_empty());
     let page = fx.http.get(format!("{}/api/docs", fx.app.base)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
