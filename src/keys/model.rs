@@ -114,7 +114,8 @@ impl Key {
     }
 }
 
-const KEY_COLUMNS: &str = "id, name, type, prefix, created_at, last_used_at, last_used_address, revoked_at";
+const KEY_COLUMNS: &str =
+    "k.id, k.name, k.type, k.prefix, k.created_at, k.last_used_at, k.last_used_address, k.revoked_at";
 
 /// Fills in each key's ACLs, oldest first.
 async fn with_acls(db: impl PgExecutor<'_>, customer: CustomerId, mut keys: Vec<Key>) -> sqlx::Result<Vec<Key>> {
@@ -145,7 +146,7 @@ pub async fn list(
 ) -> sqlx::Result<(Vec<Key>, i64)> {
     let kind = kind.map(KeyType::as_str);
     let keys: Vec<Key> = sqlx::query_as(&format!(
-        "select {KEY_COLUMNS} from api_keys where customer_id = $1 and ($2::text is null or type = $2)
+        "select {KEY_COLUMNS} from api_keys k where customer_id = $1 and ($2::text is null or type = $2)
          order by id desc limit $3 offset $4"
     ))
     .bind(customer)
@@ -173,13 +174,8 @@ pub async fn all(db: &sqlx::PgPool, customer: CustomerId, kind: Option<KeyType>)
         acl: Option<AclId>,
         network: Option<IpNetwork>,
     }
-    let columns = KEY_COLUMNS
-        .split(", ")
-        .map(|c| format!("k.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
     let sql = format!(
-        "select {columns}, a.id as acl, a.network
+        "select {KEY_COLUMNS}, a.id as acl, a.network
          from api_keys k left join api_key_acls a on a.customer_id = k.customer_id and a.key_id = k.id
          where k.customer_id = $1{}
          order by k.id desc, a.id",
@@ -209,7 +205,7 @@ pub async fn all(db: &sqlx::PgPool, customer: CustomerId, kind: Option<KeyType>)
 /// One key of the customer's, with its ACLs.
 pub async fn key(db: &sqlx::PgPool, customer: CustomerId, id: KeyId) -> sqlx::Result<Option<Key>> {
     let key: Option<Key> = sqlx::query_as(&format!(
-        "select {KEY_COLUMNS} from api_keys where customer_id = $1 and id = $2"
+        "select {KEY_COLUMNS} from api_keys k where customer_id = $1 and id = $2"
     ))
     .bind(customer)
     .bind(id)
