@@ -1,5 +1,6 @@
 //! The subcommands: `serve` (default), `migrate`, `create-customer`, `create-staff`,
-//! `create-key`, `seed-demo`, `pool add`, `bandwidth import`, `notice publish`.
+//! `create-key`, `seed-demo`, `staff disable|enable`, `pool add`, `bandwidth import`,
+//! `notice publish`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -9,7 +10,7 @@ use anyhow::{Context, bail};
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions_sqlx_store::PostgresStore;
 
-use crate::config::{BandwidthCommand, Cli, Command, DbConfig, NoticeCommand, PoolCommand, ServeConfig};
+use crate::config::{BandwidthCommand, Cli, Command, DbConfig, NoticeCommand, PoolCommand, ServeConfig, StaffCommand};
 use crate::customer::model::DisplayName;
 use crate::customer::{Email, Username};
 use crate::db::Database;
@@ -85,6 +86,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SeedDemo => demo::seed(&db.pool, &Hasher::for_this_machine()?)
             .await
             .map(|_| demo::print_sign_in()),
+        Command::Staff {
+            command: StaffCommand::Disable { username },
+        } => set_staff_disabled(&db, &username, true).await,
+        Command::Staff {
+            command: StaffCommand::Enable { username },
+        } => set_staff_disabled(&db, &username, false).await,
         Command::Pool {
             command: PoolCommand::Add { cidr },
         } => pool_add(&db, &cidr).await,
@@ -212,6 +219,19 @@ async fn create_staff(db: &Database, username: &str, write: bool) -> anyhow::Res
         bail!("the staff username {} is taken", username.as_str())
     };
     println!("created staff {} (id {id})", username.as_str());
+    Ok(())
+}
+
+async fn set_staff_disabled(db: &Database, username: &str, disabled: bool) -> anyhow::Result<()> {
+    let Some(changed) = staff::model::set_disabled(&db.pool, username, disabled).await? else {
+        bail!("there is no staff member {username}")
+    };
+    let state = if disabled { "disabled" } else { "enabled" };
+    match (changed, disabled) {
+        (true, true) => println!("disabled staff {username}; their sessions have ended"),
+        (true, false) => println!("enabled staff {username}; they may sign in again"),
+        (false, _) => println!("staff {username} was already {state}"),
+    }
     Ok(())
 }
 

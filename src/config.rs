@@ -52,8 +52,13 @@ pub enum Command {
         #[arg(long, conflicts_with = "kind")]
         internal: bool,
     },
-    /// Add the demo customer and staff account (idempotent).
+    /// Add the demo customer and staff accounts (idempotent).
     SeedDemo,
+    /// Staff accounts.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
     /// The platform's address pool.
     Pool {
         #[command(subcommand)]
@@ -98,6 +103,15 @@ pub enum BandwidthCommand {
     /// Import hourly samples from a CSV file: site (hostname or id), hour (RFC 3339),
     /// bytes_in, bytes_out. A file with any bad line imports nothing.
     Import { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Disable a staff account: it cannot sign in, and its sessions end at once (an
+    /// impersonation in progress too, recorded in that customer's Activity).
+    Disable { username: String },
+    /// Enable a disabled staff account again (its old sessions stay ended).
+    Enable { username: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,5 +1,5 @@
 //! Demo data for a first look: one customer with a site and this month's bandwidth so far,
-//! and one staff account.
+//! and two staff accounts: `support` (read-only) and `support-write`.
 
 use sqlx::PgPool;
 
@@ -9,15 +9,36 @@ use crate::password::Hasher;
 
 pub const CUSTOMER: &str = "demo";
 pub const CUSTOMER_PASSWORD: &str = "demo-password-2026";
+/// Read-only staff (`support`).
 pub const STAFF: &str = "support";
 pub const STAFF_PASSWORD: &str = "support-password-2026";
+/// Staff who may also change what they look at (`support` and `support-write`).
+pub const STAFF_WRITE: &str = "support-write";
+pub const STAFF_WRITE_PASSWORD: &str = "support-write-password-2026";
 
-/// Adds the demo accounts unless they exist; `true` when anything was added.
+/// The demo staff accounts: username, password, and whether they have `support-write`.
+pub const STAFF_ACCOUNTS: [(&str, &str, bool); 2] = [
+    (STAFF, STAFF_PASSWORD, false),
+    (STAFF_WRITE, STAFF_WRITE_PASSWORD, true),
+];
+
+/// Adds the demo accounts unless they exist; `true` when anything was added. A staff
+/// account missing from an older demo database is added on its own.
 pub async fn seed(pool: &PgPool, hasher: &Hasher) -> anyhow::Result<bool> {
-    if crate::customer::model::exists(pool, CUSTOMER).await? {
-        return Ok(false);
-    }
     let parse = |s: &str| s.parse::<Username>().map_err(anyhow::Error::msg);
+    let mut added = false;
+    for (username, password, write) in STAFF_ACCOUNTS {
+        if crate::staff::model::exists(pool, username).await? {
+            continue;
+        }
+        let hash = hasher.hash(password).await?;
+        added |= crate::staff::model::create(pool, &parse(username)?, &hash, write)
+            .await?
+            .is_some();
+    }
+    if crate::customer::model::exists(pool, CUSTOMER).await? {
+        return Ok(added);
+    }
     let hash = hasher.hash(CUSTOMER_PASSWORD).await?;
     let mut tx = pool.begin().await?;
     let id = crate::customer::model::create(
@@ -33,8 +54,6 @@ pub async fn seed(pool: &PgPool, hasher: &Hasher) -> anyhow::Result<bool> {
         .await
         .map_err(|e| anyhow::anyhow!("demo site: {e:?}"))?;
     crate::bandwidth::model::seed_demo(&mut tx, id, site.0, time::OffsetDateTime::now_utc()).await?;
-    let staff_hash = hasher.hash(STAFF_PASSWORD).await?;
-    crate::staff::model::create(&mut *tx, &parse(STAFF)?, &staff_hash, true).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -57,5 +76,6 @@ fn demo_plan() -> anyhow::Result<crate::sites::model::Plan> {
 
 pub fn print_sign_in() {
     println!("Demo: sign in as customer `{CUSTOMER}` with password `{CUSTOMER_PASSWORD}`");
-    println!("      (staff account `{STAFF}` / `{STAFF_PASSWORD}`, for the staff console when it lands)");
+    println!("      staff console /staff: `{STAFF}` / `{STAFF_PASSWORD}` (read-only),");
+    println!("      `{STAFF_WRITE}` / `{STAFF_WRITE_PASSWORD}` (support-write)");
 }

@@ -21,7 +21,7 @@ use crate::customer::{CustomerId, Email};
 use crate::password::{NewPassword, Pin};
 use crate::settings::model::Preferences;
 use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, render, see_other, session};
-use crate::{AppState, auth, customer, page, settings};
+use crate::{AppState, customer, page, settings};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -124,6 +124,9 @@ async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: Si
     )
 }
 
+/// What the current-password field says while its guard is locked.
+const LOCKED: &str = "Too many wrong passwords: these changes are locked for 15 minutes.";
+
 /// Checks the current password; a wrong one is a message on `errors`.
 async fn check_current_password(
     state: &AppState,
@@ -136,22 +139,39 @@ async fn check_current_password(
         errors.add("current_password", "Enter your current password.");
         return Ok(());
     }
-    // Wrong guesses are throttled like sign-ins, so a borrowed session cannot be used to
-    // guess the password, and each is recorded in Activity.
-    let key = format!("reauth:{}", me.id());
-    if auth::model::reserve(&state.pool, &key).await?.is_none() {
-        errors.add(
-            "current_password",
-            "Too many wrong passwords. Wait a little, then try again.",
-        );
+    // Wrong guesses are counted before the comparison (one statement, so parallel guesses
+    // cannot all pass), so a borrowed session cannot be used to guess the password: five in
+    // 15 minutes lock these forms for 15 minutes. Each is recorded in Activity, and the lock.
+    let guard = model::Guard::Reauth;
+    let Some(count) = model::count_attempt(&state.pool, guard, me.id()).await? else {
+        tracing::warn!(customer = %me.id(), %ip, "current password not checked: locked");
+        errors.add("current_password", LOCKED);
         return Ok(());
-    }
+    };
     let hash = customer::model::password_hash(&state.pool, me.id()).await?;
     if state.hasher.verify(Some(&hash), given).await? {
-        auth::model::clear(&state.pool, &key).await?;
+        model::forget(&state.pool, guard, me.id()).await?;
     } else {
         tracing::warn!(customer = %me.id(), %ip, "wrong current password");
-        record(&state.pool, me.id(), &me.actor(), "password_check_failed", "", Some(ip)).await?;
+        let mut tx = state.pool.begin().await?;
+        record(&mut *tx, me.id(), &me.actor(), "password_check_failed", "", Some(ip)).await?;
+        if count >= model::Guard::LIMIT {
+            let detail = format!(
+                "{} wrong current passwords: email, password and PIN changes are locked for {} minutes",
+                model::Guard::LIMIT,
+                model::Guard::WINDOW_MINUTES
+            );
+            record(
+                &mut *tx,
+                me.id(),
+                &me.actor(),
+                "password_check_locked",
+                &detail,
+                Some(ip),
+            )
+            .await?;
+        }
+        tx.commit().await?;
         errors.add("current_password", "That is not your current password.");
     }
     Ok(())

@@ -151,3 +151,69 @@ pub async fn withdraw_cancellation(db: &mut sqlx::PgConnection, customer: Custom
         .await?;
     Ok(true)
 }
+
+/// A counter that guards one of a customer's secrets outside sign-in: five wrong attempts
+/// within 15 minutes of each other lock it until 15 minutes after the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// Staff checking the PIN a caller gives.
+    PinCheck,
+    /// The current password asked again by the email, password and PIN forms.
+    Reauth,
+}
+
+impl Guard {
+    pub const LIMIT: i32 = 5;
+    pub const WINDOW_MINUTES: i32 = 15;
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::PinCheck => "pin_check",
+            Self::Reauth => "reauth",
+        }
+    }
+}
+
+/// Counts an attempt as wrong in advance, before the secret is compared; `None` when the
+/// guard is locked and the secret must not be compared at all. Check and count are one
+/// statement (the conflicting row is updated in its latest version, under its row lock), so
+/// parallel attempts each see the others' counts; a right attempt gives its count back
+/// (`give_back`, `forget`).
+pub async fn count_attempt(db: impl PgExecutor<'_>, guard: Guard, customer: CustomerId) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar(
+        "insert into secret_attempts as t (guard, customer_id, failures, last_attempt) values ($1, $2, 1, now())
+         on conflict (guard, customer_id) do update set
+             failures = case when t.last_attempt <= now() - make_interval(mins => $3) then 1 else t.failures + 1 end,
+             last_attempt = now()
+         where t.last_attempt <= now() - make_interval(mins => $3) or t.failures < $4
+         returning failures",
+    )
+    .bind(guard.as_str())
+    .bind(customer)
+    .bind(Guard::WINDOW_MINUTES)
+    .bind(Guard::LIMIT)
+    .fetch_optional(db)
+    .await
+}
+
+/// Gives back one count taken by `count_attempt` (the attempt was right), keeping the others.
+pub async fn give_back(db: impl PgExecutor<'_>, guard: Guard, customer: CustomerId) -> sqlx::Result<()> {
+    sqlx::query(
+        "update secret_attempts set failures = greatest(failures - 1, 0) where guard = $1 and customer_id = $2",
+    )
+    .bind(guard.as_str())
+    .bind(customer)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Forgets every count of the guard (the customer proved they know the secret).
+pub async fn forget(db: impl PgExecutor<'_>, guard: Guard, customer: CustomerId) -> sqlx::Result<()> {
+    sqlx::query("delete from secret_attempts where guard = $1 and customer_id = $2")
+        .bind(guard.as_str())
+        .bind(customer)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -34,6 +34,7 @@ impl Entry {
             "password_changed" => "Password changed",
             "pin_changed" => "PIN changed",
             "password_check_failed" => "Wrong current password",
+            "password_check_locked" => "Password changes locked",
             "display_name_changed" => "Display name changed",
             "settings_changed" => "Settings changed",
             "cancellation_requested" => "Cancellation requested",

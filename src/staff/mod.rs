@@ -66,12 +66,7 @@ where
         let Some(auth) = session::staff_auth(&session).await? else {
             return Err(AppError::SignInRequired);
         };
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let idle = now - auth.last_seen > state.web.idle_timeout.as_secs() as i64;
-        let too_old = now - auth.signed_in_at > state.web.absolute_timeout.as_secs() as i64;
-        let staff = model::by_id(&state.pool, auth.staff_id).await?;
-        let Some(staff) = staff.filter(|s| s.auth_version == auth.auth_version && !idle && !too_old) else {
-            session.flush().await?;
+        let Some(staff) = session::checked_staff(&state, &session, &auth).await? else {
             return Err(AppError::SignInRequired);
         };
         session::touch_staff(&session, &auth).await?;
@@ -210,6 +205,8 @@ struct SearchPage {
     layout: Layout,
     query: String,
     found: Vec<model::Found>,
+    /// Staff members the query also matches, so that a disabled one shows as such.
+    staff: Vec<Staff>,
     searched: bool,
 }
 page!(SearchPage);
@@ -226,15 +223,19 @@ async fn index(
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, AppError> {
     let searched = !query.q.trim().is_empty();
-    let found = if searched {
-        model::search(&state.pool, &query.q).await?
+    let (found, staff) = if searched {
+        (
+            model::search(&state.pool, &query.q).await?,
+            model::search_staff(&state.pool, &query.q).await?,
+        )
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let page = SearchPage {
         layout: me.layout("Staff console").await?,
         query: query.q,
         found,
+        staff,
         searched,
     };
     render(false, StatusCode::OK, &page, None)
@@ -369,7 +370,9 @@ struct PinInput {
 }
 
 /// Checks the PIN a caller gives. The staff member learns only match or no match; five
-/// misses in 15 minutes lock checks for the customer; every check is in the audit log.
+/// misses in 15 minutes lock checks for the customer; every check is in the audit log. The
+/// attempt is counted before the PIN is compared, in one statement, so parallel checks
+/// cannot all pass a count taken before any of them missed; a locked check compares nothing.
 async fn check_pin(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -377,28 +380,33 @@ async fn check_pin(
     Path(raw): Path<String>,
     Form(input): Form<PinInput>,
 ) -> Result<Response, AppError> {
+    use account::model::Guard;
     let id = customer_id(&raw)?;
-    let mut tx = state.pool.begin().await?;
-    let (hash, misses) = model::pin_state(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let hash = model::pin_hash(&state.pool, id).await?.ok_or(AppError::NotFound)?;
     let actor = me.staff.actor();
-    let result = if misses >= model::PIN_MISSES {
-        record(&mut *tx, id, &actor, "pin_check_locked", "", Some(ip)).await?;
-        format!(
+    let (kind, detail, result) = if account::model::count_attempt(&state.pool, Guard::PinCheck, id)
+        .await?
+        .is_none()
+    {
+        let result = format!(
             "Locked: {} wrong PINs in the last {} minutes. Try again later.",
-            model::PIN_MISSES,
-            model::PIN_WINDOW_MINUTES
-        )
+            Guard::LIMIT,
+            Guard::WINDOW_MINUTES
+        );
+        ("pin_check_locked", "", result)
     } else if hash.is_none() {
-        record(&mut *tx, id, &actor, "pin_check_failed", "no PIN set", Some(ip)).await?;
-        "No match: this customer has not set a PIN.".to_owned()
+        (
+            "pin_check_failed",
+            "no PIN set",
+            "No match: this customer has not set a PIN.".to_owned(),
+        )
     } else if state.hasher.verify(hash.as_deref(), input.pin.trim()).await? {
-        record(&mut *tx, id, &actor, "pin_check_passed", "", Some(ip)).await?;
-        "Match: the PIN is right.".to_owned()
+        account::model::give_back(&state.pool, Guard::PinCheck, id).await?;
+        ("pin_check_passed", "", "Match: the PIN is right.".to_owned())
     } else {
-        record(&mut *tx, id, &actor, "pin_check_failed", "", Some(ip)).await?;
-        "No match.".to_owned()
+        ("pin_check_failed", "", "No match.".to_owned())
     };
-    tx.commit().await?;
+    record(&state.pool, id, &actor, kind, detail, Some(ip)).await?;
     let page = customer_page(&state, &me, id, Some(result)).await?;
     render(false, StatusCode::OK, &page, None)
 }

@@ -6,10 +6,6 @@ use time::OffsetDateTime;
 
 use crate::customer::{CustomerId, Username};
 
-/// Five wrong PINs within this many minutes lock PIN checks for the customer.
-pub const PIN_WINDOW_MINUTES: i64 = 15;
-pub const PIN_MISSES: i64 = 5;
-
 /// Creates a staff account with `support`, and `support-write` when `write`; `None` when
 /// the username is taken.
 pub async fn create(
@@ -34,12 +30,22 @@ pub async fn create(
     .await
 }
 
+/// Whether a staff account with this username exists (disabled or not).
+pub async fn exists(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select exists (select 1 from staff where lower(username) = lower($1))")
+        .bind(username.trim())
+        .fetch_one(db)
+        .await
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Staff {
     pub id: i64,
     pub username: String,
     pub permissions: Vec<String>,
     pub auth_version: i64,
+    /// Disabled with `berth staff disable`: no sign-in, no session.
+    pub disabled: bool,
 }
 
 impl Staff {
@@ -55,16 +61,20 @@ impl Staff {
 }
 
 pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Staff>> {
-    sqlx::query_as("select id, username, permissions, auth_version from staff where id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(
+        "select id, username, permissions, auth_version, disabled_at is not null as disabled from staff where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
-/// The staff member and password hash for a sign-in.
+/// The staff member and password hash for a sign-in; `None` for a disabled account too, so
+/// that it fails like an unknown name (with the dummy hash, and the same message).
 pub async fn credentials(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<Option<(Staff, String)>> {
     let row: Option<(i64, String, Vec<String>, i64, String)> = sqlx::query_as(
-        "select id, username, permissions, auth_version, password_hash from staff where lower(username) = lower($1)",
+        "select id, username, permissions, auth_version, password_hash from staff
+         where lower(username) = lower($1) and disabled_at is null",
     )
     .bind(username.trim())
     .fetch_optional(db)
@@ -76,10 +86,54 @@ pub async fn credentials(db: impl PgExecutor<'_>, username: &str) -> sqlx::Resul
                 username,
                 permissions,
                 auth_version,
+                disabled: false,
             },
             hash,
         )
     }))
+}
+
+/// Disables (`true`) or enables a staff account. Disabling moves its auth version on, so
+/// every session of it fails its next check. `None` when there is no such staff member,
+/// else whether anything changed.
+pub async fn set_disabled(db: impl PgExecutor<'_>, username: &str, disabled: bool) -> sqlx::Result<Option<bool>> {
+    sqlx::query_scalar(
+        "with target as (select id, disabled_at is not null as was from staff where lower(username) = lower($1)),
+              changed as (
+                  update staff s set
+                      disabled_at = case when $2 then now() end,
+                      auth_version = s.auth_version + case when $2 then 1 else 0 end
+                  from target where s.id = target.id and target.was <> $2
+                  returning s.id)
+         select exists (select 1 from changed) from target",
+    )
+    .bind(username.trim())
+    .bind(disabled)
+    .fetch_optional(db)
+    .await
+}
+
+/// Staff members whose username contains `query` (any case); at most 50, by username.
+pub async fn search_staff(db: &PgPool, query: &str) -> sqlx::Result<Vec<Staff>> {
+    sqlx::query_as(
+        "select id, username, permissions, auth_version, disabled_at is not null as disabled from staff
+         where username ilike $1 order by username limit 50",
+    )
+    .bind(like_pattern(query))
+    .fetch_all(db)
+    .await
+}
+
+/// `%query%` for `ilike`, with the query's own `%`, `_` and `\` taken literally.
+fn like_pattern(query: &str) -> String {
+    format!(
+        "%{}%",
+        query
+            .trim()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -97,10 +151,7 @@ pub struct Found {
 pub async fn search(db: &PgPool, query: &str) -> sqlx::Result<Vec<Found>> {
     let query = query.trim();
     let id: Option<i64> = query.parse().ok();
-    let pattern = format!(
-        "%{}%",
-        query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-    );
+    let pattern = like_pattern(query);
     sqlx::query_as(
         "select id, username, display_name, email, status, created_at from customers
          where id = $1 or username ilike $2 or email ilike $2 or display_name ilike $2
@@ -184,17 +235,11 @@ pub async fn complete_cancellation(tx: &mut PgConnection, customer: CustomerId, 
     Ok(true)
 }
 
-/// The customer's PIN hash (locked for this transaction, so parallel checks queue), and
-/// how many wrong PINs were given in the last 15 minutes.
-pub async fn pin_state(tx: &mut PgConnection, customer: CustomerId) -> sqlx::Result<Option<(Option<String>, i64)>> {
-    sqlx::query_as(
-        "select c.pin_hash,
-                (select count(*) from activity a where a.customer_id = c.id and a.kind = 'pin_check_failed'
-                   and a.at > now() - make_interval(mins => $2::int))
-         from customers c where c.id = $1 for update",
-    )
-    .bind(customer)
-    .bind(PIN_WINDOW_MINUTES as i32)
-    .fetch_optional(&mut *tx)
-    .await
+/// The customer's PIN hash (`Some(None)` when they set none); `None` when there is no such
+/// customer. The lockout is `account::model::Guard::PinCheck`.
+pub async fn pin_hash(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Option<Option<String>>> {
+    sqlx::query_scalar("select pin_hash from customers where id = $1")
+        .bind(customer)
+        .fetch_optional(db)
+        .await
 }

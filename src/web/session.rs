@@ -117,6 +117,42 @@ pub async fn staff_auth(session: &Session) -> Result<Option<StaffAuth>, AppError
     Ok(session.get::<StaffAuth>(STAFF).await?)
 }
 
+/// The staff member behind the session, if the session still holds: the account exists and
+/// is not disabled, its auth version is the session's, and neither the staff idle nor the
+/// absolute timeout has passed, whether or not they are impersonating. Otherwise the session
+/// ends here: an impersonation in progress is recorded as ended in the customer's Activity,
+/// and the session record is deleted.
+pub async fn checked_staff(state: &AppState, session: &Session, auth: &StaffAuth) -> Result<Option<Staff>, AppError> {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let staff = crate::staff::model::by_id(&state.pool, auth.staff_id).await?;
+    let why = match &staff {
+        None => "the staff account no longer exists",
+        Some(s) if s.disabled => "the staff account was disabled",
+        Some(s) if s.auth_version != auth.auth_version => "the staff sign-in was ended",
+        Some(_) if now - auth.last_seen > state.web.idle_timeout.as_secs() as i64 => {
+            "the staff session was idle too long"
+        }
+        Some(_) if now - auth.signed_in_at > state.web.absolute_timeout.as_secs() as i64 => {
+            "the staff session reached its time limit"
+        }
+        Some(_) => return Ok(staff),
+    };
+    if let (Some(staff), Some(imp)) = (&staff, &auth.impersonating) {
+        record(
+            &state.pool,
+            imp.customer_id,
+            &staff.actor(),
+            "impersonation_ended",
+            why,
+            None,
+        )
+        .await?;
+    }
+    tracing::info!(staff = auth.staff_id, why, "staff session ended");
+    session.flush().await?;
+    Ok(None)
+}
+
 /// Records the staff member's last request (at most once a minute).
 pub async fn touch_staff(session: &Session, auth: &StaffAuth) -> Result<(), AppError> {
     let now = OffsetDateTime::now_utc().unix_timestamp();
@@ -304,12 +340,10 @@ async fn impersonated(state: &AppState, parts: &Parts, session: Session) -> Resu
     let Some(imp) = staff_auth.impersonating.clone() else {
         return Err(AppError::StaffConsole);
     };
-    let staff = crate::staff::model::by_id(&state.pool, staff_auth.staff_id)
-        .await?
-        .filter(|s| s.auth_version == staff_auth.auth_version);
-    let Some(staff) = staff else {
-        session.flush().await?;
-        return Err(AppError::SignInRequired);
+    // The staff session's own limits hold throughout the impersonation; when it ends, the
+    // staff member signs in again at the console.
+    let Some(staff) = checked_staff(state, &session, &staff_auth).await? else {
+        return Err(AppError::StaffConsole);
     };
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let limit = state.web.impersonation_limit.as_secs() as i64;
