@@ -11,7 +11,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::config::{BandwidthCommand, Cli, Command, DbConfig, NoticeCommand, PoolCommand, ServeConfig};
 use crate::customer::model::DisplayName;
-use crate::customer::{Email, Username};
+use crate::customer::{Email, Username, UsernameKey};
 use crate::db::Database;
 use crate::password::{Hasher, NewPassword};
 use crate::web::WebConfig;
@@ -192,7 +192,7 @@ async fn create_customer(db: &Database, username: &str, email: &str, display_nam
     let email: Email = email.parse().map_err(anyhow::Error::msg)?;
     let display_name: DisplayName = display_name.parse().map_err(anyhow::Error::msg)?;
     let password = NewPassword::parse(&read_password()?).map_err(anyhow::Error::msg)?;
-    if crate::customer::model::exists(&db.pool, username.as_str()).await? {
+    if crate::customer::model::exists(&db.pool, username.key()).await? {
         bail!("the username {} is taken", username.as_str());
     }
     let hash = Hasher::new(1)?.hash(password.as_str()).await?;
@@ -219,7 +219,7 @@ async fn create_key(db: &Database, username: &str, name: &str, kind: &str) -> an
     use crate::keys::model::{self, KeyName, KeyType};
     let name: KeyName = name.parse().map_err(|e: String| anyhow::anyhow!("name: {e}"))?;
     let kind = KeyType::parse(kind).context("type: standard, read-only or internal")?;
-    let customer = crate::customer::model::credentials_by_username(&db.pool, username)
+    let customer = crate::customer::model::credentials_by_username(&db.pool, &UsernameKey::new(username))
         .await?
         .with_context(|| format!("no customer {username}"))?
         .id;
@@ -269,7 +269,7 @@ async fn notice_publish(
     })?;
     let customer = match customer {
         Some(username) => Some(
-            crate::customer::model::credentials_by_username(&db.pool, username)
+            crate::customer::model::credentials_by_username(&db.pool, &UsernameKey::new(username))
                 .await?
                 .with_context(|| format!("no customer {username}"))?
                 .id,

@@ -14,10 +14,10 @@ pub const STAFF_PASSWORD: &str = "support-password-2026";
 
 /// Adds the demo accounts unless they exist; `true` when anything was added.
 pub async fn seed(pool: &PgPool, hasher: &Hasher) -> anyhow::Result<bool> {
-    if crate::customer::model::exists(pool, CUSTOMER).await? {
+    let parse = |s: &str| s.parse::<Username>().map_err(anyhow::Error::msg);
+    if crate::customer::model::exists(pool, parse(CUSTOMER)?.key()).await? {
         return Ok(false);
     }
-    let parse = |s: &str| s.parse::<Username>().map_err(anyhow::Error::msg);
     let hash = hasher.hash(CUSTOMER_PASSWORD).await?;
     let mut tx = pool.begin().await?;
     let id = crate::customer::model::create(

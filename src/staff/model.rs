@@ -4,7 +4,7 @@
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::OffsetDateTime;
 
-use crate::customer::{CustomerId, Username};
+use crate::customer::{CustomerId, Username, UsernameKey};
 
 /// Five wrong PINs within this many minutes lock PIN checks for the customer.
 pub const PIN_WINDOW_MINUTES: i64 = 15;
@@ -25,7 +25,7 @@ pub async fn create(
     };
     sqlx::query_scalar(
         "insert into staff (username, password_hash, permissions) values ($1, $2, $3)
-         on conflict ((lower(username))) do nothing returning id",
+         on conflict (username) do nothing returning id",
     )
     .bind(username.as_str())
     .bind(password_hash)
@@ -61,12 +61,12 @@ pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Staf
         .await
 }
 
-/// The staff member and password hash for a sign-in.
-pub async fn credentials(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<Option<(Staff, String)>> {
+/// The staff member and password hash for a sign-in (the name compared in canonical form).
+pub async fn credentials(db: impl PgExecutor<'_>, username: &UsernameKey) -> sqlx::Result<Option<(Staff, String)>> {
     let row: Option<(i64, String, Vec<String>, i64, String)> = sqlx::query_as(
-        "select id, username, permissions, auth_version, password_hash from staff where lower(username) = lower($1)",
+        "select id, username, permissions, auth_version, password_hash from staff where username = $1",
     )
-    .bind(username.trim())
+    .bind(username.as_str())
     .fetch_optional(db)
     .await?;
     Ok(row.map(|(id, username, permissions, auth_version, hash)| {
