@@ -27,7 +27,8 @@ pub struct Username(UsernameKey);
 impl FromStr for Username {
     type Err = &'static str;
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let bad = "A username is 3 to 32 letters, digits, dots, dashes or underscores, starting with a letter or digit.";
+        let bad =
+            "A username is 3 to 32 letters, digits, dots, dashes or underscores, starting with a letter or digit.";
         let key = username::new_ascii(raw).ok_or(bad)?;
         let s = key.as_str();
         let ok_chars = s
@@ -228,7 +229,16 @@ mod tests {
         {
             assert!(ok.parse::<Username>().is_ok(), "{ok}");
         }
-        for bad in ["ab", "-abc", "a b c", "<script>", &"a".repeat(33), "ünï", "İris", "\u{212a}ate"] {
+        for bad in [
+            "ab",
+            "-abc",
+            "a b c",
+            "<script>",
+            &"a".repeat(33),
+            "ünï",
+            "İris",
+            "\u{212a}ate",
+        ] {
             assert!(bad.parse::<Username>().is_err(), "{bad}");
         }
         assert_eq!("Alice".parse::<Username>().unwrap().as_str(), "alice");

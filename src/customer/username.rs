@@ -86,7 +86,10 @@ mod tests {
 
     #[test]
     fn only_ascii_input_creates_a_name() {
-        assert_eq!(new_ascii(" Alice ").map(UsernameKey::into_string).as_deref(), Some("alice"));
+        assert_eq!(
+            new_ascii(" Alice ").map(UsernameKey::into_string).as_deref(),
+            Some("alice")
+        );
         assert!(new_ascii("İris").is_none());
         assert!(new_ascii("\u{212a}ate").is_none());
     }

@@ -188,7 +188,9 @@ async fn login(
         .filter(|p| p.starts_with("/staff"))
         .unwrap_or("/staff");
     let mut response = Redirect::to(to).into_response();
-    response.headers_mut().append(axum::http::header::SET_COOKIE, device_cookie);
+    response
+        .headers_mut()
+        .append(axum::http::header::SET_COOKIE, device_cookie);
     Ok(response)
 }
 

@@ -63,12 +63,11 @@ pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Staf
 
 /// The staff member and password hash for a sign-in (the name compared in canonical form).
 pub async fn credentials(db: impl PgExecutor<'_>, username: &UsernameKey) -> sqlx::Result<Option<(Staff, String)>> {
-    let row: Option<(i64, String, Vec<String>, i64, String)> = sqlx::query_as(
-        "select id, username, permissions, auth_version, password_hash from staff where username = $1",
-    )
-    .bind(username.as_str())
-    .fetch_optional(db)
-    .await?;
+    let row: Option<(i64, String, Vec<String>, i64, String)> =
+        sqlx::query_as("select id, username, permissions, auth_version, password_hash from staff where username = $1")
+            .bind(username.as_str())
+            .fetch_optional(db)
+            .await?;
     Ok(row.map(|(id, username, permissions, auth_version, hash)| {
         (
             Staff {

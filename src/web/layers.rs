@@ -110,7 +110,10 @@ pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -
                     "same-origin",
                 ))
                 .layer(header(header::CACHE_CONTROL, "no-cache"))
-                .layer(header(HeaderName::from_static("permissions-policy"), PERMISSIONS_POLICY))
+                .layer(header(
+                    HeaderName::from_static("permissions-policy"),
+                    PERMISSIONS_POLICY,
+                ))
                 .option_layer(
                     state
                         .web
