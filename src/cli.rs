@@ -12,7 +12,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::config::{BandwidthCommand, Cli, Command, DbConfig, NoticeCommand, PoolCommand, ServeConfig, StaffCommand};
 use crate::customer::model::DisplayName;
-use crate::customer::{Email, Username};
+use crate::customer::{Email, Username, UsernameKey};
 use crate::db::Database;
 use crate::password::{Hasher, NewPassword};
 use crate::web::WebConfig;
@@ -199,7 +199,7 @@ async fn create_customer(db: &Database, username: &str, email: &str, display_nam
     let email: Email = email.parse().map_err(anyhow::Error::msg)?;
     let display_name: DisplayName = display_name.parse().map_err(anyhow::Error::msg)?;
     let password = NewPassword::parse(&read_password()?).map_err(anyhow::Error::msg)?;
-    if crate::customer::model::exists(&db.pool, username.as_str()).await? {
+    if crate::customer::model::exists(&db.pool, username.key()).await? {
         bail!("the username {} is taken", username.as_str());
     }
     let hash = Hasher::new(1)?.hash(password.as_str()).await?;
@@ -223,7 +223,7 @@ async fn create_staff(db: &Database, username: &str, write: bool) -> anyhow::Res
 }
 
 async fn set_staff_disabled(db: &Database, username: &str, disabled: bool) -> anyhow::Result<()> {
-    let Some(changed) = staff::model::set_disabled(&db.pool, username, disabled).await? else {
+    let Some(changed) = staff::model::set_disabled(&db.pool, &UsernameKey::new(username), disabled).await? else {
         bail!("there is no staff member {username}")
     };
     let state = if disabled { "disabled" } else { "enabled" };
@@ -239,7 +239,7 @@ async fn create_key(db: &Database, username: &str, name: &str, kind: &str) -> an
     use crate::keys::model::{self, KeyName, KeyType};
     let name: KeyName = name.parse().map_err(|e: String| anyhow::anyhow!("name: {e}"))?;
     let kind = KeyType::parse(kind).context("type: standard, read-only or internal")?;
-    let customer = crate::customer::model::credentials_by_username(&db.pool, username)
+    let customer = crate::customer::model::credentials_by_username(&db.pool, &UsernameKey::new(username))
         .await?
         .with_context(|| format!("no customer {username}"))?
         .id;
@@ -289,7 +289,7 @@ async fn notice_publish(
     })?;
     let customer = match customer {
         Some(username) => Some(
-            crate::customer::model::credentials_by_username(&db.pool, username)
+            crate::customer::model::credentials_by_username(&db.pool, &UsernameKey::new(username))
                 .await?
                 .with_context(|| format!("no customer {username}"))?
                 .id,

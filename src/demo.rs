@@ -28,7 +28,7 @@ pub async fn seed(pool: &PgPool, hasher: &Hasher) -> anyhow::Result<bool> {
     let parse = |s: &str| s.parse::<Username>().map_err(anyhow::Error::msg);
     let mut added = false;
     for (username, password, write) in STAFF_ACCOUNTS {
-        if crate::staff::model::exists(pool, username).await? {
+        if crate::staff::model::exists(pool, parse(username)?.key()).await? {
             continue;
         }
         let hash = hasher.hash(password).await?;
@@ -36,7 +36,7 @@ pub async fn seed(pool: &PgPool, hasher: &Hasher) -> anyhow::Result<bool> {
             .await?
             .is_some();
     }
-    if crate::customer::model::exists(pool, CUSTOMER).await? {
+    if crate::customer::model::exists(pool, parse(CUSTOMER)?.key()).await? {
         return Ok(added);
     }
     let hash = hasher.hash(CUSTOMER_PASSWORD).await?;

@@ -5,14 +5,14 @@ pub mod model;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::activity::model::{BY_ANONYMOUS, BY_CUSTOMER, record};
-use crate::web::{AppError, ClientIp, Form, Layout, local_path, render, session};
+use crate::web::{AppError, ClientIp, Device, Form, Layout, local_path, render, session};
 use crate::{AppState, customer, page, settings};
 
 pub fn router() -> Router<AppState> {
@@ -64,6 +64,7 @@ struct LoginInput {
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    device: Device,
     session: Session,
     Form(input): Form<LoginInput>,
 ) -> Result<Response, AppError> {
@@ -76,27 +77,27 @@ async fn login(
         };
         render(false, status, &page, None)
     };
-    let keys = model::Keys::new(&input.username, ip);
+    let username = customer::UsernameKey::new(&input.username);
+    let keys = model::Keys::customer(&username, ip);
     // Count this attempt in advance on both keys, or refuse it while either is in its delay.
-    let reserved = match model::reserve(&state.pool, &keys.address).await? {
-        None => None,
-        Some(address_delay) => match model::reserve(&state.pool, &keys.account).await? {
-            Some(account_delay) => Some((account_delay, address_delay)),
-            None => {
-                model::release(&state.pool, &keys.address).await?;
-                None
-            }
-        },
-    };
-    let Some((account_delay, address_delay)) = reserved else {
+    let attempt = model::begin(&state.pool, &keys, device.hash().as_deref()).await?;
+    let model::Attempt::Allowed {
+        account_delay,
+        address_delay,
+        past_lock,
+    } = attempt
+    else {
         let wait = model::wait_secs(&state.pool, &keys).await?.unwrap_or(1);
-        tracing::warn!(username = input.username, %ip, wait, "sign-in refused: too many failures");
+        tracing::warn!(%username, %ip, wait, "sign-in refused: too many failures");
         let csrf = session::csrf_token(&session).await?;
         let message = format!("Too many failed sign-ins. Wait {wait} seconds, then try again.");
         return refuse(StatusCode::TOO_MANY_REQUESTS, message, csrf);
     };
+    if past_lock {
+        tracing::info!(%username, %ip, "locked account tried from a browser or address it signed in from before");
+    }
 
-    let found = customer::model::credentials_by_username(&state.pool, input.username.trim()).await?;
+    let found = customer::model::credentials_by_username(&state.pool, &username).await?;
     let verified = state
         .hasher
         .verify(found.as_ref().map(|c| c.password_hash.as_str()), &input.password)
@@ -104,8 +105,8 @@ async fn login(
     let known = found.as_ref().map(|c| c.id);
     let customer = found.filter(|c| verified && c.status != "cancelled");
     let Some(customer) = customer else {
-        // Already counted by `reserve`.
-        tracing::warn!(username = input.username, %ip, "failed sign-in");
+        // Already counted by `begin`.
+        tracing::warn!(%username, %ip, "failed sign-in");
         if let Some(id) = known {
             record(
                 &state.pool,
@@ -117,7 +118,7 @@ async fn login(
             )
             .await?;
             if account_delay > 0 {
-                tracing::warn!(username = input.username, account_delay, "sign-in locked");
+                tracing::warn!(%username, account_delay, "sign-in locked");
                 let detail = format!("further sign-ins refused for {account_delay} s after repeated failures");
                 record(&state.pool, id, BY_ANONYMOUS, "sign_in_locked", &detail, Some(ip)).await?;
             }
@@ -129,8 +130,8 @@ async fn login(
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, FAILED.to_owned(), csrf);
     };
 
-    model::clear(&state.pool, &keys.account).await?;
-    model::release(&state.pool, &keys.address).await?;
+    let (device_hash, device_cookie) = device.after_sign_in(&state.web);
+    model::succeeded(&state.pool, &keys, attempt, &device_hash).await?;
     session::sign_in(&session, customer.id, customer.auth_version).await?;
     record(&state.pool, customer.id, BY_CUSTOMER, "sign_in", "", Some(ip)).await?;
     let to = match local_path(&input.next) {
@@ -140,7 +141,9 @@ async fn login(
             landing_path(values.get("landing_page")).to_owned()
         }
     };
-    Ok(Redirect::to(&to).into_response())
+    let mut response = Redirect::to(&to).into_response();
+    response.headers_mut().append(header::SET_COOKIE, device_cookie);
+    Ok(response)
 }
 
 fn landing_path(choice: &str) -> &'static str {

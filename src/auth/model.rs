@@ -1,10 +1,14 @@
 //! Failed sign-ins, counted per account and per client address; past a threshold each
 //! further failure makes the next attempt wait longer (1 s, 2 s, 4 s … up to 15 minutes).
+//! Where an account signed in before (a browser, an address) its lock is passed. The one
+//! core of the customer and the staff sign-in.
 
 use std::net::IpAddr;
 
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 use time::OffsetDateTime;
+
+use crate::customer::UsernameKey;
 
 /// Failures are forgotten this long after the last one.
 const WINDOW_SECS: i64 = 15 * 60;
@@ -20,11 +24,36 @@ pub struct Keys {
 }
 
 impl Keys {
-    pub fn new(username: &str, ip: IpAddr) -> Self {
+    /// A customer's sign-in: counted on `user:<name>`, the name in its canonical form.
+    pub fn customer(username: &UsernameKey, ip: IpAddr) -> Self {
         Self {
-            account: format!("user:{}", username.trim().to_lowercase()),
-            address: format!("ip:{ip}"),
+            account: format!("user:{username}"),
+            address: address_key(ip),
         }
+    }
+
+    /// A staff sign-in: counted on `staff:<name>`, apart from customers.
+    pub fn staff(username: &UsernameKey, ip: IpAddr) -> Self {
+        Self {
+            account: format!("staff:{username}"),
+            address: address_key(ip),
+        }
+    }
+}
+
+/// The counter of a client address. An IPv6 client counts by its /64, the block one
+/// subscriber gets (so thirty addresses of one /64 are one guesser, not thirty); an
+/// IPv4-mapped IPv6 address counts as the IPv4 address it is.
+pub fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("ip:{v4}"),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("ip:{v4}"),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("ip:{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
     }
 }
 
@@ -108,9 +137,121 @@ pub async fn clear(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// How long a browser that signed in stays known to the account.
+pub const KNOWN_DEVICE_DAYS: i32 = 90;
+/// How long an address (an IPv6 /64) that signed in stays known to the account: shorter,
+/// as an address may pass to someone else.
+pub const KNOWN_ADDRESS_DAYS: i32 = 30;
+
+/// What `begin` decided about one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Refused unseen: the address or the account is in its delay.
+    Refused,
+    /// The password may be checked. The delays say what this attempt's count imposes on
+    /// the next one (0: none yet); `past_lock` when the account is locked but the attempt
+    /// comes from a browser or address the account signed in from before.
+    Allowed {
+        account_delay: i64,
+        address_delay: i64,
+        past_lock: bool,
+    },
+}
+
+/// Counts this attempt in advance on the address and the account, or refuses it while
+/// either is in its delay, before any password is compared. A locked account is passed
+/// from a known browser (`device`: the SHA-256 of its device cookie) or a known address:
+/// an attacker who keeps an account locked then does not keep its owner out, and still has
+/// only the address throttle and the password in their way.
+pub async fn begin(pool: &PgPool, keys: &Keys, device: Option<&str>) -> sqlx::Result<Attempt> {
+    let Some(address_delay) = reserve(pool, &keys.address).await? else {
+        return Ok(Attempt::Refused);
+    };
+    if let Some(account_delay) = reserve(pool, &keys.account).await? {
+        return Ok(Attempt::Allowed {
+            account_delay,
+            address_delay,
+            past_lock: false,
+        });
+    }
+    if is_known(pool, keys, device).await? {
+        return Ok(Attempt::Allowed {
+            account_delay: 0,
+            address_delay,
+            past_lock: true,
+        });
+    }
+    release(pool, &keys.address).await?;
+    Ok(Attempt::Refused)
+}
+
+/// After a correct password: gives the address its count back, forgets the account's
+/// failures (unless the attempt came past the lock: the attack it records goes on), and
+/// remembers the browser and the address as known to the account.
+pub async fn succeeded(pool: &PgPool, keys: &Keys, attempt: Attempt, device: &str) -> sqlx::Result<()> {
+    if !matches!(attempt, Attempt::Allowed { past_lock: true, .. }) {
+        clear(pool, &keys.account).await?;
+    }
+    release(pool, &keys.address).await?;
+    sqlx::query(
+        "insert into signin_known (account, kind, value) values ($1, 'device', $2), ($1, 'address', $3)
+         on conflict (account, kind, value) do update set last_success = now()",
+    )
+    .bind(&keys.account)
+    .bind(device)
+    .bind(&keys.address)
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "delete from signin_known where account = $1
+           and last_success < now() - make_interval(days => $2)",
+    )
+    .bind(&keys.account)
+    .bind(KNOWN_DEVICE_DAYS.max(KNOWN_ADDRESS_DAYS))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Whether the account signed in successfully from this browser or this address lately.
+async fn is_known(db: impl PgExecutor<'_>, keys: &Keys, device: Option<&str>) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "select exists(select 1 from signin_known where account = $1 and (
+             (kind = 'device' and value = $2 and last_success > now() - make_interval(days => $3))
+          or (kind = 'address' and value = $4 and last_success > now() - make_interval(days => $5))))",
+    )
+    .bind(&keys.account)
+    .bind(device)
+    .bind(KNOWN_DEVICE_DAYS)
+    .bind(&keys.address)
+    .bind(KNOWN_ADDRESS_DAYS)
+    .fetch_one(db)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_count_by_ipv4_address_and_ipv6_slash_64() {
+        let key = |s: &str| address_key(s.parse().unwrap());
+        assert_eq!(key("203.0.113.7"), "ip:203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "ip:203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "ip:2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::1"), "ip:::/64");
+    }
+
+    #[test]
+    fn accounts_count_by_the_canonical_username() {
+        let ip = "203.0.113.7".parse().unwrap();
+        for variant in ["iris", "IRIS", "İris", " Iris "] {
+            assert_eq!(Keys::customer(&UsernameKey::new(variant), ip).account, "user:iris");
+            assert_eq!(Keys::staff(&UsernameKey::new(variant), ip).account, "staff:iris");
+        }
+    }
 
     #[test]
     fn delays_grow_and_are_capped() {

@@ -6,6 +6,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
 
+use super::username::{self, UsernameKey};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
 #[sqlx(transparent)]
 pub struct CustomerId(pub i64);
@@ -16,29 +18,35 @@ impl fmt::Display for CustomerId {
     }
 }
 
-/// A username: 3 to 32 of `a-z 0-9 . _ -`, starting with a letter or digit. Unique without
-/// regard to case.
+/// A username: 3 to 32 of `a-z 0-9 . _ -`, starting with a letter or digit, typed in ASCII;
+/// capitals are taken as small letters (the canonical form of [`UsernameKey`], in which it
+/// is stored, so it is unique without regard to case).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Username(String);
+pub struct Username(UsernameKey);
 
 impl FromStr for Username {
     type Err = &'static str;
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let s = raw.trim();
+        let bad =
+            "A username is 3 to 32 letters, digits, dots, dashes or underscores, starting with a letter or digit.";
+        let key = username::new_ascii(raw).ok_or(bad)?;
+        let s = key.as_str();
         let ok_chars = s
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
         if !(3..=32).contains(&s.len()) || !ok_chars || !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            return Err(
-                "A username is 3 to 32 letters, digits, dots, dashes or underscores, starting with a letter or digit.",
-            );
+            return Err(bad);
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(key))
     }
 }
 
 impl Username {
     pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    pub fn key(&self) -> &UsernameKey {
         &self.0
     }
 }
@@ -149,9 +157,13 @@ pub struct Credentials {
     pub auth_version: i64,
 }
 
-pub async fn credentials_by_username(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as("select id, password_hash, status, auth_version from customers where lower(username) = lower($1)")
-        .bind(username)
+/// The customer whose username is `username` (compared in canonical form, see [`UsernameKey`]).
+pub async fn credentials_by_username(
+    db: impl PgExecutor<'_>,
+    username: &UsernameKey,
+) -> sqlx::Result<Option<Credentials>> {
+    sqlx::query_as("select id, password_hash, status, auth_version from customers where username = $1")
+        .bind(username.as_str())
         .fetch_optional(db)
         .await
 }
@@ -198,9 +210,9 @@ pub async fn grant_roles(db: impl PgExecutor<'_>, id: CustomerId, names: &[&str]
     Ok(())
 }
 
-pub async fn exists(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists(select 1 from customers where lower(username) = lower($1))")
-        .bind(username)
+pub async fn exists(db: impl PgExecutor<'_>, username: &UsernameKey) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select exists(select 1 from customers where username = $1)")
+        .bind(username.as_str())
         .fetch_one(db)
         .await
 }
@@ -217,9 +229,19 @@ mod tests {
         {
             assert!(ok.parse::<Username>().is_ok(), "{ok}");
         }
-        for bad in ["ab", "-abc", "a b c", "<script>", &"a".repeat(33), "ünï"] {
+        for bad in [
+            "ab",
+            "-abc",
+            "a b c",
+            "<script>",
+            &"a".repeat(33),
+            "ünï",
+            "İris",
+            "\u{212a}ate",
+        ] {
             assert!(bad.parse::<Username>().is_err(), "{bad}");
         }
+        assert_eq!("Alice".parse::<Username>().unwrap().as_str(), "alice");
     }
 
     #[test]

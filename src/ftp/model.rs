@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::activity::model::record;
 use crate::customer::CustomerId;
+use crate::customer::username;
 use crate::ftp::root::RelativeRoot;
 use crate::sites::model::{EnvironmentId, SiteId};
 use crate::web::FieldErrors;
@@ -48,22 +49,23 @@ impl FtpName {
     }
 }
 
-/// An FTP login: 3 to 32 of `a-z 0-9 . _ -`, starting with a letter. Capitals are taken as
-/// their small letters, so `Alice` and `alice` are one name.
+/// An FTP login: 3 to 32 of `a-z 0-9 . _ -`, starting with a letter, typed in ASCII.
+/// Capitals are taken as their small letters, so `Alice` and `alice` are one name: the
+/// canonical form every username takes ([`crate::customer::UsernameKey`]), stored and
+/// compared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FtpUsername(String);
 
 impl std::str::FromStr for FtpUsername {
     type Err = &'static str;
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let s = raw.trim().to_ascii_lowercase();
+        let bad = "A username is 3 to 32 letters (a–z), digits, dots, dashes or underscores, starting with a letter.";
+        let s = username::new_ascii(raw).ok_or(bad)?.into_string();
         let ok_chars = s
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
         if !(3..=32).contains(&s.len()) || !ok_chars || !s.starts_with(|c: char| c.is_ascii_lowercase()) {
-            return Err(
-                "A username is 3 to 32 letters (a–z), digits, dots, dashes or underscores, starting with a letter.",
-            );
+            return Err(bad);
         }
         Ok(Self(s))
     }
@@ -319,7 +321,7 @@ pub async fn username_taken(
     except: Option<FtpUserId>,
 ) -> sqlx::Result<bool> {
     sqlx::query_scalar(
-        "select exists(select 1 from ftp_users where lower(username) = lower($1)
+        "select exists(select 1 from ftp_users where username = $1
                        and ($2::bigint is null or id <> $2))",
     )
     .bind(username.as_str())
@@ -506,6 +508,8 @@ mod tests {
             "ab c",
             "abc!",
             "abç",
+            "\u{212a}ate",
+            "İris",
             "a234567890123456789012345678901ab",
         ] {
             assert!(bad.parse::<FtpUsername>().is_err(), "{bad}");

@@ -16,10 +16,10 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::activity::model::record;
-use crate::customer::CustomerId;
+use crate::customer::{CustomerId, UsernameKey};
 use crate::settings::model::Preferences;
 use crate::web::render::see_other;
-use crate::web::{AppError, ClientIp, Form, Layout, local_path, render, session};
+use crate::web::{AppError, ClientIp, Device, Form, Layout, local_path, render, session};
 use crate::{AppState, account, activity, auth, page};
 use model::Staff;
 
@@ -134,16 +134,18 @@ struct LoginInput {
     next: String,
 }
 
-/// The customer sign-in's protections: one message for every failure, a dummy hash for
-/// unknown names, and the same throttle, counted on `staff:` keys.
+/// The customer sign-in's protections, by the same core (`auth::model`): one message for
+/// every failure, a dummy hash for unknown names, and the same throttle, counted on `staff:`
+/// keys, passed by a browser or address the staff member signed in from before.
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    device: Device,
     session: Session,
     Form(input): Form<LoginInput>,
 ) -> Result<Response, AppError> {
-    let account = format!("staff:{}", input.username.trim().to_lowercase());
-    let address = format!("ip:{ip}");
+    let username = UsernameKey::new(&input.username);
+    let keys = auth::model::Keys::staff(&username, ip);
     let refuse = |status: StatusCode, message: String, csrf: String| {
         let page = LoginPage {
             layout: Layout::anonymous(csrf, "Staff sign in"),
@@ -153,19 +155,9 @@ async fn login(
         };
         render(false, status, &page, None)
     };
-    let reserved = match auth::model::reserve(&state.pool, &address).await? {
-        None => false,
-        Some(_) => {
-            if auth::model::reserve(&state.pool, &account).await?.is_some() {
-                true
-            } else {
-                auth::model::release(&state.pool, &address).await?;
-                false
-            }
-        }
-    };
-    if !reserved {
-        tracing::warn!(username = input.username, %ip, "staff sign-in refused: too many failures");
+    let attempt = auth::model::begin(&state.pool, &keys, device.hash().as_deref()).await?;
+    if attempt == auth::model::Attempt::Refused {
+        tracing::warn!(%username, %ip, "staff sign-in refused: too many failures");
         let csrf = session::csrf_token(&session).await?;
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
@@ -173,24 +165,28 @@ async fn login(
             csrf,
         );
     }
-    let found = model::credentials(&state.pool, &input.username).await?;
+    let found = model::credentials(&state.pool, &username).await?;
     let verified = state
         .hasher
         .verify(found.as_ref().map(|(_, hash)| hash.as_str()), &input.password)
         .await?;
     let Some((staff, _)) = found.filter(|_| verified) else {
-        tracing::warn!(username = input.username, %ip, "failed staff sign-in");
+        tracing::warn!(%username, %ip, "failed staff sign-in");
         let csrf = session::csrf_token(&session).await?;
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, auth::FAILED.into(), csrf);
     };
-    auth::model::clear(&state.pool, &account).await?;
-    auth::model::release(&state.pool, &address).await?;
+    let (device_hash, device_cookie) = device.after_sign_in(&state.web);
+    auth::model::succeeded(&state.pool, &keys, attempt, &device_hash).await?;
     session::staff_sign_in(&session, staff.id, staff.auth_version).await?;
     tracing::info!(staff = staff.username, %ip, "staff signed in");
     let to = local_path(&input.next)
         .filter(|p| p.starts_with("/staff"))
         .unwrap_or("/staff");
-    Ok(Redirect::to(to).into_response())
+    let mut response = Redirect::to(to).into_response();
+    response
+        .headers_mut()
+        .append(axum::http::header::SET_COOKIE, device_cookie);
+    Ok(response)
 }
 
 async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, session: Session) -> Result<Response, AppError> {
@@ -564,7 +560,7 @@ async fn publish_notice(
     let customer = match input.customer.trim() {
         "" => None,
         name => {
-            let found = crate::customer::model::credentials_by_username(&state.pool, name).await?;
+            let found = crate::customer::model::credentials_by_username(&state.pool, &UsernameKey::new(name)).await?;
             if found.is_none() {
                 errors.add("customer", "There is no customer with that username.");
             }

@@ -4,7 +4,7 @@
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::OffsetDateTime;
 
-use crate::customer::{CustomerId, Username};
+use crate::customer::{CustomerId, Username, UsernameKey};
 
 /// Creates a staff account with `support`, and `support-write` when `write`; `None` when
 /// the username is taken.
@@ -21,7 +21,7 @@ pub async fn create(
     };
     sqlx::query_scalar(
         "insert into staff (username, password_hash, permissions) values ($1, $2, $3)
-         on conflict ((lower(username))) do nothing returning id",
+         on conflict (username) do nothing returning id",
     )
     .bind(username.as_str())
     .bind(password_hash)
@@ -31,9 +31,9 @@ pub async fn create(
 }
 
 /// Whether a staff account with this username exists (disabled or not).
-pub async fn exists(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists (select 1 from staff where lower(username) = lower($1))")
-        .bind(username.trim())
+pub async fn exists(db: impl PgExecutor<'_>, username: &UsernameKey) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select exists (select 1 from staff where username = $1)")
+        .bind(username.as_str())
         .fetch_one(db)
         .await
 }
@@ -69,16 +69,15 @@ pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Staf
     .await
 }
 
-/// The staff member and password hash for a sign-in; `None` for a disabled account too, so
-/// that it fails like an unknown name (with the dummy hash, and the same message).
-pub async fn credentials(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<Option<(Staff, String)>> {
-    let row: Option<(i64, String, Vec<String>, i64, String)> = sqlx::query_as(
-        "select id, username, permissions, auth_version, password_hash from staff
-         where lower(username) = lower($1) and disabled_at is null",
-    )
-    .bind(username.trim())
-    .fetch_optional(db)
-    .await?;
+/// The staff member and password hash for a sign-in (the name compared in canonical form);
+/// `None` for a disabled account too, so that it fails like an unknown name (with the dummy
+/// hash, and the same message).
+pub async fn credentials(db: impl PgExecutor<'_>, username: &UsernameKey) -> sqlx::Result<Option<(Staff, String)>> {
+    let row: Option<(i64, String, Vec<String>, i64, String)> =
+        sqlx::query_as("select id, username, permissions, auth_version, password_hash from staff where username = $1 and disabled_at is null")
+            .bind(username.as_str())
+            .fetch_optional(db)
+            .await?;
     Ok(row.map(|(id, username, permissions, auth_version, hash)| {
         (
             Staff {
@@ -96,9 +95,9 @@ pub async fn credentials(db: impl PgExecutor<'_>, username: &str) -> sqlx::Resul
 /// Disables (`true`) or enables a staff account. Disabling moves its auth version on, so
 /// every session of it fails its next check. `None` when there is no such staff member,
 /// else whether anything changed.
-pub async fn set_disabled(db: impl PgExecutor<'_>, username: &str, disabled: bool) -> sqlx::Result<Option<bool>> {
+pub async fn set_disabled(db: impl PgExecutor<'_>, username: &UsernameKey, disabled: bool) -> sqlx::Result<Option<bool>> {
     sqlx::query_scalar(
-        "with target as (select id, disabled_at is not null as was from staff where lower(username) = lower($1)),
+        "with target as (select id, disabled_at is not null as was from staff where username = $1),
               changed as (
                   update staff s set
                       disabled_at = case when $2 then now() end,
@@ -107,7 +106,7 @@ pub async fn set_disabled(db: impl PgExecutor<'_>, username: &str, disabled: boo
                   returning s.id)
          select exists (select 1 from changed) from target",
     )
-    .bind(username.trim())
+    .bind(username.as_str())
     .bind(disabled)
     .fetch_optional(db)
     .await

@@ -153,8 +153,16 @@ where
     }
 }
 
-/// See [`ClientIp`]. An entry that is not an address ends the walk at the last address
-/// known.
+/// Who the client is when a trusted proxy could not say (`X-Forwarded-For: unknown`, or an
+/// entry that is no address): the unspecified address. Not the proxy's own address, which
+/// an API key's ACL may well allow and which every such client would otherwise share
+/// with the proxy; this one no sensible ACL contains, and such clients are throttled
+/// together rather than not at all.
+pub const UNKNOWN_CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
+/// See [`ClientIp`]. Entries may carry a port (`203.0.113.7:5678`, `[2001:db8::1]:443`) or
+/// brackets (`[2001:db8::1]`). An entry that is not an address (`unknown`, an obfuscated
+/// name, garbage) where the walk needs the next hop makes the client [`UNKNOWN_CLIENT`].
 pub fn client_address<'a>(
     peer: IpAddr,
     forwarded: impl DoubleEndedIterator<Item = &'a str>,
@@ -170,8 +178,8 @@ pub fn client_address<'a>(
         return client;
     }
     for entry in forwarded.rev() {
-        let Ok(ip) = entry.trim().parse::<IpAddr>() else {
-            break;
+        let Some(ip) = forwarded_address(entry) else {
+            return UNKNOWN_CLIENT;
         };
         client = ip;
         if !is_trusted(ip) {
@@ -179,6 +187,19 @@ pub fn client_address<'a>(
         }
     }
     client
+}
+
+/// One `X-Forwarded-For` entry as an address: bare, bracketed, or with a port.
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(socket) = entry.parse::<SocketAddr>() {
+        return Some(socket.ip());
+    }
+    let bracketed = entry.strip_prefix('[')?.strip_suffix(']')?;
+    bracketed.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
 }
 
 /// An IPv4-mapped IPv6 address as the IPv4 address it is.
@@ -206,12 +227,50 @@ mod tests {
         assert_eq!(client("10.0.0.2", "1.2.3.4, 203.0.113.7, 10.0.0.5"), ip("203.0.113.7"));
         assert_eq!(client("2001:db8:f::1", "2001:db8:1::7"), ip("2001:db8:1::7"));
         assert_eq!(client("::ffff:10.0.0.2", "203.0.113.7"), ip("203.0.113.7"));
-        // No header, or garbage: the last address known.
+        // No header: the proxy itself asked.
         assert_eq!(client("10.0.0.2", ""), ip("10.0.0.2"));
-        assert_eq!(client("10.0.0.2", "junk"), ip("10.0.0.2"));
-        assert_eq!(client("10.0.0.2", "203.0.113.7, junk, 10.0.0.3"), ip("10.0.0.3"));
         // Only trusted addresses: the leftmost.
         assert_eq!(client("10.0.0.2", "10.0.0.9, 10.0.0.3"), ip("10.0.0.9"));
+    }
+
+    #[test]
+    fn forwarded_entries_with_ports_and_brackets_are_their_addresses() {
+        let trusted: Vec<IpNetwork> = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let client = |xff: &str| client_address(ip("10.0.0.2"), xff.split(','), &trusted);
+        assert_eq!(client("203.0.113.7:5678"), ip("203.0.113.7"));
+        assert_eq!(client("[2001:db8::1]:443"), ip("2001:db8::1"));
+        assert_eq!(client("[2001:db8::1]"), ip("2001:db8::1"));
+        assert_eq!(client(" 2001:db8::1 "), ip("2001:db8::1"));
+        assert_eq!(client("198.51.100.1, 203.0.113.7:80, 10.0.0.5:1234"), ip("203.0.113.7"));
+        assert_eq!(client("[::ffff:203.0.113.7]:80"), ip("::ffff:203.0.113.7"));
+    }
+
+    #[test]
+    fn a_client_the_proxy_could_not_name_is_unknown_never_the_proxy() {
+        let trusted: Vec<IpNetwork> = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let client = |xff: &str| client_address(ip("10.0.0.2"), xff.split(','), &trusted);
+        for xff in [
+            "unknown",
+            "junk",
+            "_hidden",
+            "203.0.113.7, unknown",
+            "203.0.113.7, junk, 10.0.0.3",
+            "[2001:db8::1",
+            "2001:db8::1]:443",
+            "203.0.113.7:",
+            "",
+        ] {
+            assert_eq!(client(xff), UNKNOWN_CLIENT, "{xff:?}");
+        }
+        // Beyond the first untrusted address nothing is read, garbage or not.
+        assert_eq!(client("unknown, 203.0.113.7"), ip("203.0.113.7"));
+        // A peer that is not trusted is the client, whatever it forwards.
+        assert_eq!(
+            client_address(ip("198.51.100.9"), "unknown".split(','), &trusted),
+            ip("198.51.100.9")
+        );
     }
 
     #[test]

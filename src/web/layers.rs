@@ -1,5 +1,6 @@
-//! The layers every request passes: request id, request log, security headers, error
-//! pages, panic catching, timeout, session, CSRF, `Vary: HX-Request`, body limit.
+//! The layers every request passes: request id, request log, security headers (HSTS over
+//! HTTPS, Permissions-Policy among them), error pages, panic catching, timeout, session,
+//! CSRF, `Vary: HX-Request`, body limit.
 
 use std::time::Duration;
 
@@ -29,6 +30,19 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
     base-uri 'none'; object-src 'none'";
+
+/// Turns off the browser features Berth does not use, so a script that ever slipped in
+/// could not reach them either. The copy button (static/berth.js) writes to the clipboard,
+/// so `clipboard-write` stays allowed for Berth itself.
+const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), bluetooth=(), browsing-topics=(), camera=(), \
+    clipboard-read=(), clipboard-write=(self), display-capture=(), encrypted-media=(), fullscreen=(), \
+    geolocation=(), gyroscope=(), hid=(), idle-detection=(), magnetometer=(), microphone=(), midi=(), \
+    payment=(), picture-in-picture=(), publickey-credentials-get=(), screen-wake-lock=(), serial=(), \
+    usb=(), web-share=(), xr-spatial-tracking=()";
+
+/// Sent only when Berth is reached over HTTPS (BERTH_PUBLIC_URL): browsers then refuse
+/// plain HTTP to the host for two years, so no one on the way can strip TLS.
+const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 /// `pages` get sessions, CSRF and HTML error pages; `api` gets JSON errors and no session
 /// (a key authorises each call). Both get the request id, the request log, the security
@@ -95,7 +109,17 @@ pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -
                     HeaderName::from_static("cross-origin-opener-policy"),
                     "same-origin",
                 ))
-                .layer(header(header::CACHE_CONTROL, "no-cache")),
+                .layer(header(header::CACHE_CONTROL, "no-cache"))
+                .layer(header(
+                    HeaderName::from_static("permissions-policy"),
+                    PERMISSIONS_POLICY,
+                ))
+                .option_layer(
+                    state
+                        .web
+                        .secure_cookies
+                        .then(|| header(header::STRICT_TRANSPORT_SECURITY, HSTS)),
+                ),
         )
         .with_state(state.clone())
 }

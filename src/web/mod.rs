@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod csrf;
+pub mod device;
 pub mod error;
 pub mod form;
 pub mod layers;
@@ -12,6 +13,7 @@ pub mod session_store;
 
 use std::time::Duration;
 
+pub use device::Device;
 pub use error::{AppError, FieldErrors};
 pub use form::{ClientIp, Form, FormState, PageQuery};
 pub use render::{Layout, Page, render, see_other};

@@ -186,9 +186,16 @@ async fn session_ids_change_and_everything_is_in_the_customers_activity() {
     assert_eq!(staff.get("/").await.status, StatusCode::SEE_OTHER);
 
     let cookie = |r: &Resp| {
-        let set = r.header("set-cookie");
+        // A sign-in also sets the known-browser cookie (berth_device).
+        let set: Vec<&str> = r
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
         let value = set
-            .strip_prefix("berth_session=")
+            .iter()
+            .find_map(|c| c.strip_prefix("berth_session="))
             .unwrap_or("")
             .split(';')
             .next()

@@ -22,6 +22,7 @@ mod browser_wizard;
 mod contacts;
 mod delivery;
 mod ftp;
+mod hardening_signin;
 mod hardening_staff;
 mod helpers;
 mod impersonation;
