@@ -250,7 +250,7 @@ async fn create_contact_method(
     let method = NewMethod::check(&API, Some(&args.method_id), &options)?;
     let secret = (method.kind == model::MethodKind::Webhook).then(model::signing_secret);
     let mut tx = state.pool.begin().await?;
-    let id = model::add_method(
+    let id = match model::add_method(
         &mut tx,
         customer,
         &caller.actor(),
@@ -260,7 +260,15 @@ async fn create_contact_method(
         Some(caller.address),
     )
     .await?
-    .ok_or(AppError::NotFound)?;
+    {
+        model::Added::Method(id) => id,
+        model::Added::NoContact => return Err(AppError::NotFound),
+        model::Added::TooManyWebhooks => {
+            let mut errors = crate::web::FieldErrors::default();
+            errors.add((API.option)("url"), model::too_many_webhooks());
+            return Err(errors.into());
+        }
+    };
     tx.commit().await?;
     let mut added: ContactMethod = method_of(&state, customer, contact, id).await?.into();
     added.signing_secret = secret;

@@ -25,22 +25,28 @@
 //! relay, email deliveries wait with "no SMTP relay configured" and are not counted as
 //! attempts.
 
+pub mod address;
 pub mod model;
 pub mod send;
 pub mod worker;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
+use sqlx::types::ipnetwork::IpNetwork;
 
 pub use model::DeliveryId;
 pub use send::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
-pub use worker::{MAX_ATTEMPTS, NO_RELAY, run_once, spawn};
+pub use worker::{LEASE_SECS, MAX_ATTEMPTS, NO_RELAY, PER_CUSTOMER, run_once, spawn};
 
-/// How long a webhook receiver may take to answer.
-pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting to a webhook receiver may take.
+pub const WEBHOOK_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a webhook attempt may take in all: resolving, connecting, TLS, the answer. Short,
+/// so a receiver that never answers holds a delivery slot only briefly.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the SMTP relay may take for each step of the conversation.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -53,10 +59,16 @@ pub struct DeliveryConfig {
     mail_from: Mailbox,
     http: send::HttpClient,
     webhook_timeout: Duration,
+    /// Networks webhooks may reach besides global addresses (`BERTH_WEBHOOK_ALLOW`).
+    webhook_allow: Arc<[IpNetwork]>,
     /// The wait when nothing was due.
     pub poll: Duration,
     /// At most this many deliveries are claimed and sent at once.
     pub batch: i64,
+    /// At most this many deliveries of one customer are claimed (in this batch and still
+    /// in flight from earlier ones, in any process), so one customer's slow receivers
+    /// cannot hold every slot.
+    pub per_customer: i64,
 }
 
 impl std::fmt::Debug for DeliveryConfig {
@@ -67,6 +79,8 @@ impl std::fmt::Debug for DeliveryConfig {
             .field("mail_from", &self.mail_from.to_string())
             .field("poll", &self.poll)
             .field("batch", &self.batch)
+            .field("per_customer", &self.per_customer)
+            .field("webhook_allow", &self.webhook_allow)
             .finish()
     }
 }
@@ -98,16 +112,29 @@ impl DeliveryConfig {
             }
             None => (None, None),
         };
-        let http = send::http_client(WEBHOOK_TIMEOUT).context("cannot build the webhook HTTP client")?;
+        let webhook_allow: Arc<[IpNetwork]> = Arc::from([]);
+        let http = send::http_client(WEBHOOK_CONNECT_TIMEOUT, webhook_allow.clone())
+            .context("cannot build the webhook HTTP client")?;
         Ok(Self {
             smtp,
             relay,
             mail_from,
             http,
             webhook_timeout: WEBHOOK_TIMEOUT,
+            webhook_allow,
             poll: Duration::from_secs(1),
             batch: 10,
+            per_customer: PER_CUSTOMER,
         })
+    }
+
+    /// Lets webhooks reach `allow` besides global addresses (`BERTH_WEBHOOK_ALLOW`: for
+    /// test and internal receivers). Empty by default: nothing local, private or reserved.
+    pub fn allow_webhooks_to(mut self, allow: &[IpNetwork]) -> anyhow::Result<Self> {
+        self.webhook_allow = Arc::from(allow);
+        self.http = send::http_client(WEBHOOK_CONNECT_TIMEOUT, self.webhook_allow.clone())
+            .context("cannot build the webhook HTTP client")?;
+        Ok(self)
     }
 
     /// The relay as `scheme://host:port`, or `none`.
