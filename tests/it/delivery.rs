@@ -105,24 +105,24 @@ async fn session(stream: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>) {
 // A webhook receiver that records each request and can fail the first ones.
 
 #[derive(Debug, Clone)]
-struct Hook {
-    headers: HeaderMap,
-    body: Bytes,
+pub struct Hook {
+    pub headers: HeaderMap,
+    pub body: Bytes,
 }
 
 #[derive(Clone, Default)]
-struct Receiver {
+pub struct Receiver {
     /// Requests answered 200.
-    accepted: Arc<Mutex<Vec<Hook>>>,
+    pub accepted: Arc<Mutex<Vec<Hook>>>,
     /// Every request, answered or failed.
-    hits: Arc<AtomicUsize>,
+    pub hits: Arc<AtomicUsize>,
     /// How many more requests to answer 500.
-    fail_next: Arc<AtomicUsize>,
+    pub fail_next: Arc<AtomicUsize>,
 }
 
 impl Receiver {
     /// Listens on a free local port; returns the receiver and its URL.
-    async fn start() -> (Self, String) {
+    pub async fn start() -> (Self, String) {
         let receiver = Receiver::default();
         let router = axum::Router::new()
             .route("/hook", axum::routing::post(receive))
@@ -133,7 +133,7 @@ impl Receiver {
         (receiver, url)
     }
 
-    fn accepted(&self) -> Vec<Hook> {
+    pub fn accepted(&self) -> Vec<Hook> {
         self.accepted.lock().unwrap().clone()
     }
 }
@@ -162,7 +162,7 @@ pub fn loopback() -> Vec<sqlx::types::ipnetwork::IpNetwork> {
 
 const SECRET: &str = "whsec_3f1c9a7e5b2d48c6a0e4f7b9d1c3e5a7";
 
-async fn contact(app: &TestApp, customer: CustomerId, name: &str) -> i64 {
+pub async fn contact(app: &TestApp, customer: CustomerId, name: &str) -> i64 {
     sqlx::query_scalar("insert into contacts (customer_id, name) values ($1, $2) returning id")
         .bind(customer)
         .bind(name)
@@ -172,7 +172,7 @@ async fn contact(app: &TestApp, customer: CustomerId, name: &str) -> i64 {
 }
 
 /// A contact method subscribed to `outage` notices.
-async fn method(app: &TestApp, customer: CustomerId, contact: i64, kind: &str, options: serde_json::Value) -> i64 {
+pub async fn method(app: &TestApp, customer: CustomerId, contact: i64, kind: &str, options: serde_json::Value) -> i64 {
     let secret = (kind == "webhook").then_some(SECRET);
     let id: i64 = sqlx::query_scalar(
         "insert into contact_methods (customer_id, contact_id, method_id, options, signing_secret)
@@ -197,7 +197,7 @@ async fn method(app: &TestApp, customer: CustomerId, contact: i64, kind: &str, o
     id
 }
 
-async fn publish_outage(app: &TestApp, customer: Option<CustomerId>, title: &str) -> NoticeId {
+pub async fn publish_outage(app: &TestApp, customer: Option<CustomerId>, title: &str) -> NoticeId {
     let types = berth::notices::model::types(&app.pool).await.unwrap();
     let draft = Draft::parse(
         &types,
@@ -214,16 +214,16 @@ async fn publish_outage(app: &TestApp, customer: Option<CustomerId>, title: &str
 }
 
 #[derive(Debug, sqlx::FromRow)]
-struct Row {
-    status: String,
-    attempts: i32,
-    last_error: Option<String>,
-    sent: bool,
+pub struct Row {
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub sent: bool,
     /// Seconds until the next attempt.
-    wait: f64,
+    pub wait: f64,
 }
 
-async fn delivery_row(app: &TestApp, method: i64) -> Row {
+pub async fn delivery_row(app: &TestApp, method: i64) -> Row {
     sqlx::query_as(
         "select status, attempts, last_error, sent_at is not null as sent,
                 extract(epoch from next_attempt_at - now())::float8 as wait
@@ -236,7 +236,7 @@ async fn delivery_row(app: &TestApp, method: i64) -> Row {
 }
 
 /// Makes every pending delivery due now (instead of waiting out its back-off).
-async fn make_due(app: &TestApp) {
+pub async fn make_due(app: &TestApp) {
     sqlx::query("update deliveries set next_attempt_at = now() where status = 'pending'")
         .execute(&app.pool)
         .await
