@@ -485,3 +485,49 @@ async fn thirty_stalled_webhooks_of_one_customer_do_not_delay_anothers_notice() 
     assert!(took < Duration::from_secs(5), "Bob's notice took {took:?}");
     assert_eq!(held, PER_CUSTOMER as usize, "Alice's deliveries in flight at once");
 }
+
+#[tokio::test]
+async fn the_migration_cuts_webhook_urls_already_in_activity() {
+    let app = TestApp::spawn().await;
+    let alice = app.create_customer("alice").await;
+    let old = [
+        (
+            "contact_method_added",
+            "Ops: webhook https://hooks.slack.com/services/T0/B0/s3cr3t?token=t0k3n",
+            "Ops: webhook https://hooks.slack.com",
+        ),
+        (
+            "contact_subscribed",
+            "Ops: webhook https://[2606:4700::1]:8443/s3cr3t subscribed to outage from info",
+            "Ops: webhook https://[2606:4700::1] subscribed to outage from info",
+        ),
+        (
+            "contact_method_deleted",
+            "Ops: email ops@example.com",
+            "Ops: email ops@example.com",
+        ),
+    ];
+    for (kind, detail, _) in old {
+        sqlx::query("insert into activity (customer_id, actor, kind, detail) values ($1, 'alice', $2, $3)")
+            .bind(alice)
+            .bind(kind)
+            .bind(detail)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    // The migration's statement, as written in its file (the migration itself ran before
+    // these rows existed).
+    let file = include_str!("../../migrations/20261130000004_webhook_hardening.sql");
+    let start = file.find("update activity").unwrap();
+    let statement = &file[start..start + file[start..].find(';').unwrap()];
+    sqlx::query(statement).execute(&app.pool).await.unwrap();
+    let now: Vec<String> =
+        sqlx::query_scalar("select detail from activity where customer_id = $1 and kind like 'contact%' order by id")
+            .bind(alice)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let expected: Vec<&str> = old.iter().map(|(_, _, after)| *after).collect();
+    assert_eq!(now, expected);
+}
