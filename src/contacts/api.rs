@@ -227,6 +227,8 @@ pub struct CreateContactMethodArgs {
 #[utoipa::path(post, path = "/createContactMethod", operation_id = "createContactMethod", tag = "Contacts",
     summary = "Associate a contact method with a contact",
     description = "Errors name `methodId` or the option, as `options.address`, `options.number`, `options.url`. \
+        A webhook's URL must name a public host (not `localhost`, nor a local, private or reserved address), \
+        and a customer has at most 10 webhooks (422 on `options.url`). \
         A webhook's answer carries its `signingSecret`, which is not returned again.",
     request_body = CreateContactMethodArgs,
     responses((status = 200, description = "The contact method", body = Reply<ContactMethod>), ApiErrors))]

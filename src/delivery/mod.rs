@@ -3,20 +3,37 @@
 //! notice's transaction) and sends them: email through the configured SMTP relay, webhooks
 //! as a signed HTTP POST. SMS and phone deliveries stay `waiting_for_gateway`.
 //!
-//! **Claiming.** [`run_once`] claims a batch with one short statement
-//! ([`model::claim`]): `FOR UPDATE SKIP LOCKED` on the due rows, and in the same statement
-//! a lease: `attempts + 1` and `next_attempt_at = now() + 5 min`. Once it has committed, no
-//! other worker (in this process or another sharing the database) sees those rows as due.
-//! The sending happens outside any transaction, then the result is recorded only if the
-//! row still holds the lease (`attempts` unchanged, still `pending`).
+//! **Claiming.** The worker ([`spawn`]) keeps up to `batch` deliveries in flight and
+//! claims more as soon as a slot is free ([`model::claim`], one short transaction): `FOR
+//! UPDATE SKIP LOCKED` on the due rows, and in the same statement a lease: `attempts + 1`
+//! and `next_attempt_at = leased_until = now() + 150 s` ([`LEASE_SECS`]). Once it has
+//! committed, no other worker (in this process or another sharing the database) sees those
+//! rows as due. The sending happens outside any transaction, then the result is recorded
+//! only if the row still holds the lease (`attempts` unchanged, still `pending`).
+//!
+//! **Fairness.** A claim takes customers round by round (each one's oldest due delivery,
+//! then each one's second, …) and never lets one customer have more than
+//! [`PER_CUSTOMER`] (4) deliveries in flight, counted over every worker from
+//! `leased_until`. A webhook attempt ends after 3 s connecting and 5 s in all, and each
+//! attempt holds only its own slot; so a customer with many webhooks to a receiver that
+//! never answers delays only their own deliveries. A customer has at most
+//! [`crate::contacts::model::MAX_WEBHOOKS`] webhooks.
+//!
+//! **Addresses.** A webhook connects only to globally routable addresses
+//! ([`address::is_global`]) or to networks the operator allowed (`BERTH_WEBHOOK_ALLOW`):
+//! the host name is resolved once, every address checked, and the connection made to those
+//! very addresses ([`send::CheckedResolver`]); redirects are not followed. The customer
+//! sees only a coarse reason ("could not connect", "receiver answered 500", "timed out",
+//! "address not allowed"); the detail goes to the log.
 //!
 //! **Guarantee.** Between live processes, each delivery is sent by exactly one of them: the
-//! claim is exclusive and an attempt (at most 60 s) ends long before its lease (5 min).
-//! If a process dies after sending but before recording, the lease runs out and the
-//! delivery is sent again: **at least once** across crashes, chosen because a lost outage or
-//! security notice is worse than a repeated one. Repeats can be recognised: webhooks carry
-//! the delivery id (`Berth-Delivery` header and `delivery_id`), emails a Message-ID made
-//! from it. An interrupted last attempt is not repeated: the delivery fails saying so.
+//! claim is exclusive and an attempt (at most 60 s, a webhook's 5 s) ends long before its
+//! lease (150 s). If a process dies after sending but before recording, the lease runs out
+//! and the delivery is sent again: **at least once** across crashes, chosen because a lost
+//! outage or security notice is worse than a repeated one. Repeats can be recognised:
+//! webhooks carry the delivery id (`Berth-Delivery` header and `delivery_id`), emails a
+//! Message-ID made from it. An interrupted last attempt is not repeated: the delivery
+//! fails saying so.
 //!
 //! **Retries.** A failed attempt is retried after 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 2 h
 //! ([`worker::backoff_secs`]), [`MAX_ATTEMPTS`] in all, then `failed`; `attempts` and
