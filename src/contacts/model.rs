@@ -584,13 +584,17 @@ pub async fn add_method(
     address: Option<IpAddr>,
 ) -> sqlx::Result<Added> {
     if method.kind == MethodKind::Webhook {
-        let webhooks: i64 = sqlx::query_scalar(
-            "select count(*) from contact_methods
-             where customer_id = (select id from customers where id = $1 for update) and method_id = 'webhook'",
-        )
-        .bind(customer)
-        .fetch_one(&mut *tx)
-        .await?;
+        // The lock first, in its own statement: a count in the same statement would use the
+        // snapshot taken before waiting for the lock, and miss the webhooks just committed.
+        sqlx::query("select 1 from customers where id = $1 for update")
+            .bind(customer)
+            .execute(&mut *tx)
+            .await?;
+        let webhooks: i64 =
+            sqlx::query_scalar("select count(*) from contact_methods where customer_id = $1 and method_id = 'webhook'")
+                .bind(customer)
+                .fetch_one(&mut *tx)
+                .await?;
         if webhooks >= MAX_WEBHOOKS {
             return Ok(Added::TooManyWebhooks);
         }

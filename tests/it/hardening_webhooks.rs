@@ -531,3 +531,29 @@ async fn the_migration_cuts_webhook_urls_already_in_activity() {
     let expected: Vec<&str> = old.iter().map(|(_, _, after)| *after).collect();
     assert_eq!(now, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_requests_cannot_pass_the_webhook_limit_together() {
+    let fx = Fixture::new().await;
+    let contact = fx
+        .ok("createContact", json!({"customerId": fx.alice.0, "name": "Ops"}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let calls = (0..16).map(|i| {
+        fx.call_with(
+            &fx.alice_key,
+            "createContactMethod",
+            json!({"contactId": contact, "methodId": "webhook", "options": {"url": format!("https://hooks.example.com/{i}")}}),
+        )
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let created = answers.iter().filter(|(status, _)| *status == StatusCode::OK).count();
+    let refused = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::UNPROCESSABLE_ENTITY)
+        .count();
+    assert_eq!((created, refused), (10, 6), "{answers:?}");
+    let webhooks: i64 = fx.app.scalar("select count(*) from contact_methods").await;
+    assert_eq!(webhooks, 10);
+}
