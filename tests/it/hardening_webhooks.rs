@@ -29,21 +29,30 @@ const LOCAL_URLS: [&str; 9] = [
     "https://127.1/hook",
 ];
 
-/// A receiver that accepts connections and never answers; counts them.
+/// A receiver that accepts connections and never answers. Answers the most connections it
+/// had open at once (a connection ends when Berth gives up and closes it), and its URL.
 async fn stalled_receiver() -> (Arc<AtomicUsize>, String) {
+    use tokio::io::AsyncReadExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
+    let most = Arc::new(AtomicUsize::new(0));
+    let open = Arc::new(AtomicUsize::new(0));
+    let max = most.clone();
     tokio::spawn(async move {
-        let mut held = Vec::new();
         loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            count.fetch_add(1, Ordering::SeqCst);
-            held.push(stream);
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+            max.fetch_max(now, Ordering::SeqCst);
+            let open = open.clone();
+            tokio::spawn(async move {
+                // Read the request and whatever follows, never answer, until Berth hangs up.
+                let mut buf = [0u8; 4096];
+                while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
         }
     });
-    (accepted, url)
+    (most, url)
 }
 
 fn config(allow: &[sqlx::types::ipnetwork::IpNetwork]) -> DeliveryConfig {
@@ -477,13 +486,24 @@ async fn thirty_stalled_webhooks_of_one_customer_do_not_delay_anothers_notice() 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let took = started.elapsed();
-    // Alice's receiver holds at most her share of connections.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Before Alice's first attempts time out (5 s), her receiver has had her share at once.
+    tokio::time::sleep(Duration::from_secs(3).saturating_sub(started.elapsed())).await;
     let held = stalled.load(Ordering::SeqCst);
+    // Long enough for those to time out and the next ones to start.
+    tokio::time::sleep(Duration::from_secs(8).saturating_sub(started.elapsed())).await;
     worker.abort();
     assert_eq!(fast.accepted().len(), 1, "Bob's notice arrived");
     assert!(took < Duration::from_secs(5), "Bob's notice took {took:?}");
-    assert_eq!(held, PER_CUSTOMER as usize, "Alice's deliveries in flight at once");
+    let attempted: i64 = sqlx::query_scalar("select count(*) from deliveries where customer_id = $1 and attempts > 0")
+        .bind(alice)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(attempted > PER_CUSTOMER, "Alice's deliveries went on: {attempted}");
+    assert_eq!(
+        held, PER_CUSTOMER as usize,
+        "the most of Alice's deliveries in flight at once"
+    );
 }
 
 #[tokio::test]
