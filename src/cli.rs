@@ -127,7 +127,8 @@ async fn open(config: &DbConfig) -> anyhow::Result<Database> {
 async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> {
     // Checked before the database starts, so a bad setting stops nothing half-way.
     let mut delivery =
-        crate::delivery::DeliveryConfig::new(config.smtp_url.as_ref().map(|u| u.0.as_str()), &config.mail_from)?;
+        crate::delivery::DeliveryConfig::new(config.smtp_url.as_ref().map(|u| u.0.as_str()), &config.mail_from)?
+            .allow_webhooks_to(&config.webhook_allow)?;
     delivery.poll = std::time::Duration::from_millis(config.delivery_poll_ms.max(10));
     let delivery = Arc::new(delivery);
     let db = open(db_config).await?;

@@ -175,6 +175,11 @@ pub struct ServeConfig {
     /// in milliseconds.
     #[arg(long, env = "BERTH_DELIVERY_POLL_MS", default_value_t = 1000)]
     pub delivery_poll_ms: u64,
+    /// Networks webhooks may reach besides globally routable addresses (comma-separated
+    /// CIDRs, e.g. 127.0.0.0/8,10.1.0.0/16), for test and internal receivers. Unset: none,
+    /// so webhooks never reach loopback, private, link-local or other local addresses.
+    #[arg(long, env = "BERTH_WEBHOOK_ALLOW", value_delimiter = ',')]
+    pub webhook_allow: Vec<sqlx::types::ipnetwork::IpNetwork>,
 }
 
 /// `BERTH_SMTP_URL`: it may carry a password, so `Debug` does not show it.

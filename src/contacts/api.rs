@@ -227,6 +227,8 @@ pub struct CreateContactMethodArgs {
 #[utoipa::path(post, path = "/createContactMethod", operation_id = "createContactMethod", tag = "Contacts",
     summary = "Associate a contact method with a contact",
     description = "Errors name `methodId` or the option, as `options.address`, `options.number`, `options.url`. \
+        A webhook's URL must name a public host (not `localhost`, nor a local, private or reserved address), \
+        and a customer has at most 10 webhooks (422 on `options.url`). \
         A webhook's answer carries its `signingSecret`, which is not returned again.",
     request_body = CreateContactMethodArgs,
     responses((status = 200, description = "The contact method", body = Reply<ContactMethod>), ApiErrors))]
@@ -250,7 +252,7 @@ async fn create_contact_method(
     let method = NewMethod::check(&API, Some(&args.method_id), &options)?;
     let secret = (method.kind == model::MethodKind::Webhook).then(model::signing_secret);
     let mut tx = state.pool.begin().await?;
-    let id = model::add_method(
+    let id = match model::add_method(
         &mut tx,
         customer,
         &caller.actor(),
@@ -260,7 +262,15 @@ async fn create_contact_method(
         Some(caller.address),
     )
     .await?
-    .ok_or(AppError::NotFound)?;
+    {
+        model::Added::Method(id) => id,
+        model::Added::NoContact => return Err(AppError::NotFound),
+        model::Added::TooManyWebhooks => {
+            let mut errors = crate::web::FieldErrors::default();
+            errors.add((API.option)("url"), model::too_many_webhooks());
+            return Err(errors.into());
+        }
+    };
     tx.commit().await?;
     let mut added: ContactMethod = method_of(&state, customer, contact, id).await?.into();
     added.signing_secret = secret;

@@ -350,17 +350,17 @@ async fn add_method(
     model::contact(&state.pool, me.id(), contact)
         .await?
         .ok_or(AppError::NotFound)?;
+    let fields = ["method_id", "options[address]", "options[number]", "options[url]"];
     let method = match NewMethod::parse(&pairs) {
         Ok(method) => method,
         Err(errors) => {
-            let fields = ["method_id", "options[address]", "options[number]", "options[url]"];
             let form = FormState::failed(&typed(&pairs, &fields), errors);
             return respond(&state, &me, htmx, contact, Err(Shown::AddFailed(form))).await;
         }
     };
     let secret = (method.kind == model::MethodKind::Webhook).then(model::signing_secret);
     let mut tx = state.pool.begin().await?;
-    let added = model::add_method(
+    let added = match model::add_method(
         &mut tx,
         me.id(),
         &me.actor(),
@@ -370,7 +370,17 @@ async fn add_method(
         Some(ip),
     )
     .await?
-    .ok_or(AppError::NotFound)?;
+    {
+        model::Added::Method(id) => id,
+        model::Added::NoContact => return Err(AppError::NotFound),
+        model::Added::TooManyWebhooks => {
+            drop(tx);
+            let mut errors = FieldErrors::default();
+            errors.add("options[url]", model::too_many_webhooks());
+            let form = FormState::failed(&typed(&pairs, &fields), errors);
+            return respond(&state, &me, htmx, contact, Err(Shown::AddFailed(form))).await;
+        }
+    };
     tx.commit().await?;
     let Some(secret) = secret else {
         return respond(&state, &me, htmx, contact, Ok("Contact method added.".into())).await;

@@ -9,6 +9,7 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::activity::model::record;
 use crate::customer::{CustomerId, Email};
+use crate::delivery::address;
 use crate::notices::model::SEVERITIES;
 use crate::web::FieldErrors;
 
@@ -134,7 +135,22 @@ pub fn https_url(raw: &str) -> Result<String, &'static str> {
     if !host_ok || !port_ok {
         return Err("The URL needs a host name, such as https://hooks.example.com/berth.");
     }
-    Ok(format!("https://{rest}"))
+    let url = format!("https://{rest}");
+    // The host as a URL parser reads it (so `127.1` and `0x7f.1` are the addresses they
+    // are): an address that is not globally routable, or a name for this machine, is
+    // refused now; names are checked again each time they are resolved for a delivery.
+    let local = match url::Url::parse(&url).map(|u| u.host().map(|h| h.to_owned())) {
+        Ok(Some(url::Host::Ipv4(ip))) => !address::is_global(ip.into()),
+        Ok(Some(url::Host::Ipv6(ip))) => !address::is_global(ip.into()),
+        Ok(Some(url::Host::Domain(name))) => address::is_localhost(&name),
+        _ => return Err("The URL needs a host name, such as https://hooks.example.com/berth."),
+    };
+    if local {
+        return Err(
+            "Use a public host: Berth does not post to local, private or reserved addresses, such as localhost or 10.0.0.1.",
+        );
+    }
+    Ok(url)
 }
 
 /// How the fields of a new method or subscription are named where they come from, for
@@ -521,8 +537,43 @@ pub fn signing_secret() -> String {
     format!("whsec_{}", hex::encode(bytes))
 }
 
-/// Adds a method to a contact of the customer's (None: no such contact). A webhook gets
-/// `secret`, which is never recorded in Activity.
+/// How a method is named in Activity: `<contact>: <method> <target>`, where a webhook's
+/// URL is cut to its scheme and host. Full webhook URLs are often secrets (a chat token in
+/// the path or query), and Activity is also the staff console's audit log.
+pub fn activity_label(contact: &str, method_id: &str, target: &str) -> String {
+    let target = if method_id == MethodKind::Webhook.as_str() {
+        match url::Url::parse(target) {
+            Ok(url) => format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default()),
+            Err(_) => "(URL not shown)".to_owned(),
+        }
+    } else {
+        target.to_owned()
+    };
+    format!("{contact}: {method_id} {target}")
+}
+
+/// At most this many webhook methods per customer: each notice is posted to every one.
+pub const MAX_WEBHOOKS: i64 = 10;
+
+/// The result of [`add_method`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Method(MethodId),
+    /// The customer has no such contact.
+    NoContact,
+    /// The customer already has [`MAX_WEBHOOKS`] webhooks.
+    TooManyWebhooks,
+}
+
+/// The message when the customer already has [`MAX_WEBHOOKS`] webhooks.
+pub fn too_many_webhooks() -> String {
+    format!("You have {MAX_WEBHOOKS} webhooks, the most an account may have. Delete one before adding another.")
+}
+
+/// Adds a method to a contact of the customer's. A webhook gets `secret`, which is never
+/// recorded in Activity (nor is more of its URL than scheme and host), and is refused
+/// when the customer already has [`MAX_WEBHOOKS`]: the count is taken under a lock on the
+/// customer's row, so parallel requests cannot pass it together.
 pub async fn add_method(
     tx: &mut PgConnection,
     customer: CustomerId,
@@ -531,7 +582,23 @@ pub async fn add_method(
     method: &NewMethod,
     secret: Option<&str>,
     address: Option<IpAddr>,
-) -> sqlx::Result<Option<MethodId>> {
+) -> sqlx::Result<Added> {
+    if method.kind == MethodKind::Webhook {
+        // The lock first, in its own statement: a count in the same statement would use the
+        // snapshot taken before waiting for the lock, and miss the webhooks just committed.
+        sqlx::query("select 1 from customers where id = $1 for update")
+            .bind(customer)
+            .execute(&mut *tx)
+            .await?;
+        let webhooks: i64 =
+            sqlx::query_scalar("select count(*) from contact_methods where customer_id = $1 and method_id = 'webhook'")
+                .bind(customer)
+                .fetch_one(&mut *tx)
+                .await?;
+        if webhooks >= MAX_WEBHOOKS {
+            return Ok(Added::TooManyWebhooks);
+        }
+    }
     let added: Option<(MethodId, String)> = sqlx::query_as(
         "insert into contact_methods (customer_id, contact_id, method_id, options, signing_secret)
          select $1, id, $3, $4, $5 from contacts where customer_id = $1 and id = $2
@@ -544,11 +611,13 @@ pub async fn add_method(
     .bind(secret)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((id, name)) = added else { return Ok(None) };
+    let Some((id, name)) = added else {
+        return Ok(Added::NoContact);
+    };
     let target = method.options[method.kind.option_key()].as_str().unwrap_or_default();
-    let detail = format!("{name}: {} {target}", method.kind.as_str());
+    let detail = activity_label(&name, method.kind.as_str(), target);
     record(&mut *tx, customer, actor, "contact_method_added", &detail, address).await?;
-    Ok(Some(id))
+    Ok(Added::Method(id))
 }
 
 /// Deletes a method of the customer's with its subscriptions; answers its contact.
@@ -559,20 +628,20 @@ pub async fn delete_method(
     id: MethodId,
     address: Option<IpAddr>,
 ) -> sqlx::Result<Option<ContactId>> {
-    let deleted: Option<(ContactId, String)> = sqlx::query_as(
+    let deleted: Option<(ContactId, String, String, String)> = sqlx::query_as(
         "delete from contact_methods m using contacts c
          where m.customer_id = $1 and m.id = $2 and c.id = m.contact_id
-         returning m.contact_id,
-                   c.name || ': ' || m.method_id || ' ' ||
+         returning m.contact_id, c.name, m.method_id,
                    coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '')",
     )
     .bind(customer)
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((contact, detail)) = deleted else {
+    let Some((contact, name, method_id, target)) = deleted else {
         return Ok(None);
     };
+    let detail = activity_label(&name, &method_id, &target);
     record(&mut *tx, customer, actor, "contact_method_deleted", &detail, address).await?;
     Ok(Some(contact))
 }
@@ -588,10 +657,10 @@ pub async fn subscribe(
     subscription: &NewSubscription,
     address: Option<IpAddr>,
 ) -> sqlx::Result<Option<(ContactId, SubscriptionId, bool)>> {
-    let saved: Option<(ContactId, SubscriptionId, bool, String)> = sqlx::query_as(
+    let saved: Option<(ContactId, SubscriptionId, bool, String, String, String)> = sqlx::query_as(
         "with m as (
-             select m.id, m.contact_id, c.name || ': ' || m.method_id || ' ' ||
-                    coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '') as what
+             select m.id, m.contact_id, c.name, m.method_id,
+                    coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '') as target
              from contact_methods m join contacts c on c.id = m.contact_id
              where m.customer_id = $1 and c.customer_id = $1 and m.id = $2
          ), saved as (
@@ -600,7 +669,7 @@ pub async fn subscribe(
              on conflict (contact_method_id, notice_type_id) do update set options = excluded.options
              returning id, (xmax = 0) as created
          )
-         select m.contact_id, saved.id, saved.created, m.what from m, saved",
+         select m.contact_id, saved.id, saved.created, m.name, m.method_id, m.target from m, saved",
     )
     .bind(customer)
     .bind(method)
@@ -608,9 +677,10 @@ pub async fn subscribe(
     .bind(json!({ "min_severity": subscription.min_severity }))
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((contact, id, created, what)) = saved else {
+    let Some((contact, id, created, name, method_id, target)) = saved else {
         return Ok(None);
     };
+    let what = activity_label(&name, &method_id, &target);
     let (kind, verb) = if created {
         ("contact_subscribed", "subscribed to")
     } else {
@@ -632,20 +702,20 @@ pub async fn unsubscribe(
     id: SubscriptionId,
     address: Option<IpAddr>,
 ) -> sqlx::Result<Option<(ContactId, String)>> {
-    let deleted: Option<(ContactId, String, String)> = sqlx::query_as(
+    let deleted: Option<(ContactId, String, String, String, String)> = sqlx::query_as(
         "delete from contact_method_notices s using contact_methods m, contacts c
          where s.customer_id = $1 and s.id = $2 and m.id = s.contact_method_id and c.id = m.contact_id
-         returning m.contact_id, s.notice_type_id,
-                   c.name || ': ' || m.method_id || ' ' ||
+         returning m.contact_id, s.notice_type_id, c.name, m.method_id,
                    coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '')",
     )
     .bind(customer)
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((contact, notice_type, what)) = deleted else {
+    let Some((contact, notice_type, name, method_id, target)) = deleted else {
         return Ok(None);
     };
+    let what = activity_label(&name, &method_id, &target);
     let detail = format!("{what} unsubscribed from {notice_type}");
     record(&mut *tx, customer, actor, "contact_unsubscribed", &detail, address).await?;
     Ok(Some((contact, notice_type)))
@@ -684,8 +754,10 @@ mod tests {
             "https://hooks.example.com",
             "https://hooks.example.com/berth?x=1",
             "HTTPS://example.com:8443/x",
-            "https://[2001:db8::1]:443/x",
-            "https://[2001:db8::1]/x",
+            "https://[2606:4700:4700::1111]:443/x",
+            "https://[2606:4700:4700::1111]/x",
+            "https://93.184.216.34/hook",
+            "https://localhost.example.com/x",
         ] {
             assert!(https_url(ok).is_ok(), "{ok}");
         }
@@ -705,6 +777,66 @@ mod tests {
         ] {
             assert!(https_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn webhooks_to_local_private_or_reserved_hosts_are_refused() {
+        for bad in [
+            "https://127.0.0.1/hook",
+            "https://127.1/hook",
+            "https://0x7f.0.0.1/hook",
+            "https://2130706433/hook",
+            "https://0.0.0.0/",
+            "https://10.1.2.3:8443/x",
+            "https://172.16.0.1/",
+            "https://192.168.1.1/",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://100.64.0.1/",
+            "https://198.18.0.1/",
+            "https://203.0.113.5/",
+            "https://240.0.0.1/",
+            "https://255.255.255.255/",
+            "https://224.0.0.1/",
+            "https://[::1]/hook",
+            "https://[::]/hook",
+            "https://[::ffff:127.0.0.1]/hook",
+            "https://[::ffff:7f00:1]/hook",
+            "https://[fe80::1]/",
+            "https://[fd00::1]/",
+            "https://[2001:db8::1]/",
+            "https://[64:ff9b::a9fe:a9fe]/",
+            "https://localhost/hook",
+            "https://LOCALHOST:8443/hook",
+            "https://localhost./hook",
+            "https://api.localhost/hook",
+        ] {
+            let err = https_url(bad).expect_err(bad);
+            assert!(err.contains("public host"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn activity_names_a_webhook_by_scheme_and_host_only() {
+        assert_eq!(
+            activity_label(
+                "Ops",
+                "webhook",
+                "https://hooks.slack.com:8443/services/T0/B0/s3cr3t?token=x#y"
+            ),
+            "Ops: webhook https://hooks.slack.com"
+        );
+        assert_eq!(
+            activity_label("Ops", "webhook", "https://[2606:4700::1]/s3cr3t"),
+            "Ops: webhook https://[2606:4700::1]"
+        );
+        assert_eq!(
+            activity_label("Ops", "webhook", "not a url s3cr3t"),
+            "Ops: webhook (URL not shown)"
+        );
+        assert_eq!(
+            activity_label("Ops", "email", "ops@example.com"),
+            "Ops: email ops@example.com"
+        );
     }
 
     #[test]

@@ -3,20 +3,37 @@
 //! notice's transaction) and sends them: email through the configured SMTP relay, webhooks
 //! as a signed HTTP POST. SMS and phone deliveries stay `waiting_for_gateway`.
 //!
-//! **Claiming.** [`run_once`] claims a batch with one short statement
-//! ([`model::claim`]): `FOR UPDATE SKIP LOCKED` on the due rows, and in the same statement
-//! a lease: `attempts + 1` and `next_attempt_at = now() + 5 min`. Once it has committed, no
-//! other worker (in this process or another sharing the database) sees those rows as due.
-//! The sending happens outside any transaction, then the result is recorded only if the
-//! row still holds the lease (`attempts` unchanged, still `pending`).
+//! **Claiming.** The worker ([`spawn`]) keeps up to `batch` deliveries in flight and
+//! claims more as soon as a slot is free ([`model::claim`], one short transaction): `FOR
+//! UPDATE SKIP LOCKED` on the due rows, and in the same statement a lease: `attempts + 1`
+//! and `next_attempt_at = leased_until = now() + 150 s` ([`LEASE_SECS`]). Once it has
+//! committed, no other worker (in this process or another sharing the database) sees those
+//! rows as due. The sending happens outside any transaction, then the result is recorded
+//! only if the row still holds the lease (`attempts` unchanged, still `pending`).
+//!
+//! **Fairness.** A claim takes customers round by round (each one's oldest due delivery,
+//! then each one's second, …) and never lets one customer have more than
+//! [`PER_CUSTOMER`] (4) deliveries in flight, counted over every worker from
+//! `leased_until`. A webhook attempt ends after 3 s connecting and 5 s in all, and each
+//! attempt holds only its own slot; so a customer with many webhooks to a receiver that
+//! never answers delays only their own deliveries. A customer has at most
+//! [`crate::contacts::model::MAX_WEBHOOKS`] webhooks.
+//!
+//! **Addresses.** A webhook connects only to globally routable addresses
+//! ([`address::is_global`]) or to networks the operator allowed (`BERTH_WEBHOOK_ALLOW`):
+//! the host name is resolved once, every address checked, and the connection made to those
+//! very addresses ([`send::CheckedResolver`]); redirects are not followed. The customer
+//! sees only a coarse reason ("could not connect", "receiver answered 500", "timed out",
+//! "address not allowed"); the detail goes to the log.
 //!
 //! **Guarantee.** Between live processes, each delivery is sent by exactly one of them: the
-//! claim is exclusive and an attempt (at most 60 s) ends long before its lease (5 min).
-//! If a process dies after sending but before recording, the lease runs out and the
-//! delivery is sent again: **at least once** across crashes, chosen because a lost outage or
-//! security notice is worse than a repeated one. Repeats can be recognised: webhooks carry
-//! the delivery id (`Berth-Delivery` header and `delivery_id`), emails a Message-ID made
-//! from it. An interrupted last attempt is not repeated: the delivery fails saying so.
+//! claim is exclusive and an attempt (at most 60 s, a webhook's 5 s) ends long before its
+//! lease (150 s). If a process dies after sending but before recording, the lease runs out
+//! and the delivery is sent again: **at least once** across crashes, chosen because a lost
+//! outage or security notice is worse than a repeated one. Repeats can be recognised:
+//! webhooks carry the delivery id (`Berth-Delivery` header and `delivery_id`), emails a
+//! Message-ID made from it. An interrupted last attempt is not repeated: the delivery
+//! fails saying so.
 //!
 //! **Retries.** A failed attempt is retried after 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 2 h
 //! ([`worker::backoff_secs`]), [`MAX_ATTEMPTS`] in all, then `failed`; `attempts` and
@@ -25,22 +42,28 @@
 //! relay, email deliveries wait with "no SMTP relay configured" and are not counted as
 //! attempts.
 
+pub mod address;
 pub mod model;
 pub mod send;
 pub mod worker;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
+use sqlx::types::ipnetwork::IpNetwork;
 
 pub use model::DeliveryId;
 pub use send::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
-pub use worker::{MAX_ATTEMPTS, NO_RELAY, run_once, spawn};
+pub use worker::{LEASE_SECS, MAX_ATTEMPTS, NO_RELAY, PER_CUSTOMER, run_once, spawn};
 
-/// How long a webhook receiver may take to answer.
-pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting to a webhook receiver may take.
+pub const WEBHOOK_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a webhook attempt may take in all: resolving, connecting, TLS, the answer. Short,
+/// so a receiver that never answers holds a delivery slot only briefly.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the SMTP relay may take for each step of the conversation.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -53,10 +76,16 @@ pub struct DeliveryConfig {
     mail_from: Mailbox,
     http: send::HttpClient,
     webhook_timeout: Duration,
+    /// Networks webhooks may reach besides global addresses (`BERTH_WEBHOOK_ALLOW`).
+    webhook_allow: Arc<[IpNetwork]>,
     /// The wait when nothing was due.
     pub poll: Duration,
     /// At most this many deliveries are claimed and sent at once.
     pub batch: i64,
+    /// At most this many deliveries of one customer are claimed (in this batch and still
+    /// in flight from earlier ones, in any process), so one customer's slow receivers
+    /// cannot hold every slot.
+    pub per_customer: i64,
 }
 
 impl std::fmt::Debug for DeliveryConfig {
@@ -67,6 +96,8 @@ impl std::fmt::Debug for DeliveryConfig {
             .field("mail_from", &self.mail_from.to_string())
             .field("poll", &self.poll)
             .field("batch", &self.batch)
+            .field("per_customer", &self.per_customer)
+            .field("webhook_allow", &self.webhook_allow)
             .finish()
     }
 }
@@ -98,16 +129,29 @@ impl DeliveryConfig {
             }
             None => (None, None),
         };
-        let http = send::http_client(WEBHOOK_TIMEOUT).context("cannot build the webhook HTTP client")?;
+        let webhook_allow: Arc<[IpNetwork]> = Arc::from([]);
+        let http = send::http_client(WEBHOOK_CONNECT_TIMEOUT, webhook_allow.clone())
+            .context("cannot build the webhook HTTP client")?;
         Ok(Self {
             smtp,
             relay,
             mail_from,
             http,
             webhook_timeout: WEBHOOK_TIMEOUT,
+            webhook_allow,
             poll: Duration::from_secs(1),
             batch: 10,
+            per_customer: PER_CUSTOMER,
         })
+    }
+
+    /// Lets webhooks reach `allow` besides global addresses (`BERTH_WEBHOOK_ALLOW`: for
+    /// test and internal receivers). Empty by default: nothing local, private or reserved.
+    pub fn allow_webhooks_to(mut self, allow: &[IpNetwork]) -> anyhow::Result<Self> {
+        self.webhook_allow = Arc::from(allow);
+        self.http = send::http_client(WEBHOOK_CONNECT_TIMEOUT, self.webhook_allow.clone())
+            .context("cannot build the webhook HTTP client")?;
+        Ok(self)
     }
 
     /// The relay as `scheme://host:port`, or `none`.

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 use time::OffsetDateTime;
 
 /// A `deliveries.id`.
@@ -44,37 +44,64 @@ pub struct Claimed {
 }
 
 /// Claims up to `limit` due deliveries (pending, `next_attempt_at` reached, fewer than
-/// `max_attempts` made; email ones only with `email` true) with `FOR UPDATE SKIP LOCKED`, and in the same statement takes
-/// a lease on them: `attempts` goes up by one and `next_attempt_at` moves `lease_secs`
-/// ahead, so no other worker sees them as due until the lease runs out. The statement is
-/// its own short transaction; the sending happens after it has committed.
+/// `max_attempts` made; email ones only with `email` true), fairly across customers, and
+/// takes a lease on them: `attempts` goes up by one and `next_attempt_at` and
+/// `leased_until` move `lease_secs` ahead, so no other worker sees them as due until the
+/// lease runs out or the result is recorded.
 ///
-/// A concurrent claimer that reaches a row after this statement has committed re-checks
-/// `next_attempt_at` against the new row (PostgreSQL's read-committed update rule) and
-/// skips it; one that reaches it before sees it locked and skips it.
+/// **Fair.** Each customer's due deliveries are numbered oldest first, and the batch is
+/// filled round by round (every customer's first, then every customer's second, …), never
+/// giving one customer more than `per_customer` in flight, counting those other workers
+/// (in any process) are still sending. So a customer with many deliveries to a receiver
+/// that never answers delays only their own, and another customer's notice goes out in
+/// the next batch.
+///
+/// Claims are serialised by a transaction-level advisory lock, so two workers cannot
+/// together exceed `per_customer`; the statement is short, and the sending happens after
+/// it has committed. `FOR UPDATE SKIP LOCKED` still keeps a claim from waiting on a row
+/// whose result is being recorded.
 pub async fn claim(
-    db: impl PgExecutor<'_>,
+    db: &PgPool,
     limit: i64,
     email: bool,
     lease_secs: i64,
     max_attempts: i32,
+    per_customer: i64,
 ) -> sqlx::Result<Vec<Claimed>> {
-    sqlx::query_as(
-        "with due as (
-             select d.id
+    let mut tx = db.begin().await?;
+    sqlx::query("select pg_advisory_xact_lock(hashtext('berth.deliveries.claim'))")
+        .execute(&mut *tx)
+        .await?;
+    let claimed = sqlx::query_as(
+        "with busy as (
+             select customer_id, count(*) as n
+             from deliveries
+             where leased_until > now() and status = 'pending'
+             group by customer_id
+         ), due as (
+             select d.id, d.customer_id, d.next_attempt_at,
+                    row_number() over (partition by d.customer_id order by d.next_attempt_at, d.id) as turn
              from deliveries d
              join contact_methods m on m.id = d.contact_method_id
              where d.status = 'pending' and d.next_attempt_at <= now() and d.attempts < $4
                and (m.method_id = 'webhook' or (m.method_id = 'email' and $2))
-             order by d.next_attempt_at, d.id
+         ), fair as (
+             select due.id
+             from due left join busy on busy.customer_id = due.customer_id
+             where due.turn + coalesce(busy.n, 0) <= $5
+             order by due.turn, due.next_attempt_at, due.id
              limit $1
+         ), locked as (
+             select d.id from deliveries d
+             where d.id in (select id from fair) and d.status = 'pending' and d.next_attempt_at <= now()
              for update of d skip locked
          )
          update deliveries d
          set attempts = d.attempts + 1,
-             next_attempt_at = now() + make_interval(secs => $3)
-         from due, contact_methods m, notices n
-         where d.id = due.id and m.id = d.contact_method_id and n.id = d.notice_id
+             next_attempt_at = now() + make_interval(secs => $3),
+             leased_until = now() + make_interval(secs => $3)
+         from locked, contact_methods m, notices n
+         where d.id = locked.id and m.id = d.contact_method_id and n.id = d.notice_id
          returning d.id, d.customer_id, d.attempts, m.method_id as method,
                    case m.method_id when 'email' then m.options ->> 'address' else m.options ->> 'url' end
                        as target,
@@ -85,8 +112,11 @@ pub async fn claim(
     .bind(email)
     .bind(lease_secs as f64)
     .bind(max_attempts)
-    .fetch_all(db)
-    .await
+    .bind(per_customer)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(claimed)
 }
 
 /// With no SMTP relay configured: due email deliveries wait, saying why, and are looked at
@@ -125,7 +155,7 @@ pub async fn fail_interrupted(db: impl PgExecutor<'_>, max_attempts: i32, reason
 /// kept, like provisioning steps). `false` when the lease was lost.
 pub async fn sent(db: impl PgExecutor<'_>, id: DeliveryId, attempt: i32) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "update deliveries set status = 'sent', sent_at = now()
+        "update deliveries set status = 'sent', sent_at = now(), leased_until = null
          where id = $1 and attempts = $2 and status = 'pending'",
     )
     .bind(id)
@@ -147,6 +177,7 @@ pub async fn attempt_failed(
     let done = sqlx::query(
         "update deliveries
          set last_error = $3,
+             leased_until = null,
              status = case when $4::float8 is null then 'failed' else 'pending' end,
              next_attempt_at = case when $4::float8 is null then next_attempt_at
                                     else now() + make_interval(secs => $4::float8) end

@@ -1,14 +1,19 @@
 //! Sending one delivery: an email through the SMTP relay, or a signed webhook POST.
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use hyper_util::client::legacy::connect::dns::Name;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::Serialize;
+use sqlx::types::ipnetwork::IpNetwork;
 use time::OffsetDateTime;
 
+use super::address;
 use super::model::Claimed;
 
 /// The header holding the Unix time the webhook was signed at.
@@ -82,15 +87,18 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 /// The HTTP(S) client webhooks are posted with: HTTP/1.1, TLS through rustls with the
-/// webpki roots, no redirects followed (a signed POST is not sent elsewhere).
+/// webpki roots, no redirects followed (a signed POST is not sent elsewhere, and a redirect
+/// would lead past the address check), no idle connections kept. Host names are resolved
+/// by [`CheckedResolver`], and the connection goes to exactly the addresses it checked.
 pub type HttpClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector<CheckedResolver>>,
     http_body_util::Full<axum::body::Bytes>,
 >;
 
-/// Builds the [`HttpClient`] with rustls and aws-lc-rs.
-pub fn http_client(connect_timeout: Duration) -> anyhow::Result<HttpClient> {
-    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+/// Builds the [`HttpClient`] with rustls and aws-lc-rs; connections to addresses that are
+/// neither global nor in `allow` are refused.
+pub fn http_client(connect_timeout: Duration, allow: Arc<[IpNetwork]>) -> anyhow::Result<HttpClient> {
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new_with_resolver(CheckedResolver { allow });
     http.enforce_http(false);
     http.set_connect_timeout(Some(connect_timeout));
     let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -98,12 +106,95 @@ pub fn http_client(connect_timeout: Duration) -> anyhow::Result<HttpClient> {
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
-    Ok(hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https))
+    Ok(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_max_idle_per_host(0)
+            .build(https),
+    )
+}
+
+/// A host name resolved to an address Berth may not connect to.
+#[derive(Debug)]
+pub struct NotAllowed(pub IpAddr);
+
+impl std::fmt::Display for NotAllowed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is not a globally routable address and not in BERTH_WEBHOOK_ALLOW",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NotAllowed {}
+
+/// The resolver of the webhook client: it looks the name up once and answers its
+/// addresses only when every one of them is allowed ([`address::allowed`]); hyper then
+/// connects to exactly those, so a second lookup cannot answer differently (DNS
+/// rebinding). One bad address refuses the whole name: a public name has no business
+/// resolving into a private network. (IP literals do not reach a resolver: [`webhook`]
+/// checks them itself.)
+#[derive(Clone)]
+pub struct CheckedResolver {
+    allow: Arc<[IpNetwork]>,
+}
+
+impl tower::Service<Name> for CheckedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let allow = self.allow.clone();
+        Box::pin(async move {
+            // Port 0: hyper puts the URL's port on each address.
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            if let Some(bad) = addrs.iter().find(|a| !address::allowed(a.ip(), &allow)) {
+                return Err(Box::new(NotAllowed(bad.ip())) as Self::Error);
+            }
+            Ok(addrs.into_iter())
+        })
+    }
+}
+
+/// What the customer is told when the receiver could not be reached. The detail (socket,
+/// DNS or TLS errors) would map Berth's network for anyone who can add a webhook, so it
+/// goes to the server's log only.
+pub const COULD_NOT_CONNECT: &str = "could not connect";
+/// What the customer is told when the receiver did not answer in time.
+pub const TIMED_OUT: &str = "timed out";
+/// What the customer is told when the host is (or resolves to) an address Berth may not
+/// connect to.
+pub const NOT_ALLOWED: &str = "address not allowed";
+
+/// Whether `err` (or an error it was caused by) is a [`NotAllowed`].
+fn refused_address(err: &(dyn std::error::Error + 'static)) -> Option<IpAddr> {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if let Some(NotAllowed(ip)) = err.downcast_ref::<NotAllowed>() {
+            return Some(*ip);
+        }
+        cause = err.source();
+    }
+    None
 }
 
 /// POSTs the notice to the webhook, signed. Any answer but 2xx (redirects included), any
-/// network error, and no answer within `timeout` is a failure to retry.
-pub async fn webhook(http: &HttpClient, timeout: Duration, claimed: &Claimed) -> Result<(), SendError> {
+/// network error, and no answer within `timeout` is a failure to retry; an address Berth
+/// may not connect to fails for good. The error says only what the customer may know
+/// ([`COULD_NOT_CONNECT`], `receiver answered 500`, [`TIMED_OUT`], [`NOT_ALLOWED`]); the
+/// detail is logged.
+pub async fn webhook(
+    http: &HttpClient,
+    timeout: Duration,
+    allow: &[IpNetwork],
+    claimed: &Claimed,
+) -> Result<(), SendError> {
     use axum::http::{Method, Request, header};
 
     let url = claimed
@@ -115,6 +206,15 @@ pub async fn webhook(http: &HttpClient, timeout: Duration, claimed: &Claimed) ->
         .map_err(|_| SendError::Permanent("the webhook URL cannot be used".to_owned()))?;
     if !matches!(uri.scheme_str(), Some("https" | "http")) {
         return Err(SendError::Permanent("the webhook URL cannot be used".to_owned()));
+    }
+    // hyper connects to an IP literal without asking the resolver; it parses it like this.
+    let host = uri.host().unwrap_or_default();
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if let Ok(ip) = host.parse::<IpAddr>()
+        && !address::allowed(ip, allow)
+    {
+        tracing::warn!(delivery = %claimed.id, %ip, "webhook refused: the address is not allowed");
+        return Err(SendError::Permanent(NOT_ALLOWED.to_owned()));
     }
     let secret = claimed
         .signing_secret
@@ -138,13 +238,23 @@ pub async fn webhook(http: &HttpClient, timeout: Duration, claimed: &Claimed) ->
         .map_err(|_| SendError::Permanent("the webhook URL cannot be used".to_owned()))?;
     match tokio::time::timeout(timeout, http.request(request)).await {
         Ok(Ok(response)) if response.status().is_success() => Ok(()),
-        Ok(Ok(response)) => Err(SendError::Retry(format!("the receiver answered {}", response.status()))),
-        // hyper's errors do not name the URL (which may carry a token in its query).
-        Ok(Err(err)) => Err(SendError::Retry(format!("{:#}", anyhow::Error::new(err)))),
-        Err(_) => Err(SendError::Retry(format!(
-            "the receiver did not answer within {} s",
-            timeout.as_secs()
+        Ok(Ok(response)) => Err(SendError::Retry(format!(
+            "receiver answered {}",
+            response.status().as_u16()
         ))),
+        Ok(Err(err)) => match refused_address(&err) {
+            Some(ip) => {
+                tracing::warn!(delivery = %claimed.id, %ip, "webhook refused: the host resolves to an address that is not allowed");
+                // Retried: the name may be pointed elsewhere; each attempt is checked anew.
+                Err(SendError::Retry(NOT_ALLOWED.to_owned()))
+            }
+            None => {
+                // hyper's errors do not name the URL (which may carry a token in its query).
+                tracing::info!(delivery = %claimed.id, error = format!("{:#}", anyhow::Error::new(err)), "webhook: could not connect");
+                Err(SendError::Retry(COULD_NOT_CONNECT.to_owned()))
+            }
+        },
+        Err(_) => Err(SendError::Retry(TIMED_OUT.to_owned())),
     }
 }
 

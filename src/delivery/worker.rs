@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use sqlx::PgPool;
-use tokio::task::JoinHandle;
+use tokio::sync::Semaphore;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::DeliveryConfig;
 use super::model::{self, Claimed};
@@ -14,9 +15,14 @@ use super::send::{self, SendError};
 
 /// Attempts at a delivery before it is `failed`.
 pub const MAX_ATTEMPTS: i32 = 8;
-/// How long a claim holds a delivery. Far longer than one attempt may take
-/// ([`ATTEMPT_TIMEOUT`]), so a lease only runs out when its process stopped mid-attempt.
-pub const LEASE_SECS: i64 = 300;
+/// How long a claim holds a delivery. Well over twice what one attempt may take
+/// ([`ATTEMPT_TIMEOUT`]; a webhook attempt ends after [`crate::delivery::WEBHOOK_TIMEOUT`]),
+/// so a lease only runs out when its process stopped mid-attempt; and short, because a
+/// delivery still leased counts against its customer's [`PER_CUSTOMER`] until its result
+/// is recorded or the lease runs out.
+pub const LEASE_SECS: i64 = 150;
+/// At most this many deliveries of one customer are in flight at once, across workers.
+pub const PER_CUSTOMER: i64 = 4;
 /// The longest one attempt may take, whatever the transport's own timeouts.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// With no SMTP relay, email deliveries are looked at again after this long.
@@ -47,16 +53,49 @@ pub fn backoff_secs(attempts: i32) -> i64 {
     }
 }
 
-/// Starts the worker: it delivers due batches one after another and polls every
-/// `config.poll` when there are none. Abort the handle to stop it (a delivery being sent
+/// Starts the worker: it keeps up to `config.batch` deliveries in flight, claiming more
+/// (fairly across customers, [`model::claim`]) as soon as a slot is free, so a receiver that
+/// never answers holds only its own slot, for at most its timeout; it polls every
+/// `config.poll` when nothing is due. Abort the handle to stop it (a delivery being sent
 /// is sent again once its lease has run out; see the module documentation).
 pub fn spawn(pool: PgPool, config: Arc<DeliveryConfig>) -> JoinHandle<()> {
     tracing::info!(smtp = config.relay(), "delivery worker started");
     tokio::spawn(async move {
+        let slots = Arc::new(Semaphore::new(config.batch.max(1) as usize));
+        let mut sending = JoinSet::new();
         loop {
-            match run_once(&pool, &config).await {
-                Ok(0) => tokio::time::sleep(config.poll).await,
-                Ok(_) => {}
+            // Finished attempts are reaped (their panics were caught in `attempt`).
+            while sending.try_join_next().is_some() {}
+            let free = slots.available_permits();
+            if free == 0 {
+                // Wait for a slot to come free.
+                drop(slots.acquire().await);
+                continue;
+            }
+            match claim(&pool, &config, free as i64).await {
+                Ok(claimed) if claimed.is_empty() => {
+                    // Nothing due, or every customer with due deliveries is at its limit.
+                    tokio::select! {
+                        _ = tokio::time::sleep(config.poll) => {}
+                        Some(_) = sending.join_next() => {}
+                    }
+                }
+                Ok(claimed) => {
+                    for claimed in claimed {
+                        let Ok(permit) = slots.clone().try_acquire_owned() else {
+                            // Cannot happen: at most `free` were claimed.
+                            break;
+                        };
+                        let (pool, config) = (pool.clone(), config.clone());
+                        sending.spawn(async move {
+                            let result = attempt(&config, &claimed).await;
+                            if let Err(err) = record(&pool, &claimed, result).await {
+                                tracing::error!(error = format!("{err:#}"), delivery = %claimed.id, "recording a delivery failed");
+                            }
+                            drop(permit);
+                        });
+                    }
+                }
                 Err(err) => {
                     tracing::error!(error = format!("{err:#}"), "delivery worker failed; retrying");
                     tokio::time::sleep(AFTER_ERROR).await;
@@ -66,12 +105,10 @@ pub fn spawn(pool: PgPool, config: Arc<DeliveryConfig>) -> JoinHandle<()> {
     })
 }
 
-/// Claims up to `config.batch` due deliveries, sends them (concurrently) and records each
-/// result; returns how many were attempted (0: nothing was due).
-///
 /// Before claiming: with no SMTP relay, due email deliveries are made to wait with
 /// [`NO_RELAY`]; deliveries whose last attempt was interrupted fail with [`INTERRUPTED`].
-pub async fn run_once(pool: &PgPool, config: &DeliveryConfig) -> anyhow::Result<usize> {
+/// Then claims up to `limit` due deliveries.
+async fn claim(pool: &PgPool, config: &DeliveryConfig, limit: i64) -> anyhow::Result<Vec<Claimed>> {
     if config.smtp.is_none() {
         model::hold_email(pool, NO_RELAY, NO_RELAY_RECHECK_SECS).await?;
     }
@@ -82,10 +119,29 @@ pub async fn run_once(pool: &PgPool, config: &DeliveryConfig) -> anyhow::Result<
             "deliveries failed: their last attempt was interrupted"
         );
     }
-    let claimed = model::claim(pool, config.batch, config.smtp.is_some(), LEASE_SECS, MAX_ATTEMPTS).await?;
+    Ok(model::claim(
+        pool,
+        limit,
+        config.smtp.is_some(),
+        LEASE_SECS,
+        MAX_ATTEMPTS,
+        config.per_customer,
+    )
+    .await?)
+}
+
+/// Claims up to `config.batch` due deliveries (fairly across customers), sends them
+/// concurrently, records each result as soon as it is known, and returns how many were
+/// attempted (0: nothing was due) once all are recorded. The worker ([`spawn`]) does the
+/// same without waiting for a batch to finish; this is for tests and tools.
+pub async fn run_once(pool: &PgPool, config: &DeliveryConfig) -> anyhow::Result<usize> {
+    let claimed = claim(pool, config, config.batch).await?;
     let count = claimed.len();
-    let results = futures_util::future::join_all(claimed.iter().map(|c| attempt(config, c))).await;
-    for (claimed, result) in claimed.iter().zip(results) {
+    let mut sending: futures_util::stream::FuturesUnordered<_> = claimed
+        .iter()
+        .map(|c| async move { (c, attempt(config, c).await) })
+        .collect();
+    while let Some((claimed, result)) = sending.next().await {
         record(pool, claimed, result).await?;
     }
     Ok(count)
@@ -96,7 +152,7 @@ pub async fn run_once(pool: &PgPool, config: &DeliveryConfig) -> anyhow::Result<
 async fn attempt(config: &DeliveryConfig, claimed: &Claimed) -> Result<(), SendError> {
     let send = std::panic::AssertUnwindSafe(async {
         match (claimed.method.as_str(), &config.smtp) {
-            ("webhook", _) => send::webhook(&config.http, config.webhook_timeout, claimed).await,
+            ("webhook", _) => send::webhook(&config.http, config.webhook_timeout, &config.webhook_allow, claimed).await,
             ("email", Some(smtp)) => send::email(smtp, &config.mail_from, claimed).await,
             ("email", None) => Err(SendError::Retry(NO_RELAY.to_owned())),
             (other, _) => Err(SendError::Permanent(format!(

@@ -105,24 +105,24 @@ async fn session(stream: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>) {
 // A webhook receiver that records each request and can fail the first ones.
 
 #[derive(Debug, Clone)]
-struct Hook {
-    headers: HeaderMap,
-    body: Bytes,
+pub struct Hook {
+    pub headers: HeaderMap,
+    pub body: Bytes,
 }
 
 #[derive(Clone, Default)]
-struct Receiver {
+pub struct Receiver {
     /// Requests answered 200.
-    accepted: Arc<Mutex<Vec<Hook>>>,
+    pub accepted: Arc<Mutex<Vec<Hook>>>,
     /// Every request, answered or failed.
-    hits: Arc<AtomicUsize>,
+    pub hits: Arc<AtomicUsize>,
     /// How many more requests to answer 500.
-    fail_next: Arc<AtomicUsize>,
+    pub fail_next: Arc<AtomicUsize>,
 }
 
 impl Receiver {
     /// Listens on a free local port; returns the receiver and its URL.
-    async fn start() -> (Self, String) {
+    pub async fn start() -> (Self, String) {
         let receiver = Receiver::default();
         let router = axum::Router::new()
             .route("/hook", axum::routing::post(receive))
@@ -133,7 +133,7 @@ impl Receiver {
         (receiver, url)
     }
 
-    fn accepted(&self) -> Vec<Hook> {
+    pub fn accepted(&self) -> Vec<Hook> {
         self.accepted.lock().unwrap().clone()
     }
 }
@@ -151,12 +151,18 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
     StatusCode::OK
 }
 
+/// `BERTH_WEBHOOK_ALLOW` for the local receivers here: Berth itself never posts to
+/// loopback unless told to.
+pub fn loopback() -> Vec<sqlx::types::ipnetwork::IpNetwork> {
+    vec!["127.0.0.0/8".parse().unwrap()]
+}
+
 // ---------------------------------------------------------------------------------------
 // Rows.
 
 const SECRET: &str = "whsec_3f1c9a7e5b2d48c6a0e4f7b9d1c3e5a7";
 
-async fn contact(app: &TestApp, customer: CustomerId, name: &str) -> i64 {
+pub async fn contact(app: &TestApp, customer: CustomerId, name: &str) -> i64 {
     sqlx::query_scalar("insert into contacts (customer_id, name) values ($1, $2) returning id")
         .bind(customer)
         .bind(name)
@@ -166,7 +172,7 @@ async fn contact(app: &TestApp, customer: CustomerId, name: &str) -> i64 {
 }
 
 /// A contact method subscribed to `outage` notices.
-async fn method(app: &TestApp, customer: CustomerId, contact: i64, kind: &str, options: serde_json::Value) -> i64 {
+pub async fn method(app: &TestApp, customer: CustomerId, contact: i64, kind: &str, options: serde_json::Value) -> i64 {
     let secret = (kind == "webhook").then_some(SECRET);
     let id: i64 = sqlx::query_scalar(
         "insert into contact_methods (customer_id, contact_id, method_id, options, signing_secret)
@@ -191,7 +197,7 @@ async fn method(app: &TestApp, customer: CustomerId, contact: i64, kind: &str, o
     id
 }
 
-async fn publish_outage(app: &TestApp, customer: Option<CustomerId>, title: &str) -> NoticeId {
+pub async fn publish_outage(app: &TestApp, customer: Option<CustomerId>, title: &str) -> NoticeId {
     let types = berth::notices::model::types(&app.pool).await.unwrap();
     let draft = Draft::parse(
         &types,
@@ -208,16 +214,16 @@ async fn publish_outage(app: &TestApp, customer: Option<CustomerId>, title: &str
 }
 
 #[derive(Debug, sqlx::FromRow)]
-struct Row {
-    status: String,
-    attempts: i32,
-    last_error: Option<String>,
-    sent: bool,
+pub struct Row {
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub sent: bool,
     /// Seconds until the next attempt.
-    wait: f64,
+    pub wait: f64,
 }
 
-async fn delivery_row(app: &TestApp, method: i64) -> Row {
+pub async fn delivery_row(app: &TestApp, method: i64) -> Row {
     sqlx::query_as(
         "select status, attempts, last_error, sent_at is not null as sent,
                 extract(epoch from next_attempt_at - now())::float8 as wait
@@ -230,7 +236,7 @@ async fn delivery_row(app: &TestApp, method: i64) -> Row {
 }
 
 /// Makes every pending delivery due now (instead of waiting out its back-off).
-async fn make_due(app: &TestApp) {
+pub async fn make_due(app: &TestApp) {
     sqlx::query("update deliveries set next_attempt_at = now() where status = 'pending'")
         .execute(&app.pool)
         .await
@@ -274,7 +280,10 @@ async fn email_and_webhook_arrive_signed_and_sms_waits_for_a_gateway() {
     let phone = method(&app, alice, ops, "phone", serde_json::json!({"number": "+4930123456"})).await;
     let notice = publish_outage(&app, Some(alice), "Frankfurt database outage").await;
 
-    let config = DeliveryConfig::new(Some(&smtp_url), "Berth <noreply@berth.example>").unwrap();
+    let config = DeliveryConfig::new(Some(&smtp_url), "Berth <noreply@berth.example>")
+        .unwrap()
+        .allow_webhooks_to(&loopback())
+        .unwrap();
     assert_eq!(run_once(&app.pool, &config).await.unwrap(), 2);
     assert_eq!(run_once(&app.pool, &config).await.unwrap(), 0, "nothing is sent twice");
 
@@ -362,7 +371,10 @@ async fn a_global_notice_reaches_every_subscribed_customer_once() {
         method(&app, customer, c, "webhook", serde_json::json!({"url": hook_url})).await;
     }
     publish_outage(&app, None, "Everyone: network maintenance").await;
-    let config = DeliveryConfig::new(None, "berth@berth.example").unwrap();
+    let config = DeliveryConfig::new(None, "berth@berth.example")
+        .unwrap()
+        .allow_webhooks_to(&loopback())
+        .unwrap();
     assert_eq!(run_once(&app.pool, &config).await.unwrap(), 2);
     let hooks = receiver.accepted();
     assert_eq!(hooks.len(), 2);
@@ -388,15 +400,15 @@ async fn a_failing_receiver_is_retried_with_back_off_until_it_answers() {
     let c = contact(&app, alice, "Ops").await;
     let webhook = method(&app, alice, c, "webhook", serde_json::json!({"url": hook_url})).await;
     publish_outage(&app, Some(alice), "Retry me").await;
-    let config = DeliveryConfig::new(None, "berth@berth.example").unwrap();
+    let config = DeliveryConfig::new(None, "berth@berth.example")
+        .unwrap()
+        .allow_webhooks_to(&loopback())
+        .unwrap();
 
     assert_eq!(run_once(&app.pool, &config).await.unwrap(), 1);
     let row = delivery_row(&app, webhook).await;
     assert_eq!((row.status.as_str(), row.attempts), ("pending", 1));
-    assert_eq!(
-        row.last_error.as_deref(),
-        Some("the receiver answered 500 Internal Server Error")
-    );
+    assert_eq!(row.last_error.as_deref(), Some("receiver answered 500"));
     assert!(
         (25.0..=31.0).contains(&row.wait),
         "first back-off is 30 s: {}",
@@ -421,10 +433,7 @@ async fn a_failing_receiver_is_retried_with_back_off_until_it_answers() {
     let row = delivery_row(&app, webhook).await;
     assert_eq!((row.status.as_str(), row.attempts, row.sent), ("sent", 3, true));
     // The last failure stays on record (as provisioning does).
-    assert_eq!(
-        row.last_error.as_deref(),
-        Some("the receiver answered 500 Internal Server Error")
-    );
+    assert_eq!(row.last_error.as_deref(), Some("receiver answered 500"));
     assert_eq!(receiver.hits.load(Ordering::SeqCst), 3);
     assert_eq!(receiver.accepted().len(), 1);
     verify(&receiver.accepted()[0]);
@@ -452,7 +461,10 @@ async fn after_the_last_attempt_a_delivery_has_failed() {
     )
     .await;
     publish_outage(&app, Some(alice), "Never arrives").await;
-    let config = DeliveryConfig::new(None, "berth@berth.example").unwrap();
+    let config = DeliveryConfig::new(None, "berth@berth.example")
+        .unwrap()
+        .allow_webhooks_to(&loopback())
+        .unwrap();
 
     for attempt in 1..=MAX_ATTEMPTS {
         make_due(&app).await;
@@ -465,16 +477,13 @@ async fn after_the_last_attempt_a_delivery_has_failed() {
         (row.status.as_str(), row.attempts, row.sent),
         ("failed", MAX_ATTEMPTS, false)
     );
-    assert_eq!(
-        row.last_error.as_deref(),
-        Some("the receiver answered 500 Internal Server Error")
-    );
+    assert_eq!(row.last_error.as_deref(), Some("receiver answered 500"));
     assert_eq!(receiver.hits.load(Ordering::SeqCst), MAX_ATTEMPTS as usize);
     let row = delivery_row(&app, gone).await;
     assert_eq!((row.status.as_str(), row.attempts), ("failed", MAX_ATTEMPTS));
     let error = row.last_error.unwrap();
     assert!(!error.contains("s3cr3t"), "no URL in the error: {error}");
-    assert!(!error.is_empty());
+    assert_eq!(error, "could not connect", "no socket or TLS detail");
 }
 
 #[tokio::test]
@@ -492,7 +501,10 @@ async fn without_a_relay_email_waits_and_says_why() {
     .await;
     publish_outage(&app, Some(alice), "Waiting for a relay").await;
 
-    let without = DeliveryConfig::new(None, "berth@berth.example").unwrap();
+    let without = DeliveryConfig::new(None, "berth@berth.example")
+        .unwrap()
+        .allow_webhooks_to(&loopback())
+        .unwrap();
     assert_eq!(run_once(&app.pool, &without).await.unwrap(), 0);
     let row = delivery_row(&app, email).await;
     assert_eq!((row.status.as_str(), row.attempts), ("pending", 0));
@@ -505,7 +517,10 @@ async fn without_a_relay_email_waits_and_says_why() {
 
     // Once a relay is configured, it goes out.
     let (sink, smtp_url) = SmtpSink::start().await;
-    let with = DeliveryConfig::new(Some(&smtp_url), "berth@berth.example").unwrap();
+    let with = DeliveryConfig::new(Some(&smtp_url), "berth@berth.example")
+        .unwrap()
+        .allow_webhooks_to(&loopback())
+        .unwrap();
     make_due(&app).await;
     assert_eq!(run_once(&app.pool, &with).await.unwrap(), 1);
     assert_eq!(delivery_row(&app, email).await.status, "sent");
@@ -521,11 +536,14 @@ async fn an_interrupted_attempt_is_repeated_after_its_lease_and_the_last_one_fai
     let webhook = method(&app, alice, c, "webhook", serde_json::json!({"url": hook_url})).await;
     publish_outage(&app, Some(alice), "Interrupted").await;
     // A process claimed it (attempt 1) and stopped before recording anything.
-    let claimed = berth::delivery::model::claim(&app.pool, 10, false, 300, MAX_ATTEMPTS)
+    let claimed = berth::delivery::model::claim(&app.pool, 10, false, 300, MAX_ATTEMPTS, 10)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
-    let config = DeliveryConfig::new(None, "berth@berth.example").unwrap();
+    let config = DeliveryConfig::new(None, "berth@berth.example")
+        .unwrap()
+        .allow_webhooks_to(&loopback())
+        .unwrap();
     // While the lease runs, nobody else sends it.
     assert_eq!(run_once(&app.pool, &config).await.unwrap(), 0);
     assert_eq!(receiver.hits.load(Ordering::SeqCst), 0);
@@ -578,7 +596,10 @@ async fn two_workers_deliver_every_message_exactly_once() {
     let workers: Vec<_> = (0..2)
         .map(|_| {
             let pool = app.pool.clone();
-            let mut config = DeliveryConfig::new(Some(&smtp_url), "berth@berth.example").unwrap();
+            let mut config = DeliveryConfig::new(Some(&smtp_url), "berth@berth.example")
+                .unwrap()
+                .allow_webhooks_to(&loopback())
+                .unwrap();
             config.batch = 3;
             tokio::spawn(async move {
                 let mut sent = 0;

@@ -24,6 +24,7 @@ mod delivery;
 mod ftp;
 mod hardening_signin;
 mod hardening_staff;
+mod hardening_webhooks;
 mod helpers;
 mod impersonation;
 mod keys;
