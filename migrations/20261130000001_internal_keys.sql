@@ -36,3 +36,11 @@ create table api_key_refusals (
     addresses   inet[] not null
 );
 create index api_key_refusals_key on api_key_refusals (key_id, started_at desc);
+
+-- A delivery goes to a contact method, or straight to an email address: the security notice
+-- about a change of sign-in details made over the API goes to the account's previous
+-- address, which need not be any contact method.
+alter table deliveries
+    alter column contact_method_id drop not null,
+    add column email_to text check (email_to is null or char_length(email_to) between 3 and 254),
+    add constraint deliveries_have_one_target check ((contact_method_id is null) <> (email_to is null));

@@ -61,11 +61,11 @@ pub async fn claim(
 ) -> sqlx::Result<Vec<Claimed>> {
     sqlx::query_as(
         "with due as (
-             select d.id
+             select d.id, d.contact_method_id
              from deliveries d
-             join contact_methods m on m.id = d.contact_method_id
+             left join contact_methods m on m.id = d.contact_method_id
              where d.status = 'pending' and d.next_attempt_at <= now() and d.attempts < $4
-               and (m.method_id = 'webhook' or (m.method_id = 'email' and $2))
+               and (m.method_id = 'webhook' or ((m.method_id = 'email' or d.email_to is not null) and $2))
              order by d.next_attempt_at, d.id
              limit $1
              for update of d skip locked
@@ -73,10 +73,11 @@ pub async fn claim(
          update deliveries d
          set attempts = d.attempts + 1,
              next_attempt_at = now() + make_interval(secs => $3)
-         from due, contact_methods m, notices n
-         where d.id = due.id and m.id = d.contact_method_id and n.id = d.notice_id
-         returning d.id, d.customer_id, d.attempts, m.method_id as method,
-                   case m.method_id when 'email' then m.options ->> 'address' else m.options ->> 'url' end
+         from (due left join contact_methods m on m.id = due.contact_method_id), notices n
+         where d.id = due.id and n.id = d.notice_id
+         returning d.id, d.customer_id, d.attempts, coalesce(m.method_id, 'email') as method,
+                   coalesce(d.email_to,
+                            case m.method_id when 'email' then m.options ->> 'address' else m.options ->> 'url' end)
                        as target,
                    m.signing_secret, n.id as notice_id, n.customer_id is null as global,
                    n.notice_type_id as notice_type, n.severity, n.title, n.body, n.created_at",
@@ -95,9 +96,9 @@ pub async fn hold_email(db: impl PgExecutor<'_>, reason: &str, recheck_secs: i64
     let done = sqlx::query(
         "update deliveries d
          set last_error = $1, next_attempt_at = now() + make_interval(secs => $2)
-         from contact_methods m
-         where m.id = d.contact_method_id and m.method_id = 'email'
-           and d.status = 'pending' and d.next_attempt_at <= now()",
+         where d.status = 'pending' and d.next_attempt_at <= now()
+           and (d.email_to is not null
+                or exists (select 1 from contact_methods m where m.id = d.contact_method_id and m.method_id = 'email'))",
     )
     .bind(reason)
     .bind(recheck_secs as f64)
