@@ -84,6 +84,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             by,
         } => match (internal, customer) {
             (true, _) => create_internal_key(&db, &name, by.as_deref()).await,
+            (false, _) if by.is_some() => Err(anyhow::anyhow!(
+                "--by names the owner of an internal key: use it with --internal"
+            )),
             (false, Some(customer)) => create_key(&db, &customer, &name, &kind).await,
             (false, None) => Err(anyhow::anyhow!("--customer is needed (or --internal)")),
         },

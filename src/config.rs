@@ -55,7 +55,7 @@ pub enum Command {
         internal: bool,
         /// With `--internal`: the operator making it, recorded as the key's owner
         /// ("operator NAME"). Default: the OS user ($USER), else "operator".
-        #[arg(long, requires = "internal")]
+        #[arg(long)]
         by: Option<String>,
     },
     /// Add the demo customer and staff account (idempotent).

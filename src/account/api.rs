@@ -22,8 +22,8 @@ use super::model::{self, Cancellation, Reason, Role};
 use crate::AppState;
 use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply, invalid};
 use crate::customer::{CustomerId, Email};
-use crate::settings;
 use crate::password::{NewPassword, Pin};
+use crate::settings;
 use crate::web::AppError;
 
 /// Refuses a change of sign-in details by a customer's key unless the customer allowed it

@@ -151,22 +151,16 @@ async fn add(
             "a specific address is chosen only with an internal API key",
         ));
     }
-    let specific: Option<IpAddr> = None;
     let failed = |message: &str| {
         let mut errors = FieldErrors::default();
         errors.add("family", message);
         Err(Failed::Add(FormState::failed(&[("family", &input.family)], errors)))
     };
-    let family = match specific {
-        Some(IpAddr::V4(_)) => Some(Family::V4),
-        Some(IpAddr::V6(_)) => Some(Family::V6),
-        None => Family::parse(&input.family),
-    };
-    let Some(family) = family else {
+    let Some(family) = Family::parse(&input.family) else {
         return respond(&state, &me, htmx, failed("Choose IPv4 or IPv6.")).await;
     };
     let mut tx = state.pool.begin().await?;
-    let outcome = match model::add(&mut tx, me.id(), &me.actor(), family, specific, Some(ip)).await? {
+    let outcome = match model::add(&mut tx, me.id(), &me.actor(), family, None, Some(ip)).await? {
         Ok(address) => {
             tx.commit().await?;
             Ok(format!("{address} is yours."))

@@ -152,13 +152,13 @@ async fn create_key(
     caller: Caller,
     Args(args): Args<CreateKeyArgs>,
 ) -> Result<Reply<CreatedKey>, AppError> {
-    let customer = caller.customer(&state.pool, args.id).await?;
     let kind = KeyType::from(args.kind.unwrap_or(ApiKeyType::Standard));
     if kind == KeyType::Internal {
         return Err(AppError::Forbidden(
             "internal keys are made only in the staff console or with berth create-key --internal",
         ));
     }
+    let customer = caller.customer(&state.pool, args.id).await?;
     let name: KeyName = args
         .name
         .as_deref()
@@ -359,8 +359,5 @@ async fn acl_reply(
     note: Option<String>,
 ) -> Result<Reply<ApiKeyAcl>, AppError> {
     let acl = model::acl(&state.pool, customer, id).await?.ok_or(AppError::NotFound)?;
-    Ok(Reply::new(ApiKeyAcl {
-        note,
-        ..acl.into()
-    }))
+    Ok(Reply::new(ApiKeyAcl { note, ..acl.into() }))
 }

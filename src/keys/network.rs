@@ -240,6 +240,9 @@ mod tests {
         assert!(acl.cleared_note("198.51.100.77").unwrap().contains("198.51.100.77"));
         let v6 = net("2001:db8::/48");
         assert!(AclNetwork::change(v6, Some("203.0.113.9"), None).is_err());
-        assert_eq!(AclNetwork::change(v6, None, Some("32")).unwrap().network, net("2001:db8::/32"));
+        assert_eq!(
+            AclNetwork::change(v6, None, Some("32")).unwrap().network,
+            net("2001:db8::/32")
+        );
     }
 }

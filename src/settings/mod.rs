@@ -91,7 +91,11 @@ async fn save(
     };
     // Staff impersonating never gain the power to let keys change sign-in details.
     if me.impersonator.is_some()
-        && model::changes(&model::load(&state.pool, me.id()).await?, &entries, model::SIGN_IN_BY_API)
+        && model::changes(
+            &model::load(&state.pool, me.id()).await?,
+            &entries,
+            model::SIGN_IN_BY_API,
+        )
     {
         return Err(AppError::Forbidden(
             "whether API keys may change sign-in details cannot be changed while impersonating",

@@ -356,6 +356,8 @@ async fn complete_cancellation(
     }
     record(&mut *tx, id, &me.staff.actor(), "cancellation_completed", "", Some(ip)).await?;
     tx.commit().await?;
+    // After the commit: cleared before, a call in between would keep the keys working.
+    crate::keys::model::forget_verified();
     let to = format!("/staff/customers/{id}");
     see_other(
         &me.session,

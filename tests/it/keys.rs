@@ -599,11 +599,9 @@ async fn verify_checks_the_secret_the_revocation_and_the_acls() {
     );
     let activity = client.get("/activity").await;
     assert!(
-        activity
-            .texts("td")
-            .iter()
-            .any(|t| t.contains("refused 3 times from 3 addresses in the last 10 minutes")
-                && t.contains("2001:db8:2::1")),
+        activity.texts("td").iter().any(
+            |t| t.contains("refused 3 times from 3 addresses in the last 10 minutes") && t.contains("2001:db8:2::1")
+        ),
         "{:?}",
         activity.texts("td")
     );
