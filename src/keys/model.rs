@@ -604,6 +604,8 @@ struct Presented {
 /// busy script does not write its last use on every call.
 struct Verified {
     key: Option<Presented>,
+    /// [`GENERATION`] when it was read: an entry of an older generation is not trusted.
+    generation: u64,
     written: std::sync::Mutex<std::collections::HashMap<IpAddr, std::time::Instant>>,
 }
 
@@ -636,10 +638,16 @@ static VERIFIED: std::sync::LazyLock<moka::future::Cache<[u8; 32], std::sync::Ar
             .build()
     });
 
+/// Moves on with every [`forget_verified`]. A read that began before a change committed
+/// can finish (and be cached) after the cache was cleared; its entry carries the generation
+/// it began in, so it is not trusted afterwards.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Drops what `verify` remembers. Call it after the transaction that revoked a key,
 /// changed its ACLs or closed an account has COMMITTED: cleared before, a request arriving
 /// in between would read (and keep for [`VERIFIED_FOR`]) the key as it was.
 pub fn forget_verified() {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     VERIFIED.invalidate_all();
 }
 
@@ -653,7 +661,9 @@ pub async fn verify(db: &sqlx::PgPool, presented: &str, client: IpAddr) -> sqlx:
         return Ok(Err(Refusal::Unknown));
     }
     let hash = secret::hash(presented);
-    let verified = match VERIFIED.get(&hash).await {
+    // Read before the key is: a change committed after this moment moves it on.
+    let generation = GENERATION.load(std::sync::atomic::Ordering::SeqCst);
+    let verified = match VERIFIED.get(&hash).await.filter(|v| v.generation == generation) {
         Some(verified) => verified,
         None => {
             let key: Option<Presented> = sqlx::query_as(
@@ -669,6 +679,7 @@ pub async fn verify(db: &sqlx::PgPool, presented: &str, client: IpAddr) -> sqlx:
             .await?;
             let verified = std::sync::Arc::new(Verified {
                 key,
+                generation,
                 written: Default::default(),
             });
             VERIFIED.insert(hash, verified.clone()).await;

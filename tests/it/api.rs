@@ -98,6 +98,14 @@ impl Fixture {
         .await
     }
 
+    /// Alice allows her keys to change her sign-in details (the setting "API keys may
+    /// change sign-in details", off by default since issue 13).
+    pub async fn allow_sign_in_changes(&self) {
+        berth::settings::model::save(&self.app.pool, self.alice, &[("api_sign_in_changes", "on".to_owned())])
+            .await
+            .unwrap();
+    }
+
     /// The OpenAPI document, as served.
     pub async fn document(&self) -> Value {
         let response = self
@@ -237,6 +245,7 @@ impl Case {
 #[tokio::test]
 async fn every_method_has_a_success_an_invalid_and_an_other_customer_case() {
     let fx = Fixture::new().await;
+    fx.allow_sign_in_changes().await;
     let doc = fx.document().await;
     let methods: Vec<String> = doc["paths"]
         .as_object()

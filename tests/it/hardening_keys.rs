@@ -513,7 +513,7 @@ async fn next_call(fx: &Fixture, secret: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn the_very_next_call_after_a_revocation_is_refused_even_under_load() {
     let fx = Fixture::new().await;
-    for round in 0..8 {
+    for round in 0..12 {
         let (id, secret) = key(&fx.app, fx.alice, KeyType::Standard).await;
         let busy = hammer(&fx, &secret);
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
