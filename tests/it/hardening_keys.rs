@@ -4,7 +4,8 @@
 //! details change over the API only when the customer allowed it, with a security notice to
 //! the previous address; updateKeyACL across families needs the mask; a revoked key (or a
 //! removed ACL, or a cancelled account) is refused on the very next call; a leaked key
-//! flooding from outside its ACLs is held to its rate and gathered in one Activity row.
+//! flooding from outside its ACLs is held to its rate and gathered in one Activity row;
+//! older internal keys move to the platform with the migration.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -658,4 +659,85 @@ async fn a_flood_from_outside_the_acls_is_rate_limited_and_gathered_in_one_activ
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+// ---- Older data -------------------------------------------------------------------------
+
+/// An internal key made before internal keys became the platform's was filed under a
+/// customer (whoever made it on that customer's page): the migration moves it, and its ACLs,
+/// to the platform, so that customer no longer lists, revokes or strips it.
+#[tokio::test]
+async fn the_migration_moves_older_internal_keys_to_the_platform() {
+    const MIGRATION: &str = "20261130000001_internal_keys.sql";
+    // A database of the test cluster, to create an empty one next to it.
+    let pool = fresh_database().await;
+    let name = format!(
+        "berth_migration_{}_{}",
+        std::process::id(),
+        time::OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000
+    );
+    sqlx::query(&format!("create database {name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let options = pool.connect_options().as_ref().clone().database(&name);
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".sql"))
+        .collect();
+    files.sort();
+    assert!(files.iter().any(|f| f == MIGRATION), "{files:?}");
+    let run = |file: String| {
+        let db = db.clone();
+        let sql = std::fs::read_to_string(dir.join(&file)).unwrap();
+        async move {
+            sqlx::raw_sql(&sql)
+                .execute(&db)
+                .await
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
+    };
+    for file in files.iter().filter(|f| f.as_str() < MIGRATION) {
+        run(file.clone()).await;
+    }
+    sqlx::raw_sql(
+        "insert into customers (username, email, password_hash) values ('alice', 'alice@example.com', 'x');
+         insert into api_keys (customer_id, name, type, prefix, secret_hash)
+             values (1, 'ops', 'internal', 'berth_00000001', decode(repeat('01', 32), 'hex')),
+                    (1, 'deploy', 'standard', 'berth_00000002', decode(repeat('02', 32), 'hex'));
+         insert into api_key_acls (customer_id, key_id, network) values (1, 1, '192.0.2.0/24'), (1, 2, '198.51.100.0/24');",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    run(MIGRATION.to_owned()).await;
+    let keys: Vec<(String, Option<i64>, Option<String>)> =
+        sqlx::query_as("select name, customer_id, created_by from api_keys order by id")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(keys[0].0, "ops");
+    assert_eq!(keys[0].1, None, "the internal key is the platform's");
+    assert!(
+        keys[0].2.as_deref().unwrap().contains("filed under customer 1"),
+        "{keys:?}"
+    );
+    assert_eq!(keys[1], ("deploy".to_owned(), Some(1), None), "a customer's key stays");
+    let acls: Vec<Option<i64>> = sqlx::query_scalar("select customer_id from api_key_acls order by key_id")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(acls, [None, Some(1)]);
+    db.close().await;
+    sqlx::query(&format!("drop database {name} with (force)"))
+        .execute(&pool)
+        .await
+        .unwrap();
 }
