@@ -82,7 +82,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             kind,
             internal,
-        } => create_key(&db, &customer, &name, if internal { "internal" } else { &kind }).await,
+            by,
+        } => match (internal, customer) {
+            (true, _) => create_internal_key(&db, &name, by.as_deref()).await,
+            (false, _) if by.is_some() => Err(anyhow::anyhow!(
+                "--by names the owner of an internal key: use it with --internal"
+            )),
+            (false, Some(customer)) => create_key(&db, &customer, &name, &kind).await,
+            (false, None) => Err(anyhow::anyhow!("--customer is needed (or --internal)")),
+        },
         Command::SeedDemo => demo::seed(&db.pool, &Hasher::for_this_machine()?)
             .await
             .map(|_| demo::print_sign_in()),
@@ -239,7 +247,9 @@ async fn set_staff_disabled(db: &Database, username: &str, disabled: bool) -> an
 async fn create_key(db: &Database, username: &str, name: &str, kind: &str) -> anyhow::Result<()> {
     use crate::keys::model::{self, KeyName, KeyType};
     let name: KeyName = name.parse().map_err(|e: String| anyhow::anyhow!("name: {e}"))?;
-    let kind = KeyType::parse(kind).context("type: standard, read-only or internal")?;
+    let kind = KeyType::parse(kind)
+        .filter(|k| *k != KeyType::Internal)
+        .context("type: standard or read-only (internal keys: --internal)")?;
     let customer = crate::customer::model::credentials_by_username(&db.pool, &UsernameKey::new(username))
         .await?
         .with_context(|| format!("no customer {username}"))?
@@ -258,6 +268,30 @@ async fn create_key(db: &Database, username: &str, name: &str, kind: &str) -> an
         "created {} key {} for {username} (id {}); its secret, shown only now:",
         kind.as_str(),
         created.prefix,
+        created.id
+    );
+    println!("{}", created.secret.expose());
+    Ok(())
+}
+
+/// Creates an internal key, the platform's, owned by the operator `by` (default: the OS
+/// user), and prints its secret.
+async fn create_internal_key(db: &Database, name: &str, by: Option<&str>) -> anyhow::Result<()> {
+    use crate::keys::model::{self, KeyName, Maker};
+    let name: KeyName = name.parse().map_err(|e: String| anyhow::anyhow!("name: {e}"))?;
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok();
+    let by = by.or(user.as_deref()).unwrap_or("operator");
+    let by = crate::web::form::one_line(by, 64, "--by: name the operator making the key")
+        .map_err(|e| anyhow::anyhow!("--by: {e}"))?;
+    let maker = Maker::Operator(by);
+    let mut tx = db.pool.begin().await?;
+    let created = model::create_internal(&mut tx, &maker, &name).await?;
+    tx.commit().await?;
+    tracing::info!(key = created.prefix, owner = maker.describe(), "internal key created");
+    eprintln!(
+        "created internal key {} of {} (id {}); it may act for any customer. Its secret, shown only now:",
+        created.prefix,
+        maker.describe(),
         created.id
     );
     println!("{}", created.secret.expose());

@@ -37,20 +37,26 @@ pub enum Command {
         #[arg(long, default_value = "support", value_parser = ["support", "support-write"])]
         permission: String,
     },
-    /// Create an API key for a customer and print its secret (shown only this once).
+    /// Create an API key and print its secret (shown only this once): a customer's
+    /// (`--customer`), or with `--internal` the platform's.
     CreateKey {
-        /// The customer's username.
-        #[arg(long)]
-        customer: String,
+        /// The customer's username (not with `--internal`: internal keys are no customer's).
+        #[arg(long, required_unless_present = "internal", conflicts_with = "internal")]
+        customer: Option<String>,
         #[arg(long, default_value = "created with berth create-key")]
         name: String,
         /// `standard` or `read-only`.
         #[arg(long = "type", default_value = "standard", value_parser = ["standard", "read-only"])]
         kind: String,
-        /// An internal key: it may act for any customer and pass the staff-only arguments
-        /// (listed under the customer given, and recorded in each customer's Activity).
+        /// An internal key: the platform's, listed and revoked in the staff console. It may
+        /// act for any customer and pass the staff-only arguments; every call is recorded in
+        /// the affected customer's Activity with the key's owner (`--by`).
         #[arg(long, conflicts_with = "kind")]
         internal: bool,
+        /// With `--internal`: the operator making it, recorded as the key's owner
+        /// ("operator NAME"). Default: the OS user ($USER), else "operator".
+        #[arg(long)]
+        by: Option<String>,
     },
     /// Add the demo customer and staff accounts (idempotent).
     SeedDemo,

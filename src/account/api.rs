@@ -5,6 +5,11 @@
 //! The key authorises a change, so the API asks for no current password. A password change
 //! signs out every browser session of the customer's (the API has none of its own to keep);
 //! an email change is direct, as on the page.
+//!
+//! Sign-in details (password, email, PIN) are changed by a customer's key only when the
+//! customer turned on "API keys may change sign-in details" in Settings (403 otherwise);
+//! internal keys (the platform's) always may. Every such change is recorded and sends a
+//! security notice to the account's previous email address.
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -16,9 +21,26 @@ use utoipa_axum::routes;
 use super::model::{self, Cancellation, Reason, Role};
 use crate::AppState;
 use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply, invalid};
-use crate::customer::Email;
+use crate::customer::{CustomerId, Email};
 use crate::password::{NewPassword, Pin};
+use crate::settings;
 use crate::web::AppError;
+
+/// Refuses a change of sign-in details by a customer's key unless the customer allowed it
+/// in Settings; an internal key may.
+async fn may_change_sign_in(state: &AppState, caller: &Caller, customer: CustomerId) -> Result<(), AppError> {
+    if caller.internal() {
+        return Ok(());
+    }
+    let values = settings::model::load(&state.pool, customer).await?;
+    if values.get(settings::model::SIGN_IN_BY_API) == "on" {
+        return Ok(());
+    }
+    Err(AppError::Forbidden(
+        "API keys may not change this account's password, email or PIN; the customer can allow it in \
+         Settings (\"API keys may change sign-in details\")",
+    ))
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -144,7 +166,8 @@ pub struct ChangePasswordArgs {
 #[utoipa::path(post, path = "/changePassword", operation_id = "changePassword", tag = "Account",
     summary = "Change the customer password",
     description = "Sets the customer's sign-in password, by the page's rules. Every browser session of the \
-                   customer's is signed out; API keys keep working.",
+                   customer's is signed out; API keys keep working. A customer's key needs the setting \
+                   `api_sign_in_changes` on (403 otherwise); a security notice goes to the account's email.",
     request_body = ChangePasswordArgs,
     responses((status = 200, description = "Changed", body = Done), ApiErrors))]
 async fn change_password(
@@ -153,6 +176,7 @@ async fn change_password(
     Args(args): Args<ChangePasswordArgs>,
 ) -> Result<Done, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
+    may_change_sign_in(&state, &caller, customer).await?;
     let password = NewPassword::parse(&args.password).map_err(|message| invalid("password", message))?;
     super::save_password(
         &state,
@@ -161,6 +185,7 @@ async fn change_password(
         &password,
         "every session was signed out",
         caller.address,
+        true,
     )
     .await?;
     Ok(Done::YES)
@@ -177,7 +202,8 @@ pub struct ChangePinArgs {
 
 #[utoipa::path(post, path = "/changePIN", operation_id = "changePIN", tag = "Account",
     summary = "Change the customer PIN",
-    description = "Sets the PIN support asks for on the phone.",
+    description = "Sets the PIN support asks for on the phone. A customer's key needs the setting \
+                   `api_sign_in_changes` on (403 otherwise); a security notice goes to the account's email.",
     request_body = ChangePinArgs,
     responses((status = 200, description = "Changed", body = Done), ApiErrors))]
 async fn change_pin(
@@ -186,8 +212,9 @@ async fn change_pin(
     Args(args): Args<ChangePinArgs>,
 ) -> Result<Done, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
+    may_change_sign_in(&state, &caller, customer).await?;
     let pin = Pin::parse(&args.pin).map_err(|message| invalid("pin", message))?;
-    super::save_pin(&state, customer, &caller.actor(), &pin, caller.address).await?;
+    super::save_pin(&state, customer, &caller.actor(), &pin, caller.address, true).await?;
     Ok(Done::YES)
 }
 
@@ -202,7 +229,8 @@ pub struct ChangeEmailArgs {
 
 #[utoipa::path(post, path = "/changeEmail", operation_id = "changeEmail", tag = "Account",
     summary = "Change the customer email address",
-    description = "Sets the address at once, as the account page does (no confirmation message).",
+    description = "Sets the address at once, as the account page does. A customer's key needs the setting \
+                   `api_sign_in_changes` on (403 otherwise); a security notice goes to the previous address.",
     request_body = ChangeEmailArgs,
     responses((status = 200, description = "Changed", body = Done), ApiErrors))]
 async fn change_email(
@@ -211,7 +239,8 @@ async fn change_email(
     Args(args): Args<ChangeEmailArgs>,
 ) -> Result<Done, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
+    may_change_sign_in(&state, &caller, customer).await?;
     let email: Email = args.email.parse().map_err(|message| invalid("email", message))?;
-    super::save_email(&state, customer, &caller.actor(), &email, caller.address).await?;
+    super::save_email(&state, customer, &caller.actor(), &email, caller.address, true).await?;
     Ok(Done::YES)
 }

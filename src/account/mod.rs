@@ -237,7 +237,7 @@ async fn change_email(
         let form = FormState::failed(&[("email", &input.email)], errors);
         return respond(&state, &me, htmx, Err((Which::Email, form))).await;
     };
-    save_email(&state, me.id(), &me.actor(), &email, ip).await?;
+    save_email(&state, me.id(), &me.actor(), &email, ip, false).await?;
     respond(&state, &me, htmx, Ok("Email address changed.")).await
 }
 
@@ -281,6 +281,7 @@ async fn change_password(
         &password,
         "other sessions were signed out",
         ip,
+        false,
     )
     .await?;
     // Every other session is now signed out (their auth version is old); this one goes on
@@ -319,31 +320,65 @@ async fn change_pin(
     let Some(pin) = pin.filter(|_| errors.is_empty()) else {
         return respond(&state, &me, htmx, Err((Which::Pin, FormState::failed(&[], errors)))).await;
     };
-    save_pin(&state, me.id(), &me.actor(), &pin, ip).await?;
+    save_pin(&state, me.id(), &me.actor(), &pin, ip, false).await?;
     respond(&state, &me, htmx, Ok("PIN changed.")).await
 }
 
 // ---- the changes themselves, shared with the API (`api.rs`) ----------------------------
 
-/// Stores a new email address, with its Activity entry (`email_changed`, from → to).
+/// Stores a new email address, with its Activity entry (`email_changed`, from → to); with
+/// `notify`, a security notice to the previous address too (see [`sign_in_change_notice`]).
 pub(crate) async fn save_email(
     state: &AppState,
     customer: CustomerId,
     actor: &str,
     email: &Email,
     ip: IpAddr,
+    notify: bool,
 ) -> Result<(), AppError> {
     let mut tx = state.pool.begin().await?;
     let previous = model::set_email(&mut *tx, customer, email).await?;
     let detail = format!("from {previous} to {}", email.as_str());
     record(&mut *tx, customer, actor, "email_changed", &detail, Some(ip)).await?;
+    if notify {
+        let what = format!("email address was changed from {previous} to {}", email.as_str());
+        sign_in_change_notice(&mut tx, customer, &previous, &what, actor, ip).await?;
+    }
     tx.commit().await?;
+    Ok(())
+}
+
+/// A change of sign-in details made over the API: a security notice to the customer (on
+/// `/notices`, and to every contact method subscribed to security notices) and an email to
+/// `previous_email`, the address the account had before, all in the change's transaction.
+/// Whoever took the key (and maybe the new address) cannot keep the owner from hearing.
+async fn sign_in_change_notice(
+    tx: &mut sqlx::PgConnection,
+    customer: CustomerId,
+    previous_email: &str,
+    what: &str,
+    actor: &str,
+    ip: IpAddr,
+) -> Result<(), AppError> {
+    let at = Preferences::new(None, None).format(time::OffsetDateTime::now_utc());
+    let draft = crate::notices::model::Draft {
+        notice_type: "security".to_owned(),
+        severity: "warning".to_owned(),
+        title: "Your sign-in details were changed through the API".to_owned(),
+        body: format!(
+            "Your {what}, by {actor} from {ip}, at {at} UTC.\n\n\
+             If this was not you: sign in, change your password, revoke that key on the API keys page, \
+             and turn off \"API keys may change sign-in details\" in Settings. Then contact support."
+        ),
+    };
+    crate::notices::model::publish_security(tx, customer, &draft, previous_email).await?;
     Ok(())
 }
 
 /// Stores a new password, which signs out every session of the customer's but one the
 /// caller renews, with its Activity entry (`password_changed`, `detail` saying which
-/// sessions ended). Returns the new auth version.
+/// sessions ended); with `notify`, a security notice to the account's email address too.
+/// Returns the new auth version.
 pub(crate) async fn save_password(
     state: &AppState,
     customer: CustomerId,
@@ -351,27 +386,38 @@ pub(crate) async fn save_password(
     password: &NewPassword,
     detail: &str,
     ip: IpAddr,
+    notify: bool,
 ) -> Result<i64, AppError> {
     let hash = state.hasher.hash(password.as_str()).await?;
     let mut tx = state.pool.begin().await?;
     let version = model::set_password(&mut *tx, customer, &hash).await?;
     record(&mut *tx, customer, actor, "password_changed", detail, Some(ip)).await?;
+    if notify {
+        let email = model::email(&mut *tx, customer).await?;
+        sign_in_change_notice(&mut tx, customer, &email, "password was changed", actor, ip).await?;
+    }
     tx.commit().await?;
     Ok(version)
 }
 
-/// Stores a new PIN, with its Activity entry (`pin_changed`).
+/// Stores a new PIN, with its Activity entry (`pin_changed`); with `notify`, a security
+/// notice to the account's email address too.
 pub(crate) async fn save_pin(
     state: &AppState,
     customer: CustomerId,
     actor: &str,
     pin: &Pin,
     ip: IpAddr,
+    notify: bool,
 ) -> Result<(), AppError> {
     let hash = state.hasher.hash(pin.as_str()).await?;
     let mut tx = state.pool.begin().await?;
     model::set_pin(&mut *tx, customer, &hash).await?;
     record(&mut *tx, customer, actor, "pin_changed", "", Some(ip)).await?;
+    if notify {
+        let email = model::email(&mut *tx, customer).await?;
+        sign_in_change_notice(&mut tx, customer, &email, "PIN was changed", actor, ip).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

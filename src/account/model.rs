@@ -34,6 +34,14 @@ pub async fn set_email(db: impl PgExecutor<'_>, customer: CustomerId, email: &Em
     .await
 }
 
+/// The account's email address (where a security notice goes before it changes).
+pub async fn email(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<String> {
+    sqlx::query_scalar("select email from customers where id = $1")
+        .bind(customer)
+        .fetch_one(db)
+        .await
+}
+
 pub async fn set_display_name(db: impl PgExecutor<'_>, customer: CustomerId, name: &DisplayName) -> sqlx::Result<()> {
     sqlx::query("update customers set display_name = $2 where id = $1")
         .bind(customer)

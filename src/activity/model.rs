@@ -45,6 +45,7 @@ impl Entry {
             "api_key_acl_changed" => "API key ACL changed",
             "api_key_acl_deleted" => "API key ACL deleted",
             "api_key_refused" => "API key refused",
+            "api_internal_call" => "Internal API call",
             "address_added" => "IP address added",
             "address_freed" => "IP address freed",
             "reverse_dns_changed" => "Reverse DNS changed",

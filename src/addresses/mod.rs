@@ -132,7 +132,7 @@ fn attached(address: IpAddr, holder: &str) -> String {
 struct AddInput {
     #[serde(default)]
     family: String,
-    /// `role: internal`: only staff may name the address.
+    /// `role: internal`: refused on this page (see `add`).
     #[serde(default)]
     address: String,
 }
@@ -144,34 +144,23 @@ async fn add(
     me: SignedIn,
     Form(input): Form<AddInput>,
 ) -> Result<Response, AppError> {
-    let specific = match input.address.trim() {
-        "" => None,
-        _ if !me.may_use_internal() => return Err(AppError::Forbidden("only staff may choose a specific address")),
-        raw => match raw.parse::<IpAddr>() {
-            Ok(address) => Some(address),
-            Err(_) => {
-                let mut errors = FieldErrors::default();
-                errors.add("address", NOT_AN_ADDRESS);
-                let form = FormState::failed(&[("family", &input.family), ("address", &input.address)], errors);
-                return respond(&state, &me, htmx, Err(Failed::Add(form))).await;
-            }
-        },
-    };
+    // Naming a specific pool address is a `role: internal` power: never on a customer's
+    // page, impersonating or not (an internal API key may, for any customer).
+    if !input.address.trim().is_empty() {
+        return Err(AppError::Forbidden(
+            "a specific address is chosen only with an internal API key",
+        ));
+    }
     let failed = |message: &str| {
         let mut errors = FieldErrors::default();
         errors.add("family", message);
         Err(Failed::Add(FormState::failed(&[("family", &input.family)], errors)))
     };
-    let family = match specific {
-        Some(IpAddr::V4(_)) => Some(Family::V4),
-        Some(IpAddr::V6(_)) => Some(Family::V6),
-        None => Family::parse(&input.family),
-    };
-    let Some(family) = family else {
+    let Some(family) = Family::parse(&input.family) else {
         return respond(&state, &me, htmx, failed("Choose IPv4 or IPv6.")).await;
     };
     let mut tx = state.pool.begin().await?;
-    let outcome = match model::add(&mut tx, me.id(), &me.actor(), family, specific, Some(ip)).await? {
+    let outcome = match model::add(&mut tx, me.id(), &me.actor(), family, None, Some(ip)).await? {
         Ok(address) => {
             tx.commit().await?;
             Ok(format!("{address} is yours."))

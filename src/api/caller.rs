@@ -1,7 +1,8 @@
 //! Who calls the API: the key in `Authorization: Bearer …`, checked on every request by
-//! `keys::model::verify` (unknown or revoked: 401; client outside its ACLs: 403), held to
-//! its rate (429 with `Retry-After`), and, for a read-only key, to the methods that change
-//! nothing (403). Then [`Caller::customer`] and [`Caller::owner`] decide whose data a call
+//! `keys::model::verify` (unknown or revoked: 401), held to its rate (429 with
+//! `Retry-After`), then to its ACLs (403, recorded once per 10 minutes per key, so a leaked
+//! key flooding from outside them is held to its rate before anything is written), and, for
+//! a read-only key, to the methods that change nothing (403). Then [`Caller::customer`] and [`Caller::owner`] decide whose data a call
 //! may touch.
 
 use std::net::IpAddr;
@@ -45,10 +46,12 @@ impl RateLimit {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub key: KeyId,
-    /// The key's own customer.
-    pub customer: CustomerId,
+    /// The key's own customer; `None` for an internal key (the platform's).
+    pub customer: Option<CustomerId>,
     pub kind: KeyType,
     pub prefix: String,
+    /// Internal keys: who made it ("staff sam", "operator root").
+    pub created_by: Option<String>,
     /// The client's address (see `ClientIp`).
     pub address: IpAddr,
     /// The method called, by its seed name.
@@ -80,6 +83,7 @@ where
                 "Send an API key from the panel's API keys page as Authorization: Bearer berth_….",
             ))?;
         let ClientIp(address) = ClientIp::from_request_parts(parts, state).await?;
+        let limit = parts.extensions.get::<Arc<RateLimit>>().cloned();
         let principal = match crate::keys::model::verify(&app.pool, &secret, address).await? {
             Ok(principal) => principal,
             Err(Refusal::Unknown) => return Err(AppError::BadKey("This API key is not known.")),
@@ -89,7 +93,17 @@ where
                     "This account is cancelled; its API keys no longer work.",
                 ));
             }
-            Err(Refusal::AddressNotAllowed) => {
+            Err(Refusal::AddressNotAllowed { key, customer, prefix }) => {
+                // The key's rate first: a flood of refused calls gets 429 and writes nothing.
+                if let Some(limit) = &limit {
+                    limit.check(key).map_err(AppError::RateLimited)?;
+                }
+                match customer {
+                    Some(customer) => {
+                        crate::keys::model::record_refusal(&app.pool, key, customer, &prefix, address).await?;
+                    }
+                    None => tracing::warn!(key = prefix, %address, "internal key refused: outside its ACLs"),
+                }
                 return Err(AppError::Forbidden("this key may not be used from this address"));
             }
         };
@@ -98,8 +112,9 @@ where
             customer,
             kind,
             prefix,
+            created_by,
         } = principal;
-        if let Some(limit) = parts.extensions.get::<Arc<RateLimit>>() {
+        if let Some(limit) = &limit {
             limit.check(key).map_err(AppError::RateLimited)?;
         }
         if kind == KeyType::ReadOnly && !reads_only(&method) {
@@ -112,6 +127,7 @@ where
             customer,
             kind,
             prefix,
+            created_by,
             address,
             method,
         })
@@ -123,10 +139,15 @@ impl Caller {
         self.kind == KeyType::Internal
     }
 
-    /// Who acted, for the Activity log: the key, by its prefix.
+    /// Who acted, for the Activity log: the key, by its prefix; an internal key with its
+    /// owner ("internal API key berth_ab12cd34 of staff sam").
     pub fn actor(&self) -> String {
         match self.kind {
-            KeyType::Internal => format!("internal API key {}", self.prefix),
+            KeyType::Internal => format!(
+                "internal API key {} of {}",
+                self.prefix,
+                self.created_by.as_deref().unwrap_or("the platform")
+            ),
             _ => format!("API key {}", self.prefix),
         }
     }
@@ -155,7 +176,7 @@ impl Caller {
             self.record_internal(db, id).await?;
             return Ok(id);
         }
-        if id != self.customer {
+        if Some(id) != self.customer {
             return Err(AppError::NotFound);
         }
         Ok(id)
@@ -166,7 +187,7 @@ impl Caller {
     /// not found); for an internal key, the object's owner.
     pub async fn owner(&self, db: &sqlx::PgPool, object: Object, id: i64) -> Result<CustomerId, AppError> {
         if !self.internal() {
-            return Ok(self.customer);
+            return self.customer.ok_or(AppError::NotFound);
         }
         let owner = model::owner(db, object, id).await?.ok_or(AppError::NotFound)?;
         self.record_internal(db, owner).await?;

@@ -82,9 +82,9 @@ pub async fn claim(
              select d.id, d.customer_id, d.next_attempt_at,
                     row_number() over (partition by d.customer_id order by d.next_attempt_at, d.id) as turn
              from deliveries d
-             join contact_methods m on m.id = d.contact_method_id
+             left join contact_methods m on m.id = d.contact_method_id
              where d.status = 'pending' and d.next_attempt_at <= now() and d.attempts < $4
-               and (m.method_id = 'webhook' or (m.method_id = 'email' and $2))
+               and (m.method_id = 'webhook' or ((m.method_id = 'email' or d.email_to is not null) and $2))
          ), fair as (
              select due.id
              from due left join busy on busy.customer_id = due.customer_id
@@ -100,10 +100,12 @@ pub async fn claim(
          set attempts = d.attempts + 1,
              next_attempt_at = now() + make_interval(secs => $3),
              leased_until = now() + make_interval(secs => $3)
-         from locked, contact_methods m, notices n
-         where d.id = locked.id and m.id = d.contact_method_id and n.id = d.notice_id
-         returning d.id, d.customer_id, d.attempts, m.method_id as method,
-                   case m.method_id when 'email' then m.options ->> 'address' else m.options ->> 'url' end
+         from (locked join deliveries l on l.id = locked.id
+               left join contact_methods m on m.id = l.contact_method_id), notices n
+         where d.id = locked.id and n.id = d.notice_id
+         returning d.id, d.customer_id, d.attempts, coalesce(m.method_id, 'email') as method,
+                   coalesce(d.email_to,
+                            case m.method_id when 'email' then m.options ->> 'address' else m.options ->> 'url' end)
                        as target,
                    m.signing_secret, n.id as notice_id, n.customer_id is null as global,
                    n.notice_type_id as notice_type, n.severity, n.title, n.body, n.created_at",
@@ -125,9 +127,9 @@ pub async fn hold_email(db: impl PgExecutor<'_>, reason: &str, recheck_secs: i64
     let done = sqlx::query(
         "update deliveries d
          set last_error = $1, next_attempt_at = now() + make_interval(secs => $2)
-         from contact_methods m
-         where m.id = d.contact_method_id and m.method_id = 'email'
-           and d.status = 'pending' and d.next_attempt_at <= now()",
+         where d.status = 'pending' and d.next_attempt_at <= now()
+           and (d.email_to is not null
+                or exists (select 1 from contact_methods m where m.id = d.contact_method_id and m.method_id = 'email'))",
     )
     .bind(reason)
     .bind(recheck_secs as f64)

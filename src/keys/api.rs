@@ -27,8 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A key's type: `standard` may call every method, `read-only` only the get…, list… and
-/// currentBillableBandwidth methods; `internal` (only from an internal key) acts for any
-/// customer.
+/// currentBillableBandwidth methods; `internal` (the platform's, made only in the staff
+/// console or with `berth create-key --internal`) acts for any customer.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ApiKeyType {
@@ -99,6 +99,10 @@ pub struct ApiKeyAcl {
     pub address: String,
     /// Its mask length: 0–32 for IPv4, 0–128 for IPv6.
     pub cidr: u8,
+    /// Only in createKeyACL's and updateKeyACL's answer, when the address given had host
+    /// bits beyond the mask: that they were cleared, and what was stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl From<Acl> for ApiKeyAcl {
@@ -108,6 +112,7 @@ impl From<Acl> for ApiKeyAcl {
             key_id: acl.key_id.0,
             address: acl.address(),
             cidr: acl.cidr(),
+            note: None,
         }
     }
 }
@@ -117,7 +122,8 @@ impl From<Acl> for ApiKeyAcl {
 pub struct CreateKeyArgs {
     /// The customer.
     pub id: i64,
-    /// `standard` (the default) or `read-only`; `internal` only from an internal key.
+    /// `standard` (the default) or `read-only`. `internal` is refused (403): internal keys
+    /// are made only in the staff console or with `berth create-key --internal`.
     #[serde(rename = "type")]
     pub kind: Option<ApiKeyType>,
     /// Berth's addition: the key's name, 1–64 characters (default "API").
@@ -146,9 +152,13 @@ async fn create_key(
     caller: Caller,
     Args(args): Args<CreateKeyArgs>,
 ) -> Result<Reply<CreatedKey>, AppError> {
-    let customer = caller.customer(&state.pool, args.id).await?;
     let kind = KeyType::from(args.kind.unwrap_or(ApiKeyType::Standard));
-    caller.internal_argument("type", kind == KeyType::Internal)?;
+    if kind == KeyType::Internal {
+        return Err(AppError::Forbidden(
+            "internal keys are made only in the staff console or with berth create-key --internal",
+        ));
+    }
+    let customer = caller.customer(&state.pool, args.id).await?;
     let name: KeyName = args
         .name
         .as_deref()
@@ -200,6 +210,7 @@ async fn revoke_key(
         .await?
         .map_err(refused)?;
     tx.commit().await?;
+    model::forget_verified();
     let key = model::key(&state.pool, customer, KeyId(args.id))
         .await?
         .ok_or(AppError::NotFound)?;
@@ -260,7 +271,8 @@ async fn create_key_acl(
         .await?
         .map_err(acl_refused)?;
     tx.commit().await?;
-    acl_reply(&state, customer, id).await
+    model::forget_verified();
+    acl_reply(&state, customer, id, network.cleared_note(&args.address)).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -270,7 +282,8 @@ pub struct UpdateKeyAclArgs {
     pub id: i64,
     /// A new address; left out, the current one stays.
     pub address: Option<String>,
-    /// A new mask length; left out, the current one stays.
+    /// A new mask length; left out, the current one stays. Required when the new address
+    /// is of the other family (IPv4 to IPv6 or back): 422 on `cidr` otherwise.
     pub cidr: Option<i64>,
 }
 
@@ -288,9 +301,9 @@ async fn update_key_acl(
         .await?
         .ok_or(AppError::NotFound)?;
     changeable_key(&state, customer, current.key_id).await?;
-    let address = args.address.unwrap_or_else(|| current.address());
-    let cidr = args.cidr.map_or_else(|| current.cidr().to_string(), |c| c.to_string());
-    let network = AclNetwork::parse(&address, &cidr)?;
+    let cidr = args.cidr.map(|c| c.to_string());
+    let network = AclNetwork::change(current.network, args.address.as_deref(), cidr.as_deref())?;
+    let note = args.address.as_deref().and_then(|typed| network.cleared_note(typed));
     if network.network != current.network {
         let mut tx = state.pool.begin().await?;
         model::update_acl(
@@ -304,8 +317,9 @@ async fn update_key_acl(
         .await?
         .map_err(acl_refused)?;
         tx.commit().await?;
+        model::forget_verified();
     }
-    acl_reply(&state, customer, current.id).await
+    acl_reply(&state, customer, current.id, note).await
 }
 
 #[utoipa::path(post, path = "/deleteKeyACL", operation_id = "deleteKeyACL", tag = "API keys",
@@ -326,6 +340,7 @@ async fn delete_key_acl(
         .await?
         .map_err(refused)?;
     tx.commit().await?;
+    model::forget_verified();
     Ok(Done::YES)
 }
 
@@ -341,7 +356,8 @@ async fn acl_reply(
     state: &AppState,
     customer: crate::customer::CustomerId,
     id: AclId,
+    note: Option<String>,
 ) -> Result<Reply<ApiKeyAcl>, AppError> {
     let acl = model::acl(&state.pool, customer, id).await?.ok_or(AppError::NotFound)?;
-    Ok(Reply::new(acl.into()))
+    Ok(Reply::new(ApiKeyAcl { note, ..acl.into() }))
 }

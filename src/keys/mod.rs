@@ -158,7 +158,7 @@ impl KeysPage {
             layout: Layout::new(me, "keys", "API keys").await?,
             keys: keys.into_iter().map(|k| KeyView::new(k, &prefs, &me.csrf)).collect(),
             filter: kind.map_or("", KeyType::as_str),
-            types: KeyType::ALL.iter().map(|t| t.as_str()).collect(),
+            types: KeyType::CUSTOMER.iter().map(|t| t.as_str()).collect(),
             total,
             page,
             newer: (page > 1).then_some(page - 1),
@@ -228,9 +228,13 @@ async fn create(
     let mut errors = FieldErrors::default();
     let name = errors.check("name", input.name.parse::<KeyName>());
     let kind = match KeyType::parse(&input.kind) {
-        // Internal keys act for any customer: only staff create them (DESIGN §5).
-        Some(KeyType::Internal) if !me.may_use_internal() => {
-            return Err(AppError::Forbidden("only staff may create internal keys"));
+        // Internal keys act for any customer and are the platform's: they are made in the
+        // staff console under the staff member's own name, never on a customer's page, and
+        // impersonation grants no such power (DESIGN §5).
+        Some(KeyType::Internal) => {
+            return Err(AppError::Forbidden(
+                "internal keys are made only in the staff console, under the staff member's own name",
+            ));
         }
         Some(kind) => Some(kind),
         None => {
@@ -442,6 +446,8 @@ async fn revoke(
         .await?
         .map_err(refused)?;
     tx.commit().await?;
+    // After the commit: cleared before, a call in between would keep the key as it was.
+    model::forget_verified();
     respond(
         &state,
         &me,
@@ -505,6 +511,7 @@ async fn add_acl(
     match model::add_acl(&mut tx, me.id(), &me.actor(), key, &acl, Some(ip)).await? {
         Ok(_) => {
             tx.commit().await?;
+            model::forget_verified();
             respond(&state, &me, htmx, key, Ok(saved_message("added", &acl, &address))).await
         }
         Err(refusal) => {
@@ -531,7 +538,9 @@ async fn update_acl(
         .await?
         .ok_or(AppError::NotFound)?;
     changeable_key(&state, me.id(), current.key_id).await?;
-    // A part left out keeps its current value (updateKeyACL's arguments are optional).
+    // A part left out keeps its current value (updateKeyACL's arguments are optional),
+    // except a mask when the address changes family.
+    let parsed = AclNetwork::change(current.network, input.address.as_deref(), input.cidr.as_deref());
     let address = input.address.unwrap_or_else(|| current.address());
     let cidr = input.cidr.unwrap_or_else(|| current.cidr().to_string());
     let acl_id = current.id;
@@ -541,7 +550,7 @@ async fn update_acl(
             FormState::failed(&[("address", &address), ("cidr", &cidr)], errors),
         )
     };
-    let acl = match AclNetwork::parse(&address, &cidr) {
+    let acl = match parsed {
         Ok(acl) => acl,
         Err(errors) => return respond(&state, &me, htmx, current.key_id, Err(fail(errors))).await,
     };
@@ -553,6 +562,7 @@ async fn update_acl(
     match model::update_acl(&mut tx, me.id(), &me.actor(), &current, &acl, Some(ip)).await? {
         Ok(()) => {
             tx.commit().await?;
+            model::forget_verified();
             let message = saved_message("saved", &acl, &address);
             respond(&state, &me, htmx, current.key_id, Ok(message)).await
         }
@@ -583,6 +593,7 @@ async fn delete_acl(
         .await?
         .map_err(refused)?;
     tx.commit().await?;
+    model::forget_verified();
     let message = format!("ACL {} deleted.", current.network);
     respond(&state, &me, htmx, current.key_id, Ok(message)).await
 }

@@ -1,6 +1,7 @@
 //! API keys and their ACLs: creating, listing, revoking, the ACL changes with their limits,
-//! and `verify`, the check every API request goes through. Every query of a key or an ACL
-//! filters by its customer.
+//! and `verify`, the check every API request goes through. Every query of a customer's key
+//! or ACL filters by its customer; internal keys belong to the platform (no customer) and
+//! have their own functions, used only by the staff console and `berth create-key`.
 
 use std::net::IpAddr;
 
@@ -42,7 +43,8 @@ impl KeyName {
 }
 
 /// What a key may do: `standard` everything, `read-only` only what changes nothing;
-/// `internal` (created by staff) may act for any customer.
+/// `internal` (the platform's, made by staff in the staff console or by an operator with
+/// `berth create-key --internal`) may act for any customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyType {
@@ -53,6 +55,8 @@ pub enum KeyType {
 
 impl KeyType {
     pub const ALL: [KeyType; 3] = [Self::Standard, Self::ReadOnly, Self::Internal];
+    /// The types a customer's own key may have.
+    pub const CUSTOMER: [KeyType; 2] = [Self::Standard, Self::ReadOnly];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -100,6 +104,8 @@ pub struct Key {
     pub last_used_at: Option<OffsetDateTime>,
     pub last_used_address: Option<IpAddr>,
     pub revoked_at: Option<OffsetDateTime>,
+    /// Internal keys only: who made it ("staff sam", "operator root").
+    pub created_by: Option<String>,
     #[sqlx(skip)]
     pub acls: Vec<Acl>,
 }
@@ -114,8 +120,8 @@ impl Key {
     }
 }
 
-const KEY_COLUMNS: &str =
-    "k.id, k.name, k.type, k.prefix, k.created_at, k.last_used_at, k.last_used_address, k.revoked_at";
+const KEY_COLUMNS: &str = "k.id, k.name, k.type, k.prefix, k.created_at, k.last_used_at, k.last_used_address, \
+                           k.revoked_at, k.created_by";
 
 /// Fills in each key's ACLs, oldest first.
 async fn with_acls(db: impl PgExecutor<'_>, customer: CustomerId, mut keys: Vec<Key>) -> sqlx::Result<Vec<Key>> {
@@ -229,6 +235,8 @@ pub enum Refused {
     Duplicate,
     /// The create form was submitted before: its key exists and its secret was shown.
     Repeated,
+    /// An internal key was asked for a customer: internal keys are the platform's.
+    Internal,
 }
 
 /// A key just created, with the secret that is shown this once.
@@ -249,6 +257,9 @@ pub async fn create(
     form_token: Option<&str>,
     address: Option<IpAddr>,
 ) -> sqlx::Result<Result<Created, Refused>> {
+    if kind == KeyType::Internal {
+        return Ok(Err(Refused::Internal));
+    }
     // One creation at a time per customer, so the limit holds under parallel requests.
     sqlx::query("select 1 from customers where id = $1 for update")
         .bind(customer)
@@ -291,7 +302,9 @@ pub async fn create(
     Ok(Ok(Created { id, prefix, secret }))
 }
 
-/// Revokes a key of the customer's. A revoked key stays, marked, for the record.
+/// Revokes a key of the customer's. A revoked key stays, marked, for the record. The caller
+/// clears the key cache ([`forget_verified`]) once the transaction has committed; like every
+/// change below.
 pub async fn revoke(
     tx: &mut PgConnection,
     customer: CustomerId,
@@ -316,7 +329,6 @@ pub async fn revoke(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    forget_verified();
     record(
         &mut *tx,
         customer,
@@ -327,6 +339,89 @@ pub async fn revoke(
     )
     .await?;
     Ok(Ok(()))
+}
+
+/// Who made an internal key: a staff member in the staff console, or an operator with
+/// `berth create-key --internal`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Maker {
+    Staff { id: i64, username: String },
+    Operator(String),
+}
+
+impl Maker {
+    /// How the key's owner is named: "staff sam", "operator root".
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Staff { username, .. } => format!("staff {username}"),
+            Self::Operator(name) => format!("operator {name}"),
+        }
+    }
+}
+
+/// Creates an internal key, the platform's: no customer lists, revokes or changes it.
+pub async fn create_internal(tx: &mut PgConnection, maker: &Maker, name: &KeyName) -> sqlx::Result<Created> {
+    let secret = Secret::generate();
+    let prefix = secret.prefix();
+    let staff = match maker {
+        Maker::Staff { id, .. } => Some(*id),
+        Maker::Operator(_) => None,
+    };
+    let id = sqlx::query_scalar(
+        "insert into api_keys (customer_id, name, type, prefix, secret_hash, created_by, created_by_staff)
+         values (null, $1, 'internal', $2, $3, $4, $5) returning id",
+    )
+    .bind(name.as_str())
+    .bind(&prefix)
+    .bind(secret.hash().as_slice())
+    .bind(maker.describe())
+    .bind(staff)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(Created { id, prefix, secret })
+}
+
+/// Every internal key, newest first (the staff console's list), with their ACLs.
+pub async fn internal_keys(db: &sqlx::PgPool) -> sqlx::Result<Vec<Key>> {
+    let mut keys: Vec<Key> = sqlx::query_as(&format!(
+        "select {KEY_COLUMNS} from api_keys k where customer_id is null order by id desc"
+    ))
+    .fetch_all(db)
+    .await?;
+    let ids: Vec<i64> = keys.iter().map(|k| k.id.0).collect();
+    let acls: Vec<Acl> = sqlx::query_as(
+        "select id, key_id, network from api_key_acls where customer_id is null and key_id = any($1) order by id",
+    )
+    .bind(&ids)
+    .fetch_all(db)
+    .await?;
+    for acl in acls {
+        if let Some(key) = keys.iter_mut().find(|k| k.id == acl.key_id) {
+            key.acls.push(acl);
+        }
+    }
+    Ok(keys)
+}
+
+/// Revokes an internal key (staff console); the key's name and prefix for the log.
+pub async fn revoke_internal(tx: &mut PgConnection, id: KeyId) -> sqlx::Result<Result<(String, String), Refused>> {
+    let Some((name, prefix, revoked)) = sqlx::query_as::<_, (String, String, bool)>(
+        "select name, prefix, revoked_at is not null from api_keys where customer_id is null and id = $1 for update",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(Err(Refused::NotFound));
+    };
+    if revoked {
+        return Ok(Err(Refused::Revoked));
+    }
+    sqlx::query("update api_keys set revoked_at = now() where id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(Ok((name, prefix)))
 }
 
 /// Locks a key of the customer's for an ACL change; refuses a revoked one.
@@ -393,7 +488,6 @@ pub async fn add_acl(
             .fetch_one(&mut *tx)
             .await?;
     let detail = format!("{} on {prefix}", acl.network);
-    forget_verified();
     record(&mut *tx, customer, actor, "api_key_acl_added", &detail, address).await?;
     Ok(Ok(id))
 }
@@ -435,7 +529,6 @@ pub async fn update_acl(
         return Ok(Err(Refused::NotFound));
     }
     let detail = format!("{} to {} on {prefix}", current.network, new.network);
-    forget_verified();
     record(&mut *tx, customer, actor, "api_key_acl_changed", &detail, address).await?;
     Ok(Ok(()))
 }
@@ -461,7 +554,6 @@ pub async fn delete_acl(
         return Ok(Err(Refused::NotFound));
     }
     let detail = format!("{} on {prefix}", current.network);
-    forget_verified();
     record(&mut *tx, customer, actor, "api_key_acl_deleted", &detail, address).await?;
     Ok(Ok(()))
 }
@@ -470,50 +562,62 @@ pub async fn delete_acl(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub key: KeyId,
-    pub customer: CustomerId,
+    /// The key's customer; `None` for an internal key, which is the platform's.
+    pub customer: Option<CustomerId>,
     pub kind: KeyType,
     /// The key's visible prefix, to name it in the Activity log.
     pub prefix: String,
+    /// Internal keys: who made it ("staff sam", "operator root").
+    pub created_by: Option<String>,
 }
 
 /// Why a presented key was not accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     Unknown,
     Revoked,
     /// The customer's account is cancelled: its keys no longer work.
     Closed,
-    AddressNotAllowed,
+    /// The client is outside the key's ACLs. Not yet recorded: the caller first holds the
+    /// key to its rate, then records it with [`record_refusal`].
+    AddressNotAllowed {
+        key: KeyId,
+        customer: Option<CustomerId>,
+        prefix: String,
+    },
 }
 
 #[derive(sqlx::FromRow)]
 struct Presented {
     id: KeyId,
-    customer_id: CustomerId,
+    customer_id: Option<CustomerId>,
     #[sqlx(rename = "type")]
     kind: String,
     prefix: String,
+    created_by: Option<String>,
     revoked: bool,
     closed: bool,
     networks: Vec<IpNetwork>,
 }
 
-/// A key as `verify` read it, with when it last wrote about each client address (a use, or a
-/// refusal), so that a busy script does not write on every call.
+/// A key as `verify` read it, with when it last wrote about each client address, so that a
+/// busy script does not write its last use on every call.
 struct Verified {
     key: Option<Presented>,
-    written: std::sync::Mutex<std::collections::HashMap<(bool, IpAddr), std::time::Instant>>,
+    /// [`GENERATION`] when it was read: an entry of an older generation is not trusted.
+    generation: u64,
+    written: std::sync::Mutex<std::collections::HashMap<IpAddr, std::time::Instant>>,
 }
 
 impl Verified {
-    /// Whether a use (or refusal) from `client` is to be written now: not in the last minute.
-    fn due(&self, refused: bool, client: IpAddr) -> bool {
+    /// Whether a use from `client` is to be written now: not in the last minute.
+    fn due(&self, client: IpAddr) -> bool {
         let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
         let now = std::time::Instant::now();
-        match written.get(&(refused, client)) {
+        match written.get(&client) {
             Some(at) if now.duration_since(*at) < std::time::Duration::from_secs(60) => false,
             _ => {
-                written.insert((refused, client), now);
+                written.insert(client, now);
                 true
             }
         }
@@ -521,8 +625,8 @@ impl Verified {
 }
 
 /// How long `verify` trusts what it read of a key. A revocation or an ACL change made in
-/// this process clears it at once ([`forget_verified`]); other processes (replicas) see it
-/// within this time.
+/// this process clears it at once, after its commit ([`forget_verified`]); other processes
+/// (replicas) see it within this time.
 pub const VERIFIED_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Keys `verify` read recently, by the SHA-256 of their secret (unknown secrets too).
@@ -534,30 +638,39 @@ static VERIFIED: std::sync::LazyLock<moka::future::Cache<[u8; 32], std::sync::Ar
             .build()
     });
 
-/// Drops what `verify` remembers, after a key was revoked or its ACLs changed, or an
-/// account closed.
-pub(crate) fn forget_verified() {
+/// Moves on with every [`forget_verified`]. A read that began before a change committed
+/// can finish (and be cached) after the cache was cleared; its entry carries the generation
+/// it began in, so it is not trusted afterwards.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Drops what `verify` remembers. Call it after the transaction that revoked a key,
+/// changed its ACLs or closed an account has COMMITTED: cleared before, a request arriving
+/// in between would read (and keep for [`VERIFIED_FOR`]) the key as it was.
+pub fn forget_verified() {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     VERIFIED.invalidate_all();
 }
 
 /// The check behind every API request: the key the secret belongs to, whether it is
 /// revoked, and whether `client` is inside its ACLs. What it read of a key is kept for
-/// [`VERIFIED_FOR`], so a busy key costs no query on most calls. Records the key's last use
-/// and, in the customer's Activity, a refusal for an address outside the ACLs: each at most
-/// once a minute per key and address.
+/// [`VERIFIED_FOR`], so a busy key costs no query on most calls. Records the key's last use,
+/// at most once a minute per key and address. A refusal for an address outside the ACLs is
+/// returned unrecorded (see [`Refusal::AddressNotAllowed`]).
 pub async fn verify(db: &sqlx::PgPool, presented: &str, client: IpAddr) -> sqlx::Result<Result<Principal, Refusal>> {
     if !presented.starts_with(secret::MARK) || presented.len() > 128 {
         return Ok(Err(Refusal::Unknown));
     }
     let hash = secret::hash(presented);
-    let verified = match VERIFIED.get(&hash).await {
+    // Read before the key is: a change committed after this moment moves it on.
+    let generation = GENERATION.load(std::sync::atomic::Ordering::SeqCst);
+    let verified = match VERIFIED.get(&hash).await.filter(|v| v.generation == generation) {
         Some(verified) => verified,
         None => {
             let key: Option<Presented> = sqlx::query_as(
-                "select k.id, k.customer_id, k.type, k.prefix, k.revoked_at is not null as revoked,
-                        c.status = 'cancelled' as closed,
+                "select k.id, k.customer_id, k.type, k.prefix, k.created_by, k.revoked_at is not null as revoked,
+                        coalesce(c.status = 'cancelled', false) as closed,
                         coalesce(array_agg(a.network) filter (where a.id is not null), '{}') as networks
-                 from api_keys k join customers c on c.id = k.customer_id
+                 from api_keys k left join customers c on c.id = k.customer_id
                  left join api_key_acls a on a.key_id = k.id
                  where k.secret_hash = $1 group by k.id, c.status",
             )
@@ -566,6 +679,7 @@ pub async fn verify(db: &sqlx::PgPool, presented: &str, client: IpAddr) -> sqlx:
             .await?;
             let verified = std::sync::Arc::new(Verified {
                 key,
+                generation,
                 written: Default::default(),
             });
             VERIFIED.insert(hash, verified.clone()).await;
@@ -582,13 +696,13 @@ pub async fn verify(db: &sqlx::PgPool, presented: &str, client: IpAddr) -> sqlx:
         return Ok(Err(Refusal::Closed));
     }
     if network::verdict(&key.networks, client) == network::Verdict::Outside {
-        if verified.due(true, client) {
-            let detail = format!("{} from {client}: outside its ACLs", key.prefix);
-            record(db, key.customer_id, BY_API, "api_key_refused", &detail, Some(client)).await?;
-        }
-        return Ok(Err(Refusal::AddressNotAllowed));
+        return Ok(Err(Refusal::AddressNotAllowed {
+            key: key.id,
+            customer: key.customer_id,
+            prefix: key.prefix.clone(),
+        }));
     }
-    if verified.due(false, client) {
+    if verified.due(client) {
         sqlx::query(
             "update api_keys set last_used_at = now(), last_used_address = $2
              where id = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute'
@@ -605,5 +719,135 @@ pub async fn verify(db: &sqlx::PgPool, presented: &str, client: IpAddr) -> sqlx:
         customer: key.customer_id,
         kind,
         prefix: key.prefix.clone(),
+        created_by: key.created_by.clone(),
     }))
+}
+
+/// Refused uses of one key are gathered into one Activity row per this many minutes.
+pub const REFUSALS_WINDOW_MINUTES: i32 = 10;
+/// At most this many of the refused addresses are named in that row.
+const REFUSALS_NAMED: usize = 5;
+
+/// Records a refused use of a customer's key from outside its ACLs: the first in
+/// [`REFUSALS_WINDOW_MINUTES`] adds an Activity row, the next ones update that row in place
+/// ("refused 40 times from 3 addresses in the last 10 minutes"). The caller has held the key
+/// to its rate first, so a flood is refused without writing.
+pub async fn record_refusal(
+    db: &sqlx::PgPool,
+    key: KeyId,
+    customer: CustomerId,
+    prefix: &str,
+    client: IpAddr,
+) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    // One refusal of the key at a time, so parallel ones share one window.
+    sqlx::query("select 1 from api_keys where id = $1 for update")
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+    let window: Option<(i64, i64, i32, Vec<IpNetwork>)> = sqlx::query_as(
+        "select id, activity_id, refusals, addresses from api_key_refusals
+         where key_id = $1 and started_at > now() - make_interval(mins => $2)
+         order by started_at desc limit 1",
+    )
+    .bind(key)
+    .bind(REFUSALS_WINDOW_MINUTES)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let client_net = IpNetwork::from(client);
+    let (refusals, addresses) = match &window {
+        Some((_, _, refusals, addresses)) => {
+            let mut addresses: Vec<IpAddr> = addresses.iter().map(|a| a.ip()).collect();
+            if !addresses.contains(&client) {
+                addresses.push(client);
+            }
+            (refusals + 1, addresses)
+        }
+        None => (1, vec![client]),
+    };
+    let detail = refusal_detail(prefix, refusals, &addresses);
+    match window {
+        Some((id, activity, _, _)) => {
+            sqlx::query("update activity set detail = $3, at = now(), address = $4 where id = $1 and customer_id = $2")
+                .bind(activity)
+                .bind(customer)
+                .bind(&detail)
+                .bind(client)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "update api_key_refusals set refusals = refusals + 1,
+                        addresses = case when $2 = any(addresses) then addresses else addresses || $2 end
+                 where id = $1",
+            )
+            .bind(id)
+            .bind(client_net)
+            .execute(&mut *tx)
+            .await?;
+        }
+        None => {
+            let activity: i64 = sqlx::query_scalar(
+                "insert into activity (customer_id, actor, kind, detail, address)
+                 values ($1, $2, 'api_key_refused', $3, $4) returning id",
+            )
+            .bind(customer)
+            .bind(BY_API)
+            .bind(&detail)
+            .bind(client)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("insert into api_key_refusals (key_id, activity_id, addresses) values ($1, $2, $3)")
+                .bind(key)
+                .bind(activity)
+                .bind(vec![client_net])
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await
+}
+
+/// "berth_ab12cd34 refused 40 times from 3 addresses in the last 10 minutes, outside its
+/// ACLs (198.51.100.1, 2001:db8::1, …)".
+fn refusal_detail(prefix: &str, refusals: i32, addresses: &[IpAddr]) -> String {
+    let times = if refusals == 1 {
+        "once".to_owned()
+    } else {
+        format!("{refusals} times")
+    };
+    let from = if addresses.len() == 1 {
+        "1 address".to_owned()
+    } else {
+        format!("{} addresses", addresses.len())
+    };
+    let mut named: Vec<String> = addresses.iter().take(REFUSALS_NAMED).map(ToString::to_string).collect();
+    if addresses.len() > REFUSALS_NAMED {
+        named.push("…".to_owned());
+    }
+    format!(
+        "{prefix} refused {times} from {from} in the last {REFUSALS_WINDOW_MINUTES} minutes, outside its ACLs ({})",
+        named.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_told_in_one_line() {
+        let a: IpAddr = "198.51.100.1".parse().unwrap();
+        let b: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(
+            refusal_detail("berth_ab12cd34", 1, &[a]),
+            "berth_ab12cd34 refused once from 1 address in the last 10 minutes, outside its ACLs (198.51.100.1)"
+        );
+        assert_eq!(
+            refusal_detail("berth_ab12cd34", 40, &[a, b]),
+            "berth_ab12cd34 refused 40 times from 2 addresses in the last 10 minutes, outside its ACLs \
+             (198.51.100.1, 2001:db8::1)"
+        );
+        let many: Vec<IpAddr> = (1..=7).map(|i| format!("192.0.2.{i}").parse().unwrap()).collect();
+        assert!(refusal_detail("p", 7, &many).ends_with("192.0.2.5, …)"));
+    }
 }

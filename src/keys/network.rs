@@ -63,6 +63,42 @@ impl AclNetwork {
     }
 }
 
+impl AclNetwork {
+    /// A change of the ACL `current` (updateKeyACL, the edit form): a part left out keeps its
+    /// current value, except that a new address of the other family (IPv4 to IPv6 or back)
+    /// needs its mask given again: the old one means something else there.
+    pub fn change(current: IpNetwork, address: Option<&str>, cidr: Option<&str>) -> Result<Self, FieldErrors> {
+        if let (Some(address), None) = (address, cidr)
+            && let Ok(ip) = address.trim().parse::<IpAddr>()
+            && ip.is_ipv4() != current.is_ipv4()
+        {
+            let mut errors = FieldErrors::default();
+            errors.add(
+                "cidr",
+                match ip {
+                    IpAddr::V6(_) => "The new address is IPv6 and the ACL was IPv4: give its mask too (0 to 128).",
+                    IpAddr::V4(_) => "The new address is IPv4 and the ACL was IPv6: give its mask too (0 to 32).",
+                },
+            );
+            return Err(errors);
+        }
+        let address = address.map_or_else(|| current.network().to_string(), str::to_owned);
+        let cidr = cidr.map_or_else(|| current.prefix().to_string(), str::to_owned);
+        Self::parse(&address, &cidr)
+    }
+
+    /// What to tell about the host bits: "the host bits of 203.0.113.7 were cleared".
+    pub fn cleared_note(&self, typed: &str) -> Option<String> {
+        self.cleared.then(|| {
+            format!(
+                "Stored as {}: the host bits of {} were cleared.",
+                self.network,
+                typed.trim()
+            )
+        })
+    }
+}
+
 /// The first of `acls` that contains `client`. An IPv4-mapped IPv6 client
 /// (`::ffff:203.0.113.7`) is also matched as the IPv4 address it carries.
 pub fn matching(acls: &[IpNetwork], client: IpAddr) -> Option<&IpNetwork> {
@@ -188,5 +224,25 @@ mod tests {
         let acls = [net("10.0.0.0/8"), net("192.168.0.0/16")];
         assert_eq!(verdict(&acls, ip("192.168.1.1")), Verdict::Matched(acls[1]));
         assert_eq!(verdict(&acls, ip("172.16.0.1")), Verdict::Outside);
+    }
+
+    #[test]
+    fn a_change_of_family_needs_the_mask_again() {
+        let v4 = net("203.0.113.0/25");
+        let errors = AclNetwork::change(v4, Some("2001:db8::"), None).unwrap_err();
+        assert!(errors.get("cidr").is_some());
+        let acl = AclNetwork::change(v4, Some("2001:db8::"), Some("48")).unwrap();
+        assert_eq!(acl.network, net("2001:db8::/48"));
+        // The same family keeps the mask.
+        let acl = AclNetwork::change(v4, Some("198.51.100.77"), None).unwrap();
+        assert_eq!(acl.network, net("198.51.100.0/25"));
+        assert!(acl.cleared);
+        assert!(acl.cleared_note("198.51.100.77").unwrap().contains("198.51.100.77"));
+        let v6 = net("2001:db8::/48");
+        assert!(AclNetwork::change(v6, Some("203.0.113.9"), None).is_err());
+        assert_eq!(
+            AclNetwork::change(v6, None, Some("32")).unwrap().network,
+            net("2001:db8::/32")
+        );
     }
 }

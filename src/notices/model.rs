@@ -143,6 +143,25 @@ pub async fn publish(tx: &mut PgConnection, customer: Option<CustomerId>, draft:
     Ok(id)
 }
 
+/// Publishes a security notice to `customer` ([`publish`]: their contact methods subscribed
+/// to security notices hear of it) and, in the same transaction, an email delivery straight
+/// to `email_to` (the account's previous address, which need not be a contact method).
+pub async fn publish_security(
+    tx: &mut PgConnection,
+    customer: CustomerId,
+    draft: &Draft,
+    email_to: &str,
+) -> sqlx::Result<NoticeId> {
+    let id = publish(tx, Some(customer), draft).await?;
+    sqlx::query("insert into deliveries (customer_id, notice_id, email_to) values ($1, $2, $3)")
+        .bind(customer)
+        .bind(id)
+        .bind(email_to)
+        .execute(&mut *tx)
+        .await?;
+    Ok(id)
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Notice {
     pub id: NoticeId,
@@ -238,7 +257,8 @@ pub struct Delivery {
     pub next_attempt_at: OffsetDateTime,
 }
 
-/// The deliveries of `notices` to the customer's contact methods.
+/// The deliveries of `notices` to the customer's contact methods (an email straight to an
+/// address, the previous one after an email change, is not listed: the join leaves it out).
 pub async fn deliveries(db: &PgPool, customer: CustomerId, notices: &[NoticeId]) -> sqlx::Result<Vec<Delivery>> {
     let ids: Vec<i64> = notices.iter().map(|n| n.0).collect();
     sqlx::query_as(

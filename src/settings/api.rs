@@ -147,6 +147,18 @@ async fn set_settings(
         format!("settings.{key}")
     })
     .map_err(AppError::Invalid)?;
+    // A key cannot grant itself the power to change sign-in details.
+    if !caller.internal()
+        && model::changes(
+            &model::load(&state.pool, customer).await?,
+            &entries,
+            model::SIGN_IN_BY_API,
+        )
+    {
+        return Err(AppError::Forbidden(
+            "whether API keys may change sign-in details is changed only on the Settings page",
+        ));
+    }
     super::store(&state, customer, &caller.actor(), &entries, caller.address).await?;
     settings_of(&state, customer).await
 }

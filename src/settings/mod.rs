@@ -89,6 +89,18 @@ async fn save(
             return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
         }
     };
+    // Staff impersonating never gain the power to let keys change sign-in details.
+    if me.impersonator.is_some()
+        && model::changes(
+            &model::load(&state.pool, me.id()).await?,
+            &entries,
+            model::SIGN_IN_BY_API,
+        )
+    {
+        return Err(AppError::Forbidden(
+            "whether API keys may change sign-in details cannot be changed while impersonating",
+        ));
+    }
     store(&state, me.id(), &me.actor(), &entries, client).await?;
     if !htmx {
         return see_other(&me.session, "/settings", "Settings saved.").await;

@@ -93,7 +93,26 @@ pub const REGISTRY: &[Setting] = &[
         kind: Kind::Text { max: 100 },
         default: "",
     },
+    Setting {
+        key: SIGN_IN_BY_API,
+        label: "API keys may change sign-in details",
+        help: "Whether your standard API keys may change your password, email address and PIN \
+               (changePassword, changeEmail, changePIN). Off unless you turn it on here; each change \
+               is then recorded and a security notice goes to your previous email address.",
+        kind: Kind::Choice(&[("off", "No: only on this panel"), ("on", "Yes")]),
+        default: "off",
+    },
 ];
+
+/// "API keys may change sign-in details": whether a standard API key may call
+/// changePassword, changeEmail and changePIN. Only the customer, on the Settings page, may
+/// change it: not over the API with a customer's key, not while staff impersonate.
+pub const SIGN_IN_BY_API: &str = "api_sign_in_changes";
+
+/// Whether `entries` change the stored value of `key`.
+pub fn changes(stored: &Values, entries: &[(&'static str, String)], key: &str) -> bool {
+    entries.iter().any(|(k, v)| *k == key && v != stored.get(key))
+}
 
 pub fn find(key: &str) -> Option<&'static Setting> {
     REGISTRY.iter().find(|s| s.key == key)

@@ -1,8 +1,10 @@
 //! The staff console (`/staff/login`, `/staff`, `/staff/customers/{id}` and its actions):
 //! staff sign in apart from customers, find a customer, see their account, roles,
 //! cancellation requests and audit log, grant and revoke roles and close cancellation
-//! requests (`support-write`), and check a PIN a caller gives.
+//! requests (`support-write`), and check a PIN a caller gives; internal API keys are in
+//! [`keys`].
 
+pub mod keys;
 pub mod model;
 
 use askama::Template;
@@ -38,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/customers/{id}/impersonate", post(impersonate))
         .route("/staff/impersonation/end", post(end_impersonation))
         .route("/staff/notices", get(notice_page).post(publish_notice))
+        .merge(keys::router())
 }
 
 /// A signed-in staff member, checked against the database on this request. A customer's
@@ -350,6 +353,8 @@ async fn complete_cancellation(
     }
     record(&mut *tx, id, &me.staff.actor(), "cancellation_completed", "", Some(ip)).await?;
     tx.commit().await?;
+    // After the commit: cleared before, a call in between would keep the keys working.
+    crate::keys::model::forget_verified();
     let to = format!("/staff/customers/{id}");
     see_other(
         &me.session,

@@ -229,8 +229,8 @@ pub async fn complete_cancellation(tx: &mut PgConnection, customer: CustomerId, 
         .bind(customer)
         .execute(&mut *tx)
         .await?;
-    // The customer's API keys stop working with the account.
-    crate::keys::model::forget_verified();
+    // The customer's API keys stop working with the account: the caller clears the key
+    // cache once this has committed.
     Ok(true)
 }
 

@@ -59,11 +59,6 @@ impl Layout {
         })
     }
 
-    /// Whether the `role: internal` choices are shown: to staff with `support-write` only.
-    pub fn may_use_internal(&self) -> bool {
-        self.impersonation.as_ref().is_some_and(|b| b.may_write)
-    }
-
     /// For a page without a signed-in user (sign-in, error pages).
     pub fn anonymous(csrf: String, title: impl Into<String>) -> Self {
         Self {

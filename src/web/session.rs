@@ -271,11 +271,6 @@ impl SignedIn {
         }
     }
 
-    /// Whether `role: internal` choices are open: only to staff with `support-write`.
-    pub fn may_use_internal(&self) -> bool {
-        self.impersonator.as_ref().is_some_and(|i| i.staff.may_write())
-    }
-
     /// Password, PIN and email are never changed while impersonating.
     pub fn refuse_if_impersonating(&self) -> Result<(), AppError> {
         match self.impersonator {

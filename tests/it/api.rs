@@ -98,6 +98,14 @@ impl Fixture {
         .await
     }
 
+    /// Alice allows her keys to change her sign-in details (the setting "API keys may
+    /// change sign-in details", off by default since issue 13).
+    pub async fn allow_sign_in_changes(&self) {
+        berth::settings::model::save(&self.app.pool, self.alice, &[("api_sign_in_changes", "on".to_owned())])
+            .await
+            .unwrap();
+    }
+
     /// The OpenAPI document, as served.
     pub async fn document(&self) -> Value {
         let response = self
@@ -184,9 +192,18 @@ fn document_errors(doc: &Value, method: &str, status: StatusCode, body: &Value) 
         .collect()
 }
 
-/// A new key of `kind` for `customer`: its id and secret.
+/// A new key of `kind` for `customer`: its id and secret. An internal key is the
+/// platform's (`customer` is then ignored), made by the operator "test".
 pub async fn key(app: &TestApp, customer: CustomerId, kind: KeyType) -> (i64, String) {
     let mut tx = app.pool.begin().await.unwrap();
+    if kind == KeyType::Internal {
+        let maker = berth::keys::model::Maker::Operator("test".into());
+        let created = berth::keys::model::create_internal(&mut tx, &maker, &"test key".parse().unwrap())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        return (created.id.0, created.secret.expose().to_owned());
+    }
     let created = berth::keys::model::create(
         &mut tx,
         customer,
@@ -228,6 +245,7 @@ impl Case {
 #[tokio::test]
 async fn every_method_has_a_success_an_invalid_and_an_other_customer_case() {
     let fx = Fixture::new().await;
+    fx.allow_sign_in_changes().await;
     let doc = fx.document().await;
     let methods: Vec<String> = doc["paths"]
         .as_object()
@@ -410,6 +428,9 @@ async fn internal_arguments_need_an_internal_key_which_acts_for_anyone() {
     let (_, internal) = key(&fx.app, fx.bob, KeyType::Internal).await;
     let (status, body) = fx.call_with(&internal, "getKeys", json!({"id": fx.alice.0})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // Not even an internal key mints internal keys over the API (issue 13): they are made
+    // only in the staff console or with `berth create-key --internal`. It may make Alice a
+    // key of her own.
     let (status, body) = fx
         .call_with(
             &internal,
@@ -417,8 +438,12 @@ async fn internal_arguments_need_an_internal_key_which_acts_for_anyone() {
             json!({"id": fx.alice.0, "type": "internal", "name": "ops"}),
         )
         .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = fx
+        .call_with(&internal, "createKey", json!({"id": fx.alice.0, "name": "ops"}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["result"]["type"], "internal");
+    assert_eq!(body["result"]["type"], "standard");
     // A customer that does not exist is not found.
     let (status, _) = fx.call_with(&internal, "getKeys", json!({"id": 999_999})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -593,6 +618,8 @@ async fn a_cancelled_accounts_keys_stop_working() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    // As the staff console's handler does, after the commit (issue 13).
+    berth::keys::model::forget_verified();
     assert!(completed);
     // At once, although the key was just checked (and remembered).
     let (status, body) = fx.call_with(&fx.alice_key, "getKeys", args).await;

@@ -100,6 +100,7 @@ async fn field_error(fx: &Fixture, method: &str, args: Value, field: &str) -> St
 #[tokio::test]
 async fn account_methods_share_the_pages_rules_and_activity() {
     let fx = Fixture::new().await;
+    fx.allow_sign_in_changes().await;
     let alice = fx.alice.0;
     assert_eq!(fx.ok("getUsername", json!({"id": alice})).await, "alice");
     sqlx::query("insert into customer_roles (customer_id, role_id) select $1, id from roles where name = 'beta'")

@@ -25,6 +25,7 @@ mod ftp;
 mod hardening_signin;
 mod hardening_staff;
 mod hardening_webhooks;
+mod hardening_keys;
 mod helpers;
 mod impersonation;
 mod keys;
