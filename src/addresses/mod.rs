@@ -116,6 +116,10 @@ const NOT_AN_ADDRESS: &str = "That is not an IP address.";
 fn not_taken(refused: &Refused, family: Family) -> String {
     match refused {
         Refused::NotFree => "That address is not a free address of the pool.".to_owned(),
+        Refused::OverQuota { held, quota } => format!(
+            "You hold {held} of your {quota} {} addresses; free one first, or ask support for a larger quota.",
+            family.label()
+        ),
         _ => format!(
             "No free {} address is left in the pool. Try the other kind, or ask support to add addresses.",
             family.label()

@@ -111,7 +111,13 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 /// object key holding a control character; `key` is the innermost argument's name, which
 /// says whether tab and newline are allowed.
 fn check_text(value: &serde_json::Value, path: &str, key: Option<&str>, errors: &mut FieldErrors) {
-    let field = |path: &str| if path.is_empty() { "arguments".to_owned() } else { path.to_owned() };
+    let field = |path: &str| {
+        if path.is_empty() {
+            "arguments".to_owned()
+        } else {
+            path.to_owned()
+        }
+    };
     match value {
         serde_json::Value::String(text) => {
             if let Some(message) = crate::web::form::control_character(key.unwrap_or(""), text) {
@@ -184,7 +190,10 @@ fn plain_words(message: &str) -> String {
         }
     };
     for prefix in ["invalid type: ", "invalid value: "] {
-        if let Some((got, want)) = message.strip_prefix(prefix).and_then(|rest| rest.split_once(", expected ")) {
+        if let Some((got, want)) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once(", expected "))
+        {
             return format!("Expected {}, not {}.", expected(want), given(got));
         }
     }

@@ -78,7 +78,10 @@ where
     for (name, value) in pairs {
         let (name, value) = (name.as_ref(), value.as_ref());
         if let Some(message) = control_character("", name) {
-            errors.add(name.escape_default().to_string(), format!("The field's name: {message}"));
+            errors.add(
+                name.escape_default().to_string(),
+                format!("The field's name: {message}"),
+            );
         } else if let Some(message) = control_character(name, value) {
             errors.add(name, message);
         }

@@ -144,7 +144,12 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = app(state.clone());
-        tokio::spawn(berth::web::serve::serve(listener, router, limits, std::future::pending()));
+        tokio::spawn(berth::web::serve::serve(
+            listener,
+            router,
+            limits,
+            std::future::pending(),
+        ));
         Self {
             base: format!("http://{addr}"),
             pool,

@@ -22,6 +22,7 @@ mod browser_wizard;
 mod contacts;
 mod delivery;
 mod ftp;
+mod hardening_input;
 mod helpers;
 mod impersonation;
 mod keys;
