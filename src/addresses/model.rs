@@ -220,6 +220,16 @@ pub async fn add(
         .bind(family.number())
         .fetch_one(&mut *tx)
         .await?;
+    let pool_empty: bool = sqlx::query_scalar(
+        "select not exists (select 1 from ip_pool where customer_id is null and family(address) = $1)",
+    )
+    .bind(family.number())
+    .fetch_one(&mut *tx)
+    .await?;
+    // An empty pool is said first: a larger quota would not help.
+    if specific.is_none() && pool_empty {
+        return Ok(Err(Refused::PoolEmpty));
+    }
     if held >= i64::from(quota) {
         return Ok(Err(Refused::OverQuota { held, quota }));
     }

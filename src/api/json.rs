@@ -66,10 +66,13 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     };
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|err| bad_json(&err))?;
     if !value.is_object() {
-        return Err(AppError::BadJson(format!(
-            "The body must be a JSON object of the method's arguments by name, not {}.",
-            json_kind(&value)
-        )));
+        return Err(invalid(
+            "arguments",
+            format!(
+                "Pass the arguments as a JSON object by their names, not {}.",
+                json_kind(&value)
+            ),
+        ));
     }
     let mut errors = FieldErrors::default();
     check_text(&value, "", None, &mut errors);
