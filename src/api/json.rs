@@ -355,13 +355,15 @@ impl utoipa::IntoResponses for ApiErrors {
             ("404", "No such object, or it is not this customer's (NotFound)."),
             (
                 "409",
-                "The object cannot change in its state, such as a revoked key (Conflict).",
+                "The object cannot change in its state, such as a revoked key; the pool is empty or the \
+                 customer holds their quota of addresses (Conflict).",
             ),
             ("413", "The body is too large (PayloadTooLarge)."),
             ("415", "The body is not application/json (UnsupportedMediaType)."),
             (
                 "422",
-                "An argument is invalid; `fields` says which and why (InvalidArguments).",
+                "An argument is invalid (a control character in text included), or the arguments are not \
+                 a JSON object; `fields` says which and why (InvalidArguments).",
             ),
             (
                 "429",
