@@ -180,7 +180,12 @@ async fn add(
             tx.commit().await?;
             Ok(format!("{address} is yours."))
         }
-        Err(refused) => failed(&not_taken(&refused, family)),
+        Err(refused) => {
+            // Before the page is rendered: the transaction holds the customer's row lock
+            // (`model::add`), which parallel requests wait for.
+            tx.rollback().await?;
+            failed(&not_taken(&refused, family))
+        }
     };
     respond(&state, &me, htmx, outcome).await
 }

@@ -475,6 +475,44 @@ async fn the_page_refuses_an_address_over_the_quota_with_the_quota_in_the_messag
         .scalar(&format!("select count(*) from ip_pool where customer_id = {}", alice.0))
         .await;
     assert_eq!(held, 2);
+
+    // Parallel posts of the form: never more than the quota.
+    client.get("/addresses").await;
+    let posts = (0..12).map(|_| client.post_form("/addresses", &[("family", "ipv4")]));
+    let answers = futures_util::future::join_all(posts).await;
+    let taken = answers.iter().filter(|r| r.status == StatusCode::SEE_OTHER).count();
+    assert_eq!(taken, 16.min(12), "every post within the quota succeeds");
+    sqlx::query("update customers set ipv4_quota = 15 where id = $1")
+        .bind(alice)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let posts = (0..12).map(|_| client.post_form("/addresses", &[("family", "ipv4")]));
+    let answers = futures_util::future::join_all(posts).await;
+    let taken = answers.iter().filter(|r| r.status == StatusCode::SEE_OTHER).count();
+    assert_eq!(
+        taken,
+        3,
+        "only up to the quota of 15: {:?}",
+        answers
+            .iter()
+            .map(|r| (r.status, r.body.chars().take(300).collect::<String>()))
+            .collect::<Vec<_>>()
+    );
+    for refused in answers.iter().filter(|r| r.status != StatusCode::SEE_OTHER) {
+        assert!(
+            refused.body.contains("You hold 15 of your 15 IPv4 addresses"),
+            "{}",
+            refused.body
+        );
+    }
+    let held: i64 = app
+        .scalar(&format!(
+            "select count(*) from ip_pool where customer_id = {} and family(address) = 4",
+            alice.0
+        ))
+        .await;
+    assert_eq!(held, 15);
 }
 
 #[tokio::test]
