@@ -40,6 +40,9 @@ struct AddressesPage {
     layout: Layout,
     rows: Vec<Row>,
     add_form: FormState,
+    /// (held, quota) of IPv4 and of IPv6 addresses.
+    ipv4: (usize, i32),
+    ipv6: (usize, i32),
 }
 page!(AddressesPage);
 
@@ -70,8 +73,13 @@ impl AddressesPage {
                 held,
             })
             .collect();
+        let (quota_v4, quota_v6) = model::quotas(&state.pool, me.id()).await?.unwrap_or_default();
+        let rows: Vec<Row> = rows;
+        let v4 = rows.iter().filter(|r| r.held.address.is_ipv4()).count();
         Ok(Self {
             layout: Layout::new(me, "addresses", "IP addresses").await?,
+            ipv4: (v4, quota_v4),
+            ipv6: (rows.len() - v4, quota_v6),
             rows,
             add_form,
         })

@@ -471,6 +471,13 @@ async fn the_page_refuses_an_address_over_the_quota_with_the_quota_in_the_messag
     let r = client.post_form("/addresses", &[("family", "ipv6")]).await;
     assert!(r.status.is_client_error(), "{}", r.status);
     assert!(r.body.contains("You hold 2 of your 2 IPv6 addresses"), "{}", r.body);
+    let page = client.get("/addresses").await;
+    assert!(
+        page.text("#address-quota")
+            .contains("You hold 0 of your 16 IPv4 and 2 of your 2 IPv6 addresses"),
+        "{}",
+        page.body
+    );
     let held: i64 = app
         .scalar(&format!("select count(*) from ip_pool where customer_id = {}", alice.0))
         .await;
