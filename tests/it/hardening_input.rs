@@ -996,6 +996,11 @@ async fn every_page_form_refuses_bad_input_without_a_5xx_or_a_write() {
         }
     }
     assert_eq!(checksum(&app).await, before, "a refused form wrote something");
+    eprintln!(
+        "form fuzz: {posts} posts to {} forms of {} routes",
+        targets.len(),
+        patterns.len()
+    );
     assert!(posts > 100, "{posts}");
     assert!(started.elapsed() < Duration::from_secs(50), "{:?}", started.elapsed());
 }
@@ -1090,6 +1095,7 @@ async fn every_api_method_refuses_bad_arguments_without_a_5xx_or_a_write() {
         everything_before,
         "a refused call wrote something"
     );
+    eprintln!("API fuzz: {calls} calls");
     assert!(calls > 300, "{calls}");
     assert!(started.elapsed() < Duration::from_secs(50), "{:?}", started.elapsed());
 }
