@@ -168,12 +168,13 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
     let local = listener.local_addr().unwrap_or(config.listen);
     let base = config.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
     println!("Berth is serving on {base} (Ctrl-C stops it)");
-    let served = axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await;
+    let limits = crate::web::serve::ServeLimits {
+        header_read_timeout: std::time::Duration::from_secs(config.header_timeout_secs),
+        max_connections: config
+            .max_connections
+            .map_or_else(crate::web::serve::default_max_connections, |n| n as usize),
+    };
+    let served = crate::web::serve::serve(listener, app(state), limits, shutdown_signal()).await;
     cleanup.abort();
     worker.abort();
     delivery.abort();

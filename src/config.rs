@@ -186,6 +186,14 @@ pub struct ServeConfig {
     /// so webhooks never reach loopback, private, link-local or other local addresses.
     #[arg(long, env = "BERTH_WEBHOOK_ALLOW", value_delimiter = ',')]
     pub webhook_allow: Vec<sqlx::types::ipnetwork::IpNetwork>,
+    /// Connections open at once; more wait in the listen queue. Default: sized from the
+    /// open-file limit (768 under the usual 1024).
+    #[arg(long, env = "BERTH_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Seconds a client may take to send a request's headers (and a keep-alive connection
+    /// may stay idle), 1 to 10.
+    #[arg(long, env = "BERTH_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10))]
+    pub header_timeout_secs: u64,
 }
 
 /// `BERTH_SMTP_URL`: it may carry a password, so `Debug` does not show it.

@@ -48,6 +48,7 @@ impl Entry {
             "api_internal_call" => "Internal API call",
             "address_added" => "IP address added",
             "address_freed" => "IP address freed",
+            "address_quota_changed" => "IP address quota changed",
             "reverse_dns_changed" => "Reverse DNS changed",
             "ftp_user_created" => "FTP user created",
             "ftp_user_changed" => "FTP user changed",

@@ -40,6 +40,9 @@ struct AddressesPage {
     layout: Layout,
     rows: Vec<Row>,
     add_form: FormState,
+    /// (held, quota) of IPv4 and of IPv6 addresses.
+    ipv4: (usize, i32),
+    ipv6: (usize, i32),
 }
 page!(AddressesPage);
 
@@ -70,8 +73,13 @@ impl AddressesPage {
                 held,
             })
             .collect();
+        let (quota_v4, quota_v6) = model::quotas(&state.pool, me.id()).await?.unwrap_or_default();
+        let rows: Vec<Row> = rows;
+        let v4 = rows.iter().filter(|r| r.held.address.is_ipv4()).count();
         Ok(Self {
             layout: Layout::new(me, "addresses", "IP addresses").await?,
+            ipv4: (v4, quota_v4),
+            ipv6: (rows.len() - v4, quota_v6),
             rows,
             add_form,
         })
@@ -116,6 +124,10 @@ const NOT_AN_ADDRESS: &str = "That is not an IP address.";
 fn not_taken(refused: &Refused, family: Family) -> String {
     match refused {
         Refused::NotFree => "That address is not a free address of the pool.".to_owned(),
+        Refused::OverQuota { held, quota } => format!(
+            "You hold {held} of your {quota} {} addresses; free one first, or ask support for a larger quota.",
+            family.label()
+        ),
         _ => format!(
             "No free {} address is left in the pool. Try the other kind, or ask support to add addresses.",
             family.label()
@@ -165,7 +177,12 @@ async fn add(
             tx.commit().await?;
             Ok(format!("{address} is yours."))
         }
-        Err(refused) => failed(&not_taken(&refused, family)),
+        Err(refused) => {
+            // Before the page is rendered: the transaction holds the customer's row lock
+            // (`model::add`), which parallel requests wait for.
+            tx.rollback().await?;
+            failed(&not_taken(&refused, family))
+        }
     };
     respond(&state, &me, htmx, outcome).await
 }

@@ -146,6 +146,51 @@ pub enum Refused {
     NotFound,
     /// A container holds it: "container web of site My shop".
     Attached(String),
+    /// The customer holds `held` addresses of the family, and may hold `quota`.
+    OverQuota { held: i64, quota: i32 },
+}
+
+/// How many addresses of each family a customer may hold: (IPv4, IPv6).
+pub async fn quotas(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Option<(i32, i32)>> {
+    sqlx::query_as("select ipv4_quota, ipv6_quota from customers where id = $1")
+        .bind(customer)
+        .fetch_optional(db)
+        .await
+}
+
+/// The most a quota may be set to.
+pub const MAX_QUOTA: i32 = 65_536;
+
+/// Sets a customer's quotas (staff, support-write) and records it in their Activity;
+/// `false` when there is no such customer. Addresses already held above a lowered quota
+/// stay; only new ones are refused.
+pub async fn set_quotas(
+    tx: &mut PgConnection,
+    customer: CustomerId,
+    actor: &str,
+    ipv4: i32,
+    ipv6: i32,
+    from: Option<IpAddr>,
+) -> sqlx::Result<bool> {
+    let before: Option<(i32, i32)> =
+        sqlx::query_as("select ipv4_quota, ipv6_quota from customers where id = $1 for no key update")
+            .bind(customer)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((old4, old6)) = before else {
+        return Ok(false);
+    };
+    sqlx::query("update customers set ipv4_quota = $2, ipv6_quota = $3 where id = $1")
+        .bind(customer)
+        .bind(ipv4)
+        .bind(ipv6)
+        .execute(&mut *tx)
+        .await?;
+    if (old4, old6) != (ipv4, ipv6) {
+        let detail = format!("IPv4 {old4} → {ipv4}, IPv6 {old6} → {ipv6}");
+        record(&mut *tx, customer, actor, "address_quota_changed", &detail, from).await?;
+    }
+    Ok(true)
 }
 
 /// Takes the lowest free address of `family` (addIpAddress), or, for staff, the named one.
@@ -158,6 +203,36 @@ pub async fn add(
     specific: Option<IpAddr>,
     from: Option<IpAddr>,
 ) -> sqlx::Result<Result<IpAddr, Refused>> {
+    // The customer's row is locked first, so parallel requests count one after another
+    // and together never pass the quota.
+    let quota: i32 = sqlx::query_scalar(&format!(
+        "select {} from customers where id = $1 for no key update",
+        match family {
+            Family::V4 => "ipv4_quota",
+            Family::V6 => "ipv6_quota",
+        }
+    ))
+    .bind(customer)
+    .fetch_one(&mut *tx)
+    .await?;
+    let held: i64 = sqlx::query_scalar("select count(*) from ip_pool where customer_id = $1 and family(address) = $2")
+        .bind(customer)
+        .bind(family.number())
+        .fetch_one(&mut *tx)
+        .await?;
+    let pool_empty: bool = sqlx::query_scalar(
+        "select not exists (select 1 from ip_pool where customer_id is null and family(address) = $1)",
+    )
+    .bind(family.number())
+    .fetch_one(&mut *tx)
+    .await?;
+    // An empty pool is said first: a larger quota would not help.
+    if specific.is_none() && pool_empty {
+        return Ok(Err(Refused::PoolEmpty));
+    }
+    if held >= i64::from(quota) {
+        return Ok(Err(Refused::OverQuota { held, quota }));
+    }
     let taken: Option<IpAddr> = match specific {
         Some(address) => {
             sqlx::query_scalar(

@@ -53,6 +53,9 @@ where
 }
 
 /// Reads `body` as `T`, telling apart JSON that does not parse from arguments that are wrong.
+/// Only a JSON object is accepted (no positional arguments in an array), and no text in it
+/// may hold NUL or another control character (see [`crate::web::form::control_character`]).
+/// Messages name the argument by its seed name and say in plain words what was expected.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     let bad_json = |err: &serde_json::Error| {
         AppError::BadJson(format!(
@@ -61,15 +64,23 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
             err.column()
         ))
     };
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let inner = err.inner();
-        if !inner.is_data() {
-            return bad_json(inner);
-        }
-        // serde's own words, without the position: it is about an argument, not the text.
-        let message = inner.to_string();
-        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|err| bad_json(&err))?;
+    if !value.is_object() {
+        return Err(invalid(
+            "arguments",
+            format!(
+                "Pass the arguments as a JSON object by their names, not {}.",
+                json_kind(&value)
+            ),
+        ));
+    }
+    let mut errors = FieldErrors::default();
+    check_text(&value, "", None, &mut errors);
+    if !errors.is_empty() {
+        return Err(AppError::Invalid(errors));
+    }
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let message = err.inner().to_string();
         let path = err.path().to_string();
         // A missing argument is named by the message, not the path (its object's).
         let missing = message
@@ -82,11 +93,144 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
             (None, _) => path,
         };
         let mut fields = FieldErrors::default();
-        fields.add(field, message);
+        fields.add(field, plain_words(&message));
         AppError::Invalid(fields)
-    })?;
-    deserializer.end().map_err(|err| bad_json(&err))?;
-    Ok(value)
+    })
+}
+
+/// What a JSON value is, in the words of the documentation.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Records, by its path (`name`, `options.url`, `environmentNames[1]`), every string or
+/// object key holding a control character; `key` is the innermost argument's name, which
+/// says whether tab and newline are allowed.
+fn check_text(value: &serde_json::Value, path: &str, key: Option<&str>, errors: &mut FieldErrors) {
+    let field = |path: &str| {
+        if path.is_empty() {
+            "arguments".to_owned()
+        } else {
+            path.to_owned()
+        }
+    };
+    match value {
+        serde_json::Value::String(text) => {
+            if let Some(message) = crate::web::form::control_character(key.unwrap_or(""), text) {
+                errors.add(field(path), message);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                check_text(item, &format!("{path}[{index}]"), key, errors);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (name, item) in map {
+                let inner = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                if let Some(message) = crate::web::form::control_character("", name) {
+                    errors.add(field(path), format!("An argument's name: {message}"));
+                    continue;
+                }
+                check_text(item, &inner, Some(name), errors);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// serde's message with its Rust words (`i64`, `struct IdArgs`, `a sequence`) put plainly:
+/// "invalid type: string \"x\", expected i64" becomes "Expected a whole number, not a string.".
+fn plain_words(message: &str) -> String {
+    let message = message.split(" at line ").next().unwrap_or(message);
+    let expected = |rust: &str| -> String {
+        let rust = rust.trim();
+        match rust {
+            "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".to_owned(),
+            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more".to_owned(),
+            "f32" | "f64" => "a number".to_owned(),
+            "a sequence" | "a sequence of strings" => "an array".to_owned(),
+            "a map" => "an object".to_owned(),
+            "a borrowed string" | "a character" => "a string".to_owned(),
+            "option" | "unit" => "a value or null".to_owned(),
+            "a boolean" | "a string" | "a number" => rust.to_owned(),
+            s if s.starts_with("struct ") || s.starts_with("tuple struct ") || s.starts_with("enum ") => {
+                "an object".to_owned()
+            }
+            s if s.contains("identifier") => "a known name".to_owned(),
+            s if s.starts_with("one of ") || s.starts_with('`') => s.to_owned(),
+            _ => "another kind of value".to_owned(),
+        }
+    };
+    let given = |rust: &str| -> String {
+        let rust = rust.trim();
+        if let Some(n) = rust.strip_prefix("integer ") {
+            format!("the number {}", n.trim_matches('`'))
+        } else if let Some(n) = rust.strip_prefix("floating point ") {
+            format!("the number {}", n.trim_matches('`'))
+        } else if rust.starts_with("string ") {
+            "a string".to_owned()
+        } else if rust.starts_with("boolean ") {
+            "a boolean".to_owned()
+        } else {
+            match rust {
+                "sequence" => "an array".to_owned(),
+                "map" => "an object".to_owned(),
+                "unit value" | "null" => "null".to_owned(),
+                _ => "this value".to_owned(),
+            }
+        }
+    };
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((got, want)) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once(", expected "))
+        {
+            return format!("Expected {}, not {}.", expected(want), given(got));
+        }
+    }
+    if let Some(rest) = message.strip_prefix("invalid length ") {
+        let count = rest.split(',').next().unwrap_or("").trim();
+        return format!("The wrong number of values ({count}).");
+    }
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        return format!("The argument {name} is required.");
+    }
+    if let Some(name) = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        let known = message.split_once(", expected ").map_or("", |(_, known)| known);
+        return if known.is_empty() || known.contains("no fields") {
+            format!("There is no argument {name}.")
+        } else {
+            format!("There is no argument {name}; expected {known}.")
+        };
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let (name, known) = rest.split_once('`').unwrap_or((rest, ""));
+        let known = known.trim_start_matches(", expected ");
+        return format!("{name} is not one of the choices; expected {known}.");
+    }
+    if let Some(rest) = message.strip_prefix("duplicate field `") {
+        return format!("The argument {} is given twice.", rest.split('`').next().unwrap_or(""));
+    }
+    // The project's own messages (FromStr of a newtype) are already plain.
+    message.to_owned()
 }
 
 /// The arguments of a method that takes only an `id`: the customer's (getUsername,
@@ -211,13 +355,15 @@ impl utoipa::IntoResponses for ApiErrors {
             ("404", "No such object, or it is not this customer's (NotFound)."),
             (
                 "409",
-                "The object cannot change in its state, such as a revoked key (Conflict).",
+                "The object cannot change in its state, such as a revoked key; the pool is empty or the \
+                 customer holds their quota of addresses (Conflict).",
             ),
             ("413", "The body is too large (PayloadTooLarge)."),
             ("415", "The body is not application/json (UnsupportedMediaType)."),
             (
                 "422",
-                "An argument is invalid; `fields` says which and why (InvalidArguments).",
+                "An argument is invalid (a control character in text included), or the arguments are not \
+                 a JSON object; `fields` says which and why (InvalidArguments).",
             ),
             (
                 "429",

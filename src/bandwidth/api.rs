@@ -68,11 +68,11 @@ pub struct SiteBandwidth {
 impl From<SiteUsage> for SiteBandwidth {
     fn from(site: SiteUsage) -> Self {
         Self {
+            total: site.total(),
             site_id: site.site_id,
             name: site.name,
             bytes_in: site.bytes_in,
             bytes_out: site.bytes_out,
-            total: site.bytes_in + site.bytes_out,
         }
     }
 }

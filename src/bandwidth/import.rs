@@ -6,6 +6,12 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// The most bytes one direction of one site can move in an hour: 10^15 bytes, about
+/// 2.2 Tbit/s sustained, beyond any link a site has. Larger counts are errors in the file,
+/// and refusing them keeps every sum of a month within 64 bits (744 hours × 2 directions ×
+/// 10^15 < 1.5 × 10^18 per site).
+pub const MAX_BYTES_PER_HOUR: i64 = 1_000_000_000_000_000;
+
 /// Which site a line is about, as written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SiteRef {
@@ -81,11 +87,18 @@ fn parse_line(number: usize, raw: &str) -> Result<Line, String> {
         return Err(format!("hour {:?} is not on the hour", fields[1]));
     }
     let bytes = |name: &str, value: &str| {
-        value
+        let n = value
             .parse::<i64>()
             .ok()
             .filter(|n| *n >= 0)
-            .ok_or_else(|| format!("{name} {value:?} is not a whole number of bytes"))
+            .ok_or_else(|| format!("{name} {value:?} is not a whole number of bytes"))?;
+        if n > MAX_BYTES_PER_HOUR {
+            return Err(format!(
+                "{name} {value:?} is more than {MAX_BYTES_PER_HOUR} bytes in an hour (about 2.2 Tbit/s), \
+                 more than any site's link carries"
+            ));
+        }
+        Ok(n)
     };
     Ok(Line {
         number,
@@ -114,6 +127,22 @@ mod tests {
         assert_eq!(lines[1].hour, datetime!(2026-11-01 00:00 UTC));
         let unicode = parse("bücher.example,2026-11-01T00:00:00Z,1,1").unwrap();
         assert_eq!(unicode[0].site, SiteRef::Hostname("xn--bcher-kva.example".into()));
+    }
+
+    #[test]
+    fn refuses_more_bytes_than_a_link_carries_in_an_hour() {
+        let at_most = format!("1,2026-11-01T00:00:00Z,{MAX_BYTES_PER_HOUR},{MAX_BYTES_PER_HOUR}");
+        assert!(parse(&at_most).is_ok());
+        let text = format!(
+            "1,2026-11-01T00:00:00Z,1,1\n1,2026-11-01T01:00:00Z,{},0\n1,2026-11-01T02:00:00Z,0,{}",
+            MAX_BYTES_PER_HOUR + 1,
+            i64::MAX
+        );
+        let errors = parse(&text).unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("line 2: bytes_in"), "{errors:?}");
+        assert!(errors[1].starts_with("line 3: bytes_out"), "{errors:?}");
+        assert!(errors[0].contains("in an hour"), "{errors:?}");
     }
 
     #[test]

@@ -128,7 +128,7 @@ async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: Si
                 name: s.name.clone(),
                 bytes_in: human(s.bytes_in),
                 bytes_out: human(s.bytes_out),
-                total: human(s.bytes_in + s.bytes_out),
+                total: human(s.total()),
             })
             .collect(),
         chart_width: CHART_WIDTH,

@@ -70,7 +70,20 @@ pub struct Usage {
 
 impl Usage {
     pub fn total(&self) -> i64 {
-        self.bytes_in + self.bytes_out
+        self.bytes_in.saturating_add(self.bytes_out)
+    }
+}
+
+/// A sum of byte counts that stops at `i64::MAX` rather than overflowing: samples stored
+/// before the import refused impossible counts (`import::MAX_BYTES_PER_HOUR`) can still
+/// be in the database, and the pages must show them, not panic.
+fn sum(counts: impl Iterator<Item = i64>) -> i64 {
+    counts.fold(0, i64::saturating_add)
+}
+
+impl SiteUsage {
+    pub fn total(&self) -> i64 {
+        self.bytes_in.saturating_add(self.bytes_out)
     }
 }
 
@@ -78,7 +91,8 @@ impl Usage {
 /// (migration `bandwidth_rollups`), at most 31 rows.
 pub async fn totals(db: &PgPool, customer: CustomerId, period: Period) -> sqlx::Result<(i64, i64)> {
     sqlx::query_as(
-        "select coalesce(sum(bytes_in), 0)::bigint, coalesce(sum(bytes_out), 0)::bigint
+        "select least(coalesce(sum(bytes_in), 0), 9223372036854775807)::bigint,
+                least(coalesce(sum(bytes_out), 0), 9223372036854775807)::bigint
          from bandwidth_customer_days where customer_id = $1 and day >= $2 and day < $3",
     )
     .bind(customer)
@@ -93,7 +107,7 @@ pub async fn totals(db: &PgPool, customer: CustomerId, period: Period) -> sqlx::
 pub async fn usage(db: &PgPool, customer: CustomerId, now: OffsetDateTime) -> sqlx::Result<Usage> {
     let period = Period::containing(now);
     let per_day: Vec<(Date, i64)> = sqlx::query_as(
-        "select day, (bytes_in + bytes_out)::bigint from bandwidth_customer_days
+        "select day, least(bytes_in::numeric + bytes_out, 9223372036854775807)::bigint from bandwidth_customer_days
          where customer_id = $1 and day >= $2 and day < $3 order by day",
     )
     .bind(customer)
@@ -106,7 +120,7 @@ pub async fn usage(db: &PgPool, customer: CustomerId, now: OffsetDateTime) -> sq
                 coalesce(m.bytes_in, 0) as bytes_in, coalesce(m.bytes_out, 0) as bytes_out
          from sites s left join bandwidth_site_months m on m.site_id = s.id and m.month = $2
          where s.customer_id = $1
-         order by coalesce(m.bytes_in + m.bytes_out, 0) desc, s.name, s.id",
+         order by coalesce(m.bytes_in::numeric + m.bytes_out, 0) desc, s.name, s.id",
     )
     .bind(customer)
     .bind(period.start.date())
@@ -122,8 +136,8 @@ pub async fn usage(db: &PgPool, customer: CustomerId, now: OffsetDateTime) -> sq
         .collect();
     Ok(Usage {
         period,
-        bytes_in: sites.iter().map(|s| s.bytes_in).sum(),
-        bytes_out: sites.iter().map(|s| s.bytes_out).sum(),
+        bytes_in: sum(sites.iter().map(|s| s.bytes_in)),
+        bytes_out: sum(sites.iter().map(|s| s.bytes_out)),
         days,
         sites,
     })

@@ -47,8 +47,8 @@ async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: Si
         previous_address: summary.previous_address.map(|a| a.to_string()).unwrap_or_default(),
         failed_since: summary.failed_since,
         bandwidth_month: bandwidth::month_name(&period),
-        bandwidth_total: bandwidth::human(bytes_in + bytes_out),
-        bandwidth_projection: bandwidth::human(period.projection(bytes_in + bytes_out, now)),
+        bandwidth_total: bandwidth::human(bytes_in.saturating_add(bytes_out)),
+        bandwidth_projection: bandwidth::human(period.projection(bytes_in.saturating_add(bytes_out), now)),
     };
     render(htmx, StatusCode::OK, &page, None)
 }

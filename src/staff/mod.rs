@@ -22,7 +22,7 @@ use crate::customer::{CustomerId, UsernameKey};
 use crate::settings::model::Preferences;
 use crate::web::render::see_other;
 use crate::web::{AppError, ClientIp, Device, Form, Layout, local_path, render, session};
-use crate::{AppState, account, activity, auth, page};
+use crate::{AppState, account, activity, addresses, auth, page};
 use model::Staff;
 
 pub fn router() -> Router<AppState> {
@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff", get(index))
         .route("/staff/customers/{id}", get(customer))
         .route("/staff/customers/{id}/roles", post(set_role))
+        .route("/staff/customers/{id}/address-quota", post(set_address_quota))
         .route(
             "/staff/customers/{id}/cancellations/{request}/complete",
             post(complete_cancellation),
@@ -254,6 +255,8 @@ struct CustomerPage {
     roles: Vec<(String, String, bool)>,
     cancellations: Vec<account::model::Cancellation>,
     audit: Vec<AuditRow>,
+    /// How many IPv4 and IPv6 addresses the customer may hold.
+    quotas: (i32, i32),
     pin_result: Option<String>,
     reason: String,
     reason_error: Option<&'static str>,
@@ -285,6 +288,7 @@ async fn customer_page(
         may_write: me.staff.may_write(),
         roles: model::roles(&state.pool, id).await?,
         cancellations: account::model::cancellations(&state.pool, id).await?,
+        quotas: addresses::model::quotas(&state.pool, id).await?.unwrap_or_default(),
         audit,
         pin_result,
         reason: String::new(),
@@ -300,6 +304,52 @@ async fn customer(
 ) -> Result<Response, AppError> {
     let page = customer_page(&state, &me, customer_id(&raw)?, None).await?;
     render(false, StatusCode::OK, &page, None)
+}
+
+#[derive(Deserialize)]
+struct QuotaInput {
+    #[serde(default)]
+    ipv4_quota: String,
+    #[serde(default)]
+    ipv6_quota: String,
+}
+
+/// Sets how many addresses of each family the customer may hold; `support-write` only,
+/// recorded in the customer's audit log.
+async fn set_address_quota(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    me: StaffSignedIn,
+    Path(raw): Path<String>,
+    Form(input): Form<QuotaInput>,
+) -> Result<Response, AppError> {
+    me.require_write()?;
+    let id = customer_id(&raw)?;
+    let quota = |raw: &str| {
+        raw.trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|n| (0..=addresses::model::MAX_QUOTA).contains(n))
+            .ok_or_else(|| format!("A whole number from 0 to {}.", addresses::model::MAX_QUOTA))
+    };
+    let mut errors = crate::web::FieldErrors::default();
+    let ipv4 = errors.check("ipv4_quota", quota(&input.ipv4_quota));
+    let ipv6 = errors.check("ipv6_quota", quota(&input.ipv6_quota));
+    let (Some(ipv4), Some(ipv6)) = (ipv4, ipv6) else {
+        return Err(AppError::Invalid(errors));
+    };
+    let mut tx = state.pool.begin().await?;
+    if !addresses::model::set_quotas(&mut tx, id, &me.staff.actor(), ipv4, ipv6, Some(ip)).await? {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    let to = format!("/staff/customers/{id}");
+    see_other(
+        &me.session,
+        &to,
+        &format!("Address quota set: {ipv4} IPv4, {ipv6} IPv6."),
+    )
+    .await
 }
 
 #[derive(Deserialize)]

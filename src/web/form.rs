@@ -33,10 +33,84 @@ where
         if !is_utf8_form(&body) {
             return Err(AppError::Unreadable("The form contained text that is not valid UTF-8."));
         }
+        refuse_control_characters(form_urlencoded::parse(&body))?;
         serde_urlencoded::from_bytes(&body)
             .map(Form)
             .map_err(|_| AppError::Unreadable("The form could not be read; please use the page's form."))
     }
+}
+
+/// The fields whose text may run over several lines, so may hold tab and newline (a
+/// textarea's CR LF included): by their form name, which is also their seed name.
+pub const MULTI_LINE_FIELDS: &[&str] = &["body", "reason"];
+
+/// The field holding where to go after signing in.
+const REDIRECT_FIELD: &str = "next";
+
+/// Why `text`, the value of `field`, is refused: NUL and every other control character,
+/// except tab and line breaks in a [multi-line field](MULTI_LINE_FIELDS). PostgreSQL cannot
+/// store NUL in text at all, and no field of Berth's means anything by the others, so
+/// every form and API argument is checked here, before any handler sees it.
+pub fn control_character(field: &str, text: &str) -> Option<String> {
+    let multi_line = MULTI_LINE_FIELDS.contains(&field);
+    let bad = text.chars().find(|c| match c {
+        '\0' => true,
+        // `next` (sign-in's return address) is only ever a redirect target, which
+        // `local_path` vets and replaces by "/" when odd: a link with a stray tab still
+        // signs in.
+        _ if field == REDIRECT_FIELD => false,
+        '\t' | '\n' | '\r' if multi_line => false,
+        c => c.is_control(),
+    })?;
+    Some(if bad == '\0' {
+        "Remove the NUL character (a zero byte) from this text.".to_owned()
+    } else if multi_line {
+        format!(
+            "Remove the control character U+{:04X}; only tabs and line breaks may be used besides text.",
+            u32::from(bad)
+        )
+    } else {
+        format!(
+            "Remove the control character U+{:04X} (tabs and line breaks too): this is one line of text.",
+            u32::from(bad)
+        )
+    })
+}
+
+/// A 422 naming every field (or field name) of `pairs` that holds a control character.
+pub fn refuse_control_characters<'a, K, V>(pairs: impl Iterator<Item = (K, V)>) -> Result<(), AppError>
+where
+    K: AsRef<str> + 'a,
+    V: AsRef<str> + 'a,
+{
+    let mut errors = FieldErrors::default();
+    for (name, value) in pairs {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        if let Some(message) = control_character("", name) {
+            errors.add(
+                name.escape_default().to_string(),
+                format!("The field's name: {message}"),
+            );
+        } else if let Some(message) = control_character(name, value) {
+            errors.add(name, message);
+        }
+    }
+    errors.into_result().map_err(AppError::Invalid)
+}
+
+/// The query string (`?since=…`, `?type=…`, `?page=…`) held to the rules of form fields,
+/// for every route of pages and API at once: valid UTF-8, no control characters.
+pub async fn checked_query(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(query) = req.uri().query() {
+        if !is_utf8_form(query.as_bytes()) {
+            return AppError::Unreadable("The address contained text that is not valid UTF-8.").into_response();
+        }
+        if let Err(err) = refuse_control_characters(form_urlencoded::parse(query.as_bytes())) {
+            return err.into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// Whether the body is a URL-encoded form.
@@ -271,6 +345,26 @@ mod tests {
             client_address(ip("198.51.100.9"), "unknown".split(','), &trusted),
             ip("198.51.100.9")
         );
+    }
+
+    #[test]
+    fn control_characters_are_refused_except_line_breaks_in_multi_line_fields() {
+        assert_eq!(control_character("name", "plain text, ünïcode ✓"), None);
+        assert!(control_character("name", "a\0b").unwrap().contains("NUL"));
+        assert!(control_character("reason", "a\0b").unwrap().contains("NUL"));
+        assert!(control_character("name", "a\tb").is_some());
+        assert!(control_character("name", "a\nb").is_some());
+        assert!(control_character("name", "a\u{85}b").is_some());
+        assert_eq!(control_character("reason", "line one\r\n\tline two"), None);
+        assert!(control_character("body", "bell\u{7}").unwrap().contains("U+0007"));
+        assert_eq!(control_character("next", "/\t/evil.example"), None);
+        assert!(control_character("next", "/\0").is_some());
+        let refused = refuse_control_characters([("site_name", "x\0"), ("reason", "ok\n")].into_iter());
+        let Err(AppError::Invalid(fields)) = refused else {
+            panic!("refused")
+        };
+        assert!(fields.get("site_name").is_some());
+        assert!(fields.get("reason").is_none());
     }
 
     #[test]

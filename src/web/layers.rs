@@ -70,6 +70,10 @@ pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -
             .layer(middleware::from_fn(error_pages))
             .layer(catch_panic())
             .layer(timeout())
+            .layer(middleware::from_fn(|req: Request, next: Next| {
+                read_body_first(csrf::MAX_FORM_BYTES, req, next)
+            }))
+            .layer(middleware::from_fn(crate::web::form::checked_query))
             .layer(sessions)
             .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
             .layer(axum_htmx::AutoVaryLayer)
@@ -80,6 +84,10 @@ pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -
             .layer(middleware::from_fn(crate::api::envelope))
             .layer(catch_panic())
             .layer(timeout())
+            .layer(middleware::from_fn(|req: Request, next: Next| {
+                read_body_first(crate::api::MAX_BODY_BYTES, req, next)
+            }))
+            .layer(middleware::from_fn(crate::web::form::checked_query))
             .layer(DefaultBodyLimit::max(crate::api::MAX_BODY_BYTES)),
     );
 
@@ -122,6 +130,60 @@ pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -
                 ),
         )
         .with_state(state.clone())
+}
+
+/// How much of a body over the limit is still read (and thrown away) so that the 413 can
+/// keep the connection open; a larger body closes it.
+const DRAIN_FACTOR: usize = 16;
+
+/// Reads the whole body (up to `limit`) before any layer or handler may answer. A refusal
+/// that does not read the body (a bad key, a rate limit, a CSRF failure) otherwise answers
+/// while the client is still sending, and hyper must then close the connection: clients
+/// that send the body after the headers (Python `requests`) see a broken pipe on their next
+/// call instead of the 401, 403 or 429. A body over `limit` is drained, up to
+/// `DRAIN_FACTOR` times the limit, and answered 413 on a connection that stays open.
+async fn read_body_first(limit: usize, req: Request, next: Next) -> Response {
+    use http_body_util::BodyExt;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = |keep_alive: bool| {
+        let mut response = AppError::TooLarge.into_response();
+        if !keep_alive {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    };
+    let drain_limit = limit.saturating_mul(DRAIN_FACTOR);
+    if declared.is_some_and(|n| n > drain_limit as u64) {
+        return too_large(false);
+    }
+    let (parts, mut body) = req.into_parts();
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return AppError::Unreadable("The request body could not be read.").into_response();
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > drain_limit {
+            return too_large(false);
+        }
+        if seen <= limit {
+            kept.extend_from_slice(&data);
+        }
+    }
+    if seen > limit {
+        return too_large(true);
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(kept))).await
 }
 
 /// Turns errors into pages: sign-in required becomes a redirect to the sign-in page (or

@@ -8,6 +8,7 @@ pub mod error;
 pub mod form;
 pub mod layers;
 pub mod render;
+pub mod serve;
 pub mod session;
 pub mod session_store;
 

@@ -2,7 +2,6 @@
 //! `post_form`, `post_htmx`, `assert_field_error`. CSRF stays enforced: the client sends the
 //! token the page gave it, the way a browser does.
 
-use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -131,6 +130,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(web: WebConfig) -> Self {
+        Self::spawn_limited(web, berth::web::serve::ServeLimits::default()).await
+    }
+
+    /// Served by `berth::web::serve::serve`, as `berth serve` is, with these limits.
+    pub async fn spawn_limited(web: WebConfig, limits: berth::web::serve::ServeLimits) -> Self {
         let pool = fresh_database().await;
         let state = AppState {
             pool: pool.clone(),
@@ -140,11 +144,12 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = app(state.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .await
-                .unwrap();
-        });
+        tokio::spawn(berth::web::serve::serve(
+            listener,
+            router,
+            limits,
+            std::future::pending(),
+        ));
         Self {
             base: format!("http://{addr}"),
             pool,

@@ -26,6 +26,7 @@ mod hardening_signin;
 mod hardening_staff;
 mod hardening_webhooks;
 mod hardening_keys;
+mod hardening_input;
 mod helpers;
 mod impersonation;
 mod keys;
