@@ -692,7 +692,7 @@ async fn checksum(app: &TestApp) -> BTreeMap<String, String> {
 
 /// The POST routes of the pages, by pattern; `the_post_route_list_is_the_routers` keeps it
 /// equal to the routes the page routers declare, and the fuzz posts to each of them.
-const POST_ROUTES: [&str; 38] = [
+const POST_ROUTES: [&str; 40] = [
     "/account/cancel",
     "/account/email",
     "/account/name",
@@ -725,6 +725,8 @@ const POST_ROUTES: [&str; 38] = [
     "/staff/customers/{id}/pin",
     "/staff/customers/{id}/roles",
     "/staff/impersonation/end",
+    "/staff/keys",
+    "/staff/keys/{id}/revoke",
     "/staff/login",
     "/staff/logout",
     "/staff/notices",
@@ -733,12 +735,18 @@ const POST_ROUTES: [&str; 38] = [
     "/wizard/{step}",
 ];
 
-/// The routes with `post(` that the areas' page routers (`src/*/mod.rs`) declare.
+/// The routes with `post(` that the areas' page routers (`src/<area>/*.rs`, apart from the
+/// API's `api.rs`) declare.
 fn declared_post_routes() -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    for area in std::fs::read_dir(&src).unwrap() {
-        let file = area.unwrap().path().join("mod.rs");
+    let files = std::fs::read_dir(&src)
+        .unwrap()
+        .filter_map(|area| std::fs::read_dir(area.unwrap().path()).ok())
+        .flatten()
+        .map(|file| file.unwrap().path())
+        .filter(|file| file.extension().is_some_and(|e| e == "rs") && !file.ends_with("api.rs"));
+    for file in files {
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
         };
