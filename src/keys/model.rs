@@ -312,23 +312,10 @@ pub async fn revoke(
     id: KeyId,
     address: Option<IpAddr>,
 ) -> sqlx::Result<Result<(), Refused>> {
-    let Some((name, prefix, revoked)) = sqlx::query_as::<_, (String, String, bool)>(
-        "select name, prefix, revoked_at is not null from api_keys where customer_id = $1 and id = $2 for update",
-    )
-    .bind(customer)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    else {
-        return Ok(Err(Refused::NotFound));
+    let (name, prefix) = match mark_revoked(tx, Some(customer), id).await? {
+        Ok(key) => key,
+        Err(refused) => return Ok(Err(refused)),
     };
-    if revoked {
-        return Ok(Err(Refused::Revoked));
-    }
-    sqlx::query("update api_keys set revoked_at = now() where id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
     record(
         &mut *tx,
         customer,
@@ -405,9 +392,21 @@ pub async fn internal_keys(db: &sqlx::PgPool) -> sqlx::Result<Vec<Key>> {
 
 /// Revokes an internal key (staff console); the key's name and prefix for the log.
 pub async fn revoke_internal(tx: &mut PgConnection, id: KeyId) -> sqlx::Result<Result<(String, String), Refused>> {
+    mark_revoked(tx, None, id).await
+}
+
+/// Marks a key revoked: one of `owner`'s, or with `None` one of the platform's (internal).
+/// Its name and prefix, or why not.
+async fn mark_revoked(
+    tx: &mut PgConnection,
+    owner: Option<CustomerId>,
+    id: KeyId,
+) -> sqlx::Result<Result<(String, String), Refused>> {
     let Some((name, prefix, revoked)) = sqlx::query_as::<_, (String, String, bool)>(
-        "select name, prefix, revoked_at is not null from api_keys where customer_id is null and id = $1 for update",
+        "select name, prefix, revoked_at is not null from api_keys
+         where customer_id is not distinct from $1 and id = $2 for update",
     )
+    .bind(owner)
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?

@@ -12,16 +12,6 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-async fn set_pin(app: &TestApp, customer: CustomerId, pin: &str) {
-    let hash = app.state.hasher.hash(pin).await.unwrap();
-    sqlx::query("update customers set pin_hash = $2 where id = $1")
-        .bind(customer)
-        .bind(hash)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-}
-
 async fn count(app: &TestApp, kind: &str) -> i64 {
     sqlx::query_scalar("select count(*) from activity where kind = $1")
         .bind(kind)

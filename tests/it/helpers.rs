@@ -425,3 +425,14 @@ pub fn assert_field_error(resp: &Resp, name: &str, expected: &str) -> String {
     );
     message
 }
+
+/// Gives the customer a PIN (its Argon2 hash, as the account page stores it).
+pub async fn set_pin(app: &TestApp, customer: CustomerId, pin: &str) {
+    let hash = app.state.hasher.hash(pin).await.unwrap();
+    sqlx::query("update customers set pin_hash = $2 where id = $1")
+        .bind(customer)
+        .bind(hash)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+}

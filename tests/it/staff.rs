@@ -2,20 +2,9 @@
 //! the customer page, roles and cancellations (support-write only), and PIN checks with
 //! their lockout, all in the customer's audit log.
 
-use berth::customer::CustomerId;
 use reqwest::StatusCode;
 
 use crate::helpers::*;
-
-async fn set_pin(app: &TestApp, customer: CustomerId, pin: &str) {
-    let hash = app.state.hasher.hash(pin).await.unwrap();
-    sqlx::query("update customers set pin_hash = $2 where id = $1")
-        .bind(customer)
-        .bind(hash)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-}
 
 #[tokio::test]
 async fn staff_and_customer_sessions_never_mix() {
