@@ -53,11 +53,22 @@ pub fn backoff_secs(attempts: i32) -> i64 {
 pub fn spawn(pool: PgPool, config: Arc<DeliveryConfig>) -> JoinHandle<()> {
     tracing::info!(smtp = config.relay(), "delivery worker started");
     tokio::spawn(async move {
+        let mut db_failures = 0u32;
         loop {
             match run_once(&pool, &config).await {
-                Ok(0) => tokio::time::sleep(config.poll).await,
-                Ok(_) => {}
+                Ok(0) => {
+                    db_failures = 0;
+                    tokio::time::sleep(config.poll).await
+                }
+                Ok(_) => db_failures = 0,
+                // A lost database: at once, then with back-off while it stays down.
+                Err(err) if crate::db::is_lost_database(&err) => {
+                    tracing::warn!(error = format!("{err:#}"), "delivery worker lost the database; retrying");
+                    tokio::time::sleep(crate::db::retry_wait(db_failures)).await;
+                    db_failures = db_failures.saturating_add(1);
+                }
                 Err(err) => {
+                    db_failures = 0;
                     tracing::error!(error = format!("{err:#}"), "delivery worker failed; retrying");
                     tokio::time::sleep(AFTER_ERROR).await;
                 }

@@ -16,7 +16,6 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::AppState;
 use crate::web::error::ErrorInfo;
@@ -34,7 +33,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// (a key authorises each call). Both get the request id, the request log, the security
 /// headers, panic catching and the timeout.
 pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -> Router {
-    let sessions = SessionManagerLayer::new(CachedStore::new(PostgresStore::new(state.pool.clone())))
+    let sessions = SessionManagerLayer::new(CachedStore::new(state.pool.clone()))
         .with_name(state.web.cookie_name())
         .with_secure(state.web.secure_cookies)
         .with_http_only(true)
@@ -119,7 +118,9 @@ async fn error_pages(req: Request, next: Next) -> Response {
         .unwrap_or_default();
     let response = next.run(req).await;
     let status = response.status();
-    if !status.is_client_error() && !status.is_server_error() {
+    if (!status.is_client_error() && !status.is_server_error())
+        || response.extensions().get::<crate::health::PlainAnswer>().is_some()
+    {
         return response;
     }
     // A session changed on the way (a new id, a flash message) keeps its cookie.
