@@ -101,7 +101,15 @@ impl EmbeddedPostgres {
                     // Its server processes end when they see it gone; give them a moment.
                     std::thread::sleep(Duration::from_millis(500));
                     if self.postmaster() == Postmaster::Zombie(pid) {
-                        tracing::warn!(pid, "removing the postmaster.pid of an ended PostgreSQL");
+                        // Both of its lock files name it; PostgreSQL would take either for
+                        // a live server's.
+                        tracing::warn!(pid, "removing the lock files of an ended PostgreSQL");
+                        let socket_lock = self.socket_dir.join(format!(".s.PGSQL.{PORT}.lock"));
+                        if fs::read_to_string(&socket_lock)
+                            .is_ok_and(|t| t.lines().next().map(str::trim) == Some(&*pid.to_string()))
+                        {
+                            let _ = fs::remove_file(&socket_lock);
+                        }
                         let _ = fs::remove_file(self.data.join("postmaster.pid"));
                     }
                 }
@@ -195,6 +203,26 @@ impl EmbeddedPostgres {
             Ok(s) => tracing::warn!(%s, "pg_ctl stop failed"),
             Err(err) => tracing::warn!(%err, "pg_ctl stop could not run"),
         }
+    }
+
+    /// Restarts the server (fast shutdown, then start with the same options): what an
+    /// operator's `pg_ctl restart` does; the fault tests do it under load.
+    pub fn restart(&self) -> anyhow::Result<()> {
+        let out = self
+            .command("pg_ctl")
+            .arg("restart")
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(self.data.join("server.log"))
+            .args(["-m", "fast", "-w", "-s"])
+            .stdin(Stdio::null())
+            .output()
+            .context("pg_ctl could not run")?;
+        if !out.status.success() {
+            bail!("pg_ctl restart failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(())
     }
 
     fn initdb(&self) -> anyhow::Result<()> {

@@ -68,7 +68,7 @@ pub const WORKER_ACQUIRE: Duration = Duration::from_secs(5);
 /// How long a web request waits for a connection: short, so that while the database is
 /// down a page answers 503 at once, yet long enough for a burst of requests to queue for
 /// the 32 connections.
-pub const WEB_ACQUIRE: Duration = Duration::from_millis(1500);
+pub const WEB_ACQUIRE: Duration = Duration::from_secs(1);
 /// An idle connection unused for longer than this is tested before it is handed out: a
 /// database restart while nothing ran then costs a ping, not a failed request. Under load
 /// connections are reused within milliseconds and skip the test.

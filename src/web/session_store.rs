@@ -40,31 +40,24 @@ impl CachedStore {
         }
     }
 
-    /// Runs `call` again once when it failed in the database: the store's errors do not
-    /// say whether the connection was lost, so any failure gets the pool's idle
-    /// connections tested and one more try. When that fails too and the database does not
-    /// answer, the error says so, and the page answers 503 rather than 500.
+    /// Runs `call` again once when it failed in the database and the database answers:
+    /// the store's errors do not say whether the connection was lost, so any failure gets
+    /// the pool's idle connections tested and a probe. When the probe fails too, the
+    /// error says so at once, and the page answers 503 rather than 500.
     async fn retry<T, F, Fut>(&self, call: F) -> session_store::Result<T>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = session_store::Result<T>>,
     {
         match call().await {
-            Err(session_store::Error::Backend(_)) => {
+            Err(session_store::Error::Backend(msg)) => {
                 crate::db::note_connection_error();
-                match call().await {
-                    Err(session_store::Error::Backend(msg)) => {
-                        let down = match sqlx::query("select 1").execute(&self.pool).await {
-                            Ok(_) => false,
-                            Err(err) => crate::db::note_error(&err),
-                        };
-                        Err(session_store::Error::Backend(if down {
-                            format!("{UNAVAILABLE}{msg}")
-                        } else {
-                            msg
-                        }))
+                match sqlx::query("select 1").execute(&self.pool).await {
+                    Ok(_) => call().await,
+                    Err(err) if crate::db::note_error(&err) => {
+                        Err(session_store::Error::Backend(format!("{UNAVAILABLE}{msg}")))
                     }
-                    other => other,
+                    Err(_) => Err(session_store::Error::Backend(msg)),
                 }
             }
             other => other,

@@ -21,6 +21,7 @@ mod browser_staff;
 mod browser_wizard;
 mod contacts;
 mod delivery;
+mod faults;
 mod ftp;
 mod helpers;
 mod impersonation;
