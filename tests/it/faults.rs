@@ -628,3 +628,52 @@ async fn a_killed_embedded_berth_restarts_at_once_and_sigterm_stops_its_cluster(
     assert!(!alive(second), "the postmaster is gone");
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[tokio::test]
+async fn an_ftp_user_edited_in_two_tabs_keeps_the_first_edit_and_tells_the_second() {
+    let app = TestApp::spawn().await;
+    let (one, hana) = app.signed_in_client("hana").await;
+    let two = app.client();
+    assert_eq!(two.sign_in("hana", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    let (site, envs) = crate::ftp::add_site(&app, hana, "shop", &["production"]).await;
+    let (site, env) = (site.to_string(), envs[0].to_string());
+    let form = |name: &'static str, root: &'static str| {
+        vec![
+            ("name", name),
+            ("username", "designer"),
+            ("password", ""),
+            ("relative_root", root),
+            ("type", "read-write"),
+            ("site_id", site.as_str()),
+            ("environment_id", env.as_str()),
+        ]
+    };
+    let mut created = form("Web designer", "public_html");
+    created[2].1 = "a long enough ftp password";
+    let id = crate::ftp::create_ftp(&app, &one, &created).await;
+    let path = format!("/ftp-users/{id}");
+    let version_1 = one.get(&path).await.text_attr(r#"input[name="version"]"#, "value");
+    let version_2 = two.get(&path).await.text_attr(r#"input[name="version"]"#, "value");
+
+    let mut fields = form("Lead designer", "public_html");
+    fields.push(("version", &version_1));
+    let r = one.post_form(&path, &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // The second tab changes the folder on the form it opened before, with the old name.
+    let mut fields = form("Web designer", "www");
+    fields.push(("version", &version_2));
+    let r = two.post_form(&path, &fields).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("changed in another tab or device"), "{}", r.body);
+    let (name, root): (String, String) = sqlx::query_as("select name, relative_root from ftp_users where id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!((name.as_str(), root.as_str()), ("Lead designer", "public_html"));
+    // From the page shown now, the change goes through.
+    let version = two.get(&path).await.text_attr(r#"input[name="version"]"#, "value");
+    fields.pop();
+    fields.push(("version", &version));
+    assert_eq!(two.post_form(&path, &fields).await.status, StatusCode::SEE_OTHER);
+}
