@@ -302,8 +302,8 @@ enum Process {
 
 fn process_state(pid: i32) -> Process {
     // SAFETY: signal 0 only checks that the process exists and may be signalled.
-    let exists = unsafe { libc::kill(pid, 0) } == 0
-        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    let exists =
+        unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
     if !exists {
         return Process::Gone;
     }
@@ -322,9 +322,8 @@ fn process_state(pid: i32) -> Process {
 
 /// Where the server binaries are: `pg_config --bindir`, then `PATH`, then the Debian layout.
 fn find_bindir() -> anyhow::Result<PathBuf> {
-    let has_server = |dir: &Path| {
-        dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() && dir.join("pg_isready").is_file()
-    };
+    let has_server =
+        |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() && dir.join("pg_isready").is_file();
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
         && out.status.success()
     {

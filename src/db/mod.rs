@@ -148,7 +148,8 @@ pub fn note_error(err: &sqlx::Error) -> bool {
 /// Whether a worker's failure came from a lost or unreachable database (and records it,
 /// see [`note_error`]).
 pub fn is_lost_database(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.downcast_ref::<sqlx::Error>().is_some_and(note_error))
+    err.chain()
+        .any(|e| e.downcast_ref::<sqlx::Error>().is_some_and(note_error))
 }
 
 /// The longest wait between two tries of a worker while the database stays unreachable.

@@ -63,7 +63,10 @@ pub fn spawn(pool: PgPool, config: Arc<DeliveryConfig>) -> JoinHandle<()> {
                 Ok(_) => db_failures = 0,
                 // A lost database: at once, then with back-off while it stays down.
                 Err(err) if crate::db::is_lost_database(&err) => {
-                    tracing::warn!(error = format!("{err:#}"), "delivery worker lost the database; retrying");
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        "delivery worker lost the database; retrying"
+                    );
                     tokio::time::sleep(crate::db::retry_wait(db_failures)).await;
                     db_failures = db_failures.saturating_add(1);
                 }

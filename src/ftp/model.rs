@@ -339,8 +339,7 @@ pub enum Refused {
 }
 
 /// What an edit says when the user changed after its form was shown.
-pub const CHANGED_MEANWHILE: &str =
-    "This FTP user was changed in another tab or device since you opened it; nothing was saved. Reload it and make your change again.";
+pub const CHANGED_MEANWHILE: &str = "This FTP user was changed in another tab or device since you opened it; nothing was saved. Reload it and make your change again.";
 
 fn username_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e)

@@ -90,7 +90,11 @@ pub fn spawn(pool: PgPool, driver: Arc<dyn ContainerDriver>) -> JoinHandle<()> {
                 Ok(Err(err)) if crate::db::is_lost_database(&err) => {
                     let wait = crate::db::retry_wait(db_failures);
                     db_failures = db_failures.saturating_add(1);
-                    tracing::warn!(error = format!("{err:#}"), ?wait, "provisioning worker lost the database; retrying");
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        ?wait,
+                        "provisioning worker lost the database; retrying"
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 Ok(Err(err)) => {

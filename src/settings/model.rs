@@ -358,9 +358,15 @@ mod tests {
         let last = new_york.parse_local("9999-12-31T23:59").unwrap();
         assert_eq!(bounded(last), Err(OUT_OF_RANGE), "the year 10000 in UTC");
         assert!(bounded(new_york.parse_local("1970-01-01T00:00").unwrap()).is_ok());
-        assert_eq!(bounded(new_york.parse_local("1969-12-31T12:00").unwrap()), Err(OUT_OF_RANGE));
+        assert_eq!(
+            bounded(new_york.parse_local("1969-12-31T12:00").unwrap()),
+            Err(OUT_OF_RANGE)
+        );
         let tokyo = Preferences::new(Some("Asia/Tokyo"), None);
-        assert_eq!(bounded(tokyo.parse_local("1970-01-01T08:59").unwrap()), Err(OUT_OF_RANGE));
+        assert_eq!(
+            bounded(tokyo.parse_local("1970-01-01T08:59").unwrap()),
+            Err(OUT_OF_RANGE)
+        );
         assert!(bounded(tokyo.parse_local("9999-12-31T23:59").unwrap()).is_ok());
     }
 

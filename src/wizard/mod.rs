@@ -54,7 +54,10 @@ fn parse_step(raw: &str) -> Result<Step, AppError> {
 }
 
 /// The stored draft: its token and revision (`None`: there is none yet), and its data.
-async fn draft_of(state: &AppState, customer: CustomerId) -> Result<(Option<uuid::Uuid>, Option<i64>, Draft), AppError> {
+async fn draft_of(
+    state: &AppState,
+    customer: CustomerId,
+) -> Result<(Option<uuid::Uuid>, Option<i64>, Draft), AppError> {
     Ok(match model::load(&state.pool, customer).await? {
         Some((token, revision, draft)) => (Some(token), Some(revision), draft),
         None => (None, None, Draft::default()),
@@ -261,7 +264,17 @@ async fn show(
         return Ok(Redirect::to(first.path()).into_response());
     }
     let sync = DraftSync::shown(revision, &draft, Some(step));
-    render_step(&state, &me, htmx, StatusCode::OK, step, draft, FieldErrors::default(), sync).await
+    render_step(
+        &state,
+        &me,
+        htmx,
+        StatusCode::OK,
+        step,
+        draft,
+        FieldErrors::default(),
+        sync,
+    )
+    .await
 }
 
 /// Applies what the form of `step` sent to `draft`.
@@ -330,7 +343,17 @@ async fn submit(
                     now.join(", ")
                 )),
             };
-            return render_step(&state, &me, htmx, StatusCode::CONFLICT, step, draft, FieldErrors::default(), sync).await;
+            return render_step(
+                &state,
+                &me,
+                htmx,
+                StatusCode::CONFLICT,
+                step,
+                draft,
+                FieldErrors::default(),
+                sync,
+            )
+            .await;
         }
         // "Back" keeps what was typed without checking it.
         if value(&pairs, "nav") == "back" {
@@ -368,7 +391,17 @@ async fn submit(
         };
         if !ok {
             let sync = DraftSync::shown(Some(saved), &draft, Some(step));
-            return render_step(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, step, draft, errors, sync).await;
+            return render_step(
+                &state,
+                &me,
+                htmx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                step,
+                draft,
+                errors,
+                sync,
+            )
+            .await;
         }
         let next = draft.first_unfinished().map(Step::path).unwrap_or("/wizard/review");
         return Ok(go(htmx, next));
@@ -474,7 +507,17 @@ async fn show_review(
             let saved = model::save(&state.pool, me.id(), &draft, revision).await?.or(revision);
             let mut sync = DraftSync::shown(saved, &draft, Some(step));
             sync.conflict = conflict.map(str::to_owned);
-            render_step(state, me, htmx, StatusCode::UNPROCESSABLE_ENTITY, step, draft, errors, sync).await
+            render_step(
+                state,
+                me,
+                htmx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                step,
+                draft,
+                errors,
+                sync,
+            )
+            .await
         }
     }
 }
@@ -519,7 +562,17 @@ async fn create(
             draft.mark(step, false);
             let saved = model::save(&state.pool, me.id(), &draft, Some(revision)).await?;
             let sync = DraftSync::shown(saved.or(Some(revision)), &draft, Some(step));
-            return render_step(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, step, draft, errors, sync).await;
+            return render_step(
+                &state,
+                &me,
+                htmx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                step,
+                draft,
+                errors,
+                sync,
+            )
+            .await;
         }
     };
     let mut tx = state.pool.begin().await?;
@@ -547,7 +600,17 @@ async fn create(
             draft.mark(step, false);
             let saved = model::save(&state.pool, me.id(), &draft, Some(revision)).await?;
             let sync = DraftSync::shown(saved.or(Some(revision)), &draft, Some(step));
-            render_step(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, step, draft, errors, sync).await
+            render_step(
+                &state,
+                &me,
+                htmx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                step,
+                draft,
+                errors,
+                sync,
+            )
+            .await
         }
     }
 }

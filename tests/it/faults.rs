@@ -37,7 +37,9 @@ impl OwnCluster {
             .await
             .unwrap()
             .expect("the fault tests' own cluster starts");
-        berth::db::ensure_database(pg.connect_options("postgres"), "berth").await.unwrap();
+        berth::db::ensure_database(pg.connect_options("postgres"), "berth")
+            .await
+            .unwrap();
         let options = pg.connect_options("berth");
         let pool = berth::db::pool(options.clone()).await.unwrap();
         berth::db::migrate(&pool).await.unwrap();
@@ -188,7 +190,7 @@ async fn a_database_restart_under_load_gives_no_500_and_work_resumes_within_2_s(
     }
     worker.abort();
 
-    let statuses = statuses.lock().unwrap();
+    let statuses = std::mem::take(&mut *statuses.lock().unwrap());
     let count = |s: StatusCode| statuses.iter().filter(|(st, _)| *st == s).count();
     eprintln!(
         "{} page loads: {} ok, {} unavailable (503, the restart's gap)",
@@ -227,7 +229,11 @@ async fn readiness_follows_the_database_within_a_second_and_pages_answer_503_mea
     tokio::time::sleep(Duration::from_millis(400)).await;
     cluster.restart().await;
     let (status, body, took) = readyz(&probe).await;
-    assert_eq!((status, body.as_str()), (StatusCode::OK, "ready"), "right after the restart");
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "ready"),
+        "right after the restart"
+    );
     assert!(took < Duration::from_secs(1), "{took:?}");
     assert_eq!(client.get("/").await.status, StatusCode::OK);
 
@@ -243,7 +249,11 @@ async fn readiness_follows_the_database_within_a_second_and_pages_answer_503_mea
         let r = client.get(path).await;
         assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {}", r.body);
         assert!(r.body.contains("unavailable right now"), "{path}: {}", r.body);
-        assert!(started.elapsed() < Duration::from_secs(3), "{path}: {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{path}: {:?}",
+            started.elapsed()
+        );
     }
 
     // Back: ready within a second of the database.
@@ -338,7 +348,9 @@ async fn parallel_settings_saves_in_different_orders_never_answer_500() {
         PARALLEL_SAVES,
         "every save succeeds: {outcomes:?} {failure:?}"
     );
-    let deadlocks: i64 = app.scalar("select deadlocks from pg_stat_database where datname = current_database()").await;
+    let deadlocks: i64 = app
+        .scalar("select deadlocks from pg_stat_database where datname = current_database()")
+        .await;
     assert_eq!(deadlocks, 0);
 }
 
@@ -371,7 +383,12 @@ async fn a_step_saved_from_an_older_draft_is_told_what_changed_not_overwritten()
     let r = laptop
         .post_form(
             "/wizard/site",
-            &[("revision", &rev_l), ("base", &base_l), ("site_name", "Laptop shop"), ("site_hostname", "laptop.example.com")],
+            &[
+                ("revision", &rev_l),
+                ("base", &base_l),
+                ("site_name", "Laptop shop"),
+                ("site_hostname", "laptop.example.com"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -379,21 +396,38 @@ async fn a_step_saved_from_an_older_draft_is_told_what_changed_not_overwritten()
     let r = phone
         .post_form(
             "/wizard/site",
-            &[("revision", &rev_p), ("base", &base_p), ("site_name", "Phone shop"), ("site_hostname", "phone.example.com")],
+            &[
+                ("revision", &rev_p),
+                ("base", &base_p),
+                ("site_name", "Phone shop"),
+                ("site_hostname", "phone.example.com"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     let message = r.text("#draft-conflict");
     assert!(message.contains("changed in another tab or device"), "{message}");
-    assert!(message.contains("“Laptop shop”") && message.contains("“laptop.example.com”"), "{message}");
-    assert_eq!(r.text_attr("#wiz-site_name", "value"), "Phone shop", "the phone's values stay in its form");
+    assert!(
+        message.contains("“Laptop shop”") && message.contains("“laptop.example.com”"),
+        "{message}"
+    );
+    assert_eq!(
+        r.text_attr("#wiz-site_name", "value"),
+        "Phone shop",
+        "the phone's values stay in its form"
+    );
     assert_eq!(stored_site_name(&app, dave).await, "Laptop shop");
     // Saving again from the page that told it replaces the other edit knowingly.
     let (rev, base) = shown_with(&r);
     let r = phone
         .post_form(
             "/wizard/site",
-            &[("revision", &rev), ("base", &base), ("site_name", "Phone shop"), ("site_hostname", "phone.example.com")],
+            &[
+                ("revision", &rev),
+                ("base", &base),
+                ("site_name", "Phone shop"),
+                ("site_hostname", "phone.example.com"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -422,7 +456,12 @@ async fn a_step_saved_from_an_older_draft_is_told_what_changed_not_overwritten()
     let r = laptop
         .post_form(
             "/wizard/site",
-            &[("revision", &rev_site), ("base", &base_site), ("site_name", "Shop"), ("site_hostname", "phone.example.com")],
+            &[
+                ("revision", &rev_site),
+                ("base", &base_site),
+                ("site_name", "Shop"),
+                ("site_hostname", "phone.example.com"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -432,7 +471,10 @@ async fn a_step_saved_from_an_older_draft_is_told_what_changed_not_overwritten()
             .fetch_one(&app.pool)
             .await
             .unwrap();
-    assert_eq!((stored_site_name(&app, dave).await.as_str(), container_name.as_str()), ("Shop", "web1"));
+    assert_eq!(
+        (stored_site_name(&app, dave).await.as_str(), container_name.as_str()),
+        ("Shop", "web1")
+    );
 }
 
 #[tokio::test]
@@ -488,17 +530,29 @@ async fn create_refuses_a_draft_changed_since_its_review() {
     let r = editor
         .post_form(
             "/wizard/site",
-            &[("revision", &rev), ("base", &base), ("site_name", "My shop"), ("site_hostname", "second.example.com")],
+            &[
+                ("revision", &rev),
+                ("base", &base),
+                ("site_name", "My shop"),
+                ("site_hostname", "second.example.com"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
 
     let r = reviewer
-        .post_form("/wizard/review", &[("draft_token", &token), ("revision", &revision), ("nav", "create")])
+        .post_form(
+            "/wizard/review",
+            &[("draft_token", &token), ("revision", &revision), ("nav", "create")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert_eq!(r.text("#draft-conflict"), "The draft changed; review it again.");
-    assert_eq!(r.text("#review-hostname"), "second.example.com", "the new draft is shown for review");
+    assert_eq!(
+        r.text("#review-hostname"),
+        "second.example.com",
+        "the new draft is shown for review"
+    );
     let sites: i64 = app.scalar("select count(*) from sites").await;
     assert_eq!(sites, 0, "nothing was created from the older review");
     assert!(stored_site_name(&app, frank).await == "My shop");
@@ -506,7 +560,10 @@ async fn create_refuses_a_draft_changed_since_its_review() {
     // Create from the new review builds what it shows.
     let revision = r.text_attr(r#"input[name="revision"]"#, "value");
     let r = reviewer
-        .post_form("/wizard/review", &[("draft_token", &token), ("revision", &revision), ("nav", "create")])
+        .post_form(
+            "/wizard/review",
+            &[("draft_token", &token), ("revision", &revision), ("nav", "create")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let hostname: String = app.scalar("select hostname from sites").await;
