@@ -75,8 +75,10 @@ pub const WEB_ACQUIRE: Duration = Duration::from_secs(1);
 const TEST_WHEN_IDLE: Duration = Duration::from_millis(250);
 
 /// The workers' and commands' pool (connects at once, so a wrong URL fails the start).
+/// The workers run one step or batch at a time: a few connections are enough, and with
+/// the web pool's 32 a replica stays within 42.
 pub async fn pool(options: PgConnectOptions) -> anyhow::Result<PgPool> {
-    options_with(WORKER_ACQUIRE, 32)
+    options_with(WORKER_ACQUIRE, 10)
         .connect_with(quiet(options))
         .await
         .context("cannot connect to PostgreSQL")
