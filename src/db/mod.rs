@@ -175,6 +175,12 @@ pub fn note_connection_error() {
     LAST_CONNECTION_ERROR.fetch_max(now, Ordering::Relaxed);
 }
 
+/// Whether a connection error was seen within the last `period`.
+pub fn connection_error_within(period: Duration) -> bool {
+    let last = LAST_CONNECTION_ERROR.load(Ordering::Relaxed);
+    last != 0 && START.elapsed().saturating_sub(Duration::from_millis(last - 1)) <= period
+}
+
 /// Whether a connection idle for `idle_for` was already idle when the last connection
 /// error was seen (it may have died with the server).
 fn idle_since_last_error(idle_for: Duration) -> bool {

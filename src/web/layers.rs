@@ -159,6 +159,15 @@ fn error_page(response: Response, htmx: bool, is_get: bool, path: &str, request_
             Redirect::to(&to).into_response()
         };
     }
+    // The session layer answers a bare 500 when it cannot save the session; while the
+    // database is unreachable that is an outage like any other: a 503.
+    if status == StatusCode::INTERNAL_SERVER_ERROR
+        && info.is_none()
+        && crate::db::connection_error_within(Duration::from_secs(2))
+    {
+        let unavailable = AppError::Unavailable;
+        return error_response(unavailable.status(), &unavailable.message(), request_id, htmx);
+    }
     let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)

@@ -244,6 +244,9 @@ async fn readiness_follows_the_database_within_a_second_and_pages_answer_503_mea
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body, "database unreachable", "plain text, not the error page");
     assert!(took < Duration::from_secs(1), "{took:?}");
+    // Signing in needs a new session, which cannot be saved now: 503 too.
+    let r = Client::new(&cluster.base).get("/login").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
     for path in ["/", "/settings"] {
         let started = Instant::now();
         let r = client.get(path).await;
