@@ -150,6 +150,14 @@ pub async fn run_once(pool: &PgPool, driver: &dyn ContainerDriver, worker: &str)
         }
         result
     };
+    // A step that lost the database is not a failed attempt: the worker tries it again at
+    // once (the claim rolls back with the connection), with no back-off counted against it.
+    let result = match result {
+        Err(StepError::Internal(err)) if crate::db::is_lost_database(&err) => {
+            return Err(err.context("the database was lost during a provisioning step"));
+        }
+        other => other,
+    };
 
     let error = match &result {
         Ok(()) => None,
