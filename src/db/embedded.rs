@@ -156,8 +156,13 @@ impl EmbeddedPostgres {
         }
     }
 
-    /// Whether the server accepts a real connection on its socket now (`pg_isready`).
+    /// Whether the server accepts a real connection on its socket now (`pg_isready`; where
+    /// it is not installed next to the server, whether the socket takes a connection).
     fn accepts_connections(&self) -> bool {
+        if !self.bindir.join("pg_isready").is_file() {
+            let socket = self.socket_dir.join(format!(".s.PGSQL.{PORT}"));
+            return std::os::unix::net::UnixStream::connect(socket).is_ok();
+        }
         self.command("pg_isready")
             .arg("-q")
             .arg("-h")
@@ -322,8 +327,7 @@ fn process_state(pid: i32) -> Process {
 
 /// Where the server binaries are: `pg_config --bindir`, then `PATH`, then the Debian layout.
 fn find_bindir() -> anyhow::Result<PathBuf> {
-    let has_server =
-        |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() && dir.join("pg_isready").is_file();
+    let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
         && out.status.success()
     {
