@@ -592,11 +592,21 @@ async fn a_date_beyond_9999_in_the_customers_zone_is_a_field_error_not_a_500() {
     assert_eq!(r.status, StatusCode::OK);
 }
 
+/// A running `berth serve`, killed if the test ends without stopping it.
+struct Berth(std::process::Child);
+
+impl Drop for Berth {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A `berth serve` with the embedded default under `data`; returns it and its address.
-fn spawn_berth(data: &std::path::Path) -> (std::process::Child, String) {
+fn spawn_berth(data: &std::path::Path) -> (Berth, String) {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+    let child = Command::new(env!("CARGO_BIN_EXE_berth"))
         .arg("serve")
         .env_remove("DATABASE_URL")
         .env("BERTH_DATA", data)
@@ -607,12 +617,13 @@ fn spawn_berth(data: &std::path::Path) -> (std::process::Child, String) {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let mut berth = Berth(child);
+    let stdout = berth.0.stdout.take().unwrap();
     let mut lines = std::io::BufReader::new(stdout).lines();
     let base = loop {
         let line = lines
             .next()
-            .unwrap_or_else(|| panic!("berth exited: {:?}", child.try_wait()))
+            .unwrap_or_else(|| panic!("berth exited: {:?}", berth.0.try_wait()))
             .unwrap();
         if let Some(rest) = line.strip_prefix("Berth is serving on ") {
             break rest.split_whitespace().next().unwrap().to_owned();
@@ -620,7 +631,7 @@ fn spawn_berth(data: &std::path::Path) -> (std::process::Child, String) {
     };
     // Keep reading so that Berth never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, base)
+    (berth, base)
 }
 
 fn postmaster_pid(data: &std::path::Path) -> Option<i32> {
@@ -640,6 +651,26 @@ fn alive(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
+/// When the test fails half-way: stops a cluster left running (fast shutdown) and removes
+/// the folder, so that no server outlives the test.
+struct LeftBehind(std::path::PathBuf);
+
+impl Drop for LeftBehind {
+    fn drop(&mut self) {
+        if let Some(pid) = postmaster_pid(&self.0)
+            && alive(pid)
+        {
+            // SAFETY: SIGINT asks a postmaster for a fast shutdown.
+            unsafe { libc::kill(pid, libc::SIGINT) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while alive(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 async fn assert_ready(base: &str) {
     let r = Client::new(base).get("/readyz").await;
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "ready"));
@@ -650,10 +681,11 @@ async fn a_killed_embedded_berth_restarts_at_once_and_sigterm_stops_its_cluster(
     let data = std::env::temp_dir().join(format!("berth-faults-{}-kill", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).unwrap();
-    let kill = |child: &mut std::process::Child, signal| {
+    let _cleanup = LeftBehind(data.clone());
+    let kill = |berth: &mut Berth, signal| {
         // SAFETY: signalling our own child.
-        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
-        child.wait().unwrap()
+        assert_eq!(unsafe { libc::kill(berth.0.id() as i32, signal) }, 0);
+        berth.0.wait().unwrap()
     };
 
     let (mut berth, base) = tokio::task::block_in_place(|| spawn_berth(&data));
@@ -686,7 +718,6 @@ async fn a_killed_embedded_berth_restarts_at_once_and_sigterm_stops_its_cluster(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(!alive(second), "the postmaster is gone");
-    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[tokio::test]
