@@ -7,8 +7,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use tower_sessions::session_store::ExpiredDeletion;
-use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::config::{BandwidthCommand, Cli, Command, DbConfig, NoticeCommand, PoolCommand, ServeConfig, StaffCommand};
 use crate::customer::model::DisplayName;
@@ -148,7 +146,7 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
         demo::print_sign_in();
     }
     let state = AppState {
-        pool: db.pool.clone(),
+        pool: db.web.clone(),
         hasher,
         web: Arc::new(WebConfig {
             trusted_proxies: config.trusted_proxies.clone(),
@@ -157,9 +155,7 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
             ..WebConfig::new(config.public_url.as_deref())
         }),
     };
-    let cleanup = tokio::spawn(
-        PostgresStore::new(db.pool.clone()).continuously_delete_expired(tokio::time::Duration::from_secs(600)),
-    );
+    let cleanup = crate::web::session_store::spawn_cleanup(db.pool.clone(), std::time::Duration::from_secs(600));
     let worker = crate::provisioning::spawn(db.pool.clone(), Arc::new(crate::provisioning::DevelopmentDriver));
     let delivery = crate::delivery::spawn(db.pool.clone(), delivery);
     let listener = tokio::net::TcpListener::bind(config.listen)

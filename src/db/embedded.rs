@@ -7,6 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use sqlx::postgres::PgConnectOptions;
@@ -17,6 +18,23 @@ const SUPERUSER: &str = "postgres";
 const PORT: u16 = 5432;
 /// Unix socket paths are limited to about 100 bytes (`sun_path` is 108 with the file name).
 const MAX_SOCKET_DIR: usize = 90;
+/// How long a start waits for a postmaster left by a crash to go (or to accept connections).
+const STALE_WAIT: Duration = Duration::from_secs(20);
+
+/// What `postmaster.pid` says about the cluster's server process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Postmaster {
+    /// No `postmaster.pid`: stopped cleanly.
+    None,
+    /// Its process is gone: PostgreSQL itself removes such a stale file when it starts
+    /// (after checking that no old server process still uses the shared memory).
+    Gone(i32),
+    /// Its process has ended but not been reaped by its parent: it will never serve again,
+    /// yet PostgreSQL takes it for a running server and refuses to start.
+    Zombie(i32),
+    /// Its process still runs: it may be serving, starting, or going down after a crash.
+    Running(i32),
+}
 
 /// A running private cluster. Call [`EmbeddedPostgres::stop`] to shut it down cleanly.
 #[derive(Debug)]
@@ -62,11 +80,100 @@ impl EmbeddedPostgres {
         if !pg.data.join("PG_VERSION").exists() {
             pg.initdb()?;
         }
-        if !pg.is_running() {
-            pg.pg_ctl_start()?;
-            pg.started_here = true;
-        }
+        pg.start_or_adopt()?;
         Ok(pg)
+    }
+
+    /// Starts the cluster, or adopts the one a crashed Berth left running. Either way this
+    /// process owns it from now on and stops it in [`EmbeddedPostgres::stop`].
+    ///
+    /// `pg_ctl status` is not trusted: right after a crash it reports a postmaster that is
+    /// still going down (or not yet reaped) as running, and connecting then fails. So a
+    /// running postmaster is adopted only once it accepts a real connection; until then
+    /// (at most [`STALE_WAIT`]) we wait for it to go, and a `postmaster.pid` whose process
+    /// is gone is removed before starting.
+    fn start_or_adopt(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + STALE_WAIT;
+        loop {
+            match self.postmaster() {
+                Postmaster::None | Postmaster::Gone(_) => break,
+                Postmaster::Zombie(pid) => {
+                    // Its server processes end when they see it gone; give them a moment.
+                    std::thread::sleep(Duration::from_millis(500));
+                    if self.postmaster() == Postmaster::Zombie(pid) {
+                        // Both of its lock files name it; PostgreSQL would take either for
+                        // a live server's.
+                        tracing::warn!(pid, "removing the lock files of an ended PostgreSQL");
+                        let socket_lock = self.socket_dir.join(format!(".s.PGSQL.{PORT}.lock"));
+                        if fs::read_to_string(&socket_lock)
+                            .is_ok_and(|t| t.lines().next().map(str::trim) == Some(&*pid.to_string()))
+                        {
+                            let _ = fs::remove_file(&socket_lock);
+                        }
+                        let _ = fs::remove_file(self.data.join("postmaster.pid"));
+                    }
+                }
+                Postmaster::Running(pid) => {
+                    if self.accepts_connections() {
+                        tracing::info!(pid, "adopted the embedded PostgreSQL left running by an earlier Berth");
+                        self.started_here = true;
+                        return Ok(());
+                    }
+                    if Instant::now() >= deadline {
+                        bail!(
+                            "the embedded PostgreSQL (process {pid}, {}) runs but does not accept \
+                             connections after {} s: stop it (`pg_ctl stop -D {}`) and start Berth again",
+                            self.data.display(),
+                            STALE_WAIT.as_secs(),
+                            self.data.display()
+                        );
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+        self.pg_ctl_start()?;
+        self.started_here = true;
+        Ok(())
+    }
+
+    /// The server process named in `postmaster.pid`, and whether it still runs.
+    fn postmaster(&self) -> Postmaster {
+        let Ok(text) = fs::read_to_string(self.data.join("postmaster.pid")) else {
+            return Postmaster::None;
+        };
+        let Some(pid) = text.lines().next().and_then(|l| l.trim().parse::<i32>().ok()) else {
+            // Being written by a postmaster that is starting right now.
+            return Postmaster::Running(0);
+        };
+        if pid <= 0 {
+            return Postmaster::Running(0);
+        }
+        match process_state(pid) {
+            Process::Running => Postmaster::Running(pid),
+            Process::Zombie => Postmaster::Zombie(pid),
+            Process::Gone => Postmaster::Gone(pid),
+        }
+    }
+
+    /// Whether the server accepts a real connection on its socket now (`pg_isready`; where
+    /// it is not installed next to the server, whether the socket takes a connection).
+    fn accepts_connections(&self) -> bool {
+        if !self.bindir.join("pg_isready").is_file() {
+            let socket = self.socket_dir.join(format!(".s.PGSQL.{PORT}"));
+            return std::os::unix::net::UnixStream::connect(socket).is_ok();
+        }
+        self.command("pg_isready")
+            .arg("-q")
+            .arg("-h")
+            .arg(&self.socket_dir)
+            .args(["-p", &PORT.to_string(), "-U", SUPERUSER, "-d", "postgres", "-t", "2"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
     }
 
     /// Connection options for `database` in this cluster, over its Unix socket.
@@ -82,8 +189,8 @@ impl EmbeddedPostgres {
         &self.socket_dir
     }
 
-    /// Stops the cluster if this process started it (fast shutdown: sessions are ended,
-    /// committed data is safe).
+    /// Stops the cluster if this process started or adopted it (fast shutdown: sessions are
+    /// ended, committed data is safe).
     pub fn stop(&self) {
         if !self.started_here {
             return;
@@ -101,6 +208,26 @@ impl EmbeddedPostgres {
             Ok(s) => tracing::warn!(%s, "pg_ctl stop failed"),
             Err(err) => tracing::warn!(%err, "pg_ctl stop could not run"),
         }
+    }
+
+    /// Restarts the server (fast shutdown, then start with the same options): what an
+    /// operator's `pg_ctl restart` does; the fault tests do it under load.
+    pub fn restart(&self) -> anyhow::Result<()> {
+        let out = self
+            .command("pg_ctl")
+            .arg("restart")
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(self.data.join("server.log"))
+            .args(["-m", "fast", "-w", "-s"])
+            .stdin(Stdio::null())
+            .output()
+            .context("pg_ctl could not run")?;
+        if !out.status.success() {
+            bail!("pg_ctl restart failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(())
     }
 
     fn initdb(&self) -> anyhow::Result<()> {
@@ -121,18 +248,6 @@ impl EmbeddedPostgres {
             );
         }
         Ok(())
-    }
-
-    fn is_running(&self) -> bool {
-        self.command("pg_ctl")
-            .arg("status")
-            .arg("-D")
-            .arg(&self.data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
     }
 
     fn pg_ctl_start(&self) -> anyhow::Result<()> {
@@ -179,6 +294,34 @@ impl EmbeddedPostgres {
             cmd.uid(uid).gid(gid).current_dir("/");
         }
         cmd
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Process {
+    Running,
+    /// Ended, not yet reaped by its parent.
+    Zombie,
+    Gone,
+}
+
+fn process_state(pid: i32) -> Process {
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    let exists =
+        unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    if !exists {
+        return Process::Gone;
+    }
+    // The state is the field after the parenthesised command name: `123 (postgres) Z …`.
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat)
+            if stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])) =>
+        {
+            Process::Zombie
+        }
+        _ => Process::Running,
     }
 }
 
@@ -296,4 +439,23 @@ fn socket_dir_for(data: &Path) -> anyhow::Result<PathBuf> {
 fn chown(path: &Path, uid: u32, gid: u32) -> anyhow::Result<()> {
     std::os::unix::fs::chown(path, Some(uid), Some(gid))
         .with_context(|| format!("cannot give {} to the postgres user", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ended_unreaped_process_is_not_taken_for_a_running_one() {
+        assert_eq!(process_state(std::process::id() as i32), Process::Running);
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while process_state(pid) == Process::Running && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(process_state(pid), Process::Zombie, "ended, not yet waited for");
+        child.wait().unwrap();
+        assert_eq!(process_state(pid), Process::Gone);
+    }
 }

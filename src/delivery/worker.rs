@@ -63,6 +63,7 @@ pub fn spawn(pool: PgPool, config: Arc<DeliveryConfig>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let slots = Arc::new(Semaphore::new(config.batch.max(1) as usize));
         let mut sending = JoinSet::new();
+        let mut db_failures = 0u32;
         loop {
             // Finished attempts are reaped (their panics were caught in `attempt`).
             while sending.try_join_next().is_some() {}
@@ -74,6 +75,7 @@ pub fn spawn(pool: PgPool, config: Arc<DeliveryConfig>) -> JoinHandle<()> {
             }
             match claim(&pool, &config, free as i64).await {
                 Ok(claimed) if claimed.is_empty() => {
+                    db_failures = 0;
                     // Nothing due, or every customer with due deliveries is at its limit.
                     tokio::select! {
                         _ = tokio::time::sleep(config.poll) => {}
@@ -81,6 +83,7 @@ pub fn spawn(pool: PgPool, config: Arc<DeliveryConfig>) -> JoinHandle<()> {
                     }
                 }
                 Ok(claimed) => {
+                    db_failures = 0;
                     for claimed in claimed {
                         let Ok(permit) = slots.clone().try_acquire_owned() else {
                             // Cannot happen: at most `free` were claimed.
@@ -96,7 +99,17 @@ pub fn spawn(pool: PgPool, config: Arc<DeliveryConfig>) -> JoinHandle<()> {
                         });
                     }
                 }
+                // A lost database: at once, then with back-off while it stays down.
+                Err(err) if crate::db::is_lost_database(&err) => {
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        "delivery worker lost the database; retrying"
+                    );
+                    tokio::time::sleep(crate::db::retry_wait(db_failures)).await;
+                    db_failures = db_failures.saturating_add(1);
+                }
                 Err(err) => {
+                    db_failures = 0;
                     tracing::error!(error = format!("{err:#}"), "delivery worker failed; retrying");
                     tokio::time::sleep(AFTER_ERROR).await;
                 }

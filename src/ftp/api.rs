@@ -138,6 +138,7 @@ async fn create_ftp_user(
             kind: Some(args.kind),
             site_id: Some(form_id(args.site_id)),
             environment_id: Some(form_id(args.environment_id)),
+            version: None,
         },
         None,
     );
@@ -247,6 +248,7 @@ async fn update_ftp_user(
             kind: args.kind,
             site_id: args.site_id.map(form_id),
             environment_id: environment_id.map(form_id),
+            version: None,
         },
         Some(&current),
     );
@@ -280,6 +282,7 @@ async fn update_ftp_user(
         .map_err(|refused| match refused {
             Refused::NotFound => AppError::NotFound,
             Refused::UsernameTaken => invalid("username", model::USERNAME_TAKEN),
+            Refused::Changed => AppError::Conflict(model::CHANGED_MEANWHILE.into()),
         })?;
         tx.commit().await?;
     }

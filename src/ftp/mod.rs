@@ -222,6 +222,8 @@ struct UserInput {
     kind: Option<String>,
     site_id: Option<String>,
     environment_id: Option<String>,
+    /// The user's `updated_at` (Unix nanoseconds) as the edit form showed it.
+    version: Option<String>,
 }
 
 /// What was typed, with what is kept for a field left out.
@@ -501,6 +503,12 @@ async fn update(
     let current = model::user(&state.pool, me.id(), from_path::<FtpUserId>(&raw)?)
         .await?
         .ok_or(AppError::NotFound)?;
+    // Changed since this form was shown (another tab): say so, save nothing.
+    if let Some(version) = input.version.as_deref()
+        && version != current.updated_at.unix_timestamp_nanos().to_string()
+    {
+        return Err(AppError::Conflict(model::CHANGED_MEANWHILE.into()));
+    }
     let typed = Typed::new(input, Some(&current));
     let (fields, password) = match validate(&state.pool, me.id(), &typed, Some(&current)).await? {
         Ok(valid) => valid,
@@ -528,6 +536,7 @@ async fn update(
     {
         Ok(()) => tx.commit().await?,
         Err(Refused::NotFound) => return Err(AppError::NotFound),
+        Err(Refused::Changed) => return Err(AppError::Conflict(model::CHANGED_MEANWHILE.into())),
         Err(Refused::UsernameTaken) => {
             drop(tx);
             let mut errors = FieldErrors::default();

@@ -336,7 +336,12 @@ pub enum Refused {
     NotFound,
     /// Someone took the username between the check and the write.
     UsernameTaken,
+    /// The user was changed (in another tab, or by an API call) after `current` was read.
+    Changed,
 }
+
+/// What an edit says when the user changed after its form was shown.
+pub const CHANGED_MEANWHILE: &str = "This FTP user was changed in another tab or device since you opened it; nothing was saved. Reload it and make your change again.";
 
 fn username_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e)
@@ -426,7 +431,8 @@ pub fn changes(current: &FtpUser, new: &Fields, password: bool) -> Vec<&'static 
 }
 
 /// Replaces an FTP user's fields (updateFTPUser); a `password_hash` of `None` keeps its
-/// password.
+/// password. Only while it is still as `current` shows it (same `updated_at`): an edit
+/// from an older form must not silently undo another one.
 pub async fn update(
     tx: &mut PgConnection,
     customer: CustomerId,
@@ -438,8 +444,9 @@ pub async fn update(
 ) -> sqlx::Result<Result<(), Refused>> {
     let updated = sqlx::query(
         "update ftp_users set name = $3, username = $4, password_hash = coalesce($5, password_hash),
-             relative_root = $6, type = $7, site_id = $8, environment_id = $9, updated_at = now()
-         where customer_id = $1 and id = $2",
+             relative_root = $6, type = $7, site_id = $8, environment_id = $9,
+             updated_at = greatest(now(), updated_at + interval '1 microsecond')
+         where customer_id = $1 and id = $2 and updated_at = $10",
     )
     .bind(customer)
     .bind(current.id)
@@ -450,10 +457,16 @@ pub async fn update(
     .bind(fields.kind.as_str())
     .bind(fields.placement.site)
     .bind(fields.placement.environment)
+    .bind(current.updated_at)
     .execute(&mut *tx)
     .await;
     match updated {
-        Ok(done) if done.rows_affected() == 0 => return Ok(Err(Refused::NotFound)),
+        Ok(done) if done.rows_affected() == 0 => {
+            return Ok(Err(match user(&mut *tx, customer, current.id).await? {
+                Some(_) => Refused::Changed,
+                None => Refused::NotFound,
+            }));
+        }
         Ok(_) => {}
         Err(err) if username_violation(&err) => return Ok(Err(Refused::UsernameTaken)),
         Err(err) => return Err(err),

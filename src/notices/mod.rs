@@ -107,7 +107,8 @@ fn parse_since(raw: &str, prefs: &Preferences) -> Result<Option<OffsetDateTime>,
             .map(|t| Some(t.at()))
             .map_err(|_| bad);
     }
-    prefs.parse_local(raw).map(Some).ok_or(bad)
+    let at = prefs.parse_local(raw).ok_or(bad)?;
+    settings::model::bounded(at).map(Some)
 }
 
 async fn index(

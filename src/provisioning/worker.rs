@@ -19,8 +19,9 @@ const MAX_BACKOFF_SECS: i32 = 300;
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(300);
 /// The wait when there was nothing to do.
 const IDLE: Duration = Duration::from_millis(500);
-/// The wait after the worker itself failed (e.g. the database is unreachable).
+/// The wait after the worker itself failed for another reason than a lost database.
 const AFTER_ERROR: Duration = Duration::from_secs(5);
+
 /// Error messages are cut to this many characters.
 const MAX_ERROR_CHARS: usize = 500;
 
@@ -71,6 +72,8 @@ pub fn spawn(pool: PgPool, driver: Arc<dyn ContainerDriver>) -> JoinHandle<()> {
     let name = worker_name();
     tracing::info!(worker = %name, driver = driver.name(), "provisioning worker started");
     tokio::spawn(async move {
+        // Connection errors in a row (see `db::retry_wait`).
+        let mut db_failures = 0u32;
         loop {
             // Each step in a task of its own, so that a panicking driver does not end the
             // worker; aborting the worker aborts the step too.
@@ -79,9 +82,23 @@ pub fn spawn(pool: PgPool, driver: Arc<dyn ContainerDriver>) -> JoinHandle<()> {
                 async move { run_once(&pool, driver.as_ref(), &name).await }
             }));
             match step.wait().await {
-                Ok(Ok(true)) => {}
-                Ok(Ok(false)) => tokio::time::sleep(IDLE).await,
+                Ok(Ok(true)) => db_failures = 0,
+                Ok(Ok(false)) => {
+                    db_failures = 0;
+                    tokio::time::sleep(IDLE).await
+                }
+                Ok(Err(err)) if crate::db::is_lost_database(&err) => {
+                    let wait = crate::db::retry_wait(db_failures);
+                    db_failures = db_failures.saturating_add(1);
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        ?wait,
+                        "provisioning worker lost the database; retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
                 Ok(Err(err)) => {
+                    db_failures = 0;
                     tracing::error!(error = format!("{err:#}"), "provisioning worker failed; retrying");
                     tokio::time::sleep(AFTER_ERROR).await;
                 }
@@ -132,6 +149,14 @@ pub async fn run_once(pool: &PgPool, driver: &dyn ContainerDriver, worker: &str)
             Err(_) => savepoint.rollback().await?,
         }
         result
+    };
+    // A step that lost the database is not a failed attempt: the worker tries it again at
+    // once (the claim rolls back with the connection), with no back-off counted against it.
+    let result = match result {
+        Err(StepError::Internal(err)) if crate::db::is_lost_database(&err) => {
+            return Err(err.context("the database was lost during a provisioning step"));
+        }
+        other => other,
     };
 
     let error = match &result {

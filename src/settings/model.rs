@@ -258,17 +258,22 @@ pub async fn load(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result
     Ok(Values::from_stored(stored))
 }
 
-/// Stores every entry in one statement, so all are stored or none.
+/// Stores every entry in one statement, so all are stored or none. The rows are written
+/// (and so locked) in key order, whatever the order of the form: two saves that list the
+/// settings differently would otherwise lock them in opposite orders and deadlock.
 pub async fn save(
     db: impl PgExecutor<'_>,
     customer: CustomerId,
     entries: &[(&'static str, String)],
 ) -> sqlx::Result<()> {
-    let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
-    let values: Vec<&str> = entries.iter().map(|(_, v)| v.as_str()).collect();
+    let mut sorted: Vec<&(&'static str, String)> = entries.iter().collect();
+    sorted.sort_by_key(|(k, _)| *k);
+    let keys: Vec<&str> = sorted.iter().map(|(k, _)| *k).collect();
+    let values: Vec<&str> = sorted.iter().map(|(_, v)| v.as_str()).collect();
     sqlx::query(
         "insert into customer_settings (customer_id, key, value)
-         select $1, k, v from unnest($2::text[], $3::text[]) as t(k, v)
+         select $1, k, v from unnest($2::text[], $3::text[]) with ordinality as t(k, v, n)
+         order by n
          on conflict (customer_id, key) do update set value = excluded.value, updated_at = now()",
     )
     .bind(customer)
@@ -314,6 +319,18 @@ impl Preferences {
     }
 }
 
+/// The message for a date outside [`bounded`]'s range.
+pub const OUT_OF_RANGE: &str = "Enter a date from 1970 to 9999.";
+
+/// `at` in UTC, when it falls in 1970–9999 there: every date a form or a call gives is
+/// checked so, after its conversion from the customer's zone (9999-12-31 23:59 in New York
+/// is already in the year 10000 in UTC, which the database and the formatting refuse).
+pub fn bounded(at: OffsetDateTime) -> Result<OffsetDateTime, &'static str> {
+    at.checked_to_offset(time::UtcOffset::UTC)
+        .filter(|utc| (1970..=9999).contains(&utc.year()))
+        .ok_or(OUT_OF_RANGE)
+}
+
 impl Preferences {
     /// A local date and time as a browser's `datetime-local` field sends it
     /// (`2026-11-27T14:30`, seconds optional), in the customer's time zone. In the hour a
@@ -352,6 +369,24 @@ mod tests {
             "skipped by the clock change"
         );
         assert!(paris.parse_local("yesterday").is_none());
+    }
+
+    #[test]
+    fn dates_are_bounded_to_1970_9999_in_utc() {
+        let new_york = Preferences::new(Some("America/New_York"), None);
+        let last = new_york.parse_local("9999-12-31T23:59").unwrap();
+        assert_eq!(bounded(last), Err(OUT_OF_RANGE), "the year 10000 in UTC");
+        assert!(bounded(new_york.parse_local("1970-01-01T00:00").unwrap()).is_ok());
+        assert_eq!(
+            bounded(new_york.parse_local("1969-12-31T12:00").unwrap()),
+            Err(OUT_OF_RANGE)
+        );
+        let tokyo = Preferences::new(Some("Asia/Tokyo"), None);
+        assert_eq!(
+            bounded(tokyo.parse_local("1970-01-01T08:59").unwrap()),
+            Err(OUT_OF_RANGE)
+        );
+        assert!(bounded(tokyo.parse_local("9999-12-31T23:59").unwrap()).is_ok());
     }
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -100,6 +100,14 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        // A lost database connection that reached us through `anyhow` is still a 503.
+        if let Self::Internal(err) = &self
+            && let Some(db) = err.downcast_ref::<sqlx::Error>()
+            && crate::db::note_error(db)
+        {
+            tracing::warn!(error = format!("{err:#}"), "database unavailable");
+            return Self::Unavailable.into_response();
+        }
         if let Self::Internal(err) = &self {
             // The request id is on the request span (see `web::layers`).
             tracing::error!(error = format!("{err:#}"), "internal error");
@@ -125,11 +133,14 @@ impl IntoResponse for AppError {
 }
 
 impl From<sqlx::Error> for AppError {
+    /// A lost connection or an unreachable database is a 503 (the next request gets a
+    /// tested connection, see `db::note_error`); anything else is a bug, a 500.
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut => Self::Unavailable,
-            other => Self::Internal(other.into()),
+        if crate::db::note_error(&err) {
+            tracing::warn!(%err, "database unavailable");
+            return Self::Unavailable;
         }
+        Self::Internal(err.into())
     }
 }
 
@@ -141,6 +152,10 @@ impl From<askama::Error> for AppError {
 
 impl From<tower_sessions::session::Error> for AppError {
     fn from(err: tower_sessions::session::Error) -> Self {
+        if crate::web::session_store::is_unavailable(&err) {
+            tracing::warn!(%err, "session store unavailable");
+            return Self::Unavailable;
+        }
         Self::Internal(anyhow::anyhow!("session: {err}"))
     }
 }

@@ -17,7 +17,6 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::AppState;
 use crate::web::error::ErrorInfo;
@@ -48,7 +47,7 @@ const HSTS: &str = "max-age=63072000; includeSubDomains";
 /// (a key authorises each call). Both get the request id, the request log, the security
 /// headers, panic catching and the timeout.
 pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -> Router {
-    let sessions = SessionManagerLayer::new(CachedStore::new(PostgresStore::new(state.pool.clone())))
+    let sessions = SessionManagerLayer::new(CachedStore::new(state.pool.clone()))
         .with_name(state.web.cookie_name())
         .with_secure(state.web.secure_cookies)
         .with_http_only(true)
@@ -205,7 +204,9 @@ async fn error_pages(req: Request, next: Next) -> Response {
         .unwrap_or_default();
     let response = next.run(req).await;
     let status = response.status();
-    if !status.is_client_error() && !status.is_server_error() {
+    if (!status.is_client_error() && !status.is_server_error())
+        || response.extensions().get::<crate::health::PlainAnswer>().is_some()
+    {
         return response;
     }
     // A session changed on the way (a new id, a flash message) keeps its cookie.
@@ -243,6 +244,15 @@ fn error_page(response: Response, htmx: bool, is_get: bool, path: &str, request_
         } else {
             Redirect::to(&to).into_response()
         };
+    }
+    // The session layer answers a bare 500 when it cannot save the session; while the
+    // database is unreachable that is an outage like any other: a 503.
+    if status == StatusCode::INTERNAL_SERVER_ERROR
+        && info.is_none()
+        && crate::db::connection_error_within(Duration::from_secs(2))
+    {
+        let unavailable = AppError::Unavailable;
+        return error_response(unavailable.status(), &unavailable.message(), request_id, htmx);
     }
     let content_type = response
         .headers()

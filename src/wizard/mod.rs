@@ -53,11 +53,39 @@ fn parse_step(raw: &str) -> Result<Step, AppError> {
     Step::from_key(raw).ok_or(AppError::NotFound)
 }
 
-async fn draft_of(state: &AppState, customer: CustomerId) -> Result<(Option<uuid::Uuid>, Draft), AppError> {
+/// The stored draft: its token and revision (`None`: there is none yet), and its data.
+async fn draft_of(
+    state: &AppState,
+    customer: CustomerId,
+) -> Result<(Option<uuid::Uuid>, Option<i64>, Draft), AppError> {
     Ok(match model::load(&state.pool, customer).await? {
-        Some((token, draft)) => (Some(token), draft),
-        None => (None, Draft::default()),
+        Some((token, revision, draft)) => (Some(token), Some(revision), draft),
+        None => (None, None, Draft::default()),
     })
+}
+
+/// What Create says when the draft changed after it was reviewed.
+pub const DRAFT_CHANGED: &str = "The draft changed; review it again.";
+
+/// What a form carries about the draft it was shown from (hidden `revision` and `base`),
+/// and what another tab or device changed meanwhile.
+pub struct DraftSync {
+    /// The draft's revision as shown (0: no draft yet).
+    pub revision: i64,
+    /// The digest of the step's fields as shown (see [`Draft::step_digest`]).
+    pub base: String,
+    /// A message about a change made elsewhere, with what is stored now.
+    pub conflict: Option<String>,
+}
+
+impl DraftSync {
+    fn shown(revision: Option<i64>, draft: &Draft, step: Option<Step>) -> Self {
+        Self {
+            revision: revision.unwrap_or(0),
+            base: step.map(|s| draft.step_digest(s)).unwrap_or_default(),
+            conflict: None,
+        }
+    }
 }
 
 /// Goes to `path`: a redirect, or for htmx a client-side navigation into `#main`.
@@ -74,7 +102,7 @@ fn go(htmx: bool, path: &str) -> Response {
 }
 
 async fn resume(State(state): State<AppState>, me: SignedIn) -> Result<Response, AppError> {
-    let (_, draft) = draft_of(&state, me.id()).await?;
+    let (_, _, draft) = draft_of(&state, me.id()).await?;
     let path = draft.first_unfinished().map(Step::path).unwrap_or("/wizard/review");
     Ok(Redirect::to(path).into_response())
 }
@@ -108,6 +136,7 @@ impl Progress {
 struct SitePage {
     layout: Layout,
     progress: Progress,
+    sync: DraftSync,
     draft: Draft,
     errors: FieldErrors,
 }
@@ -118,6 +147,7 @@ page!(SitePage);
 struct ContainerPage {
     layout: Layout,
     progress: Progress,
+    sync: DraftSync,
     draft: Draft,
     errors: FieldErrors,
     catalogue: Catalogue,
@@ -149,6 +179,7 @@ pub struct ListInput {
 struct EnvironmentsPage {
     layout: Layout,
     progress: Progress,
+    sync: DraftSync,
     environments: Vec<ListInput>,
     aliases: Vec<ListInput>,
     create_dns: bool,
@@ -168,6 +199,7 @@ fn list_inputs(values: &[String], field: &str, errors: &FieldErrors, max: usize)
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn render_step(
     state: &AppState,
     me: &SignedIn,
@@ -176,6 +208,7 @@ async fn render_step(
     step: Step,
     draft: Draft,
     errors: FieldErrors,
+    sync: DraftSync,
 ) -> Result<Response, AppError> {
     let layout = Layout::new(me, "wizard", "New site").await?;
     match step {
@@ -183,6 +216,7 @@ async fn render_step(
             let page = SitePage {
                 layout,
                 progress: Progress::new("site", &draft),
+                sync,
                 draft,
                 errors,
             };
@@ -193,6 +227,7 @@ async fn render_step(
             let page = ContainerPage {
                 layout,
                 progress: Progress::new("container", &draft),
+                sync,
                 draft,
                 errors,
                 catalogue,
@@ -203,6 +238,7 @@ async fn render_step(
             let page = EnvironmentsPage {
                 layout,
                 progress: Progress::new("environments", &draft),
+                sync,
                 environments: list_inputs(&draft.environment_names, "environment_names", &errors, MAX_ENVIRONMENTS),
                 aliases: list_inputs(&draft.alias_names, "alias_names", &errors, MAX_ALIASES),
                 create_dns: draft.create_dns,
@@ -220,15 +256,51 @@ async fn show(
     Path(step): Path<String>,
 ) -> Result<Response, AppError> {
     let step = parse_step(&step)?;
-    let (_, draft) = draft_of(&state, me.id()).await?;
+    let (_, revision, draft) = draft_of(&state, me.id()).await?;
     // A later step opens only when the ones before it are done.
     if let Some(first) = draft.first_unfinished()
         && Step::ALL.iter().position(|s| *s == step) > Step::ALL.iter().position(|s| *s == first)
     {
         return Ok(Redirect::to(first.path()).into_response());
     }
-    render_step(&state, &me, htmx, StatusCode::OK, step, draft, FieldErrors::default()).await
+    let sync = DraftSync::shown(revision, &draft, Some(step));
+    render_step(
+        &state,
+        &me,
+        htmx,
+        StatusCode::OK,
+        step,
+        draft,
+        FieldErrors::default(),
+        sync,
+    )
+    .await
 }
+
+/// Applies what the form of `step` sent to `draft`.
+fn apply(draft: &mut Draft, step: Step, pairs: &Pairs) {
+    match step {
+        Step::Site => {
+            draft.site_name = value(pairs, "site_name");
+            draft.site_hostname = value(pairs, "site_hostname");
+        }
+        Step::Container => {
+            draft.container_name = value(pairs, "container_name");
+            draft.container_type = value(pairs, "container_type");
+            draft.container_os_id = value(pairs, "container_os_id");
+            draft.container_size = value(pairs, "container_size");
+            draft.container_disk_space = value(pairs, "container_disk_space");
+        }
+        Step::Environments => {
+            draft.environment_names = values(pairs, "environment_names", MAX_ENVIRONMENTS);
+            draft.alias_names = values(pairs, "alias_names", MAX_ALIASES);
+            draft.create_dns = pairs.iter().any(|(k, v)| k == "create_dns" && v != "false");
+        }
+    }
+}
+
+/// How often a save is tried again when another save of the draft came in between.
+const SAVE_TRIES: usize = 3;
 
 async fn submit(
     State(state): State<AppState>,
@@ -238,59 +310,105 @@ async fn submit(
     Form(pairs): Form<Pairs>,
 ) -> Result<Response, AppError> {
     let step = parse_step(&step)?;
-    let (_, mut draft) = draft_of(&state, me.id()).await?;
-    match step {
-        Step::Site => {
-            draft.site_name = value(&pairs, "site_name");
-            draft.site_hostname = value(&pairs, "site_hostname");
+    // The revision and the step's digest the form was shown with (absent from a form
+    // that does not carry them: then nothing is compared).
+    let seen: Option<i64> = value(&pairs, "revision").parse().ok();
+    let base = value(&pairs, "base");
+    for _ in 0..SAVE_TRIES {
+        let (_, revision, mut draft) = draft_of(&state, me.id()).await?;
+        let stored = draft.clone();
+        apply(&mut draft, step, &pairs);
+        // Saved elsewhere since this form was shown, and this very step changed there:
+        // say what is stored now and keep this tab's values in the form, rather than
+        // overwrite the other edit. A save from the form shown now replaces it knowingly.
+        if let Some(seen) = seen
+            && seen != revision.unwrap_or(0)
+            && base != stored.step_digest(step)
+            && stored.step_values(step) != draft.step_values(step)
+        {
+            let now: Vec<String> = stored
+                .step_values(step)
+                .into_iter()
+                .zip(draft.step_values(step))
+                .filter(|(theirs, mine)| theirs.1 != mine.1)
+                .map(|((label, theirs), _)| format!("{label}: “{theirs}”"))
+                .collect();
+            let sync = DraftSync {
+                revision: revision.unwrap_or(0),
+                base: stored.step_digest(step),
+                conflict: Some(format!(
+                    "This step was changed in another tab or device since you opened it; it now \
+                     holds {}. Your values are below and were not saved: save again to replace \
+                     the other change.",
+                    now.join(", ")
+                )),
+            };
+            return render_step(
+                &state,
+                &me,
+                htmx,
+                StatusCode::CONFLICT,
+                step,
+                draft,
+                FieldErrors::default(),
+                sync,
+            )
+            .await;
         }
-        Step::Container => {
-            draft.container_name = value(&pairs, "container_name");
-            draft.container_type = value(&pairs, "container_type");
-            draft.container_os_id = value(&pairs, "container_os_id");
-            draft.container_size = value(&pairs, "container_size");
-            draft.container_disk_space = value(&pairs, "container_disk_space");
+        // "Back" keeps what was typed without checking it.
+        if value(&pairs, "nav") == "back" {
+            draft.mark(step, false);
+            if model::save(&state.pool, me.id(), &draft, revision).await?.is_none() {
+                continue;
+            }
+            let back = match step {
+                Step::Site | Step::Container => Step::Site,
+                Step::Environments => Step::Container,
+            };
+            return Ok(go(htmx, back.path()));
         }
-        Step::Environments => {
-            draft.environment_names = values(&pairs, "environment_names", MAX_ENVIRONMENTS);
-            draft.alias_names = values(&pairs, "alias_names", MAX_ALIASES);
-            draft.create_dns = pairs.iter().any(|(k, v)| k == "create_dns" && v != "false");
-        }
-    }
-    // "Back" keeps what was typed without checking it.
-    if value(&pairs, "nav") == "back" {
-        draft.mark(step, false);
-        model::save(&state.pool, me.id(), &draft).await?;
-        let back = match step {
-            Step::Site | Step::Container => Step::Site,
-            Step::Environments => Step::Container,
+        let mut errors = FieldErrors::default();
+        let ok = match step {
+            Step::Site => model::check_site(&state.pool, &draft, &mut errors).await?.is_some(),
+            Step::Container => {
+                let catalogue = sites::model::catalogue(&state.pool).await?;
+                model::check_container(&state.pool, me.id(), &catalogue, &draft, &mut errors)
+                    .await?
+                    .is_some()
+            }
+            Step::Environments => {
+                let primary = draft.site_hostname.parse::<sites::names::Hostname>().ok();
+                let primary = primary.as_ref().map(|h| h.ascii());
+                model::check_environments(&state.pool, &draft, primary, &mut errors)
+                    .await?
+                    .is_some()
+            }
         };
-        return Ok(go(htmx, back.path()));
-    }
-    let mut errors = FieldErrors::default();
-    let ok = match step {
-        Step::Site => model::check_site(&state.pool, &draft, &mut errors).await?.is_some(),
-        Step::Container => {
-            let catalogue = sites::model::catalogue(&state.pool).await?;
-            model::check_container(&state.pool, me.id(), &catalogue, &draft, &mut errors)
-                .await?
-                .is_some()
+        draft.mark(step, ok);
+        let Some(saved) = model::save(&state.pool, me.id(), &draft, revision).await? else {
+            // Another save came in between: look again (and compare) from the start.
+            continue;
+        };
+        if !ok {
+            let sync = DraftSync::shown(Some(saved), &draft, Some(step));
+            return render_step(
+                &state,
+                &me,
+                htmx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                step,
+                draft,
+                errors,
+                sync,
+            )
+            .await;
         }
-        Step::Environments => {
-            let primary = draft.site_hostname.parse::<sites::names::Hostname>().ok();
-            let primary = primary.as_ref().map(|h| h.ascii());
-            model::check_environments(&state.pool, &draft, primary, &mut errors)
-                .await?
-                .is_some()
-        }
-    };
-    draft.mark(step, ok);
-    model::save(&state.pool, me.id(), &draft).await?;
-    if !ok {
-        return render_step(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, step, draft, errors).await;
+        let next = draft.first_unfinished().map(Step::path).unwrap_or("/wizard/review");
+        return Ok(go(htmx, next));
     }
-    let next = draft.first_unfinished().map(Step::path).unwrap_or("/wizard/review");
-    Ok(go(htmx, next))
+    Err(AppError::Conflict(
+        "The draft is being changed in another tab or device right now; please try again.".into(),
+    ))
 }
 
 /// The plan as the review page shows it.
@@ -332,32 +450,74 @@ impl Review {
 struct ReviewPage {
     layout: Layout,
     progress: Progress,
+    sync: DraftSync,
     review: Review,
     token: String,
 }
 page!(ReviewPage);
 
 async fn review(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
-    let (token, draft) = draft_of(&state, me.id()).await?;
+    let (token, revision, draft) = draft_of(&state, me.id()).await?;
+    show_review(&state, &me, htmx, token, revision, draft, None).await
+}
+
+/// The review of the stored draft (with `conflict` when Create refused an older one), or
+/// the first step that does not pass its checks (any more).
+async fn show_review(
+    state: &AppState,
+    me: &SignedIn,
+    htmx: bool,
+    token: Option<uuid::Uuid>,
+    revision: Option<i64>,
+    draft: Draft,
+    conflict: Option<&str>,
+) -> Result<Response, AppError> {
+    let status = if conflict.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
     let (Some(token), None) = (token, draft.first_unfinished()) else {
-        return Ok(Redirect::to(draft.first_unfinished().unwrap_or(Step::Site).path()).into_response());
+        let step = draft.first_unfinished().unwrap_or(Step::Site);
+        if conflict.is_none() {
+            return Ok(Redirect::to(step.path()).into_response());
+        }
+        let mut sync = DraftSync::shown(revision, &draft, Some(step));
+        sync.conflict = conflict.map(str::to_owned);
+        return render_step(state, me, htmx, status, step, draft, FieldErrors::default(), sync).await;
     };
     let catalogue = sites::model::catalogue(&state.pool).await?;
     match model::plan(&state.pool, me.id(), &catalogue, &draft).await? {
         Ok(plan) => {
+            let mut sync = DraftSync::shown(revision, &draft, None);
+            sync.conflict = conflict.map(str::to_owned);
             let page = ReviewPage {
-                layout: Layout::new(&me, "wizard", "Review your new site").await?,
+                layout: Layout::new(me, "wizard", "Review your new site").await?,
                 progress: Progress::new("review", &draft),
+                sync,
                 review: Review::new(&plan, &catalogue),
                 token: token.to_string(),
             };
-            render(htmx, StatusCode::OK, &page, None)
+            render(htmx, status, &page, None)
         }
         Err((step, errors)) => {
             let mut draft = draft;
             draft.mark(step, false);
-            model::save(&state.pool, me.id(), &draft).await?;
-            render_step(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, step, draft, errors).await
+            // When another save came first, that one is kept; this page shows the check.
+            let saved = model::save(&state.pool, me.id(), &draft, revision).await?.or(revision);
+            let mut sync = DraftSync::shown(saved, &draft, Some(step));
+            sync.conflict = conflict.map(str::to_owned);
+            render_step(
+                state,
+                me,
+                htmx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                step,
+                draft,
+                errors,
+                sync,
+            )
+            .await
         }
     }
 }
@@ -373,9 +533,10 @@ async fn create(
         return Ok(go(htmx, Step::Environments.path()));
     }
     let submitted: Option<uuid::Uuid> = value(&pairs, "draft_token").parse().ok();
+    let reviewed: Option<i64> = value(&pairs, "revision").parse().ok();
     // The draft first, then its site: a concurrent submit that commits in between is seen
     // by one of the two reads.
-    let (token, mut draft) = draft_of(&state, me.id()).await?;
+    let (token, revision, mut draft) = draft_of(&state, me.id()).await?;
     if let Some(token) = submitted
         && let Some(site) = sites::model::site_by_draft(&state.pool, me.id(), token).await?
     {
@@ -384,6 +545,10 @@ async fn create(
     let Some(token) = token.filter(|t| Some(*t) == submitted) else {
         // No draft, or an older one: start from where the wizard is now.
         return Ok(go(htmx, "/wizard"));
+    };
+    // Create builds what this tab reviewed, never what another tab changed since.
+    let Some(revision) = revision.filter(|r| reviewed.is_none_or(|seen| seen == *r)) else {
+        return show_review(&state, &me, htmx, Some(token), revision, draft, Some(DRAFT_CHANGED)).await;
     };
     let catalogue = sites::model::catalogue(&state.pool).await?;
     let plan = match model::plan(&state.pool, me.id(), &catalogue, &draft).await? {
@@ -395,14 +560,34 @@ async fn create(
                 return Ok(to_site(htmx, site));
             }
             draft.mark(step, false);
-            model::save(&state.pool, me.id(), &draft).await?;
-            return render_step(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, step, draft, errors).await;
+            let saved = model::save(&state.pool, me.id(), &draft, Some(revision)).await?;
+            let sync = DraftSync::shown(saved.or(Some(revision)), &draft, Some(step));
+            return render_step(
+                &state,
+                &me,
+                htmx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                step,
+                draft,
+                errors,
+                sync,
+            )
+            .await;
         }
     };
     let mut tx = state.pool.begin().await?;
     match sites::model::create(&mut tx, me.id(), token, &plan).await {
         Ok(site) => {
-            model::discard(&mut *tx, me.id()).await?;
+            // The draft is still the one reviewed, or another tab changed it in the
+            // meantime: then nothing is created, and this tab reviews the new one.
+            // (No draft at all: a concurrent submit of this one created the site and
+            // removed it; `create` found that site.)
+            if !model::discard_at(&mut *tx, me.id(), revision).await? && model::load(&mut *tx, me.id()).await?.is_some()
+            {
+                tx.rollback().await?;
+                let (token, revision, draft) = draft_of(&state, me.id()).await?;
+                return show_review(&state, &me, htmx, token, revision, draft, Some(DRAFT_CHANGED)).await;
+            }
             tx.commit().await?;
             Ok(to_site(htmx, site))
         }
@@ -413,8 +598,19 @@ async fn create(
             let mut errors = FieldErrors::default();
             errors.add(field, message);
             draft.mark(step, false);
-            model::save(&state.pool, me.id(), &draft).await?;
-            render_step(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, step, draft, errors).await
+            let saved = model::save(&state.pool, me.id(), &draft, Some(revision)).await?;
+            let sync = DraftSync::shown(saved.or(Some(revision)), &draft, Some(step));
+            render_step(
+                &state,
+                &me,
+                htmx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                step,
+                draft,
+                errors,
+                sync,
+            )
+            .await
         }
     }
 }

@@ -83,6 +83,36 @@ impl Default for Draft {
 }
 
 impl Draft {
+    /// A step's fields as (label, value), to compare and to tell what another tab changed.
+    pub fn step_values(&self, step: Step) -> Vec<(&'static str, String)> {
+        match step {
+            Step::Site => vec![
+                ("Site name", self.site_name.clone()),
+                ("Hostname", self.site_hostname.clone()),
+            ],
+            Step::Container => vec![
+                ("Container name", self.container_name.clone()),
+                ("Type", self.container_type.clone()),
+                ("Operating system", self.container_os_id.clone()),
+                ("Size", self.container_size.clone()),
+                ("Disk space", self.container_disk_space.clone()),
+            ],
+            Step::Environments => vec![
+                ("Environments", self.environment_names.join(", ")),
+                ("Aliases", self.alias_names.join(", ")),
+                ("DNS records", if self.create_dns { "yes" } else { "no" }.to_owned()),
+            ],
+        }
+    }
+
+    /// A short digest of a step's fields: a step form carries the one it was shown with,
+    /// so a save can tell whether that step changed meanwhile.
+    pub fn step_digest(&self, step: Step) -> String {
+        use sha2::{Digest, Sha256};
+        let values = serde_json::to_vec(&self.step_values(step)).unwrap_or_default();
+        hex::encode(&Sha256::digest(values)[..12])
+    }
+
     /// The first step that has not passed its checks, or `None` when it is ready for review.
     pub fn first_unfinished(&self) -> Option<Step> {
         Step::ALL.into_iter().find(|s| !self.done.contains(s))
@@ -96,35 +126,72 @@ impl Draft {
     }
 }
 
-pub async fn load(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Option<(uuid::Uuid, Draft)>> {
-    let row: Option<(uuid::Uuid, sqlx::types::Json<Draft>)> =
-        sqlx::query_as("select token, data from wizard_drafts where customer_id = $1")
+/// The stored draft: its token (for Create's idempotency), its revision (one more with
+/// every save) and its data.
+pub async fn load(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Option<(uuid::Uuid, i64, Draft)>> {
+    let row: Option<(uuid::Uuid, i64, sqlx::types::Json<Draft>)> =
+        sqlx::query_as("select token, revision, data from wizard_drafts where customer_id = $1")
             .bind(customer)
             .fetch_optional(db)
             .await?;
-    Ok(row.map(|(token, data)| (token, data.0)))
+    Ok(row.map(|(token, revision, data)| (token, revision, data.0)))
 }
 
-/// Saves the draft; a new draft gets a new token (which makes its creation idempotent).
-pub async fn save(db: impl PgExecutor<'_>, customer: CustomerId, draft: &Draft) -> sqlx::Result<uuid::Uuid> {
-    sqlx::query_scalar(
-        "insert into wizard_drafts (customer_id, token, data) values ($1, $2, $3)
-         on conflict (customer_id) do update set data = excluded.data, updated_at = now()
-         returning token",
-    )
-    .bind(customer)
-    .bind(uuid::Uuid::new_v4())
-    .bind(sqlx::types::Json(draft))
-    .fetch_one(db)
-    .await
+/// Saves the draft if it is still at `revision` (`None`: there was no draft; a new one
+/// gets a new token, which makes its creation idempotent). Returns the new revision, or
+/// `None` when another save came first: the caller reads the draft again.
+pub async fn save(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    draft: &Draft,
+    revision: Option<i64>,
+) -> sqlx::Result<Option<i64>> {
+    match revision {
+        Some(revision) => {
+            sqlx::query_scalar(
+                "update wizard_drafts set data = $3, revision = revision + 1, updated_at = now()
+                 where customer_id = $1 and revision = $2
+                 returning revision",
+            )
+            .bind(customer)
+            .bind(revision)
+            .bind(sqlx::types::Json(draft))
+            .fetch_optional(db)
+            .await
+        }
+        None => {
+            sqlx::query_scalar(
+                "insert into wizard_drafts (customer_id, token, data, revision) values ($1, $2, $3, 1)
+                 on conflict (customer_id) do nothing
+                 returning revision",
+            )
+            .bind(customer)
+            .bind(uuid::Uuid::new_v4())
+            .bind(sqlx::types::Json(draft))
+            .fetch_optional(db)
+            .await
+        }
+    }
 }
 
+/// Starts over: removes the draft, whatever its revision.
 pub async fn discard(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<()> {
     sqlx::query("delete from wizard_drafts where customer_id = $1")
         .bind(customer)
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// Removes the draft once its site is created, only if it is still at `revision` (the
+/// one reviewed); `false` when it changed meanwhile.
+pub async fn discard_at(db: impl PgExecutor<'_>, customer: CustomerId, revision: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query("delete from wizard_drafts where customer_id = $1 and revision = $2")
+        .bind(customer)
+        .bind(revision)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// The values of a step after its checks.

@@ -48,13 +48,33 @@ async fn health_and_readiness() {
 }
 
 #[tokio::test]
-async fn an_internal_error_is_a_500_page_with_the_request_id_and_no_internals() {
+async fn an_unreachable_database_is_a_503_page_with_the_request_id_and_no_internals() {
     let app = TestApp::spawn().await;
     let (client, _) = app.signed_in_client("alice").await;
     // Wait out the session cache so the next request must reach the (closed) database.
     tokio::time::sleep(berth::web::session_store::CACHE_TTL + std::time::Duration::from_millis(100)).await;
     app.pool.close().await;
     let resp = client.get("/account").await;
+    assert_eq!(resp.status, StatusCode::SERVICE_UNAVAILABLE);
+    let id = resp.header("x-request-id").to_owned();
+    assert_eq!(resp.text(".request-id"), id, "the page shows the request id");
+    assert!(resp.body.contains("unavailable right now"), "{}", resp.body);
+    let lower = resp.body.to_lowercase();
+    for leak in ["sqlx", "pool", "postgres", "select ", "panicked"] {
+        assert!(!lower.contains(leak), "the page leaks {leak:?}: {}", resp.body);
+    }
+}
+
+#[tokio::test]
+async fn an_internal_error_is_a_500_page_with_the_request_id_and_no_internals() {
+    let app = TestApp::spawn().await;
+    let (client, _) = app.signed_in_client("alice").await;
+    // A query that fails for another reason than a lost database is a bug: a 500.
+    sqlx::query("alter table customer_settings rename to customer_settings_away")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let resp = client.get("/settings").await;
     assert_eq!(resp.status, StatusCode::INTERNAL_SERVER_ERROR);
     let id = resp.header("x-request-id").to_owned();
     assert!(!id.is_empty());
