@@ -41,14 +41,16 @@ impl Drop for Worker {
 }
 
 /// The visible text of the first element matching `css`, trimmed.
+/// Found anew on each try: a block the page refreshes (the job's progress) may be replaced
+/// between finding it and reading it.
 async fn text(browser: &Browser, css: &str) -> String {
-    let element = browser.wait_for(css).await;
-    element
-        .text()
+    let client = &browser.client;
+    browser
+        .eventually(&format!("the text of {css}"), async || {
+            let element = client.find(Locator::Css(css)).await?;
+            Ok(Some(element.text().await?.trim().to_owned()))
+        })
         .await
-        .unwrap_or_else(|e| panic!("text of {css}: {e}"))
-        .trim()
-        .to_owned()
 }
 
 /// The attribute `name` of the first element matching `css`.
