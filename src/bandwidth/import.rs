@@ -1,16 +1,25 @@
 //! Reading a bandwidth CSV file (`berth bandwidth import FILE.csv`): one sample per line,
 //! `site,hour,bytes_in,bytes_out`, where `site` is a hostname or a site id and `hour` an
-//! RFC 3339 time on the hour. An optional first line of column names is skipped. Every bad
-//! line is reported by its number; a file with any error imports nothing.
+//! RFC 3339 time on the hour. An optional first line of column names is skipped; a UTF-8
+//! byte-order mark and quoted fields are read as spreadsheets write them. Every bad line is
+//! reported by its number and value, in one report with the sites the database does not
+//! know (`model::import`); a file with any error imports nothing.
 
-use time::OffsetDateTime;
+use std::fmt;
+
 use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
 
 /// The most bytes one direction of one site can move in an hour: 10^15 bytes, about
 /// 2.2 Tbit/s sustained, beyond any link a site has. Larger counts are errors in the file,
 /// and refusing them keeps every sum of a month within 64 bits (744 hours × 2 directions ×
 /// 10^15 < 1.5 × 10^18 per site).
 pub const MAX_BYTES_PER_HOUR: i64 = 1_000_000_000_000_000;
+
+/// The years an hour may fall in, in UTC. Before 1970 no site had traffic, and the year
+/// 10000 cannot be written in RFC 3339 (an offset can push 9999-12-31 past it, which is
+/// why the bound applies after conversion to UTC).
+pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
 
 /// Which site a line is about, as written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -20,49 +29,185 @@ pub enum SiteRef {
     Hostname(String),
 }
 
+impl fmt::Display for SiteRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SiteRef::Id(id) => write!(f, "with id {id}"),
+            SiteRef::Hostname(name) => write!(f, "{name:?}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub number: usize,
     pub site: SiteRef,
+    /// In UTC, on the hour, within [`YEARS`].
     pub hour: OffsetDateTime,
     pub bytes_in: i64,
     pub bytes_out: i64,
 }
 
-/// The lines of `text`, or every problem found, each as "line N: what is wrong".
-pub fn parse(text: &str) -> Result<Vec<Line>, Vec<String>> {
-    let mut lines = Vec::new();
-    let mut errors = Vec::new();
+/// What is wrong with one line (or, with line 0, with the whole file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(line: usize, message: impl Into<String>) -> Self {
+        Problem {
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            0 => f.write_str(&self.message),
+            n => write!(f, "line {n}: {}", self.message),
+        }
+    }
+}
+
+/// A file as read: its good lines and the problems of the others. Checking the sites
+/// against the database adds problems of its own before the file is accepted
+/// ([`Parsed::finish`]), so that one run reports every bad line.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub lines: Vec<Line>,
+    pub problems: Vec<Problem>,
+}
+
+impl Parsed {
+    /// The lines, when neither the reading nor `more` found a problem; otherwise every
+    /// problem as "line N: what is wrong", in line order.
+    pub fn finish(self, more: Vec<Problem>) -> Result<Vec<Line>, Vec<String>> {
+        let mut problems = self.problems;
+        problems.extend(more);
+        if problems.is_empty() && self.lines.is_empty() {
+            problems.push(Problem::new(0, "the file has no samples"));
+        }
+        if problems.is_empty() {
+            return Ok(self.lines);
+        }
+        // Stable: two problems of one line keep the order they were found in.
+        problems.sort_by_key(|p| p.line);
+        Err(problems.iter().map(Problem::to_string).collect())
+    }
+}
+
+/// The lines of a file, or every problem its text shows, each as "line N: what is wrong".
+/// The sites are not checked here; [`crate::bandwidth::model::import`] does that.
+pub fn parse(text: impl AsRef<[u8]>) -> Result<Vec<Line>, Vec<String>> {
+    read(text.as_ref()).finish(Vec::new())
+}
+
+/// Reads a file's bytes: never fails as a whole, and never panics, whatever the bytes.
+pub fn read(bytes: &[u8]) -> Parsed {
+    let mut parsed = Parsed::default();
     let mut seen = std::collections::HashMap::new();
-    for (index, raw) in text.lines().enumerate() {
-        let number = index + 1;
-        let raw = raw.trim();
-        if raw.is_empty() || (number == 1 && is_header(raw)) {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let mut record = csv::ByteRecord::new();
+    let mut lines = LineCounter::new(bytes);
+    loop {
+        let number = lines.at(reader.position().byte());
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            // Reading from memory with flexible rows has no failure left but a broken
+            // file; its line is where the record began.
+            Err(_) => {
+                parsed.problems.push(Problem::new(number, "cannot be read as CSV"));
+                continue;
+            }
+        }
+        let number = record.position().map_or(number, |p| lines.at(p.byte()));
+        // A line of only spaces is a record of one empty field.
+        if record.iter().all(<[u8]>::is_empty) {
             continue;
         }
-        match parse_line(number, raw) {
-            Ok(line) => {
-                if let Some(first) = seen.insert((line.site.clone(), line.hour), number) {
-                    errors.push(format!("line {number}: the same site and hour as line {first}"));
-                }
-                lines.push(line);
+        let fields: Result<Vec<&str>, usize> = record
+            .iter()
+            .enumerate()
+            .map(|(i, f)| std::str::from_utf8(f).map_err(|_| i + 1))
+            .collect();
+        let fields = match fields {
+            Ok(fields) => fields,
+            Err(column) => {
+                parsed
+                    .problems
+                    .push(Problem::new(number, format!("column {column} is not UTF-8 text")));
+                continue;
             }
-            Err(message) => errors.push(format!("line {number}: {message}")),
+        };
+        if number == 1 && is_header(fields[0]) {
+            continue;
+        }
+        match parse_line(number, &fields) {
+            Ok(line) => match seen.get(&(line.site.clone(), line.hour)) {
+                Some(first) => parsed
+                    .problems
+                    .push(Problem::new(number, format!("the same site and hour as line {first}"))),
+                None => {
+                    seen.insert((line.site.clone(), line.hour), number);
+                    parsed.lines.push(line);
+                }
+            },
+            Err(message) => parsed.problems.push(Problem::new(number, message)),
         }
     }
-    if lines.is_empty() && errors.is_empty() {
-        errors.push("the file has no samples".to_owned());
+    parsed
+}
+
+/// Line numbers from byte offsets. The csv reader's own line count, and the offset it
+/// gives a record, come before the blank lines it skips, so a record's line is counted
+/// here from the first byte after those.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    counted: usize,
+    newlines: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        LineCounter {
+            bytes,
+            counted: 0,
+            newlines: 0,
+        }
     }
-    if errors.is_empty() { Ok(lines) } else { Err(errors) }
+
+    /// The line of the first byte at or after `offset` that does not end a line. Offsets
+    /// only grow, so the file is counted once.
+    fn at(&mut self, offset: u64) -> usize {
+        let mut start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.bytes.len());
+        while matches!(self.bytes.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        if start > self.counted {
+            self.newlines += self.bytes[self.counted..start].iter().filter(|b| **b == b'\n').count();
+            self.counted = start;
+        }
+        self.newlines + 1
+    }
 }
 
-fn is_header(line: &str) -> bool {
-    let first = line.split(',').next().unwrap_or("").trim().to_ascii_lowercase();
-    matches!(first.as_str(), "site" | "site_id" | "hostname" | "host")
+fn is_header(first: &str) -> bool {
+    matches!(
+        first.to_ascii_lowercase().as_str(),
+        "site" | "site_id" | "hostname" | "host"
+    )
 }
 
-fn parse_line(number: usize, raw: &str) -> Result<Line, String> {
-    let fields: Vec<&str> = raw.split(',').map(str::trim).collect();
+fn parse_line(number: usize, fields: &[&str]) -> Result<Line, String> {
     if fields.len() != 4 {
         return Err(format!(
             "expected 4 columns (site, hour, bytes_in, bytes_out), found {}",
@@ -70,43 +215,61 @@ fn parse_line(number: usize, raw: &str) -> Result<Line, String> {
         ));
     }
     let site = if !fields[0].is_empty() && fields[0].bytes().all(|b| b.is_ascii_digit()) {
-        SiteRef::Id(fields[0].parse().map_err(|_| "the site id is too large".to_owned())?)
+        SiteRef::Id(
+            fields[0]
+                .parse()
+                .map_err(|_| format!("site id {:?} is too large to be a site's", fields[0]))?,
+        )
     } else {
         let hostname = fields[0]
             .parse::<crate::sites::names::Hostname>()
             .map_err(|e| format!("site {:?}: {e}", fields[0]))?;
         SiteRef::Hostname(hostname.ascii().to_owned())
     };
-    let hour = OffsetDateTime::parse(fields[1], &Rfc3339).map_err(|_| {
-        format!(
-            "hour {:?} is not an RFC 3339 time such as 2026-11-01T13:00:00Z",
-            fields[1]
-        )
-    })?;
-    if hour.minute() != 0 || hour.second() != 0 || hour.nanosecond() != 0 {
-        return Err(format!("hour {:?} is not on the hour", fields[1]));
-    }
-    let bytes = |name: &str, value: &str| {
-        let n = value
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| format!("{name} {value:?} is not a whole number of bytes"))?;
-        if n > MAX_BYTES_PER_HOUR {
-            return Err(format!(
-                "{name} {value:?} is more than {MAX_BYTES_PER_HOUR} bytes in an hour (about 2.2 Tbit/s), \
-                 more than any site's link carries"
-            ));
-        }
-        Ok(n)
-    };
     Ok(Line {
         number,
         site,
-        hour,
+        hour: hour(fields[1])?,
         bytes_in: bytes("bytes_in", fields[2])?,
         bytes_out: bytes("bytes_out", fields[3])?,
     })
+}
+
+/// An RFC 3339 time on the hour, in UTC, within [`YEARS`].
+fn hour(value: &str) -> Result<OffsetDateTime, String> {
+    let written = OffsetDateTime::parse(value, &Rfc3339)
+        .map_err(|_| format!("hour {value:?} is not an RFC 3339 time such as 2026-11-01T13:00:00Z"))?;
+    // The conversion itself can leave the representable years (9999-12-31T23:00:00-01:00),
+    // so it is checked rather than assumed.
+    let utc = written
+        .checked_to_offset(UtcOffset::UTC)
+        .filter(|t| YEARS.contains(&t.year()))
+        .ok_or_else(|| {
+            format!(
+                "hour {value:?} is outside the years {} to {} in UTC",
+                YEARS.start(),
+                YEARS.end()
+            )
+        })?;
+    // Samples are hourly in UTC; a half-hour offset moves 13:00 off the hour.
+    if utc.minute() != 0 || utc.second() != 0 || utc.nanosecond() != 0 {
+        return Err(format!("hour {value:?} is not on the hour in UTC"));
+    }
+    Ok(utc)
+}
+
+fn bytes(name: &str, value: &str) -> Result<i64, String> {
+    let whole = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+    let n = whole
+        .then(|| value.parse::<i64>().ok())
+        .ok_or_else(|| format!("{name} {value:?} is not a whole number of bytes"))?;
+    match n {
+        Some(n) if n <= MAX_BYTES_PER_HOUR => Ok(n),
+        _ => Err(format!(
+            "{name} {value:?} is more than {MAX_BYTES_PER_HOUR} bytes in an hour (about 2.2 Tbit/s), \
+             more than any site's link carries"
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -230,8 +230,7 @@ async fn the_rollups_always_equal_the_samples() {
     consistent(&app).await;
     // A re-import replaces a sample through the import's upsert.
     let file = format!("site,hour,bytes_in,bytes_out\n{shop},2026-11-01T00:00:00Z,1000,2000\n");
-    let lines = berth::bandwidth::import::parse(&file).unwrap();
-    berth::bandwidth::model::import(&app.pool, &lines)
+    berth::bandwidth::model::import(&app.pool, berth::bandwidth::import::read(file.as_bytes()))
         .await
         .unwrap()
         .unwrap();
