@@ -275,6 +275,7 @@ fn bytes(name: &str, value: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use time::macros::datetime;
 
     #[test]
@@ -328,5 +329,197 @@ shop.example.com,2026-11-01T00:00:00Z,1,1";
         assert!(errors[0].contains("not on the hour"));
         assert!(errors[6].contains("same site and hour as line 1"));
         assert_eq!(parse("").unwrap_err(), ["the file has no samples"]);
+    }
+
+    #[test]
+    fn dates_are_bounded_to_1970_to_9999_after_conversion_to_utc() {
+        // Once a panic: the offset pushes the last hour of 9999 into the year 10000.
+        for (value, ok) in [
+            ("9999-12-31T23:00:00-01:00", false),
+            ("9999-12-31T22:00:00-01:00", true),
+            ("9999-12-31T23:00:00+01:00", true),
+            ("9999-12-31T23:00:00Z", true),
+            ("0000-01-01T00:00:00Z", false),
+            ("0000-01-01T00:00:00+01:00", false),
+            ("1969-12-31T23:00:00Z", false),
+            ("1970-01-01T00:00:00+01:00", false),
+            ("1970-01-01T00:00:00Z", true),
+            ("1969-12-31T23:00:00-01:00", true),
+        ] {
+            let result = parse(format!("1,{value},1,1"));
+            assert_eq!(result.is_ok(), ok, "{value}: {result:?}");
+            if let Err(errors) = result {
+                assert_eq!(
+                    errors,
+                    [format!(
+                        "line 1: hour \"{value}\" is outside the years 1970 to 9999 in UTC"
+                    )]
+                );
+            }
+        }
+        let lines = parse("1,9999-12-31T23:00:00+01:00,1,1").unwrap();
+        assert_eq!(lines[0].hour, datetime!(9999-12-31 22:00 UTC));
+        assert_eq!(lines[0].hour.offset(), UtcOffset::UTC);
+    }
+
+    #[test]
+    fn an_hour_is_on_the_hour_in_utc() {
+        let errors = parse("1,2026-11-01T13:00:00+05:30,1,1").unwrap_err();
+        assert_eq!(
+            errors,
+            ["line 1: hour \"2026-11-01T13:00:00+05:30\" is not on the hour in UTC"]
+        );
+        assert!(parse("1,2026-11-01T13:30:00+05:30,1,1").is_ok());
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_quoted_fields_are_read() {
+        let text = "\u{feff}\"site\",\"hour\",\"bytes_in\",\"bytes_out\"\r\n\
+                    \"shop.example.com\",\"2026-11-01T00:00:00Z\",\"10\",\"20\"\r\n\
+                    \" 7 \", 2026-11-01T01:00:00Z ,\"0\",5\r\n";
+        let lines = parse(text).unwrap();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0].number, 2);
+        assert_eq!(lines[0].site, SiteRef::Hostname("shop.example.com".into()));
+        assert_eq!((lines[0].bytes_in, lines[0].bytes_out), (10, 20));
+        assert_eq!(lines[1].site, SiteRef::Id(7));
+        // Without a header, the mark does not spoil the first line's site.
+        let lines = parse("\u{feff}shop.example.com,2026-11-01T00:00:00Z,1,2\n").unwrap();
+        assert_eq!(lines[0].site, SiteRef::Hostname("shop.example.com".into()));
+        // A quoted comma is part of its field, and the line is judged by its value.
+        let errors = parse("shop.example.com,2026-11-01T00:00:00Z,\"1,000\",2\n").unwrap_err();
+        assert_eq!(errors, ["line 1: bytes_in \"1,000\" is not a whole number of bytes"]);
+    }
+
+    #[test]
+    fn line_numbers_count_blank_lines_and_quoted_line_breaks() {
+        let text = "\n\nshop.example.com,2026-11-01T00:00:00Z,1,1\r\n   \n\"a\nb\",2026-11-01T00:00:00Z,1,1\n1,x,1,1\n";
+        let errors = parse(text).unwrap_err();
+        let starts: Vec<&str> = errors.iter().map(|e| e.split(':').next().unwrap()).collect();
+        assert_eq!(starts, ["line 5", "line 7"], "{errors:#?}");
+        let errors = parse(b"1,2026-11-01T00:00:00Z,1,1\n\xff\xfe,2026-11-01T00:00:00Z,1,1\n").unwrap_err();
+        assert_eq!(errors, ["line 2: column 1 is not UTF-8 text"]);
+    }
+
+    #[test]
+    fn messages_name_the_line_and_the_value_in_plain_words() {
+        let cases = [
+            (
+                "1,2026-11-01T00:00:00Z,12x,1",
+                "line 1: bytes_in \"12x\" is not a whole number of bytes",
+            ),
+            (
+                "1,2026-11-01T00:00:00Z,1,+5",
+                "line 1: bytes_out \"+5\" is not a whole number of bytes",
+            ),
+            (
+                "1,2026-11-01T00:00:00Z,,1",
+                "line 1: bytes_in \"\" is not a whole number of bytes",
+            ),
+            (
+                "1,2026-11-01T00:00:00Z,99999999999999999999,1",
+                "line 1: bytes_in \"99999999999999999999\" is more than",
+            ),
+            (
+                "99999999999999999999,2026-11-01T00:00:00Z,1,1",
+                "line 1: site id \"99999999999999999999\" is too large",
+            ),
+            (
+                "1,2026-13-01T00:00:00Z,1,1",
+                "line 1: hour \"2026-13-01T00:00:00Z\" is not an RFC 3339 time",
+            ),
+            (
+                "1,2026-11-01 00:00,1,1",
+                "line 1: hour \"2026-11-01 00:00\" is not an RFC 3339 time",
+            ),
+            ("not a host,2026-11-01T00:00:00Z,1,1", "line 1: site \"not a host\": "),
+            (",2026-11-01T00:00:00Z,1,1", "line 1: site \"\": "),
+            (
+                "1,2026-11-01T00:00:00Z",
+                "line 1: expected 4 columns (site, hour, bytes_in, bytes_out), found 2",
+            ),
+        ];
+        for (text, start) in cases {
+            let errors = parse(text).unwrap_err();
+            assert_eq!(errors.len(), 1, "{text}: {errors:?}");
+            assert!(errors[0].starts_with(start), "{text}: {errors:?}");
+            assert_plain(&errors[0]);
+        }
+    }
+
+    /// No Rust type or Rust error text in a message meant for an operator.
+    fn assert_plain(message: &str) {
+        for rust in [
+            "invalid digit",
+            "number too large",
+            "cannot parse integer",
+            "ParseIntError",
+            "Utf8Error",
+            "OffsetDateTime",
+            "i64",
+            "SiteRef",
+            "Hostname(",
+            "Id(",
+            "Some(",
+            "None",
+            "Err(",
+            "the component",
+            "panicked",
+        ] {
+            assert!(!message.contains(rust), "{message:?} contains {rust:?}");
+        }
+    }
+
+    /// Pieces of lines, good and bad, that random files are built from.
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("shop.example.com".to_owned()),
+            Just("7".to_owned()),
+            Just("\"7\"".to_owned()),
+            Just("2026-11-01T00:00:00Z".to_owned()),
+            Just("9999-12-31T23:00:00-01:00".to_owned()),
+            Just("0000-01-01T00:00:00Z".to_owned()),
+            Just("-0000-01-01T00:00:00Z".to_owned()),
+            Just("1000000000000000".to_owned()),
+            Just("1000000000000001".to_owned()),
+            Just("\u{feff}".to_owned()),
+            Just("\"".to_owned()),
+            "[0-9]{0,21}",
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:00:00([+-][0-9]{2}:[0-9]{2}|Z)",
+            "\\PC{0,12}",
+            any::<Vec<u8>>().prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+        ]
+    }
+
+    fn file() -> impl Strategy<Value = String> {
+        let line = proptest::collection::vec(piece(), 0..6).prop_map(|p| p.join(","));
+        let separator = prop_oneof![Just("\n"), Just("\r\n"), Just("\n\n")];
+        proptest::collection::vec((line, separator), 0..8)
+            .prop_map(|l| l.into_iter().map(|(line, sep)| line + sep).collect())
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_gives_every_line_or_only_problems(text in file(), bytes in any::<Vec<u8>>()) {
+            for input in [text.as_bytes(), &bytes[..]] {
+                let parsed = read(input);
+                for problem in &parsed.problems {
+                    prop_assert!(problem.line >= 1, "{problem:?}");
+                    assert_plain(&problem.message);
+                }
+                for line in &parsed.lines {
+                    prop_assert!(YEARS.contains(&line.hour.year()));
+                    prop_assert_eq!(line.hour.offset(), UtcOffset::UTC);
+                    prop_assert!((0..=MAX_BYTES_PER_HOUR).contains(&line.bytes_in));
+                    prop_assert!((0..=MAX_BYTES_PER_HOUR).contains(&line.bytes_out));
+                }
+                let good = parsed.lines.len();
+                let bad = parsed.problems.len();
+                match parsed.finish(Vec::new()) {
+                    Ok(lines) => prop_assert!(bad == 0 && lines.len() == good && good > 0),
+                    Err(errors) => prop_assert!(bad == errors.len() || (bad == 0 && good == 0)),
+                }
+            }
+        }
     }
 }

@@ -21,6 +21,7 @@ mod browser_staff;
 mod browser_wizard;
 mod contacts;
 mod delivery;
+mod faults_import;
 mod ftp;
 mod hardening_signin;
 mod hardening_staff;
