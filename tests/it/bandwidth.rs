@@ -12,7 +12,7 @@ use time::macros::datetime;
 use crate::helpers::*;
 use crate::provisioning::insert_site_with_job;
 
-pub(crate) async fn import(app: &TestApp, csv: &str) -> (bool, String) {
+pub(crate) async fn import(app: &TestApp, csv: impl AsRef<[u8]>) -> (bool, String) {
     let file = std::env::temp_dir().join(format!("berth-bandwidth-{}.csv", rand_suffix()));
     std::fs::write(&file, csv).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_berth"))

@@ -125,22 +125,9 @@ async fn a_byte_order_mark_and_quoted_fields_are_imported() {
         "{out}"
     );
     // Bytes that are not UTF-8 are a line's error, not the file's.
-    let path = std::env::temp_dir().join(format!("berth-latin1-{}.csv", std::process::id()));
-    std::fs::write(
-        &path,
-        b"shop.example.com,2026-11-02T00:00:00Z,1,1\nb\xfccher.example,2026-11-02T00:00:00Z,1,1\n",
-    )
-    .unwrap();
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["bandwidth", "import"])
-        .arg(&path)
-        .env("DATABASE_URL", app.database_url().await)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    std::fs::remove_file(&path).unwrap();
-    let out = String::from_utf8_lossy(&run.stderr);
-    assert!(!run.status.success(), "{out}");
+    let latin1 = b"shop.example.com,2026-11-02T00:00:00Z,1,1\nb\xfccher.example,2026-11-02T00:00:00Z,1,1\n";
+    let (ok, out) = import(&app, latin1).await;
+    assert!(!ok, "{out}");
     assert!(out.contains("line 2: column 1 is not UTF-8 text"), "{out}");
     assert_plain(&out);
     assert_eq!(samples(&app).await, 2);
