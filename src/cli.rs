@@ -337,11 +337,9 @@ async fn notice_publish(
 }
 
 async fn bandwidth_import(db: &Database, file: &std::path::Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let outcome = match crate::bandwidth::import::parse(&text) {
-        Ok(lines) => crate::bandwidth::model::import(&db.pool, &lines).await?,
-        Err(errors) => Err(errors),
-    };
+    // Bytes, not text: a line that is not UTF-8 is reported by its number like any other.
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let outcome = crate::bandwidth::model::import(&db.pool, crate::bandwidth::import::read(&bytes)).await?;
     match outcome {
         Ok(stored) => {
             println!("imported {stored} samples from {}", file.display());

@@ -4,7 +4,7 @@
 use sqlx::PgPool;
 use time::{Date, Duration, OffsetDateTime, Time};
 
-use crate::bandwidth::import::{Line, SiteRef};
+use crate::bandwidth::import::{Line, Parsed, Problem, SiteRef};
 use crate::customer::CustomerId;
 
 /// The billing period holding `now`: its calendar month in UTC, `[start, end)`.
@@ -143,19 +143,22 @@ pub async fn usage(db: &PgPool, customer: CustomerId, now: OffsetDateTime) -> sq
     })
 }
 
-/// Stores the samples of a parsed file in one transaction: all of them, or, when any line
-/// names a site that does not exist, none (the errors say which lines). A sample for a
-/// site and hour already stored replaces it. Returns how many were stored.
-pub async fn import(db: &PgPool, lines: &[Line]) -> anyhow::Result<Result<u64, Vec<String>>> {
+/// Stores the samples of a read file in one transaction: all of them, or, when any line
+/// could not be read or names a site that does not exist, none (the errors say which
+/// lines, all of them in one report). A sample for a site and hour already stored
+/// replaces it. Returns how many were stored.
+pub async fn import(db: &PgPool, parsed: Parsed) -> anyhow::Result<Result<u64, Vec<String>>> {
     let mut tx = db.begin().await?;
-    let ids: Vec<i64> = lines
+    let ids: Vec<i64> = parsed
+        .lines
         .iter()
         .filter_map(|l| match l.site {
             SiteRef::Id(id) => Some(id),
             SiteRef::Hostname(_) => None,
         })
         .collect();
-    let hostnames: Vec<&str> = lines
+    let hostnames: Vec<&str> = parsed
+        .lines
         .iter()
         .filter_map(|l| match &l.site {
             SiteRef::Hostname(h) => Some(h.as_str()),
@@ -171,27 +174,32 @@ pub async fn import(db: &PgPool, lines: &[Line]) -> anyhow::Result<Result<u64, V
             .bind(&hostnames)
             .fetch_all(&mut *tx)
             .await?;
-    let mut rows = Vec::with_capacity(lines.len());
-    let mut errors = Vec::new();
-    for line in lines {
+    let mut owners = Vec::with_capacity(parsed.lines.len());
+    let mut problems = Vec::new();
+    let mut unique = std::collections::HashMap::new();
+    for line in &parsed.lines {
         let found = match &line.site {
             SiteRef::Id(id) => by_id.iter().find(|(i, _)| i == id).map(|(i, c)| (*i, *c)),
             SiteRef::Hostname(h) => by_name.iter().find(|(n, _, _)| n == h).map(|(_, i, c)| (*i, *c)),
         };
-        match found {
-            Some((site, customer)) => rows.push((site, customer, line)),
-            None => errors.push(format!("line {}: no site {:?}", line.number, line.site)),
+        let Some((site, customer)) = found else {
+            problems.push(Problem::new(line.number, format!("no site {}", line.site)));
+            continue;
+        };
+        // One site written two ways (its id and a hostname, or two of its hostnames).
+        if let Some(first) = unique.insert((site, line.hour), line.number) {
+            problems.push(Problem::new(
+                line.number,
+                format!("the same site and hour as line {first}"),
+            ));
         }
+        owners.push((site, customer));
     }
-    let mut unique = std::collections::HashMap::new();
-    for (site, _, line) in &rows {
-        if let Some(first) = unique.insert((*site, line.hour), line.number) {
-            errors.push(format!("line {}: the same site and hour as line {first}", line.number));
-        }
-    }
-    if !errors.is_empty() {
-        return Ok(Err(errors));
-    }
+    let lines = match parsed.finish(problems) {
+        Ok(lines) => lines,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let rows: Vec<(i64, i64, &Line)> = owners.iter().zip(&lines).map(|((s, c), l)| (*s, *c, l)).collect();
     let (sites, customers): (Vec<i64>, Vec<i64>) = rows.iter().map(|(s, c, _)| (*s, *c)).unzip();
     let hours: Vec<OffsetDateTime> = rows.iter().map(|(_, _, l)| l.hour).collect();
     let ins: Vec<i64> = rows.iter().map(|(_, _, l)| l.bytes_in).collect();
