@@ -57,7 +57,7 @@ use sqlx::types::ipnetwork::IpNetwork;
 
 pub use model::DeliveryId;
 pub use send::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
-pub use worker::{LEASE_SECS, MAX_ATTEMPTS, NO_RELAY, PER_CUSTOMER, run_once, spawn};
+pub use worker::{LEASE_SECS, MAX_ATTEMPTS, NO_RELAY, PER_CUSTOMER, run_once, spawn, spawn_until};
 
 /// How long connecting to a webhook receiver may take.
 pub const WEBHOOK_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -95,7 +95,11 @@ pub async fn credentials(db: impl PgExecutor<'_>, username: &UsernameKey) -> sql
 /// Disables (`true`) or enables a staff account. Disabling moves its auth version on, so
 /// every session of it fails its next check. `None` when there is no such staff member,
 /// else whether anything changed.
-pub async fn set_disabled(db: impl PgExecutor<'_>, username: &UsernameKey, disabled: bool) -> sqlx::Result<Option<bool>> {
+pub async fn set_disabled(
+    db: impl PgExecutor<'_>,
+    username: &UsernameKey,
+    disabled: bool,
+) -> sqlx::Result<Option<bool>> {
     sqlx::query_scalar(
         "with target as (select id, disabled_at is not null as was from staff where username = $1),
               changed as (
