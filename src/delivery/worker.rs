@@ -84,16 +84,19 @@ pub fn spawn_until(
 ) -> JoinHandle<()> {
     tracing::info!(smtp = config.relay(), "delivery worker started");
     tokio::spawn(async move {
-        let (stopping_tx, stopping) = watch::channel(None::<Instant>);
-        let (stop_tx, mut stopped) = watch::channel(false);
-        let stop_task = tokio::spawn(async move {
+        // `Some(end of the drain time)` once `stop` has completed.
+        let (stopping_tx, mut stopping) = watch::channel(None::<Instant>);
+        // Ended with the worker, also when the worker is aborted.
+        let _stop_task = AbortOnDrop(tokio::spawn(async move {
             stop.await;
-            let _ = stop_tx.send(true);
-        });
+            let _ = stopping_tx.send(Some(Instant::now() + drain));
+            // Kept until the worker ends, so `changed` never reports a closed channel.
+            std::future::pending::<()>().await;
+        }));
         let slots = Arc::new(Semaphore::new(config.batch.max(1) as usize));
         let flights = Flights::default();
         let mut sending = JoinSet::new();
-        while !*stopped.borrow() {
+        while stopping.borrow_and_update().is_none() {
             // Finished attempts are reaped (their panics were caught in `attempt`).
             while sending.try_join_next().is_some() {}
             let free = slots.available_permits();
@@ -101,18 +104,35 @@ pub fn spawn_until(
                 // Wait for a slot to come free.
                 tokio::select! {
                     permit = slots.acquire() => drop(permit),
-                    _ = stopped.changed() => {}
+                    _ = stopping.changed() => {}
                 }
                 continue;
             }
-            // Not cancelled by a stop: a claim that committed must reach its deliveries.
-            match claim(&pool, &config, free as i64).await {
+            // A claim that committed must reach its deliveries, so a stop gives it a moment
+            // to finish (it is short) before giving up on it; what it claimed then waits
+            // out its lease.
+            let claiming = claim(&pool, &config, free as i64);
+            tokio::pin!(claiming);
+            let claimed = tokio::select! {
+                claimed = &mut claiming => claimed,
+                _ = stopping.changed() => match tokio::time::timeout(CLAIM_GRACE, claiming).await {
+                    Ok(claimed) => claimed,
+                    Err(_) => break,
+                },
+            };
+            match claimed {
                 Ok(claimed) if claimed.is_empty() => {
                     // Nothing due, or every customer with due deliveries is at its limit.
                     tokio::select! {
                         _ = tokio::time::sleep(config.poll) => {}
                         Some(_) = sending.join_next() => {}
-                        _ = stopped.changed() => {}
+                        _ = stopping.changed() => {}
+                    }
+                }
+                Ok(claimed) if stopping.borrow().is_some() => {
+                    // Claimed as the stop came: not sent, so handed back below, uncounted.
+                    for claimed in &claimed {
+                        flights.set(claimed, false);
                     }
                 }
                 Ok(claimed) => {
@@ -139,16 +159,14 @@ pub fn spawn_until(
                     tracing::error!(error = format!("{err:#}"), "delivery worker failed; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(AFTER_ERROR) => {}
-                        _ = stopped.changed() => {}
+                        _ = stopping.changed() => {}
                     }
                 }
             }
         }
-        stop_task.abort();
         // Draining: the attempts in flight finish (each within its timeout) and are recorded,
         // retrying the record only until the drain time is up.
-        let deadline = Instant::now() + drain;
-        let _ = stopping_tx.send(Some(deadline));
+        let deadline = stopping.borrow().unwrap_or_else(Instant::now);
         let in_flight = sending.len();
         let _ = tokio::time::timeout_at(deadline.into(), async { while sending.join_next().await.is_some() {} }).await;
         sending.abort_all();
@@ -174,6 +192,16 @@ pub fn spawn_until(
     })
 }
 
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How long a stop waits for a claim under way.
+const CLAIM_GRACE: Duration = Duration::from_secs(1);
 /// The most a stopping worker spends handing back what the drain time cut off.
 const HAND_BACK_TIMEOUT: Duration = Duration::from_millis(700);
 

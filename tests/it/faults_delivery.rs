@@ -301,6 +301,44 @@ async fn no_delivery_is_sent_twice_across_a_sigterm() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_the_drain_time_cuts_off_are_handed_back_due_at_once() {
+    let app = TestApp::spawn().await;
+    // Slower than the drain time.
+    let (counter, url) = Counter::start(Duration::from_secs(4)).await;
+    let expected = deliveries(&app, 2, 4, &url).await;
+    let database_url = app.database_url().await;
+
+    let (mut berth, _) = berth_serve(&database_url, 1).await;
+    let started = Instant::now();
+    while counter.requests() < expected && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(counter.requests(), expected, "all are being sent");
+    let took = terminate(&mut berth, Duration::from_secs(2)).await;
+    assert!(took < Duration::from_secs(2), "BERTH_DRAIN_S=1, yet the stop took {took:?}");
+    // Not left leased for a minute: due again now, saying why.
+    let rows: Vec<(String, i32, Option<String>, bool, bool)> = sqlx::query_as(
+        "select status, attempts, last_error, leased_until is null, next_attempt_at <= now() from deliveries",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), expected);
+    for row in rows {
+        assert_eq!(
+            row,
+            ("pending".to_owned(), 1, Some(berth::delivery::worker::CUT_OFF.to_owned()), true, true)
+        );
+    }
+    // The next process sends them again at once: they may have arrived (at least once).
+    let (mut again, _) = berth_serve(&database_url, 10).await;
+    let statuses = wait_all_sent(&app.pool, Duration::from_secs(10)).await;
+    terminate(&mut again, Duration::from_secs(10)).await;
+    assert_eq!(statuses, [("sent".to_owned(), expected as i64)]);
+    assert!(counter.seen().values().all(|n| *n == 2), "{:?}", counter.seen());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_slow_or_idle_clients_exits_within_the_drain_time() {
     let app = TestApp::spawn().await;
     let database_url = app.database_url().await;
