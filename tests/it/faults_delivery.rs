@@ -107,10 +107,11 @@ async fn wait_all_sent(pool: &PgPool, limit: Duration) -> Vec<(String, i64)> {
             sqlx::query_as("select status, count(*) from deliveries group by status order by status")
                 .fetch_all(pool)
                 .await;
-        if let Ok(statuses) = statuses {
-            if (statuses.len() == 1 && statuses[0].0 == "sent") || started.elapsed() > limit {
-                return statuses;
-            }
+        match statuses {
+            Ok(statuses) if statuses.len() == 1 && statuses[0].0 == "sent" => return statuses,
+            Ok(statuses) if started.elapsed() > limit => return statuses,
+            Err(err) if started.elapsed() > limit => panic!("the statuses cannot be read: {err}"),
+            _ => {}
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -315,7 +316,10 @@ async fn deliveries_the_drain_time_cuts_off_are_handed_back_due_at_once() {
     }
     assert_eq!(counter.requests(), expected, "all are being sent");
     let took = terminate(&mut berth, Duration::from_secs(2)).await;
-    assert!(took < Duration::from_secs(2), "BERTH_DRAIN_S=1, yet the stop took {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "BERTH_DRAIN_S=1, yet the stop took {took:?}"
+    );
     // Not left leased for a minute: due again now, saying why.
     let rows: Vec<(String, i32, Option<String>, bool, bool)> = sqlx::query_as(
         "select status, attempts, last_error, leased_until is null, next_attempt_at <= now() from deliveries",
@@ -327,7 +331,13 @@ async fn deliveries_the_drain_time_cuts_off_are_handed_back_due_at_once() {
     for row in rows {
         assert_eq!(
             row,
-            ("pending".to_owned(), 1, Some(berth::delivery::worker::CUT_OFF.to_owned()), true, true)
+            (
+                "pending".to_owned(),
+                1,
+                Some(berth::delivery::worker::CUT_OFF.to_owned()),
+                true,
+                true
+            )
         );
     }
     // The next process sends them again at once: they may have arrived (at least once).
