@@ -156,8 +156,17 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
         }),
     };
     let cleanup = crate::web::session_store::spawn_cleanup(db.pool.clone(), std::time::Duration::from_secs(600));
+    // One stop for everything: the server, then the workers, all within the drain time.
+    let drain = std::time::Duration::from_secs(config.drain_s);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop = move || {
+        let mut stop_rx = stop_rx.clone();
+        async move {
+            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+        }
+    };
     let worker = crate::provisioning::spawn(db.pool.clone(), Arc::new(crate::provisioning::DevelopmentDriver));
-    let delivery = crate::delivery::spawn(db.pool.clone(), delivery);
+    let delivery = crate::delivery::spawn_until(db.pool.clone(), delivery, stop(), drain);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -169,12 +178,27 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
         max_connections: config
             .max_connections
             .map_or_else(crate::web::serve::default_max_connections, |n| n as usize),
+        drain,
     };
-    let served = crate::web::serve::serve(listener, app(state), limits, shutdown_signal()).await;
+    let signal = tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let served = crate::web::serve::serve(listener, app(state), limits, stop()).await;
+    signal.abort();
+    // The delivery worker drained alongside the server; it hands back what the drain time
+    // cut off in under a second.
+    if tokio::time::timeout(std::time::Duration::from_secs(2), delivery)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the delivery worker did not stop in time");
+    }
     cleanup.abort();
+    // A provisioning step cut off here is resumed by the next process (its lease).
     worker.abort();
-    delivery.abort();
-    tracing::info!("in-flight requests drained; stopping");
+    let _ = worker.await;
+    tracing::info!("in-flight requests and deliveries drained; stopping");
     db.close().await;
     served.context("the server failed")
 }

@@ -194,6 +194,10 @@ pub struct ServeConfig {
     /// may stay idle), 1 to 10.
     #[arg(long, env = "BERTH_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10))]
     pub header_timeout_secs: u64,
+    /// Seconds a stop (SIGTERM, Ctrl-C) waits for requests and deliveries in flight; then
+    /// connections still open, idle or half-read, are closed, and the process exits.
+    #[arg(long, env = "BERTH_DRAIN_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub drain_s: u64,
 }
 
 /// `BERTH_SMTP_URL`: it may carry a password, so `Debug` does not show it.

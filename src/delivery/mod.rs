@@ -6,10 +6,12 @@
 //! **Claiming.** The worker ([`spawn`]) keeps up to `batch` deliveries in flight and
 //! claims more as soon as a slot is free ([`model::claim`], one short transaction): `FOR
 //! UPDATE SKIP LOCKED` on the due rows, and in the same statement a lease: `attempts + 1`
-//! and `next_attempt_at = leased_until = now() + 150 s` ([`LEASE_SECS`]). Once it has
+//! and `next_attempt_at = leased_until = now() + 60 s` ([`LEASE_SECS`]). Once it has
 //! committed, no other worker (in this process or another sharing the database) sees those
-//! rows as due. The sending happens outside any transaction, then the result is recorded
-//! only if the row still holds the lease (`attempts` unchanged, still `pending`).
+//! rows as due. The sending happens outside any transaction, then each result is recorded
+//! as soon as it is known, only if the row still holds the lease (`attempts` unchanged,
+//! still `pending`). A record that fails (the database is unreachable) is retried with a
+//! short back-off until the lease is up; the send is never repeated for it.
 //!
 //! **Fairness.** A claim takes customers round by round (each one's oldest due delivery,
 //! then each one's second, …) and never lets one customer have more than
@@ -26,14 +28,18 @@
 //! sees only a coarse reason ("could not connect", "receiver answered 500", "timed out",
 //! "address not allowed"); the detail goes to the log.
 //!
-//! **Guarantee.** Between live processes, each delivery is sent by exactly one of them: the
-//! claim is exclusive and an attempt (at most 60 s, a webhook's 5 s) ends long before its
-//! lease (150 s). If a process dies after sending but before recording, the lease runs out
-//! and the delivery is sent again: **at least once** across crashes, chosen because a lost
-//! outage or security notice is worse than a repeated one. Repeats can be recognised:
-//! webhooks carry the delivery id (`Berth-Delivery` header and `delivery_id`), emails a
-//! Message-ID made from it. An interrupted last attempt is not repeated: the delivery
-//! fails saying so.
+//! **Guarantee.** Between live processes, each delivery is sent by exactly one of them,
+//! once: the claim is exclusive, an attempt ends within 30 s ([`worker::ATTEMPT_TIMEOUT`];
+//! a webhook's within 5 s) and its record may then be retried for 30 s more
+//! ([`worker::RECORD_MARGIN_SECS`]), all within the lease (60 s). A stop
+//! ([`spawn_until`]) claims nothing more, awaits the attempts in flight for up to the drain
+//! time and records them, and hands back, due at once, what is still unsent (uncounted) or
+//! still being sent (counted) then. If a process dies after sending but before recording,
+//! the lease runs out and the delivery is sent again: **at least once** across crashes,
+//! chosen because a lost outage or security notice is worse than a repeated one. Repeats
+//! can be recognised: webhooks carry the delivery id (`Berth-Delivery` header and
+//! `delivery_id`), emails a Message-ID made from it. An interrupted last attempt is not
+//! repeated: the delivery fails saying so.
 //!
 //! **Retries.** A failed attempt is retried after 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 2 h
 //! ([`worker::backoff_secs`]), [`MAX_ATTEMPTS`] in all, then `failed`; `attempts` and
@@ -57,7 +63,7 @@ use sqlx::types::ipnetwork::IpNetwork;
 
 pub use model::DeliveryId;
 pub use send::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
-pub use worker::{LEASE_SECS, MAX_ATTEMPTS, NO_RELAY, PER_CUSTOMER, run_once, spawn};
+pub use worker::{LEASE_SECS, MAX_ATTEMPTS, NO_RELAY, PER_CUSTOMER, run_once, spawn, spawn_until};
 
 /// How long connecting to a webhook receiver may take.
 pub const WEBHOOK_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -193,3 +193,29 @@ pub async fn attempt_failed(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Hands a claimed delivery back (its process is stopping): it is due again at once, its
+/// lease released. `uncount`: its attempt never started, so it is not counted; otherwise
+/// the attempt was cut off mid-send and `error` says so. `false` when the lease was lost.
+pub async fn hand_back(
+    db: impl PgExecutor<'_>,
+    id: DeliveryId,
+    attempt: i32,
+    uncount: bool,
+    error: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update deliveries
+         set next_attempt_at = now(), leased_until = null,
+             attempts = attempts - case when $3 then 1 else 0 end,
+             last_error = case when $3 then last_error else $4 end
+         where id = $1 and attempts = $2 and status = 'pending'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(uncount)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

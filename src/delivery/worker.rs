@@ -1,30 +1,37 @@
-//! The worker: claims due deliveries under a lease, sends them, records the results (see
-//! the module documentation of [`crate::delivery`]).
+//! The worker: claims due deliveries under a lease, sends them, records each result as it
+//! arrives, and drains on a stop (see the module documentation of [`crate::delivery`]).
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, StreamExt};
 use sqlx::PgPool;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::DeliveryConfig;
-use super::model::{self, Claimed};
+use super::model::{self, Claimed, DeliveryId};
 use super::send::{self, SendError};
 
 /// Attempts at a delivery before it is `failed`.
 pub const MAX_ATTEMPTS: i32 = 8;
-/// How long a claim holds a delivery. Well over twice what one attempt may take
-/// ([`ATTEMPT_TIMEOUT`]; a webhook attempt ends after [`crate::delivery::WEBHOOK_TIMEOUT`]),
-/// so a lease only runs out when its process stopped mid-attempt; and short, because a
-/// delivery still leased counts against its customer's [`PER_CUSTOMER`] until its result
-/// is recorded or the lease runs out.
-pub const LEASE_SECS: i64 = 150;
+/// The longest one attempt may take, whatever the transport's own timeouts: a webhook
+/// attempt ends after [`crate::delivery::WEBHOOK_TIMEOUT`] (5 s); an SMTP relay has
+/// [`crate::delivery::SMTP_TIMEOUT`] for each step of its conversation, so this bounds
+/// the whole of it.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// After an attempt, how long its result may take to be recorded: the record (never the
+/// send) is retried while the database is unreachable, for up to this long.
+pub const RECORD_MARGIN_SECS: i64 = 30;
+/// How long a claim holds a delivery: the longest attempt plus the time to record it. A
+/// lease only runs out when its process stopped (or lost the database for longer than
+/// [`RECORD_MARGIN_SECS`]) mid-attempt; short, because a delivery still leased counts
+/// against its customer's [`PER_CUSTOMER`] and waits for its retry until it runs out.
+pub const LEASE_SECS: i64 = ATTEMPT_TIMEOUT.as_secs() as i64 + RECORD_MARGIN_SECS;
 /// At most this many deliveries of one customer are in flight at once, across workers.
 pub const PER_CUSTOMER: i64 = 4;
-/// The longest one attempt may take, whatever the transport's own timeouts.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// With no SMTP relay, email deliveries are looked at again after this long.
 const NO_RELAY_RECHECK_SECS: i64 = 60;
 /// The wait after the worker itself failed (e.g. the database is unreachable).
@@ -34,6 +41,9 @@ const MAX_ERROR_CHARS: usize = 500;
 
 /// What an email delivery says while no relay is configured.
 pub const NO_RELAY: &str = "no SMTP relay configured (BERTH_SMTP_URL); waiting";
+/// What a delivery handed back mid-send at shutdown says.
+pub const CUT_OFF: &str =
+    "the attempt was cut off when Berth stopped; it may or may not have arrived, and is tried again";
 /// What a delivery says when its last attempt was interrupted.
 pub const INTERRUPTED: &str =
     "the last attempt was interrupted before its result was recorded; it may or may not have arrived";
@@ -56,45 +66,94 @@ pub fn backoff_secs(attempts: i32) -> i64 {
 /// Starts the worker: it keeps up to `config.batch` deliveries in flight, claiming more
 /// (fairly across customers, [`model::claim`]) as soon as a slot is free, so a receiver that
 /// never answers holds only its own slot, for at most its timeout; it polls every
-/// `config.poll` when nothing is due. Abort the handle to stop it (a delivery being sent
-/// is sent again once its lease has run out; see the module documentation).
+/// `config.poll` when nothing is due. It runs until aborted; [`spawn_until`] stops it in
+/// order.
 pub fn spawn(pool: PgPool, config: Arc<DeliveryConfig>) -> JoinHandle<()> {
+    spawn_until(pool, config, std::future::pending(), Duration::ZERO)
+}
+
+/// [`spawn`], stopping once `stop` completes: no more claims; deliveries being sent are
+/// awaited for up to `drain` and their results recorded; any still unfinished then are
+/// handed back, due at once (their attempt counted if it had started: it may have
+/// arrived). The handle completes when that is done, within `drain` plus about a second.
+pub fn spawn_until(
+    pool: PgPool,
+    config: Arc<DeliveryConfig>,
+    stop: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> JoinHandle<()> {
     tracing::info!(smtp = config.relay(), "delivery worker started");
     tokio::spawn(async move {
+        // `Some(end of the drain time)` once `stop` has completed.
+        let (stopping_tx, mut stopping) = watch::channel(None::<Instant>);
+        // Ended with the worker, also when the worker is aborted.
+        let _stop_task = AbortOnDrop(tokio::spawn(async move {
+            stop.await;
+            let _ = stopping_tx.send(Some(Instant::now() + drain));
+            // Kept until the worker ends, so `changed` never reports a closed channel.
+            std::future::pending::<()>().await;
+        }));
         let slots = Arc::new(Semaphore::new(config.batch.max(1) as usize));
+        let flights = Flights::default();
         let mut sending = JoinSet::new();
         let mut db_failures = 0u32;
-        loop {
+        while stopping.borrow_and_update().is_none() {
             // Finished attempts are reaped (their panics were caught in `attempt`).
             while sending.try_join_next().is_some() {}
             let free = slots.available_permits();
             if free == 0 {
                 // Wait for a slot to come free.
-                drop(slots.acquire().await);
+                tokio::select! {
+                    permit = slots.acquire() => drop(permit),
+                    _ = stopping.changed() => {}
+                }
                 continue;
             }
-            match claim(&pool, &config, free as i64).await {
+            // A claim that committed must reach its deliveries, so a stop gives it a moment
+            // to finish (it is short) before giving up on it; what it claimed then waits
+            // out its lease.
+            let claiming = claim(&pool, &config, free as i64);
+            tokio::pin!(claiming);
+            let claimed = tokio::select! {
+                claimed = &mut claiming => claimed,
+                _ = stopping.changed() => match tokio::time::timeout(CLAIM_GRACE, claiming).await {
+                    Ok(claimed) => claimed,
+                    Err(_) => break,
+                },
+            };
+            match claimed {
                 Ok(claimed) if claimed.is_empty() => {
                     db_failures = 0;
                     // Nothing due, or every customer with due deliveries is at its limit.
                     tokio::select! {
                         _ = tokio::time::sleep(config.poll) => {}
                         Some(_) = sending.join_next() => {}
+                        _ = stopping.changed() => {}
+                    }
+                }
+                Ok(claimed) if stopping.borrow().is_some() => {
+                    // Claimed as the stop came: not sent, so handed back below, uncounted.
+                    for claimed in &claimed {
+                        flights.set(claimed, false);
                     }
                 }
                 Ok(claimed) => {
                     db_failures = 0;
+                    let lease_end = Instant::now() + Duration::from_secs(LEASE_SECS as u64);
                     for claimed in claimed {
                         let Ok(permit) = slots.clone().try_acquire_owned() else {
                             // Cannot happen: at most `free` were claimed.
                             break;
                         };
-                        let (pool, config) = (pool.clone(), config.clone());
+                        flights.set(&claimed, false);
+                        let (pool, config, flights) = (pool.clone(), config.clone(), flights.clone());
+                        let stopping = stopping.clone();
                         sending.spawn(async move {
+                            flights.set(&claimed, true);
                             let result = attempt(&config, &claimed).await;
-                            if let Err(err) = record(&pool, &claimed, result).await {
-                                tracing::error!(error = format!("{err:#}"), delivery = %claimed.id, "recording a delivery failed");
-                            }
+                            // The result is known: from here on, never sent again by us.
+                            flights.remove(claimed.id);
+                            record(&pool, &claimed, result, lease_end, &stopping).await;
                             drop(permit);
                         });
                     }
@@ -105,17 +164,81 @@ pub fn spawn(pool: PgPool, config: Arc<DeliveryConfig>) -> JoinHandle<()> {
                         error = format!("{err:#}"),
                         "delivery worker lost the database; retrying"
                     );
-                    tokio::time::sleep(crate::db::retry_wait(db_failures)).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(crate::db::retry_wait(db_failures)) => {}
+                        _ = stopping.changed() => {}
+                    }
                     db_failures = db_failures.saturating_add(1);
                 }
                 Err(err) => {
                     db_failures = 0;
                     tracing::error!(error = format!("{err:#}"), "delivery worker failed; retrying");
-                    tokio::time::sleep(AFTER_ERROR).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(AFTER_ERROR) => {}
+                        _ = stopping.changed() => {}
+                    }
                 }
             }
         }
+        // Draining: the attempts in flight finish (each within its timeout) and are recorded,
+        // retrying the record only until the drain time is up.
+        let deadline = stopping.borrow().unwrap_or_else(Instant::now);
+        let in_flight = sending.len();
+        let _ = tokio::time::timeout_at(deadline.into(), async { while sending.join_next().await.is_some() {} }).await;
+        sending.abort_all();
+        while sending.join_next().await.is_some() {}
+        let left = flights.take();
+        if !left.is_empty() {
+            tracing::warn!(
+                deliveries = left.len(),
+                "deliveries still being sent at the end of the drain time are handed back"
+            );
+        }
+        let hand_back = async {
+            for (id, (attempt, started)) in left {
+                if let Err(err) = model::hand_back(&pool, id, attempt, !started, CUT_OFF).await {
+                    tracing::error!(error = %err, delivery = %id, "handing a delivery back failed; it is sent again when its lease runs out");
+                }
+            }
+        };
+        if tokio::time::timeout(HAND_BACK_TIMEOUT, hand_back).await.is_err() {
+            tracing::error!("handing deliveries back took too long; they are sent again when their leases run out");
+        }
+        tracing::info!(in_flight, "delivery worker stopped");
     })
+}
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How long a stop waits for a claim under way.
+const CLAIM_GRACE: Duration = Duration::from_secs(1);
+/// The most a stopping worker spends handing back what the drain time cut off.
+const HAND_BACK_TIMEOUT: Duration = Duration::from_millis(700);
+
+/// The deliveries this worker has claimed and whose attempt has not ended: `(attempt,
+/// started)` by id, for handing back what a stop cuts off.
+#[derive(Clone, Default)]
+struct Flights(Arc<Mutex<HashMap<DeliveryId, (i32, bool)>>>);
+
+impl Flights {
+    fn set(&self, claimed: &Claimed, started: bool) {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .insert(claimed.id, (claimed.attempts, started));
+    }
+    fn remove(&self, id: DeliveryId) {
+        self.0.lock().expect("not poisoned").remove(&id);
+    }
+    fn take(&self) -> HashMap<DeliveryId, (i32, bool)> {
+        std::mem::take(&mut *self.0.lock().expect("not poisoned"))
+    }
 }
 
 /// Before claiming: with no SMTP relay, due email deliveries are made to wait with
@@ -144,19 +267,26 @@ async fn claim(pool: &PgPool, config: &DeliveryConfig, limit: i64) -> anyhow::Re
 }
 
 /// Claims up to `config.batch` due deliveries (fairly across customers), sends them
-/// concurrently, records each result as soon as it is known, and returns how many were
-/// attempted (0: nothing was due) once all are recorded. The worker ([`spawn`]) does the
-/// same without waiting for a batch to finish; this is for tests and tools.
+/// concurrently, records each result as soon as it is known (retrying the record while
+/// the database is unreachable, as the worker does), and returns how many were attempted
+/// (0: nothing was due) once all are recorded. The worker ([`spawn`]) does the same
+/// without waiting for a batch to finish; this is for tests and tools.
 pub async fn run_once(pool: &PgPool, config: &DeliveryConfig) -> anyhow::Result<usize> {
     let claimed = claim(pool, config, config.batch).await?;
+    let lease_end = Instant::now() + Duration::from_secs(LEASE_SECS as u64);
     let count = claimed.len();
+    let (_never, stopping) = watch::channel(None);
     let mut sending: futures_util::stream::FuturesUnordered<_> = claimed
         .iter()
-        .map(|c| async move { (c, attempt(config, c).await) })
+        .map(|c| {
+            let stopping = &stopping;
+            async move {
+                let result = attempt(config, c).await;
+                record(pool, c, result, lease_end, stopping).await;
+            }
+        })
         .collect();
-    while let Some((claimed, result)) = sending.next().await {
-        record(pool, claimed, result).await?;
-    }
+    while sending.next().await.is_some() {}
     Ok(count)
 }
 
@@ -186,12 +316,28 @@ async fn attempt(config: &DeliveryConfig, claimed: &Claimed) -> Result<(), SendE
     }
 }
 
-async fn record(pool: &PgPool, claimed: &Claimed, result: Result<(), SendError>) -> anyhow::Result<()> {
+/// What an attempt's result makes of its delivery.
+enum Outcome {
+    Sent,
+    Failed { error: String, retry: Option<i64> },
+}
+
+/// Records an attempt's result, and logs it once. The record, never the send, is retried
+/// with a short back-off while the database is unreachable: until `lease_end` (after it,
+/// another worker may have claimed the delivery, and the lease's token keeps a late
+/// record from counting), or, once the worker is stopping, until its drain time is up.
+async fn record(
+    pool: &PgPool,
+    claimed: &Claimed,
+    result: Result<(), SendError>,
+    lease_end: Instant,
+    stopping: &watch::Receiver<Option<Instant>>,
+) {
     let (id, attempt) = (claimed.id, claimed.attempts);
-    let kept = match result {
+    let outcome = match result {
         Ok(()) => {
             tracing::info!(delivery = %id, notice = claimed.notice_id, method = claimed.method, attempt, "delivered");
-            model::sent(pool, id, attempt).await?
+            Outcome::Sent
         }
         Err(err) => {
             let error = clean_message(err.message());
@@ -206,14 +352,41 @@ async fn record(pool: &PgPool, claimed: &Claimed, result: Result<(), SendError>)
                 ),
                 None => tracing::warn!(delivery = %id, method = claimed.method, attempt, error, "delivery failed"),
             }
-            model::attempt_failed(pool, id, attempt, &error, retry).await?
+            Outcome::Failed { error, retry }
         }
     };
-    if !kept {
-        tracing::warn!(delivery = %id, attempt, "the delivery's lease ran out before its result was recorded");
+    let mut wait = RECORD_FIRST_WAIT;
+    loop {
+        let give_up = stopping.borrow().map_or(lease_end, |drain| drain.min(lease_end));
+        let left = give_up.saturating_duration_since(Instant::now());
+        let once = async {
+            match &outcome {
+                Outcome::Sent => model::sent(pool, id, attempt).await,
+                Outcome::Failed { error, retry } => model::attempt_failed(pool, id, attempt, error, *retry).await,
+            }
+        };
+        let err = match tokio::time::timeout(left.max(RECORD_FIRST_WAIT), once).await {
+            Ok(Ok(true)) => return,
+            Ok(Ok(false)) => {
+                tracing::warn!(delivery = %id, attempt, "the delivery's lease ran out before its result was recorded");
+                return;
+            }
+            Ok(Err(err)) => format!("{err:#}"),
+            Err(_) => "the database did not answer in time".to_owned(),
+        };
+        if Instant::now() + wait >= give_up {
+            tracing::error!(error = err, delivery = %id, attempt, "recording a delivery failed; it is sent again when its lease runs out");
+            return;
+        }
+        tracing::warn!(error = err, delivery = %id, attempt, retry_in_ms = wait.as_millis() as u64, "recording a delivery failed; retrying the record");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(RECORD_MAX_WAIT);
     }
-    Ok(())
 }
+
+/// The first wait before a record is retried, doubling up to [`RECORD_MAX_WAIT`].
+const RECORD_FIRST_WAIT: Duration = Duration::from_millis(100);
+const RECORD_MAX_WAIT: Duration = Duration::from_secs(2);
 
 /// A message as stored: trimmed, on one line, at most [`MAX_ERROR_CHARS`].
 fn clean_message(message: &str) -> String {
@@ -238,8 +411,9 @@ mod tests {
     fn backoff_grows_to_two_hours() {
         let waits: Vec<i64> = (1..MAX_ATTEMPTS).map(backoff_secs).collect();
         assert_eq!(waits, [30, 120, 600, 1_800, 3_600, 7_200, 7_200]);
-        // Every attempt ends long before its lease does.
-        assert!(ATTEMPT_TIMEOUT.as_secs() as i64 * 2 < LEASE_SECS);
+        // Every attempt, and its record, ends before its lease does.
+        assert!(crate::delivery::WEBHOOK_TIMEOUT < ATTEMPT_TIMEOUT);
+        assert_eq!(LEASE_SECS, 60);
     }
 
     #[test]

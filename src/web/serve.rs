@@ -23,6 +23,9 @@ use tower::ServiceExt;
 /// lower it); it also ends keep-alive connections left idle that long.
 pub const MAX_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The drain time by default (`BERTH_DRAIN_S`).
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(10);
+
 /// How connections are held.
 #[derive(Debug, Clone, Copy)]
 pub struct ServeLimits {
@@ -31,6 +34,9 @@ pub struct ServeLimits {
     pub header_read_timeout: Duration,
     /// Connections open at once; further clients wait in the listen queue until one closes.
     pub max_connections: usize,
+    /// After shutdown is asked for, how long requests in flight may take; then every
+    /// connection still open (idle, half-read or mid-request) is closed.
+    pub drain: Duration,
 }
 
 impl Default for ServeLimits {
@@ -38,6 +44,7 @@ impl Default for ServeLimits {
         Self {
             header_read_timeout: MAX_HEADER_READ_TIMEOUT,
             max_connections: default_max_connections(),
+            drain: DEFAULT_DRAIN,
         }
     }
 }
@@ -60,7 +67,10 @@ pub fn default_max_connections() -> usize {
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then waits for the requests in
-/// flight. Each request carries the peer's address as `ConnectInfo<SocketAddr>`.
+/// flight, for at most `limits.drain`: idle keep-alive connections close at once, and
+/// whatever is still open then (a client that sent half a request and waits, a slow
+/// request) is closed, so a stop never waits on a client. Each request carries the peer's
+/// address as `ConnectInfo<SocketAddr>`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -73,7 +83,9 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout.min(MAX_HEADER_READ_TIMEOUT));
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
@@ -97,7 +109,7 @@ pub async fn serve(
             req
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)));
-        tokio::spawn(async move {
+        connections.spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
@@ -105,6 +117,12 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(limits.drain, graceful.shutdown()).await.is_err() {
+        tracing::warn!(
+            connections = connections.len(),
+            "connections still open at the end of the drain time are closed"
+        );
+    }
+    connections.shutdown().await;
     Ok(())
 }

@@ -637,6 +637,7 @@ async fn connections_over_the_cap_wait_for_a_free_slot() {
     let limits = ServeLimits {
         header_read_timeout: Duration::from_secs(1),
         max_connections: 4,
+        ..ServeLimits::default()
     };
     let app = TestApp::spawn_limited(WebConfig::new(None), limits).await;
     let addr = app.base.trim_start_matches("http://").to_owned();
