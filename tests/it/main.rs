@@ -22,6 +22,7 @@ mod browser_wizard;
 mod contacts;
 mod delivery;
 mod faults;
+mod faults_acl;
 mod faults_import;
 mod ftp;
 mod hardening_input;
