@@ -280,7 +280,8 @@ async fn create_key_acl(
 pub struct UpdateKeyAclArgs {
     /// The ACL.
     pub id: i64,
-    /// A new address; left out, the current one stays.
+    /// A new address; left out, the current one stays (as stored when this call is applied:
+    /// two partial updates at once apply one after the other).
     pub address: Option<String>,
     /// A new mask length; left out, the current one stays. Required when the new address
     /// is of the other family (IPv4 to IPv6 or back): 422 on `cidr` otherwise.
@@ -297,15 +298,18 @@ async fn update_key_acl(
     Args(args): Args<UpdateKeyAclArgs>,
 ) -> Result<Reply<ApiKeyAcl>, AppError> {
     let customer = caller.owner(&state.pool, Object::KeyAcl, args.id).await?;
-    let current = model::acl(&state.pool, customer, AclId(args.id))
+    let shown = model::acl(&state.pool, customer, AclId(args.id))
         .await?
         .ok_or(AppError::NotFound)?;
-    changeable_key(&state, customer, current.key_id).await?;
+    changeable_key(&state, customer, shown.key_id).await?;
+    // A part left out keeps the value stored when this call holds the key's lock, so two
+    // partial updates at once apply in turn: neither undoes the other.
+    let mut tx = state.pool.begin().await?;
+    let current = model::lock_acl(&mut tx, customer, shown.id).await?.map_err(refused)?;
     let cidr = args.cidr.map(|c| c.to_string());
     let network = AclNetwork::change(current.network, args.address.as_deref(), cidr.as_deref())?;
     let note = args.address.as_deref().and_then(|typed| network.cleared_note(typed));
     if network.network != current.network {
-        let mut tx = state.pool.begin().await?;
         model::update_acl(
             &mut tx,
             customer,
@@ -319,7 +323,12 @@ async fn update_key_acl(
         tx.commit().await?;
         model::forget_verified();
     }
-    acl_reply(&state, customer, current.id, note).await
+    // What this call stored, not what a later call may have stored since.
+    let stored = Acl {
+        network: network.network,
+        ..current
+    };
+    Ok(Reply::new(ApiKeyAcl { note, ..stored.into() }))
 }
 
 #[utoipa::path(post, path = "/deleteKeyACL", operation_id = "deleteKeyACL", tag = "API keys",

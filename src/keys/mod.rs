@@ -57,6 +57,8 @@ pub struct KeyView {
 enum Failed {
     Add(FormState),
     Edit(AclId, FormState),
+    /// An edit from a form shown before another change of the ACL (409).
+    Stale(AclId, FormState),
 }
 
 impl KeyView {
@@ -80,7 +82,7 @@ impl KeyView {
     fn failed(mut self, failed: Failed) -> Self {
         match failed {
             Failed::Add(form) => self.add_form = form,
-            Failed::Edit(acl, form) => self.failed_edit = Some((acl, form)),
+            Failed::Edit(acl, form) | Failed::Stale(acl, form) => self.failed_edit = Some((acl, form)),
         }
         self
     }
@@ -398,9 +400,13 @@ async fn respond(
             render(true, StatusCode::OK, &block, Some(&message))
         }
         Err(failed) => {
+            let status = match failed {
+                Failed::Stale(..) => StatusCode::CONFLICT,
+                Failed::Add(_) | Failed::Edit(..) => StatusCode::UNPROCESSABLE_ENTITY,
+            };
             let view = load_key(state, me, key).await?.failed(failed);
             if htmx {
-                return render(true, StatusCode::UNPROCESSABLE_ENTITY, &KeyBlock { view }, None);
+                return render(true, status, &KeyBlock { view }, None);
             }
             let page = KeyPage {
                 layout: Layout::new(me, "keys", view.key.name.clone()).await?,
@@ -408,7 +414,7 @@ async fn respond(
                 check: FormState::default(),
                 result: None,
             };
-            render(false, StatusCode::UNPROCESSABLE_ENTITY, &page, None)
+            render(false, status, &page, None)
         }
     }
 }
@@ -464,6 +470,9 @@ struct AclInput {
     address: Option<String>,
     #[serde(default)]
     cidr: Option<String>,
+    /// The ACL's network as the edit form showed it; the add form has none.
+    #[serde(default)]
+    version: Option<String>,
 }
 
 /// Where a refused ACL change is told: on its form's `address` field.
@@ -534,31 +543,55 @@ async fn update_acl(
     Path(raw): Path<String>,
     Form(input): Form<AclInput>,
 ) -> Result<Response, AppError> {
-    let current = model::acl(&state.pool, me.id(), from_path(&raw)?)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    changeable_key(&state, me.id(), current.key_id).await?;
+    let id = from_path(&raw)?;
+    let shown = model::acl(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
+    changeable_key(&state, me.id(), shown.key_id).await?;
+    // The ACL is read under its key's lock: what the version and a part left out are
+    // checked against is what is stored until this change commits.
+    let mut tx = state.pool.begin().await?;
+    let current = model::lock_acl(&mut tx, me.id(), id).await?.map_err(refused)?;
+    let address = input.address.clone().unwrap_or_else(|| current.address());
+    let cidr = input.cidr.clone().unwrap_or_else(|| current.cidr().to_string());
+    let acl_id = current.id;
+    let form = |errors| FormState::failed(&[("address", &address), ("cidr", &cidr)], errors);
+    // Changed since this form was shown (another tab or device): say what it holds now,
+    // keep what was typed, save nothing.
+    if let Some(version) = input.version.as_deref()
+        && version.trim().parse::<sqlx::types::ipnetwork::IpNetwork>().ok() != Some(current.network)
+    {
+        drop(tx);
+        let mut errors = FieldErrors::default();
+        errors.add("address", changed_meanwhile(&current));
+        return respond(
+            &state,
+            &me,
+            htmx,
+            current.key_id,
+            Err(Failed::Stale(acl_id, form(errors))),
+        )
+        .await;
+    }
     // A part left out keeps its current value (updateKeyACL's arguments are optional),
     // except a mask when the address changes family.
-    let parsed = AclNetwork::change(current.network, input.address.as_deref(), input.cidr.as_deref());
-    let address = input.address.unwrap_or_else(|| current.address());
-    let cidr = input.cidr.unwrap_or_else(|| current.cidr().to_string());
-    let acl_id = current.id;
-    let fail = |errors| {
-        Failed::Edit(
-            acl_id,
-            FormState::failed(&[("address", &address), ("cidr", &cidr)], errors),
-        )
-    };
-    let acl = match parsed {
+    let acl = match AclNetwork::change(current.network, input.address.as_deref(), input.cidr.as_deref()) {
         Ok(acl) => acl,
-        Err(errors) => return respond(&state, &me, htmx, current.key_id, Err(fail(errors))).await,
+        Err(errors) => {
+            drop(tx);
+            return respond(
+                &state,
+                &me,
+                htmx,
+                current.key_id,
+                Err(Failed::Edit(acl_id, form(errors))),
+            )
+            .await;
+        }
     };
     if acl.network == current.network {
+        drop(tx);
         let message = format!("Nothing changed: the ACL is {}.", acl.network);
         return respond(&state, &me, htmx, current.key_id, Ok(message)).await;
     }
-    let mut tx = state.pool.begin().await?;
     match model::update_acl(&mut tx, me.id(), &me.actor(), &current, &acl, Some(ip)).await? {
         Ok(()) => {
             tx.commit().await?;
@@ -573,9 +606,25 @@ async fn update_acl(
             };
             let mut errors = FieldErrors::default();
             errors.add("address", message);
-            respond(&state, &me, htmx, current.key_id, Err(fail(errors))).await
+            respond(
+                &state,
+                &me,
+                htmx,
+                current.key_id,
+                Err(Failed::Edit(acl_id, form(errors))),
+            )
+            .await
         }
     }
+}
+
+/// What a stale edit form is told: what the ACL holds now.
+fn changed_meanwhile(current: &Acl) -> String {
+    format!(
+        "This ACL was changed in another tab or device since you opened it: it is now {}. \
+         Nothing was saved; save again to replace it with what you typed.",
+        current.network
+    )
 }
 
 async fn delete_acl(

@@ -500,8 +500,33 @@ pub async fn acl(db: impl PgExecutor<'_>, customer: CustomerId, id: AclId) -> sq
         .await
 }
 
+/// Locks the key of an ACL of the customer's for a change and reads the ACL inside that lock.
+/// A change computed from what it holds (a partial updateKeyACL, the edit form's version
+/// check) then sees the last change committed, never one that is about to be overwritten.
+pub async fn lock_acl(tx: &mut PgConnection, customer: CustomerId, id: AclId) -> sqlx::Result<Result<Acl, Refused>> {
+    let key: Option<KeyId> = sqlx::query_scalar("select key_id from api_key_acls where customer_id = $1 and id = $2")
+        .bind(customer)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(key) = key else {
+        return Ok(Err(Refused::NotFound));
+    };
+    if let Err(refused) = lock_key(tx, customer, key).await? {
+        return Ok(Err(refused));
+    }
+    // Read again under the lock: this statement sees what a change before ours committed.
+    let acl =
+        sqlx::query_as("select id, key_id, network from api_key_acls where customer_id = $1 and id = $2 for update")
+            .bind(customer)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    Ok(acl.ok_or(Refused::NotFound))
+}
+
 /// Replaces an ACL's network (updateKeyACL). `new` is computed by the caller from the parts
-/// it was given and the ACL's current network.
+/// it was given and `current`, read by `lock_acl` in the same transaction.
 pub async fn update_acl(
     tx: &mut PgConnection,
     customer: CustomerId,

@@ -23,6 +23,7 @@ mod contacts;
 mod delivery;
 mod faults;
 mod faults_delivery;
+mod faults_acl;
 mod faults_import;
 mod ftp;
 mod hardening_input;
