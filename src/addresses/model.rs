@@ -158,6 +158,17 @@ pub async fn quotas(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Resu
         .await
 }
 
+/// How many addresses of each family a customer holds: (IPv4, IPv6).
+pub async fn held_counts(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "select count(*) filter (where family(address) = 4), count(*) filter (where family(address) = 6)
+         from ip_pool where customer_id = $1",
+    )
+    .bind(customer)
+    .fetch_one(db)
+    .await
+}
+
 /// The most a quota may be set to.
 pub const MAX_QUOTA: i32 = 65_536;
 

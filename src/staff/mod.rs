@@ -255,8 +255,9 @@ struct CustomerPage {
     roles: Vec<(String, String, bool)>,
     cancellations: Vec<account::model::Cancellation>,
     audit: Vec<AuditRow>,
-    /// How many IPv4 and IPv6 addresses the customer may hold.
+    /// How many IPv4 and IPv6 addresses the customer may hold, and holds.
     quotas: (i32, i32),
+    held: (i64, i64),
     pin_result: Option<String>,
     reason: String,
     reason_error: Option<&'static str>,
@@ -289,6 +290,7 @@ async fn customer_page(
         roles: model::roles(&state.pool, id).await?,
         cancellations: account::model::cancellations(&state.pool, id).await?,
         quotas: addresses::model::quotas(&state.pool, id).await?.unwrap_or_default(),
+        held: addresses::model::held_counts(&state.pool, id).await?,
         audit,
         pin_result,
         reason: String::new(),
