@@ -32,7 +32,33 @@ struct Cluster {
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 static TEMPLATE: tokio::sync::Mutex<bool> = tokio::sync::Mutex::const_new(false);
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
-const TEMPLATE_DB: &str = "berth_test_template";
+/// Every database of a run is named `berth_test_<pid>_…`, so that runs sharing one
+/// `DATABASE_URL` server never touch each other's, and a run can drop all of its own.
+const PREFIX: &str = "berth_test_";
+/// The first key of the session advisory lock a run holds on a shared server for its whole
+/// life (the second is its pid): a run whose lock is free has died, and its databases may go.
+const RUN_LOCK: i32 = 0x4265_7274;
+
+fn run_prefix() -> String {
+    format!("{PREFIX}{}_", std::process::id())
+}
+
+fn template_db() -> String {
+    format!("{}template", run_prefix())
+}
+
+/// The end of the run on a shared server: `stop_cluster` asks the janitor thread (which owns
+/// the admin connection and its runtime) to drop this run's databases, and waits for it.
+/// Only a futex mutex and condvar cross over: at `atexit` the main thread's thread-locals are
+/// gone already, so no runtime is started there.
+#[derive(Clone, Copy, PartialEq)]
+enum Phase {
+    Running,
+    Cleanup,
+    Done,
+}
+
+static JANITOR: (Mutex<Phase>, std::sync::Condvar) = (Mutex::new(Phase::Running), std::sync::Condvar::new());
 
 extern "C" fn stop_cluster() {
     if let Some(cluster) = CLUSTER.get() {
@@ -42,6 +68,89 @@ extern "C" fn stop_cluster() {
         if let Some(dir) = &cluster.dir {
             let _ = std::fs::remove_dir_all(dir);
         }
+        if cluster.embedded.is_none() {
+            let (phase, changed) = &JANITOR;
+            let mut phase = phase.lock().unwrap_or_else(|e| e.into_inner());
+            *phase = Phase::Cleanup;
+            changed.notify_all();
+            // Bounded, so that an unreachable server cannot hang the end of the run.
+            let _ = changed.wait_timeout_while(phase, std::time::Duration::from_secs(30), |p| *p != Phase::Done);
+        }
+    }
+}
+
+/// Holds the run's advisory lock, drops the databases of runs that died, tells `ready` it
+/// holds the lock, then waits for the end of the run and drops this run's databases.
+fn janitor(admin: PgConnectOptions, ready: std::sync::mpsc::Sender<()>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("janitor runtime");
+    runtime.block_on(async move {
+        let mut conn = admin.database("postgres").connect().await.expect("admin connection");
+        let pid = std::process::id() as i32;
+        sqlx::query("select pg_advisory_lock($1, $2)")
+            .bind(RUN_LOCK)
+            .bind(pid)
+            .execute(&mut conn)
+            .await
+            .expect("the run's advisory lock");
+        drop_stale(&mut conn).await;
+        let _ = ready.send(());
+        {
+            let (phase, changed) = &JANITOR;
+            let phase = phase.lock().unwrap_or_else(|e| e.into_inner());
+            let _unused = changed.wait_while(phase, |p| *p == Phase::Running);
+        }
+        // Tests may still hold connections: force ends them.
+        for name in databases(&mut conn).await {
+            if name.starts_with(&run_prefix()) {
+                let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+        let (phase, changed) = &JANITOR;
+        *phase.lock().unwrap_or_else(|e| e.into_inner()) = Phase::Done;
+        changed.notify_all();
+    });
+}
+
+async fn databases(conn: &mut sqlx::PgConnection) -> Vec<String> {
+    sqlx::query_scalar("select datname from pg_database")
+        .fetch_all(conn)
+        .await
+        .unwrap_or_default()
+}
+
+/// Drops `berth_test_<pid>_…` databases whose run holds no lock: it was killed before its
+/// end. Our own pid is included: we hold that lock (taking it again succeeds), so what carries
+/// our pid now is a dead earlier run's. Without `force`, so a database in use is left alone.
+async fn drop_stale(conn: &mut sqlx::PgConnection) {
+    for name in databases(conn).await {
+        let Some(other) = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split_once('_'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let free: bool = sqlx::query_scalar("select pg_try_advisory_lock($1, $2)")
+            .bind(RUN_LOCK)
+            .bind(other)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap_or(false);
+        if free {
+            let _ = sqlx::query(&format!("drop database if exists {name}"))
+                .execute(&mut *conn)
+                .await;
+            let _ = sqlx::query("select pg_advisory_unlock($1, $2)")
+                .bind(RUN_LOCK)
+                .bind(other)
+                .execute(&mut *conn)
+                .await;
+        }
     }
 }
 
@@ -49,6 +158,12 @@ fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(|| {
         if let Ok(url) = std::env::var("DATABASE_URL") {
             let admin = PgConnectOptions::from_str(&url).expect("DATABASE_URL is a PostgreSQL URL");
+            let (ready, started) = std::sync::mpsc::channel();
+            let options = admin.clone();
+            std::thread::spawn(move || janitor(options, ready));
+            started.recv().expect("the janitor thread takes the run's lock");
+            // SAFETY: registering a plain extern "C" function; it runs once at process exit.
+            unsafe { libc::atexit(stop_cluster) };
             return Cluster {
                 admin,
                 embedded: None,
@@ -80,25 +195,18 @@ pub async fn fresh_database() -> PgPool {
                 .connect()
                 .await
                 .expect("admin connection");
-            sqlx::query(&format!("drop database if exists {TEMPLATE_DB} with (force)"))
+            let template = template_db();
+            sqlx::query(&format!("create database {template}"))
                 .execute(&mut admin)
                 .await
                 .unwrap();
-            sqlx::query(&format!("create database {TEMPLATE_DB}"))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-            let mut conn = cluster.admin.clone().database(TEMPLATE_DB).connect().await.unwrap();
+            let mut conn = cluster.admin.clone().database(&template).connect().await.unwrap();
             berth::db::MIGRATOR.run(&mut conn).await.expect("migrations apply");
             drop(conn);
             *ready = true;
         }
     }
-    let name = format!(
-        "berth_test_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
+    let name = format!("{}{}", run_prefix(), COUNTER.fetch_add(1, Ordering::SeqCst));
     let mut admin = cluster
         .admin
         .clone()
@@ -106,7 +214,7 @@ pub async fn fresh_database() -> PgPool {
         .connect()
         .await
         .expect("admin connection");
-    sqlx::query(&format!("create database {name} template {TEMPLATE_DB}"))
+    sqlx::query(&format!("create database {name} template {}", template_db()))
         .execute(&mut admin)
         .await
         .unwrap();
