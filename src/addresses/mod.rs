@@ -86,6 +86,8 @@ impl AddressesPage {
     }
 }
 
+/// The answer to a form on the addresses page, through [`crate::web::respond`]: the page
+/// is its own block.
 async fn respond(
     state: &AppState,
     me: &SignedIn,
