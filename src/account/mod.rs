@@ -100,19 +100,11 @@ async fn respond(
     htmx: bool,
     outcome: Result<&str, (Which, FormState)>,
 ) -> Result<Response, AppError> {
-    match outcome {
-        Err(failed) => {
-            let page = AccountPage::load(state, me, false, Some(failed)).await?;
-            render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None)
-        }
-        Ok(message) if htmx => render(
-            true,
-            StatusCode::OK,
-            &AccountPage::load(state, me, true, None).await?,
-            Some(message),
-        ),
-        Ok(message) => see_other(&me.session, "/account", message).await,
-    }
+    // After a success the row changed (`true`: read it afresh); a failure shows the form.
+    let block = async |failed: Option<(Which, FormState)>| AccountPage::load(state, me, failed.is_none(), failed).await;
+    let page = async |failed| AccountPage::load(state, me, false, Some(failed)).await;
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    crate::web::respond(me, htmx, "/account", status, outcome, block, page).await
 }
 
 async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum_htmx::HxRequest;
 
 use crate::settings::model::Preferences;
-use crate::web::{AppError, Layout, PageQuery, SignedIn, render};
+use crate::web::{AppError, Layout, PageQuery, Pager, SignedIn, render};
 use crate::{AppState, page, settings};
 
 pub fn router() -> Router<AppState> {
@@ -28,9 +28,7 @@ pub struct Row {
 struct ActivityPage {
     layout: Layout,
     rows: Vec<Row>,
-    page: i64,
-    newer: Option<i64>,
-    older: Option<i64>,
+    pager: Pager,
 }
 
 page!(ActivityPage);
@@ -43,11 +41,9 @@ async fn index(
 ) -> Result<Response, AppError> {
     let values = settings::model::load(&state.pool, me.id()).await?;
     let prefs = Preferences::from_values(&values);
-    let per_page = values.number("items_per_page");
-    let page = query.number();
-    let mut entries = model::recent(&state.pool, me.id(), per_page + 1, (page - 1) * per_page).await?;
-    let more = entries.len() as i64 > per_page;
-    entries.truncate(per_page as usize);
+    let pager = Pager::new(&query, values.number("items_per_page"));
+    let mut entries = model::recent(&state.pool, me.id(), pager.probe(), pager.offset()).await?;
+    let pager = pager.trim(&mut entries);
     let rows = entries
         .into_iter()
         .map(|entry| Row {
@@ -58,9 +54,7 @@ async fn index(
     let page = ActivityPage {
         layout: Layout::new(&me, "activity", "Activity").await?,
         rows,
-        page,
-        newer: (page > 1).then_some(page - 1),
-        older: more.then_some(page + 1),
+        pager,
     };
     render(htmx, StatusCode::OK, &page, None)
 }

@@ -17,7 +17,7 @@ use axum_htmx::HxRequest;
 use serde::Deserialize;
 
 use crate::settings::model::Preferences;
-use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, from_path, render, see_other};
+use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, from_path, render};
 use crate::{AppState, page, settings};
 use model::{Family, Held, Refused, ReverseName};
 
@@ -86,27 +86,18 @@ impl AddressesPage {
     }
 }
 
+/// The answer to a form on the addresses page, through [`crate::web::respond`]: the page
+/// is its own block.
 async fn respond(
     state: &AppState,
     me: &SignedIn,
     htmx: bool,
     outcome: Result<String, Failed>,
 ) -> Result<Response, AppError> {
-    match outcome {
-        Ok(message) if !htmx => see_other(&me.session, "/addresses", &message).await,
-        Ok(message) => render(
-            true,
-            StatusCode::OK,
-            &AddressesPage::load(state, me, None).await?,
-            Some(&message),
-        ),
-        Err(failed) => render(
-            htmx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &AddressesPage::load(state, me, Some(failed)).await?,
-            None,
-        ),
-    }
+    let block = async |failed| AddressesPage::load(state, me, failed).await;
+    let page = async |failed| AddressesPage::load(state, me, Some(failed)).await;
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    crate::web::respond(me, htmx, "/addresses", status, outcome, block, page).await
 }
 
 async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {

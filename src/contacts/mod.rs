@@ -307,12 +307,8 @@ async fn respond(
     contact: ContactId,
     outcome: Result<String, Shown>,
 ) -> Result<Response, AppError> {
-    let (status, shown, message) = match outcome {
-        Ok(message) if !htmx => return see_other(&me.session, "/contacts", &message).await,
-        Ok(message) => (StatusCode::OK, None, Some(message)),
-        Err(shown) => (StatusCode::UNPROCESSABLE_ENTITY, Some(shown), None),
-    };
-    if htmx {
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    let block = async |shown: Option<Shown>| {
         let found = model::contact(&state.pool, me.id(), contact).await?;
         let view = ContactView::new(
             found.ok_or(AppError::NotFound)?,
@@ -320,10 +316,10 @@ async fn respond(
             &me.csrf,
             shown,
         );
-        return render(true, status, &ContactBlock { view }, message.as_deref());
-    }
-    let page = ContactsPage::load(state, me, FormState::default(), shown.map(|s| (contact, s))).await?;
-    render(false, status, &page, None)
+        Ok(ContactBlock { view })
+    };
+    let page = async |shown| ContactsPage::load(state, me, FormState::default(), Some((contact, shown))).await;
+    crate::web::respond(me, htmx, "/contacts", status, outcome, block, page).await
 }
 
 /// The values a form showed, to show them again.

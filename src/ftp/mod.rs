@@ -25,7 +25,7 @@ use crate::password::NewPassword;
 use crate::settings::model::Preferences;
 use crate::sites::model::{EnvironmentId, SiteId};
 use crate::web::{
-    AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, SignedIn, from_path, render, see_other,
+    AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, Pager, SignedIn, from_path, render, see_other,
 };
 use crate::{AppState, page, settings};
 use model::{Fields, Filter, FtpName, FtpType, FtpUser, FtpUserId, FtpUsername, Refused, SiteChoice};
@@ -144,10 +144,7 @@ struct FtpPage {
     choices: Arc<Vec<SiteChoice>>,
     filter_site: String,
     filter_environment: String,
-    total: i64,
-    page: i64,
-    newer: Option<i64>,
-    older: Option<i64>,
+    pager: Pager,
     form: FormState,
 }
 page!(FtpPage);
@@ -162,9 +159,8 @@ impl FtpPage {
     ) -> Result<Self, AppError> {
         let values = settings::model::load(&state.pool, me.id()).await?;
         let prefs = Preferences::from_values(&values);
-        let per_page = values.number("items_per_page");
-        let page = paging.number();
-        let (users, total) = model::list(&state.pool, me.id(), filter, per_page, (page - 1) * per_page).await?;
+        let pager = Pager::new(paging, values.number("items_per_page"));
+        let (users, total) = model::list(&state.pool, me.id(), filter, pager.limit(), pager.offset()).await?;
         let choices = Arc::new(model::choices(&state.pool, me.id()).await?);
         Ok(Self {
             layout: Layout::new(me, "ftp", "FTP users").await?,
@@ -175,10 +171,7 @@ impl FtpPage {
             choices,
             filter_site: filter.site.map(|s| s.to_string()).unwrap_or_default(),
             filter_environment: filter.environment.map(|e| e.to_string()).unwrap_or_default(),
-            total,
-            page,
-            newer: (page > 1).then_some(page - 1),
-            older: (page * per_page < total).then_some(page + 1),
+            pager: pager.counted(total),
             form,
         })
     }
@@ -470,26 +463,25 @@ async fn respond(
     user: FtpUserId,
     outcome: Result<String, FormState>,
 ) -> Result<Response, AppError> {
-    match outcome {
-        Ok(message) if !htmx => see_other(&me.session, &format!("/ftp-users/{user}"), &message).await,
-        Ok(message) => {
-            let block = UserBlock {
-                view: load_user(state, me, user).await?,
-            };
-            render(true, StatusCode::OK, &block, Some(&message))
-        }
-        Err(form) => {
-            let view = load_user(state, me, user).await?.failed(form);
-            if htmx {
-                return render(true, StatusCode::UNPROCESSABLE_ENTITY, &UserBlock { view }, None);
-            }
-            let page = UserPage {
-                layout: Layout::new(me, "ftp", format!("FTP user {}", view.user.username)).await?,
-                view,
-            };
-            render(false, StatusCode::UNPROCESSABLE_ENTITY, &page, None)
-        }
-    }
+    let back = format!("/ftp-users/{user}");
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    let block = async |form: Option<FormState>| {
+        let view = load_user(state, me, user).await?;
+        Ok(UserBlock {
+            view: match form {
+                Some(form) => view.failed(form),
+                None => view,
+            },
+        })
+    };
+    let page = async |form: FormState| {
+        let view = load_user(state, me, user).await?.failed(form);
+        Ok(UserPage {
+            layout: Layout::new(me, "ftp", format!("FTP user {}", view.user.username)).await?,
+            view,
+        })
+    };
+    crate::web::respond(me, htmx, &back, status, outcome, block, page).await
 }
 
 async fn update(

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use crate::customer::CustomerId;
 use crate::settings::model::Preferences;
 use crate::web::{
-    AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, SignedIn, from_path, render, see_other,
+    AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, Pager, SignedIn, from_path, render,
 };
 use crate::{AppState, page, settings};
 use model::{Acl, AclId, Key, KeyId, KeyName, KeyType, Refused};
@@ -131,10 +131,7 @@ struct KeysPage {
     keys: Vec<KeyView>,
     filter: &'static str,
     types: Vec<&'static str>,
-    total: i64,
-    page: i64,
-    newer: Option<i64>,
-    older: Option<i64>,
+    pager: Pager,
     form: FormState,
     form_token: String,
     /// For the API's arguments that name the customer.
@@ -152,19 +149,15 @@ impl KeysPage {
     ) -> Result<Self, AppError> {
         let values = settings::model::load(&state.pool, me.id()).await?;
         let prefs = Preferences::from_values(&values);
-        let per_page = values.number("items_per_page");
         let kind = filter.kind.as_deref().and_then(KeyType::parse);
-        let page = paging.number();
-        let (keys, total) = model::list(&state.pool, me.id(), kind, per_page, (page - 1) * per_page).await?;
+        let pager = Pager::new(paging, values.number("items_per_page"));
+        let (keys, total) = model::list(&state.pool, me.id(), kind, pager.limit(), pager.offset()).await?;
         Ok(Self {
             layout: Layout::new(me, "keys", "API keys").await?,
             keys: keys.into_iter().map(|k| KeyView::new(k, &prefs, &me.csrf)).collect(),
             filter: kind.map_or("", KeyType::as_str),
             types: KeyType::CUSTOMER.iter().map(|t| t.as_str()).collect(),
-            total,
-            page,
-            newer: (page > 1).then_some(page - 1),
-            older: (page * per_page < total).then_some(page + 1),
+            pager: pager.counted(total),
             form,
             form_token: form_token(),
             customer_id: me.id(),
@@ -391,32 +384,30 @@ async fn respond(
     key: KeyId,
     outcome: Result<String, Failed>,
 ) -> Result<Response, AppError> {
-    match outcome {
-        Ok(message) if !htmx => see_other(&me.session, &format!("/keys/{key}"), &message).await,
-        Ok(message) => {
-            let block = KeyBlock {
-                view: load_key(state, me, key).await?,
-            };
-            render(true, StatusCode::OK, &block, Some(&message))
-        }
-        Err(failed) => {
-            let status = match failed {
-                Failed::Stale(..) => StatusCode::CONFLICT,
-                Failed::Add(_) | Failed::Edit(..) => StatusCode::UNPROCESSABLE_ENTITY,
-            };
-            let view = load_key(state, me, key).await?.failed(failed);
-            if htmx {
-                return render(true, status, &KeyBlock { view }, None);
-            }
-            let page = KeyPage {
-                layout: Layout::new(me, "keys", view.key.name.clone()).await?,
-                view,
-                check: FormState::default(),
-                result: None,
-            };
-            render(false, status, &page, None)
-        }
-    }
+    let back = format!("/keys/{key}");
+    let status = match outcome {
+        Err(Failed::Stale(..)) => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let block = async |failed: Option<Failed>| {
+        let view = load_key(state, me, key).await?;
+        Ok(KeyBlock {
+            view: match failed {
+                Some(failed) => view.failed(failed),
+                None => view,
+            },
+        })
+    };
+    let page = async |failed: Failed| {
+        let view = load_key(state, me, key).await?.failed(failed);
+        Ok(KeyPage {
+            layout: Layout::new(me, "keys", view.key.name.clone()).await?,
+            view,
+            check: FormState::default(),
+            result: None,
+        })
+    };
+    crate::web::respond(me, htmx, &back, status, outcome, block, page).await
 }
 
 /// Checks, before the form is read, that the key is the customer's (else 404, whatever

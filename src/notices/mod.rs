@@ -15,7 +15,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::settings::model::Preferences;
-use crate::web::{AppError, FieldErrors, FormState, Layout, PageQuery, SignedIn, render, see_other};
+use crate::web::{AppError, FieldErrors, FormState, Layout, PageQuery, Pager, SignedIn, render, see_other};
 use crate::{AppState, page, settings};
 use model::{Delivery, Notice, NoticeId};
 
@@ -82,9 +82,7 @@ struct NoticesPage {
     notices: Vec<NoticeView>,
     since_form: FormState,
     since_query: String,
-    page: i64,
-    newer: Option<i64>,
-    older: Option<i64>,
+    pager: Pager,
 }
 page!(NoticesPage);
 
@@ -120,7 +118,6 @@ async fn index(
 ) -> Result<Response, AppError> {
     let values = settings::model::load(&state.pool, me.id()).await?;
     let prefs = Preferences::from_values(&values);
-    let per_page = values.number("items_per_page");
     let raw = query.since.unwrap_or_default();
     let (since, since_form, status) = match parse_since(&raw, &prefs) {
         Ok(since) => (
@@ -138,14 +135,13 @@ async fn index(
             )
         }
     };
-    let page = paging.number();
+    let pager = Pager::new(&paging, values.number("items_per_page"));
     let mut notices = if status == StatusCode::OK {
-        model::list(&state.pool, me.id(), since, per_page + 1, (page - 1) * per_page).await?
+        model::list(&state.pool, me.id(), since, pager.probe(), pager.offset()).await?
     } else {
         Vec::new()
     };
-    let more = notices.len() as i64 > per_page;
-    notices.truncate(per_page as usize);
+    let pager = pager.trim(&mut notices);
     let ids: Vec<NoticeId> = notices.iter().map(|n| n.id).collect();
     let deliveries = model::deliveries(&state.pool, me.id(), &ids).await?;
     let since_query = if raw.trim().is_empty() {
@@ -161,9 +157,7 @@ async fn index(
         notices: views(notices, deliveries, &prefs, &me.csrf),
         since_form,
         since_query,
-        page,
-        newer: (page > 1).then_some(page - 1),
-        older: more.then_some(page + 1),
+        pager,
     };
     render(htmx, status, &page, None)
 }

@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum_htmx::HxRequest;
 
 use crate::settings::model::Preferences;
-use crate::web::{AppError, Layout, PageQuery, SignedIn, from_path, render};
+use crate::web::{AppError, Layout, PageQuery, Pager, SignedIn, from_path, render};
 use crate::{AppState, page, settings};
 use model::{SiteId, Step};
 
@@ -30,10 +30,7 @@ pub fn router() -> Router<AppState> {
 struct SitesPage {
     layout: Layout,
     sites: Vec<model::SiteRow>,
-    total: i64,
-    page: i64,
-    newer: Option<i64>,
-    older: Option<i64>,
+    pager: Pager,
 }
 page!(SitesPage);
 
@@ -47,15 +44,12 @@ async fn index(
     let per_page = settings::model::load(&state.pool, me.id())
         .await?
         .number("items_per_page");
-    let page = query.number();
-    let (sites, total) = model::list(&state.pool, me.id(), per_page, (page - 1) * per_page).await?;
+    let pager = Pager::new(&query, per_page);
+    let (sites, total) = model::list(&state.pool, me.id(), pager.limit(), pager.offset()).await?;
     let page = SitesPage {
         layout: Layout::new(&me, "sites", "Sites").await?,
         sites,
-        total,
-        page,
-        newer: (page > 1).then_some(page - 1),
-        older: (page * per_page < total).then_some(page + 1),
+        pager: pager.counted(total),
     };
     render(htmx, StatusCode::OK, &page, None)
 }

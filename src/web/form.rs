@@ -137,24 +137,6 @@ pub fn one_line(raw: &str, max: usize, when_empty: &str) -> Result<String, Strin
     Ok(s.to_owned())
 }
 
-/// `?page=N` of a list shown a page at a time.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct PageQuery {
-    #[serde(default)]
-    page: Option<String>,
-}
-
-impl PageQuery {
-    /// The page asked for; anything but a small positive number is page 1.
-    pub fn number(&self) -> i64 {
-        self.page
-            .as_deref()
-            .and_then(|p| p.parse().ok())
-            .filter(|p| (1..=100_000).contains(p))
-            .unwrap_or(1)
-    }
-}
-
 /// Every name and value, once `+` and `%XX` are decoded, is valid UTF-8.
 fn is_utf8_form(body: &[u8]) -> bool {
     body.split(|b| *b == b'&')

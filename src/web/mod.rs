@@ -7,6 +7,7 @@ pub mod device;
 pub mod error;
 pub mod form;
 pub mod layers;
+pub mod paging;
 pub mod render;
 pub mod serve;
 pub mod session;
@@ -16,8 +17,9 @@ use std::time::Duration;
 
 pub use device::Device;
 pub use error::{AppError, FieldErrors};
-pub use form::{ClientIp, Form, FormState, PageQuery};
-pub use render::{Layout, Page, render, see_other};
+pub use form::{ClientIp, Form, FormState};
+pub use paging::{PageQuery, Pager};
+pub use render::{Layout, Page, render, respond, see_other};
 pub use session::SignedIn;
 
 /// HTTP settings derived from the configuration.

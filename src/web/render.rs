@@ -136,6 +136,33 @@ pub fn render<P: Page>(htmx: bool, status: StatusCode, page: &P, toast: Option<&
     Ok((status, Html(body)).into_response())
 }
 
+/// The answer to a form post, decided here once for every area. Success without htmx is
+/// redirect-after-post to `back` with `message` as the flash; success with htmx is
+/// `block(None)` with `message` as a toast. A failure answers `status`: htmx gets
+/// `block(Some(failed))`, a normal request the whole `page(failed)`. Only the loader that
+/// is needed runs.
+pub async fn respond<M, F, B, P>(
+    me: &SignedIn,
+    htmx: bool,
+    back: &str,
+    status: StatusCode,
+    outcome: Result<M, F>,
+    block: impl AsyncFnOnce(Option<F>) -> Result<B, AppError>,
+    page: impl AsyncFnOnce(F) -> Result<P, AppError>,
+) -> Result<Response, AppError>
+where
+    M: AsRef<str>,
+    B: Page,
+    P: Page,
+{
+    match outcome {
+        Ok(message) if !htmx => see_other(&me.session, back, message.as_ref()).await,
+        Ok(message) => render(true, StatusCode::OK, &block(None).await?, Some(message.as_ref())),
+        Err(failed) if htmx => render(true, status, &block(Some(failed)).await?, None),
+        Err(failed) => render(false, status, &page(failed).await?, None),
+    }
+}
+
 /// Redirect-after-post: 303 to `to`, with `message` shown as a toast on the next page.
 pub async fn see_other(session: &Session, to: &str, message: &str) -> Result<Response, AppError> {
     session::flash(session, message).await?;
