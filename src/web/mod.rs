@@ -7,6 +7,7 @@ pub mod device;
 pub mod error;
 pub mod form;
 pub mod layers;
+pub mod path;
 pub mod render;
 pub mod serve;
 pub mod session;
@@ -17,6 +18,7 @@ use std::time::Duration;
 pub use device::Device;
 pub use error::{AppError, FieldErrors};
 pub use form::{ClientIp, Form, FormState, PageQuery};
+pub use path::{PathId, PathIds};
 pub use render::{Layout, Page, render, see_other};
 pub use session::SignedIn;
 
