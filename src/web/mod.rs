@@ -72,12 +72,6 @@ fn origin_of(url: &str) -> String {
     format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase())
 }
 
-/// A value from the URL's path (an id, an address): anything that does not parse is simply
-/// not found, like an id of another customer's.
-pub fn from_path<T: std::str::FromStr>(raw: &str) -> Result<T, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
-}
-
 /// The `next=` target after sign-in: a local path only (no scheme, no `//host`, no `\`).
 pub fn local_path(next: &str) -> Option<&str> {
     let ok = next.starts_with('/')
