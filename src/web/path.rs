@@ -68,3 +68,42 @@ impl IntoResponse for PathIdRejection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn status(uri: &str) -> StatusCode {
+        let app = Router::new()
+            .route(
+                "/one/{id}",
+                get(|PathId(id): PathId<i64>| async move { id.to_string() }),
+            )
+            .route(
+                "/two/{a}/{b}",
+                get(|PathIds(a, b): PathIds<i64, std::net::IpAddr>| async move { format!("{a} {b}") }),
+            );
+        let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+        app.oneshot(request).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn a_value_that_does_not_parse_is_not_found() {
+        assert_eq!(status("/one/7").await, StatusCode::OK);
+        assert_eq!(status("/two/7/192.0.2.1").await, StatusCode::OK);
+        for bad in ["/one/x", "/one/7x", "/one/%20", "/two/x/192.0.2.1", "/two/7/nope"] {
+            assert_eq!(status(bad).await, StatusCode::NOT_FOUND, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_path_that_is_not_text_keeps_axums_answer() {
+        assert_eq!(status("/one/%FF").await, StatusCode::BAD_REQUEST);
+    }
+}
