@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -17,7 +17,7 @@ use axum_htmx::HxRequest;
 use serde::Deserialize;
 
 use crate::settings::model::Preferences;
-use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, from_path, render};
+use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, PathId, SignedIn, render};
 use crate::{AppState, page, settings};
 use model::{Family, Held, Refused, ReverseName};
 
@@ -189,10 +189,9 @@ async fn set_reverse_dns(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(address): PathId<IpAddr>,
     Form(input): Form<ReverseInput>,
 ) -> Result<Response, AppError> {
-    let address = from_path::<IpAddr>(&raw)?;
     model::one(&state.pool, me.id(), address)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -222,9 +221,8 @@ async fn free(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(address): PathId<IpAddr>,
 ) -> Result<Response, AppError> {
-    let address = from_path::<IpAddr>(&raw)?;
     let mut tx = state.pool.begin().await?;
     match model::free(&mut tx, me.id(), &me.actor(), address, Some(ip)).await? {
         Ok(()) => tx.commit().await?,

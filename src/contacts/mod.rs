@@ -15,14 +15,14 @@ pub mod model;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 
 use crate::notices::model::{NoticeType, SEVERITIES};
-use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, from_path, render, see_other};
+use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, PathId, SignedIn, render, see_other};
 use crate::{AppState, page};
 use model::{
     Contact, ContactId, ContactName, Method, MethodId, MethodType, NewMethod, NewSubscription, SubscriptionId,
@@ -282,9 +282,8 @@ async fn delete(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(contact): PathId<ContactId>,
 ) -> Result<Response, AppError> {
-    let contact = from_path(&raw)?;
     let mut tx = state.pool.begin().await?;
     let name = model::delete_contact(&mut tx, me.id(), &me.actor(), contact, Some(ip))
         .await?
@@ -338,10 +337,9 @@ async fn add_method(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(contact): PathId<ContactId>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let contact = from_path(&raw)?;
     // Another customer's contact is not found, whatever the form says.
     model::contact(&state.pool, me.id(), contact)
         .await?
@@ -408,9 +406,8 @@ async fn delete_method(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(method): PathId<MethodId>,
 ) -> Result<Response, AppError> {
-    let method: MethodId = from_path(&raw)?;
     let mut tx = state.pool.begin().await?;
     let contact = model::delete_method(&mut tx, me.id(), &me.actor(), method, Some(ip))
         .await?
@@ -425,10 +422,9 @@ async fn subscribe(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(method): PathId<MethodId>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let method: MethodId = from_path(&raw)?;
     // A method of another customer's contact is not found, whatever the form says.
     let contact = model::method_contact(&state.pool, me.id(), method)
         .await?
@@ -464,9 +460,8 @@ async fn unsubscribe(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(subscription): PathId<SubscriptionId>,
 ) -> Result<Response, AppError> {
-    let subscription: SubscriptionId = from_path(&raw)?;
     let mut tx = state.pool.begin().await?;
     let (contact, notice_type) = model::unsubscribe(&mut tx, me.id(), &me.actor(), subscription, Some(ip))
         .await?

@@ -12,6 +12,15 @@ use super::username::{self, UsernameKey};
 #[sqlx(transparent)]
 pub struct CustomerId(pub i64);
 
+/// A customer id as the URL's path gives it (see `web::PathId`).
+impl FromStr for CustomerId {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(CustomerId)
+    }
+}
+
 impl fmt::Display for CustomerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -25,7 +25,7 @@ use crate::password::NewPassword;
 use crate::settings::model::Preferences;
 use crate::sites::model::{EnvironmentId, SiteId};
 use crate::web::{
-    AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, Pager, SignedIn, from_path, render, see_other,
+    AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render, see_other,
 };
 use crate::{AppState, page, settings};
 use model::{Fields, Filter, FtpName, FtpType, FtpUser, FtpUserId, FtpUsername, Refused, SiteChoice};
@@ -416,9 +416,9 @@ async fn show(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(user): PathId<FtpUserId>,
 ) -> Result<Response, AppError> {
-    let mut view = load_user(&state, &me, from_path::<FtpUserId>(&raw)?).await?;
+    let mut view = load_user(&state, &me, user).await?;
     view.open = true;
     let page = UserPage {
         layout: Layout::new(&me, "ftp", format!("FTP user {}", view.user.username)).await?,
@@ -445,9 +445,9 @@ async fn edit_form(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(user): PathId<FtpUserId>,
 ) -> Result<Response, AppError> {
-    let view = load_user(&state, &me, from_path::<FtpUserId>(&raw)?).await?;
+    let view = load_user(&state, &me, user).await?;
     if !htmx {
         return Ok(Redirect::to(&format!("/ftp-users/{}", view.user.id)).into_response());
     }
@@ -489,10 +489,10 @@ async fn update(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(user): PathId<FtpUserId>,
     Form(input): Form<UserInput>,
 ) -> Result<Response, AppError> {
-    let current = model::user(&state.pool, me.id(), from_path::<FtpUserId>(&raw)?)
+    let current = model::user(&state.pool, me.id(), user)
         .await?
         .ok_or(AppError::NotFound)?;
     // Changed since this form was shown (another tab): say so, save nothing.
@@ -546,9 +546,8 @@ async fn delete(
     HxCurrentUrl(from): HxCurrentUrl,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(user): PathId<FtpUserId>,
 ) -> Result<Response, AppError> {
-    let user = from_path::<FtpUserId>(&raw)?;
     let mut tx = state.pool.begin().await?;
     let username = model::delete(&mut tx, me.id(), &me.actor(), user, Some(ip))
         .await?

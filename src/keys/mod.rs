@@ -15,7 +15,7 @@ use std::net::IpAddr;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -25,7 +25,7 @@ use serde::Deserialize;
 use crate::customer::CustomerId;
 use crate::settings::model::Preferences;
 use crate::web::{
-    AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, Pager, SignedIn, from_path, render,
+    AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render,
 };
 use crate::{AppState, page, settings};
 use model::{Acl, AclId, Key, KeyId, KeyName, KeyType, Refused};
@@ -341,10 +341,10 @@ async fn show(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(id): PathId<KeyId>,
     Query(query): Query<CheckQuery>,
 ) -> Result<Response, AppError> {
-    let key = load_key(&state, &me, from_path(&raw)?).await?;
+    let key = load_key(&state, &me, id).await?;
     let (check, result, status) = match query.address.as_deref() {
         None => (FormState::default(), None, StatusCode::OK),
         Some(address) => match check(&key.key, address) {
@@ -435,9 +435,8 @@ async fn revoke(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(key): PathId<KeyId>,
 ) -> Result<Response, AppError> {
-    let key = from_path(&raw)?;
     let mut tx = state.pool.begin().await?;
     model::revoke(&mut tx, me.id(), &me.actor(), key, Some(ip))
         .await?
@@ -495,10 +494,9 @@ async fn add_acl(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(key): PathId<KeyId>,
     Form(input): Form<AclInput>,
 ) -> Result<Response, AppError> {
-    let key = from_path(&raw)?;
     let address = input.address.unwrap_or_default();
     let cidr = input.cidr.unwrap_or_default();
     let fail = |errors| Failed::Add(FormState::failed(&[("address", &address), ("cidr", &cidr)], errors));
@@ -531,10 +529,9 @@ async fn update_acl(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(id): PathId<AclId>,
     Form(input): Form<AclInput>,
 ) -> Result<Response, AppError> {
-    let id = from_path(&raw)?;
     let shown = model::acl(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
     changeable_key(&state, me.id(), shown.key_id).await?;
     // The ACL is read under its key's lock: what the version and a part left out are
@@ -623,11 +620,9 @@ async fn delete_acl(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(id): PathId<AclId>,
 ) -> Result<Response, AppError> {
-    let current = model::acl(&state.pool, me.id(), from_path(&raw)?)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let current = model::acl(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
     let mut tx = state.pool.begin().await?;
     model::delete_acl(&mut tx, me.id(), &me.actor(), &current, Some(ip))
         .await?

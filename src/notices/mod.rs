@@ -6,7 +6,7 @@ pub mod model;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::settings::model::Preferences;
-use crate::web::{AppError, FieldErrors, FormState, Layout, PageQuery, Pager, SignedIn, render, see_other};
+use crate::web::{AppError, FieldErrors, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render, see_other};
 use crate::{AppState, page, settings};
 use model::{Delivery, Notice, NoticeId};
 
@@ -179,9 +179,8 @@ async fn acknowledge(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     me: SignedIn,
-    Path(raw): Path<String>,
+    PathId(id): PathId<NoticeId>,
 ) -> Result<Response, AppError> {
-    let id: NoticeId = crate::web::from_path(&raw)?;
     if !model::acknowledge(&state.pool, me.id(), id).await? {
         return Err(AppError::NotFound);
     }

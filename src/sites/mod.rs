@@ -6,14 +6,14 @@ pub mod names;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_htmx::HxRequest;
 
 use crate::settings::model::Preferences;
-use crate::web::{AppError, Layout, PageQuery, Pager, SignedIn, from_path, render};
+use crate::web::{AppError, Layout, PageQuery, Pager, PathId, SignedIn, render};
 use crate::{AppState, page, settings};
 use model::{SiteId, Step};
 
@@ -120,9 +120,8 @@ async fn show(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     me: SignedIn,
-    Path(id): Path<String>,
+    PathId(id): PathId<SiteId>,
 ) -> Result<Response, AppError> {
-    let id = from_path::<SiteId>(&id)?;
     let detail = model::detail(&state.pool, me.id(), id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -141,8 +140,11 @@ async fn show(
 }
 
 /// The progress block alone, polled by htmx while the job runs.
-async fn progress(State(state): State<AppState>, me: SignedIn, Path(id): Path<String>) -> Result<Response, AppError> {
-    let id = from_path::<SiteId>(&id)?;
+async fn progress(
+    State(state): State<AppState>,
+    me: SignedIn,
+    PathId(id): PathId<SiteId>,
+) -> Result<Response, AppError> {
     model::site(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
     let (status, steps) = model::progress(&state.pool, me.id(), id).await?;
     let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
@@ -155,8 +157,7 @@ async fn progress(State(state): State<AppState>, me: SignedIn, Path(id): Path<St
 }
 
 /// The site's DNS records as a BIND zone file.
-async fn zone(State(state): State<AppState>, me: SignedIn, Path(id): Path<String>) -> Result<Response, AppError> {
-    let id = from_path::<SiteId>(&id)?;
+async fn zone(State(state): State<AppState>, me: SignedIn, PathId(id): PathId<SiteId>) -> Result<Response, AppError> {
     let site = model::site(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
     let records = model::records(&state.pool, me.id(), id).await?;
     let body = zone_file(&site.hostname, &records);

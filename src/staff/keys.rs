@@ -5,17 +5,17 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::StaffSignedIn;
-use crate::keys::model::{self as keys, Key, KeyName, Maker, Refused};
+use crate::keys::model::{self as keys, Key, KeyId, KeyName, Maker, Refused};
 use crate::settings::model::Preferences;
 use crate::web::render::see_other;
-use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, from_path, render};
+use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, PathId, render};
 use crate::{AppState, page};
 
 pub fn router() -> Router<AppState> {
@@ -130,10 +130,9 @@ async fn revoke(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     me: StaffSignedIn,
-    Path(raw): Path<String>,
+    PathId(id): PathId<KeyId>,
 ) -> Result<Response, AppError> {
     me.require_write()?;
-    let id = from_path(&raw)?;
     let mut tx = state.pool.begin().await?;
     let (name, prefix) = match keys::revoke_internal(&mut tx, id).await? {
         Ok(revoked) => revoked,

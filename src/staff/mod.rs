@@ -9,7 +9,7 @@ pub mod model;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRef, FromRequestParts, Path, Query, State};
+use axum::extract::{FromRef, FromRequestParts, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,7 +21,7 @@ use crate::activity::model::record;
 use crate::customer::{CustomerId, UsernameKey};
 use crate::settings::model::Preferences;
 use crate::web::render::see_other;
-use crate::web::{AppError, ClientIp, Device, Form, Layout, local_path, render, session};
+use crate::web::{AppError, ClientIp, Device, Form, Layout, PathId, PathIds, local_path, render, session};
 use crate::{AppState, account, activity, addresses, auth, page};
 use model::Staff;
 
@@ -264,10 +264,6 @@ struct CustomerPage {
 }
 page!(CustomerPage);
 
-fn customer_id(raw: &str) -> Result<CustomerId, AppError> {
-    crate::web::from_path(raw).map(CustomerId)
-}
-
 async fn customer_page(
     state: &AppState,
     me: &StaffSignedIn,
@@ -302,9 +298,9 @@ async fn customer_page(
 async fn customer(
     State(state): State<AppState>,
     me: StaffSignedIn,
-    Path(raw): Path<String>,
+    PathId(id): PathId<CustomerId>,
 ) -> Result<Response, AppError> {
-    let page = customer_page(&state, &me, customer_id(&raw)?, None).await?;
+    let page = customer_page(&state, &me, id, None).await?;
     render(false, StatusCode::OK, &page, None)
 }
 
@@ -322,11 +318,10 @@ async fn set_address_quota(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     me: StaffSignedIn,
-    Path(raw): Path<String>,
+    PathId(id): PathId<CustomerId>,
     Form(input): Form<QuotaInput>,
 ) -> Result<Response, AppError> {
     me.require_write()?;
-    let id = customer_id(&raw)?;
     let quota = |raw: &str| {
         raw.trim()
             .parse::<i32>()
@@ -366,11 +361,10 @@ async fn set_role(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     me: StaffSignedIn,
-    Path(raw): Path<String>,
+    PathId(id): PathId<CustomerId>,
     Form(input): Form<RoleInput>,
 ) -> Result<Response, AppError> {
     me.require_write()?;
-    let id = customer_id(&raw)?;
     model::customer(&state.pool, id).await?.ok_or(AppError::NotFound)?;
     let granted = input.granted == "true";
     let mut tx = state.pool.begin().await?;
@@ -394,11 +388,9 @@ async fn complete_cancellation(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     me: StaffSignedIn,
-    Path((raw, request)): Path<(String, String)>,
+    PathIds(id, request): PathIds<CustomerId, i64>,
 ) -> Result<Response, AppError> {
     me.require_write()?;
-    let id = customer_id(&raw)?;
-    let request: i64 = crate::web::from_path(&request)?;
     let mut tx = state.pool.begin().await?;
     if !model::complete_cancellation(&mut tx, id, request).await? {
         return Err(AppError::NotFound);
@@ -430,11 +422,10 @@ async fn check_pin(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     me: StaffSignedIn,
-    Path(raw): Path<String>,
+    PathId(id): PathId<CustomerId>,
     Form(input): Form<PinInput>,
 ) -> Result<Response, AppError> {
     use account::model::Guard;
-    let id = customer_id(&raw)?;
     let hash = model::pin_hash(&state.pool, id).await?.ok_or(AppError::NotFound)?;
     let actor = me.staff.actor();
     let (kind, detail, result) = if account::model::count_attempt(&state.pool, Guard::PinCheck, id)
@@ -503,10 +494,9 @@ async fn impersonate(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     me: StaffSignedIn,
-    Path(raw): Path<String>,
+    PathId(id): PathId<CustomerId>,
     Form(input): Form<ImpersonateInput>,
 ) -> Result<Response, AppError> {
-    let id = customer_id(&raw)?;
     model::customer(&state.pool, id).await?.ok_or(AppError::NotFound)?;
     let reason = input.reason.trim();
     if reason.chars().count() < 3 || reason.chars().count() > 500 || reason.chars().any(|c| c.is_control() && c != '\n')

@@ -8,6 +8,7 @@ pub mod error;
 pub mod form;
 pub mod layers;
 pub mod paging;
+pub mod path;
 pub mod render;
 pub mod serve;
 pub mod session;
@@ -19,6 +20,7 @@ pub use device::Device;
 pub use error::{AppError, FieldErrors};
 pub use form::{ClientIp, Form, FormState};
 pub use paging::{PageQuery, Pager};
+pub use path::{PathId, PathIds};
 pub use render::{Layout, Page, render, respond, see_other};
 pub use session::SignedIn;
 
@@ -70,12 +72,6 @@ fn origin_of(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
     let host = rest.split('/').next().unwrap_or(rest);
     format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase())
-}
-
-/// A value from the URL's path (an id, an address): anything that does not parse is simply
-/// not found, like an id of another customer's.
-pub fn from_path<T: std::str::FromStr>(raw: &str) -> Result<T, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
 }
 
 /// The `next=` target after sign-in: a local path only (no scheme, no `//host`, no `\`).
