@@ -9,12 +9,13 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 
 use crate::config::{BandwidthCommand, Cli, Command, DbConfig, NoticeCommand, PoolCommand, ServeConfig, StaffCommand};
-use crate::customer::model::DisplayName;
-use crate::customer::{Email, Username, UsernameKey};
 use crate::db::Database;
+use crate::identity::customer::DisplayName;
+use crate::identity::{Email, Username, UsernameKey};
 use crate::password::{Hasher, NewPassword};
-use crate::web::WebConfig;
-use crate::{AppState, app, demo, staff};
+use crate::state::AppState;
+use crate::state::WebConfig;
+use crate::{app, demo};
 
 pub fn main(cli: Cli) -> ExitCode {
     init_tracing();
@@ -229,12 +230,12 @@ async fn create_customer(db: &Database, username: &str, email: &str, display_nam
     let email: Email = email.parse().map_err(anyhow::Error::msg)?;
     let display_name: DisplayName = display_name.parse().map_err(anyhow::Error::msg)?;
     let password = NewPassword::parse(&read_password()?).map_err(anyhow::Error::msg)?;
-    if crate::customer::model::exists(&db.pool, username.key()).await? {
+    if crate::identity::customer::exists(&db.pool, username.key()).await? {
         bail!("the username {} is taken", username.as_str());
     }
     let hash = Hasher::new(1)?.hash(password.as_str()).await?;
     let mut tx = db.pool.begin().await?;
-    let id = crate::customer::model::create(&mut tx, &username, &email, &display_name, &hash).await?;
+    let id = crate::identity::customer::create(&mut tx, &username, &email, &display_name, &hash).await?;
     tx.commit().await?;
     println!("created customer {} (id {id})", username.as_str());
     Ok(())
@@ -244,7 +245,7 @@ async fn create_staff(db: &Database, username: &str, write: bool) -> anyhow::Res
     let username: Username = username.parse().map_err(anyhow::Error::msg)?;
     let password = NewPassword::parse(&read_password()?).map_err(anyhow::Error::msg)?;
     let hash = Hasher::new(1)?.hash(password.as_str()).await?;
-    let id = staff::model::create(&db.pool, &username, &hash, write).await?;
+    let id = crate::identity::staff::create(&db.pool, &username, &hash, write).await?;
     let Some(id) = id else {
         bail!("the staff username {} is taken", username.as_str())
     };
@@ -253,7 +254,8 @@ async fn create_staff(db: &Database, username: &str, write: bool) -> anyhow::Res
 }
 
 async fn set_staff_disabled(db: &Database, username: &str, disabled: bool) -> anyhow::Result<()> {
-    let Some(changed) = staff::model::set_disabled(&db.pool, &UsernameKey::new(username), disabled).await? else {
+    let Some(changed) = crate::identity::staff::set_disabled(&db.pool, &UsernameKey::new(username), disabled).await?
+    else {
         bail!("there is no staff member {username}")
     };
     let state = if disabled { "disabled" } else { "enabled" };
@@ -266,12 +268,13 @@ async fn set_staff_disabled(db: &Database, username: &str, disabled: bool) -> an
 }
 
 async fn create_key(db: &Database, username: &str, name: &str, kind: &str) -> anyhow::Result<()> {
-    use crate::keys::model::{self, KeyName, KeyType};
+    use crate::identity::KeyType;
+    use crate::keys::model::{self, KeyName};
     let name: KeyName = name.parse().map_err(|e: String| anyhow::anyhow!("name: {e}"))?;
     let kind = KeyType::parse(kind)
         .filter(|k| *k != KeyType::Internal)
         .context("type: standard or read-only (internal keys: --internal)")?;
-    let customer = crate::customer::model::credentials_by_username(&db.pool, &UsernameKey::new(username))
+    let customer = crate::identity::customer::credentials_by_username(&db.pool, &UsernameKey::new(username))
         .await?
         .with_context(|| format!("no customer {username}"))?
         .id;
@@ -302,7 +305,7 @@ async fn create_internal_key(db: &Database, name: &str, by: Option<&str>) -> any
     let name: KeyName = name.parse().map_err(|e: String| anyhow::anyhow!("name: {e}"))?;
     let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok();
     let by = by.or(user.as_deref()).unwrap_or("operator");
-    let by = crate::web::form::one_line(by, 64, "--by: name the operator making the key")
+    let by = crate::validation::one_line(by, 64, "--by: name the operator making the key")
         .map_err(|e| anyhow::anyhow!("--by: {e}"))?;
     let maker = Maker::Operator(by);
     let mut tx = db.pool.begin().await?;
@@ -345,7 +348,7 @@ async fn notice_publish(
     })?;
     let customer = match customer {
         Some(username) => Some(
-            crate::customer::model::credentials_by_username(&db.pool, &UsernameKey::new(username))
+            crate::identity::customer::credentials_by_username(&db.pool, &UsernameKey::new(username))
                 .await?
                 .with_context(|| format!("no customer {username}"))?
                 .id,

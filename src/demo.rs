@@ -3,8 +3,8 @@
 
 use sqlx::PgPool;
 
-use crate::customer::model::DisplayName;
-use crate::customer::{Email, Username};
+use crate::identity::customer::DisplayName;
+use crate::identity::{Email, Username};
 use crate::password::Hasher;
 
 pub const CUSTOMER: &str = "demo";
@@ -28,20 +28,20 @@ pub async fn seed(pool: &PgPool, hasher: &Hasher) -> anyhow::Result<bool> {
     let parse = |s: &str| s.parse::<Username>().map_err(anyhow::Error::msg);
     let mut added = false;
     for (username, password, write) in STAFF_ACCOUNTS {
-        if crate::staff::model::exists(pool, parse(username)?.key()).await? {
+        if crate::identity::staff::exists(pool, parse(username)?.key()).await? {
             continue;
         }
         let hash = hasher.hash(password).await?;
-        added |= crate::staff::model::create(pool, &parse(username)?, &hash, write)
+        added |= crate::identity::staff::create(pool, &parse(username)?, &hash, write)
             .await?
             .is_some();
     }
-    if crate::customer::model::exists(pool, parse(CUSTOMER)?.key()).await? {
+    if crate::identity::customer::exists(pool, parse(CUSTOMER)?.key()).await? {
         return Ok(added);
     }
     let hash = hasher.hash(CUSTOMER_PASSWORD).await?;
     let mut tx = pool.begin().await?;
-    let id = crate::customer::model::create(
+    let id = crate::identity::customer::create(
         &mut tx,
         &parse(CUSTOMER)?,
         &"demo@example.com".parse::<Email>().map_err(anyhow::Error::msg)?,
@@ -49,7 +49,7 @@ pub async fn seed(pool: &PgPool, hasher: &Hasher) -> anyhow::Result<bool> {
         &hash,
     )
     .await?;
-    crate::customer::model::grant_roles(&mut *tx, id, &["technical", "billing"]).await?;
+    crate::identity::customer::grant_roles(&mut *tx, id, &["technical", "billing"]).await?;
     let site = crate::sites::model::create(&mut tx, id, uuid::Uuid::new_v4(), &demo_plan()?)
         .await
         .map_err(|e| anyhow::anyhow!("demo site: {e:?}"))?;

@@ -8,15 +8,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::AppState;
+use crate::state::AppState;
+use crate::web::layers::PlainAnswer;
 
 /// `/readyz` answers within this time, whatever the database does.
 pub const READY_WITHIN: Duration = Duration::from_millis(900);
-
-/// Marks a response that the error-page layer passes as it is: probes read the status
-/// and a plain word, never the HTML error page.
-#[derive(Debug, Clone, Copy)]
-pub struct PlainAnswer;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -19,11 +19,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::model::{self, Cancellation, Reason, Role};
-use crate::AppState;
 use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply, invalid};
-use crate::customer::{CustomerId, Email};
+use crate::identity::{CustomerId, Email};
 use crate::password::{NewPassword, Pin};
 use crate::settings;
+use crate::state::AppState;
 use crate::web::AppError;
 
 /// Refuses a change of sign-in details by a customer's key unless the customer allowed it
@@ -148,7 +148,7 @@ async fn get_username(
     Args(args): Args<IdArgs>,
 ) -> Result<Reply<String>, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
-    let row = crate::customer::model::by_id(&state.pool, customer)
+    let row = crate::identity::customer::by_id(&state.pool, customer)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(Reply::new(row.username))

@@ -15,13 +15,15 @@ use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
-use crate::activity::model::record;
-use crate::customer::model::DisplayName;
-use crate::customer::{CustomerId, Email};
+use crate::audit::record;
+use crate::identity::customer::DisplayName;
+use crate::identity::{CustomerId, Email};
 use crate::password::{NewPassword, Pin};
 use crate::settings::model::Preferences;
-use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, SignedIn, render, see_other, session};
-use crate::{AppState, customer, page, settings};
+use crate::state::AppState;
+use crate::validation::FieldErrors;
+use crate::web::{AppError, ClientIp, Form, FormState, Layout, SignedIn, render, see_other, session};
+use crate::{identity, page, settings};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,7 +39,7 @@ pub fn router() -> Router<AppState> {
 #[template(path = "account/index.html", blocks = ["content"])]
 struct AccountPage {
     layout: Layout,
-    customer: customer::Customer,
+    customer: identity::Customer,
     roles: Vec<model::Role>,
     has_pin: bool,
     name_form: FormState,
@@ -67,7 +69,7 @@ impl AccountPage {
         let customer = if failed.is_none() && !changed {
             me.customer.clone()
         } else {
-            customer::model::by_id(&state.pool, me.id())
+            identity::customer::by_id(&state.pool, me.id())
                 .await?
                 .ok_or(AppError::NotFound)?
         };
@@ -140,7 +142,7 @@ async fn check_current_password(
         errors.add("current_password", LOCKED);
         return Ok(());
     };
-    let hash = customer::model::password_hash(&state.pool, me.id()).await?;
+    let hash = identity::customer::password_hash(&state.pool, me.id()).await?;
     if state.hasher.verify(Some(&hash), given).await? {
         model::forget(&state.pool, guard, me.id()).await?;
     } else {

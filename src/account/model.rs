@@ -3,8 +3,8 @@
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
-use crate::customer::model::DisplayName;
-use crate::customer::{CustomerId, Email};
+use crate::identity::customer::DisplayName;
+use crate::identity::{CustomerId, Email};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Role {

@@ -1,7 +1,5 @@
 //! Activity: the customer's own audit log (`GET /activity`).
 
-pub mod model;
-
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
@@ -11,8 +9,9 @@ use axum::routing::get;
 use axum_htmx::HxRequest;
 
 use crate::settings::model::Preferences;
+use crate::state::AppState;
 use crate::web::{AppError, Layout, PageQuery, Pager, SignedIn, render};
-use crate::{AppState, page, settings};
+use crate::{page, settings};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/activity", get(index))
@@ -20,7 +19,7 @@ pub fn router() -> Router<AppState> {
 
 pub struct Row {
     pub when: String,
-    pub entry: model::Entry,
+    pub entry: crate::audit::Entry,
 }
 
 #[derive(Template)]
@@ -42,7 +41,7 @@ async fn index(
     let values = settings::model::load(&state.pool, me.id()).await?;
     let prefs = Preferences::from_values(&values);
     let pager = Pager::new(&query, values.number("items_per_page"));
-    let mut entries = model::recent(&state.pool, me.id(), pager.probe(), pager.offset()).await?;
+    let mut entries = crate::audit::recent(&state.pool, me.id(), pager.probe(), pager.offset()).await?;
     let pager = pager.trim(&mut entries);
     let rows = entries
         .into_iter()

@@ -12,8 +12,8 @@ use utoipa_axum::routes;
 
 use super::model::{self, Family, Held, Refused};
 use super::{NOT_AN_ADDRESS, attached, not_taken};
-use crate::AppState;
 use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply, invalid};
+use crate::state::AppState;
 use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {

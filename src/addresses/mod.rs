@@ -17,8 +17,10 @@ use axum_htmx::HxRequest;
 use serde::Deserialize;
 
 use crate::settings::model::Preferences;
-use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, PathId, SignedIn, render};
-use crate::{AppState, page, settings};
+use crate::state::AppState;
+use crate::validation::FieldErrors;
+use crate::web::{AppError, ClientIp, Form, FormState, Layout, PathId, SignedIn, render};
+use crate::{page, settings};
 use model::{Family, Held, Refused, ReverseName};
 
 pub fn router() -> Router<AppState> {

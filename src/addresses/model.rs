@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
-use crate::activity::model::record;
-use crate::customer::CustomerId;
+use crate::audit::record;
+use crate::identity::CustomerId;
 use crate::sites::names::Hostname;
 
 /// Which kind of address to take from the pool.

@@ -15,10 +15,10 @@ use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use crate::AppState;
 use crate::api::model::{self, Object};
-use crate::customer::CustomerId;
-use crate::keys::model::{KeyId, KeyType, Principal, Refusal};
+use crate::identity::CustomerId;
+use crate::identity::{KeyId, KeyType, Principal, Refusal};
+use crate::state::AppState;
 use crate::web::{AppError, ClientIp};
 
 /// The per-key rate limit: a bucket of `burst` calls refilled at `per_second`.
@@ -84,7 +84,7 @@ where
             ))?;
         let ClientIp(address) = ClientIp::from_request_parts(parts, state).await?;
         let limit = parts.extensions.get::<Arc<RateLimit>>().cloned();
-        let principal = match crate::keys::model::verify(&app.pool, &secret, address).await? {
+        let principal = match crate::identity::key::verify(&app.pool, &secret, address).await? {
             Ok(principal) => principal,
             Err(Refusal::Unknown) => return Err(AppError::BadKey("This API key is not known.")),
             Err(Refusal::Revoked) => return Err(AppError::BadKey("This API key is revoked.")),
@@ -100,7 +100,7 @@ where
                 }
                 match customer {
                     Some(customer) => {
-                        crate::keys::model::record_refusal(&app.pool, key, customer, &prefix, address).await?;
+                        crate::identity::key::record_refusal(&app.pool, key, customer, &prefix, address).await?;
                     }
                     None => tracing::warn!(key = prefix, %address, "internal key refused: outside its ACLs"),
                 }
@@ -196,7 +196,7 @@ impl Caller {
 
     /// Every call with an internal key is written to the customer's Activity.
     async fn record_internal(&self, db: &sqlx::PgPool, customer: CustomerId) -> Result<(), AppError> {
-        crate::activity::model::record(
+        crate::audit::record(
             db,
             customer,
             &self.actor(),

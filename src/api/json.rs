@@ -13,7 +13,8 @@ use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
-use crate::web::{AppError, FieldErrors};
+use crate::validation::FieldErrors;
+use crate::web::AppError;
 
 /// A method's arguments: a JSON object by the seed's argument names. An empty body is an
 /// empty object. JSON that does not parse is a 400 with the parser's position; a value of
@@ -54,7 +55,7 @@ where
 
 /// Reads `body` as `T`, telling apart JSON that does not parse from arguments that are wrong.
 /// Only a JSON object is accepted (no positional arguments in an array), and no text in it
-/// may hold NUL or another control character (see [`crate::web::form::control_character`]).
+/// may hold NUL or another control character (see [`crate::validation::control_character`]).
 /// Messages name the argument by its seed name and say in plain words what was expected.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     let bad_json = |err: &serde_json::Error| {
@@ -123,7 +124,7 @@ fn check_text(value: &serde_json::Value, path: &str, key: Option<&str>, errors: 
     };
     match value {
         serde_json::Value::String(text) => {
-            if let Some(message) = crate::web::form::control_character(key.unwrap_or(""), text) {
+            if let Some(message) = crate::validation::control_character(key.unwrap_or(""), text) {
                 errors.add(field(path), message);
             }
         }
@@ -139,7 +140,7 @@ fn check_text(value: &serde_json::Value, path: &str, key: Option<&str>, errors: 
                 } else {
                     format!("{path}.{name}")
                 };
-                if let Some(message) = crate::web::form::control_character("", name) {
+                if let Some(message) = crate::validation::control_character("", name) {
                     errors.add(field(path), format!("An argument's name: {message}"));
                     continue;
                 }

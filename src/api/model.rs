@@ -3,7 +3,7 @@
 
 use sqlx::PgExecutor;
 
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
 
 /// The objects methods name by their own id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,9 +11,10 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::activity::model::{BY_ANONYMOUS, BY_CUSTOMER, record};
+use crate::audit::{BY_ANONYMOUS, BY_CUSTOMER, record};
+use crate::state::AppState;
 use crate::web::{AppError, ClientIp, Device, Form, Layout, local_path, render, session};
-use crate::{AppState, customer, page, settings};
+use crate::{identity, page, settings};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -77,7 +78,7 @@ async fn login(
         };
         render(false, status, &page, None)
     };
-    let username = customer::UsernameKey::new(&input.username);
+    let username = identity::UsernameKey::new(&input.username);
     let keys = model::Keys::customer(&username, ip);
     // Count this attempt in advance on both keys, or refuse it while either is in its delay.
     let attempt = model::begin(&state.pool, &keys, device.hash().as_deref()).await?;
@@ -97,7 +98,7 @@ async fn login(
         tracing::info!(%username, %ip, "locked account tried from a browser or address it signed in from before");
     }
 
-    let found = customer::model::credentials_by_username(&state.pool, &username).await?;
+    let found = identity::customer::credentials_by_username(&state.pool, &username).await?;
     let verified = state
         .hasher
         .verify(found.as_ref().map(|c| c.password_hash.as_str()), &input.password)
@@ -161,7 +162,7 @@ async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, session: 
     }
     // "Sign out" on a page seen while impersonating signs the staff member out.
     let staff = session::staff_auth(&session).await?.is_some();
-    crate::staff::end_if_impersonating(&state, &session, ip, "ended by signing out").await?;
+    crate::web::session::end_if_impersonating(&state, &session, ip, "ended by signing out").await?;
     session::sign_out(&session).await?;
     Ok(Redirect::to(if staff { "/staff/login" } else { "/login" }).into_response())
 }

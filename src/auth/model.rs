@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use sqlx::{PgExecutor, PgPool};
 use time::OffsetDateTime;
 
-use crate::customer::UsernameKey;
+use crate::identity::UsernameKey;
 
 /// Failures are forgotten this long after the last one.
 const WINDOW_SECS: i64 = 15 * 60;

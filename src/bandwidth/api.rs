@@ -9,8 +9,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::model::{self, SiteUsage, Usage};
-use crate::AppState;
 use crate::api::{ApiErrors, Args, Caller, Reply};
+use crate::state::AppState;
 use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -15,8 +15,9 @@ use axum::routing::get;
 use axum_htmx::HxRequest;
 use time::OffsetDateTime;
 
+use crate::page;
+use crate::state::AppState;
 use crate::web::{AppError, Layout, SignedIn, render};
-use crate::{AppState, page};
 use model::{Period, Usage};
 
 pub fn router() -> Router<AppState> {

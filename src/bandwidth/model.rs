@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use time::{Date, Duration, OffsetDateTime, Time};
 
 use crate::bandwidth::import::{Line, Parsed, Problem, SiteRef};
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
 
 /// The billing period holding `now`: its calendar month in UTC, `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,10 +17,10 @@ use super::model::{
     self, API, Contact, ContactId, ContactName, Method, MethodId, MethodKind, NewMethod, NewSubscription, Subscription,
     SubscriptionId,
 };
-use crate::AppState;
 use crate::api::model::Object;
 use crate::api::{ApiErrors, Args, Caller, Done, Reply, invalid};
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
+use crate::state::AppState;
 use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -266,7 +266,7 @@ async fn create_contact_method(
         model::Added::Method(id) => id,
         model::Added::NoContact => return Err(AppError::NotFound),
         model::Added::TooManyWebhooks => {
-            let mut errors = crate::web::FieldErrors::default();
+            let mut errors = crate::validation::FieldErrors::default();
             errors.add((API.option)("url"), model::too_many_webhooks());
             return Err(errors.into());
         }

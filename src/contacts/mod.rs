@@ -22,8 +22,10 @@ use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 
 use crate::notices::model::{NoticeType, SEVERITIES};
-use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, PathId, SignedIn, render, see_other};
-use crate::{AppState, page};
+use crate::page;
+use crate::state::AppState;
+use crate::validation::FieldErrors;
+use crate::web::{AppError, ClientIp, Form, FormState, Layout, PathId, SignedIn, render, see_other};
 use model::{
     Contact, ContactId, ContactName, Method, MethodId, MethodType, NewMethod, NewSubscription, SubscriptionId,
 };

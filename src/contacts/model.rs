@@ -7,11 +7,11 @@ use std::net::IpAddr;
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
-use crate::activity::model::record;
-use crate::customer::{CustomerId, Email};
+use crate::audit::record;
 use crate::delivery::address;
+use crate::identity::{CustomerId, Email};
 use crate::notices::model::SEVERITIES;
-use crate::web::FieldErrors;
+use crate::validation::FieldErrors;
 
 crate::id_type!(ContactId, MethodId, SubscriptionId);
 
@@ -22,7 +22,7 @@ pub struct ContactName(String);
 impl std::str::FromStr for ContactName {
     type Err = String;
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        crate::web::form::one_line(raw, 100, "Give the contact a name, such as \"On-call team\".").map(Self)
+        crate::validation::one_line(raw, 100, "Give the contact a name, such as \"On-call team\".").map(Self)
     }
 }
 

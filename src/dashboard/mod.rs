@@ -11,8 +11,9 @@ use axum::routing::get;
 use axum_htmx::HxRequest;
 
 use crate::settings::model::Preferences;
+use crate::state::AppState;
 use crate::web::{AppError, Layout, SignedIn, render};
-use crate::{AppState, bandwidth, page};
+use crate::{bandwidth, page};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(index))

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct Summary {

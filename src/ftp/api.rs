@@ -10,12 +10,13 @@ use utoipa_axum::routes;
 
 use super::model::{self, Filter, FtpUser, FtpUserId, Refused};
 use super::{Typed, UserInput, validate};
-use crate::AppState;
 use crate::api::model::Object;
 use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply, invalid};
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
 use crate::sites::model::{EnvironmentId, SiteId};
-use crate::web::{AppError, FieldErrors};
+use crate::state::AppState;
+use crate::validation::FieldErrors;
+use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

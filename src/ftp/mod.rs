@@ -20,14 +20,14 @@ use axum::routing::{get, post};
 use axum_htmx::{HxCurrentUrl, HxRequest};
 use serde::Deserialize;
 
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
 use crate::password::NewPassword;
 use crate::settings::model::Preferences;
 use crate::sites::model::{EnvironmentId, SiteId};
-use crate::web::{
-    AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render, see_other,
-};
-use crate::{AppState, page, settings};
+use crate::state::AppState;
+use crate::validation::FieldErrors;
+use crate::web::{AppError, ClientIp, Form, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render, see_other};
+use crate::{page, settings};
 use model::{Fields, Filter, FtpName, FtpType, FtpUser, FtpUserId, FtpUsername, Refused, SiteChoice};
 use root::RelativeRoot;
 

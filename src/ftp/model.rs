@@ -8,12 +8,12 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
-use crate::activity::model::record;
-use crate::customer::CustomerId;
-use crate::customer::username;
+use crate::audit::record;
 use crate::ftp::root::RelativeRoot;
+use crate::identity::CustomerId;
+use crate::identity::username;
 use crate::sites::model::{EnvironmentId, SiteId};
-use crate::web::FieldErrors;
+use crate::validation::FieldErrors;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
 #[sqlx(transparent)]
@@ -39,7 +39,7 @@ pub struct FtpName(String);
 impl std::str::FromStr for FtpName {
     type Err = String;
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        crate::web::form::one_line(raw, 64, "Give the FTP user a name, such as \"web designer\".").map(Self)
+        crate::validation::one_line(raw, 64, "Give the FTP user a name, such as \"web designer\".").map(Self)
     }
 }
 
@@ -51,7 +51,7 @@ impl FtpName {
 
 /// An FTP login: 3 to 32 of `a-z 0-9 . _ -`, starting with a letter, typed in ASCII.
 /// Capitals are taken as their small letters, so `Alice` and `alice` are one name: the
-/// canonical form every username takes ([`crate::customer::UsernameKey`]), stored and
+/// canonical form every username takes ([`crate::identity::UsernameKey`]), stored and
 /// compared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FtpUsername(String);

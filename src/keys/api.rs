@@ -8,12 +8,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{self, Acl, AclId, Key, KeyId, KeyName, KeyType, Refused};
+use super::model::{self, Acl, AclId, Key, KeyName, Refused};
 use super::network::AclNetwork;
 use super::{acl_field_error, changeable_key, refused};
-use crate::AppState;
 use crate::api::model::Object;
 use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply, invalid};
+use crate::identity::key::forget_verified;
+use crate::identity::{KeyId, KeyType};
+use crate::state::AppState;
 use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -210,7 +212,7 @@ async fn revoke_key(
         .await?
         .map_err(refused)?;
     tx.commit().await?;
-    model::forget_verified();
+    forget_verified();
     let key = model::key(&state.pool, customer, KeyId(args.id))
         .await?
         .ok_or(AppError::NotFound)?;
@@ -271,7 +273,7 @@ async fn create_key_acl(
         .await?
         .map_err(acl_refused)?;
     tx.commit().await?;
-    model::forget_verified();
+    forget_verified();
     acl_reply(&state, customer, id, network.cleared_note(&args.address)).await
 }
 
@@ -321,7 +323,7 @@ async fn update_key_acl(
         .await?
         .map_err(acl_refused)?;
         tx.commit().await?;
-        model::forget_verified();
+        forget_verified();
     }
     // What this call stored, not what a later call may have stored since.
     let stored = Acl {
@@ -349,7 +351,7 @@ async fn delete_key_acl(
         .await?
         .map_err(refused)?;
     tx.commit().await?;
-    model::forget_verified();
+    forget_verified();
     Ok(Done::YES)
 }
 
@@ -363,7 +365,7 @@ fn acl_refused(refusal: Refused) -> AppError {
 
 async fn acl_reply(
     state: &AppState,
-    customer: crate::customer::CustomerId,
+    customer: crate::identity::CustomerId,
     id: AclId,
     note: Option<String>,
 ) -> Result<Reply<ApiKeyAcl>, AppError> {

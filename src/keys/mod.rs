@@ -8,8 +8,6 @@
 
 pub mod api;
 pub mod model;
-pub mod network;
-pub mod secret;
 
 use std::net::IpAddr;
 
@@ -22,14 +20,15 @@ use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
+use crate::identity::network::{self, AclNetwork, Verdict};
+use crate::identity::{KeyId, KeyType};
 use crate::settings::model::Preferences;
-use crate::web::{
-    AppError, ClientIp, FieldErrors, Form, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render,
-};
-use crate::{AppState, page, settings};
-use model::{Acl, AclId, Key, KeyId, KeyName, KeyType, Refused};
-use network::{AclNetwork, Verdict};
+use crate::state::AppState;
+use crate::validation::FieldErrors;
+use crate::web::{AppError, ClientIp, Form, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render};
+use crate::{page, settings};
+use model::{Acl, AclId, Key, KeyName, Refused};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -443,7 +442,7 @@ async fn revoke(
         .map_err(refused)?;
     tx.commit().await?;
     // After the commit: cleared before, a call in between would keep the key as it was.
-    model::forget_verified();
+    crate::identity::key::forget_verified();
     respond(
         &state,
         &me,
@@ -509,7 +508,7 @@ async fn add_acl(
     match model::add_acl(&mut tx, me.id(), &me.actor(), key, &acl, Some(ip)).await? {
         Ok(_) => {
             tx.commit().await?;
-            model::forget_verified();
+            crate::identity::key::forget_verified();
             respond(&state, &me, htmx, key, Ok(saved_message("added", &acl, &address))).await
         }
         Err(refusal) => {
@@ -583,7 +582,7 @@ async fn update_acl(
     match model::update_acl(&mut tx, me.id(), &me.actor(), &current, &acl, Some(ip)).await? {
         Ok(()) => {
             tx.commit().await?;
-            model::forget_verified();
+            crate::identity::key::forget_verified();
             let message = saved_message("saved", &acl, &address);
             respond(&state, &me, htmx, current.key_id, Ok(message)).await
         }
@@ -628,7 +627,7 @@ async fn delete_acl(
         .await?
         .map_err(refused)?;
     tx.commit().await?;
-    model::forget_verified();
+    crate::identity::key::forget_verified();
     let message = format!("ACL {} deleted.", current.network);
     respond(&state, &me, htmx, current.key_id, Ok(message)).await
 }

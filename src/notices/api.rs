@@ -9,9 +9,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::model::{self, Notice, NoticeId, UnixTime};
-use crate::AppState;
 use crate::api::model::Object;
 use crate::api::{ApiErrors, Args, Caller, Done, Reply, invalid};
+use crate::state::AppState;
 use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -15,8 +15,10 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::settings::model::Preferences;
-use crate::web::{AppError, FieldErrors, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render, see_other};
-use crate::{AppState, page, settings};
+use crate::state::AppState;
+use crate::validation::FieldErrors;
+use crate::web::{AppError, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render, see_other};
+use crate::{page, settings};
 use model::{Delivery, Notice, NoticeId};
 
 pub fn router() -> Router<AppState> {

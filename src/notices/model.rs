@@ -5,7 +5,7 @@
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::OffsetDateTime;
 
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
 #[sqlx(transparent)]
@@ -78,8 +78,8 @@ impl Draft {
         severity: &str,
         title: &str,
         body: &str,
-    ) -> Result<Self, crate::web::FieldErrors> {
-        let mut errors = crate::web::FieldErrors::default();
+    ) -> Result<Self, crate::validation::FieldErrors> {
+        let mut errors = crate::validation::FieldErrors::default();
         let notice_type = notice_type.trim();
         if !types.iter().any(|t| t.id == notice_type) {
             let ids: Vec<&str> = types.iter().map(|t| t.id.as_str()).collect();

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 
 use super::model::ContainerId;
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
 use crate::sites::model::SiteId;
 
 /// What a driver method returns: `Err` carries a message **shown to the customer** on the

@@ -9,7 +9,7 @@ use sqlx::PgExecutor;
 use sqlx::types::ipnetwork::IpNetwork;
 use time::OffsetDateTime;
 
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
 use crate::sites::model::SiteId;
 
 crate::id_type!(

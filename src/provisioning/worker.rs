@@ -7,9 +7,9 @@ use std::time::Duration;
 use sqlx::{Acquire, PgConnection, PgPool};
 use tokio::task::JoinHandle;
 
-use super::Step;
 use super::driver::{ContainerDriver, ContainerSpec};
 use super::model::{self, ClaimedStep, SiteContainer};
+use crate::sites::steps::Step;
 
 /// Attempts at a step before it, its job and its site are `failed`.
 pub const MAX_ATTEMPTS: i32 = 5;

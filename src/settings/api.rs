@@ -12,9 +12,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::model::{self, Kind, REGISTRY, Values};
-use crate::AppState;
 use crate::api::{ApiErrors, Args, Caller, IdArgs, Reply};
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
+use crate::state::AppState;
 use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -14,9 +14,11 @@ use axum::response::Response;
 use axum::routing::get;
 use axum_htmx::HxRequest;
 
-use crate::customer::CustomerId;
-use crate::web::{AppError, ClientIp, FieldErrors, Form, Layout, SignedIn, render, see_other};
-use crate::{AppState, activity, page};
+use crate::identity::CustomerId;
+use crate::state::AppState;
+use crate::validation::FieldErrors;
+use crate::web::{AppError, ClientIp, Form, Layout, SignedIn, render, see_other};
+use crate::{audit, page};
 use model::{REGISTRY, Setting};
 
 pub fn router() -> Router<AppState> {
@@ -121,7 +123,7 @@ pub(crate) async fn store(
     let mut tx = state.pool.begin().await?;
     model::save(&mut *tx, customer, entries).await?;
     let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
-    activity::model::record(
+    audit::record(
         &mut *tx,
         customer,
         actor,

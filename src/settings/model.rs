@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 use time_tz::{Offset, OffsetDateTimeExt, TimeZone, Tz};
 
-use crate::customer::CustomerId;
-use crate::web::FieldErrors;
+use crate::identity::CustomerId;
+use crate::validation::FieldErrors;
 
 #[derive(Debug)]
 pub enum Kind {

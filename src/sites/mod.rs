@@ -3,6 +3,7 @@
 
 pub mod model;
 pub mod names;
+pub mod steps;
 
 use askama::Template;
 use axum::Router;
@@ -13,8 +14,9 @@ use axum::routing::get;
 use axum_htmx::HxRequest;
 
 use crate::settings::model::Preferences;
+use crate::state::AppState;
 use crate::web::{AppError, Layout, PageQuery, Pager, PathId, SignedIn, render};
-use crate::{AppState, page, settings};
+use crate::{page, settings};
 use model::{SiteId, Step};
 
 pub fn router() -> Router<AppState> {

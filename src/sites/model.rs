@@ -6,7 +6,7 @@ use sqlx::PgExecutor;
 use sqlx::types::Json;
 use time::OffsetDateTime;
 
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
 use crate::sites::names::{DnsLabel, Hostname, SiteName};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type)]
@@ -275,7 +275,7 @@ pub async fn create(
             .bind(site)
             .fetch_one(&mut *tx)
             .await?;
-    let names: Vec<&str> = crate::provisioning::STEPS.to_vec();
+    let names: Vec<&str> = crate::sites::steps::STEPS.to_vec();
     sqlx::query(
         "insert into job_steps (job_id, position, name)
          select $1, position, name from unnest($2::text[]) with ordinality as s(name, position)",
@@ -409,7 +409,7 @@ pub struct Step {
 
 impl Step {
     pub fn label(&self) -> &'static str {
-        crate::provisioning::step_label(&self.name).unwrap_or("Step")
+        crate::sites::steps::step_label(&self.name).unwrap_or("Step")
     }
 }
 

@@ -12,11 +12,14 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::StaffSignedIn;
-use crate::keys::model::{self as keys, Key, KeyId, KeyName, Maker, Refused};
+use crate::identity::KeyId;
+use crate::keys::model::{self as keys, Key, KeyName, Maker, Refused};
+use crate::page;
 use crate::settings::model::Preferences;
+use crate::state::AppState;
+use crate::validation::FieldErrors;
 use crate::web::render::see_other;
-use crate::web::{AppError, ClientIp, FieldErrors, Form, FormState, Layout, PathId, render};
-use crate::{AppState, page};
+use crate::web::{AppError, ClientIp, Form, FormState, Layout, PathId, render};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -141,7 +144,7 @@ async fn revoke(
     };
     tx.commit().await?;
     // After the commit: cleared before, a call in between would keep the key as it was.
-    keys::forget_verified();
+    crate::identity::key::forget_verified();
     tracing::info!(staff = me.staff.username, key = prefix, %ip, "internal key revoked");
     see_other(
         &me.session,

@@ -17,13 +17,14 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::activity::model::record;
-use crate::customer::{CustomerId, UsernameKey};
+use crate::audit::record;
+use crate::identity::{self, Staff};
+use crate::identity::{CustomerId, UsernameKey};
 use crate::settings::model::Preferences;
+use crate::state::AppState;
 use crate::web::render::see_other;
 use crate::web::{AppError, ClientIp, Device, Form, Layout, PathId, PathIds, local_path, render, session};
-use crate::{AppState, account, activity, addresses, auth, page};
-use model::Staff;
+use crate::{account, addresses, audit, auth, page};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -169,7 +170,7 @@ async fn login(
             csrf,
         );
     }
-    let found = model::credentials(&state.pool, &username).await?;
+    let found = identity::staff::credentials(&state.pool, &username).await?;
     let verified = state
         .hasher
         .verify(found.as_ref().map(|(_, hash)| hash.as_str()), &input.password)
@@ -194,7 +195,7 @@ async fn login(
 }
 
 async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, session: Session) -> Result<Response, AppError> {
-    end_if_impersonating(&state, &session, ip, "ended by signing out").await?;
+    session::end_if_impersonating(&state, &session, ip, "ended by signing out").await?;
     session::sign_out(&session).await?;
     Ok(Redirect::to("/staff/login").into_response())
 }
@@ -243,7 +244,7 @@ async fn index(
 
 pub struct AuditRow {
     pub when: String,
-    pub entry: activity::model::Entry,
+    pub entry: audit::Entry,
 }
 
 #[derive(Template)]
@@ -272,7 +273,7 @@ async fn customer_page(
 ) -> Result<CustomerPage, AppError> {
     let customer = model::customer(&state.pool, id).await?.ok_or(AppError::NotFound)?;
     let prefs = Preferences::new(None, None);
-    let audit = activity::model::recent(&state.pool, id, 50, 0)
+    let audit = audit::recent(&state.pool, id, 50, 0)
         .await?
         .into_iter()
         .map(|entry| AuditRow {
@@ -329,7 +330,7 @@ async fn set_address_quota(
             .filter(|n| (0..=addresses::model::MAX_QUOTA).contains(n))
             .ok_or_else(|| format!("A whole number from 0 to {}.", addresses::model::MAX_QUOTA))
     };
-    let mut errors = crate::web::FieldErrors::default();
+    let mut errors = crate::validation::FieldErrors::default();
     let ipv4 = errors.check("ipv4_quota", quota(&input.ipv4_quota));
     let ipv6 = errors.check("ipv6_quota", quota(&input.ipv6_quota));
     let (Some(ipv4), Some(ipv6)) = (ipv4, ipv6) else {
@@ -398,7 +399,7 @@ async fn complete_cancellation(
     record(&mut *tx, id, &me.staff.actor(), "cancellation_completed", "", Some(ip)).await?;
     tx.commit().await?;
     // After the commit: cleared before, a call in between would keep the keys working.
-    crate::keys::model::forget_verified();
+    crate::identity::key::forget_verified();
     let to = format!("/staff/customers/{id}");
     see_other(
         &me.session,
@@ -455,34 +456,6 @@ async fn check_pin(
     render(false, StatusCode::OK, &page, None)
 }
 
-/// Records the end of the session's impersonation, if there is one; `Some(customer)`.
-pub async fn end_if_impersonating(
-    state: &AppState,
-    session: &Session,
-    ip: std::net::IpAddr,
-    how: &str,
-) -> Result<Option<CustomerId>, AppError> {
-    let Some(auth) = session::staff_auth(session).await? else {
-        return Ok(None);
-    };
-    let Some(imp) = &auth.impersonating else {
-        return Ok(None);
-    };
-    if let Some(staff) = model::by_id(&state.pool, auth.staff_id).await? {
-        record(
-            &state.pool,
-            imp.customer_id,
-            &staff.actor(),
-            "impersonation_ended",
-            how,
-            Some(ip),
-        )
-        .await?;
-    }
-    session::set_impersonation(session, &auth, None).await?;
-    Ok(Some(imp.customer_id))
-}
-
 #[derive(Deserialize)]
 struct ImpersonateInput {
     #[serde(default)]
@@ -506,7 +479,7 @@ async fn impersonate(
         page.reason_error = Some("Say why, in 3 to 500 characters: the customer will read it.");
         return render(false, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
     }
-    end_if_impersonating(&state, &me.session, ip, "ended by starting another").await?;
+    session::end_if_impersonating(&state, &me.session, ip, "ended by starting another").await?;
     let mode = if me.staff.may_write() {
         "support-write"
     } else {
@@ -538,7 +511,7 @@ async fn end_impersonation(
     me: StaffSignedIn,
 ) -> Result<Response, AppError> {
     let how = format!("ended by {}", me.staff.username);
-    match end_if_impersonating(&state, &me.session, ip, &how).await? {
+    match session::end_if_impersonating(&state, &me.session, ip, &how).await? {
         Some(id) => see_other(&me.session, &format!("/staff/customers/{id}"), "Impersonation ended.").await,
         None => Ok(Redirect::to("/staff").into_response()),
     }
@@ -601,13 +574,14 @@ async fn publish_notice(
     let draft =
         crate::notices::model::Draft::parse(&types, &input.notice_type, &input.severity, &input.title, &input.body);
     let mut errors = match &draft {
-        Ok(_) => crate::web::FieldErrors::default(),
+        Ok(_) => crate::validation::FieldErrors::default(),
         Err(errors) => errors.clone(),
     };
     let customer = match input.customer.trim() {
         "" => None,
         name => {
-            let found = crate::customer::model::credentials_by_username(&state.pool, &UsernameKey::new(name)).await?;
+            let found =
+                crate::identity::customer::credentials_by_username(&state.pool, &UsernameKey::new(name)).await?;
             if found.is_none() {
                 errors.add("customer", "There is no customer with that username.");
             }

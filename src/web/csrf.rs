@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tower_sessions::Session;
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::web::{AppError, session};
 
 /// The largest form body Berth reads (larger bodies are refused with 413).

@@ -8,8 +8,9 @@ use axum::http::{HeaderValue, header};
 use sha2::{Digest, Sha256};
 use tower_sessions::cookie::{Cookie, SameSite};
 
-use crate::AppState;
-use crate::web::{AppError, WebConfig};
+use crate::state::AppState;
+use crate::state::WebConfig;
+use crate::web::AppError;
 
 /// How long a browser keeps the cookie; the server forgets it on the same schedule.
 const MAX_AGE_DAYS: i64 = 90;

@@ -1,10 +1,10 @@
 //! The one error type. User-facing variants carry what the user may see; internal ones are
 //! logged with the request id and shown as a generic message with that id.
 
-use std::collections::BTreeMap;
-
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::validation::FieldErrors;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -157,49 +157,6 @@ impl From<tower_sessions::session::Error> for AppError {
             return Self::Unavailable;
         }
         Self::Internal(anyhow::anyhow!("session: {err}"))
-    }
-}
-
-/// Messages for the fields of a form, by field name, in a stable order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct FieldErrors(BTreeMap<String, String>);
-
-impl FieldErrors {
-    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.entry(field.into()).or_insert_with(|| message.into());
-    }
-
-    /// Keeps the parsed value, or records its error under `field`.
-    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, parsed: Result<T, E>) -> Option<T> {
-        match parsed {
-            Ok(value) => Some(value),
-            Err(err) => {
-                self.add(field, err.to_string());
-                None
-            }
-        }
-    }
-
-    pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.get(field).map(String::as_str)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-
-    /// `Ok(())` when there are no errors, else `Err(self)`.
-    pub fn into_result(self) -> Result<(), FieldErrors> {
-        if self.is_empty() { Ok(()) } else { Err(self) }
-    }
-
-    pub fn summary(&self) -> String {
-        let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-        format!("Please correct the form: {}", parts.join("; "))
     }
 }
 

@@ -11,8 +11,9 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use sqlx::types::ipnetwork::IpNetwork;
 
-use crate::AppState;
-use crate::web::{AppError, FieldErrors};
+use crate::state::AppState;
+use crate::validation::{FieldErrors, control_character};
+use crate::web::AppError;
 
 /// A URL-encoded form, read strictly: text that is not valid UTF-8 is refused rather than
 /// silently turned into replacement characters, and a body of another type is refused.
@@ -38,43 +39,6 @@ where
             .map(Form)
             .map_err(|_| AppError::Unreadable("The form could not be read; please use the page's form."))
     }
-}
-
-/// The fields whose text may run over several lines, so may hold tab and newline (a
-/// textarea's CR LF included): by their form name, which is also their seed name.
-pub const MULTI_LINE_FIELDS: &[&str] = &["body", "reason"];
-
-/// The field holding where to go after signing in.
-const REDIRECT_FIELD: &str = "next";
-
-/// Why `text`, the value of `field`, is refused: NUL and every other control character,
-/// except tab and line breaks in a [multi-line field](MULTI_LINE_FIELDS). PostgreSQL cannot
-/// store NUL in text at all, and no field of Berth's means anything by the others, so
-/// every form and API argument is checked here, before any handler sees it.
-pub fn control_character(field: &str, text: &str) -> Option<String> {
-    let multi_line = MULTI_LINE_FIELDS.contains(&field);
-    let bad = text.chars().find(|c| match c {
-        '\0' => true,
-        // `next` (sign-in's return address) is only ever a redirect target, which
-        // `local_path` vets and replaces by "/" when odd: a link with a stray tab still
-        // signs in.
-        _ if field == REDIRECT_FIELD => false,
-        '\t' | '\n' | '\r' if multi_line => false,
-        c => c.is_control(),
-    })?;
-    Some(if bad == '\0' {
-        "Remove the NUL character (a zero byte) from this text.".to_owned()
-    } else if multi_line {
-        format!(
-            "Remove the control character U+{:04X}; only tabs and line breaks may be used besides text.",
-            u32::from(bad)
-        )
-    } else {
-        format!(
-            "Remove the control character U+{:04X} (tabs and line breaks too): this is one line of text.",
-            u32::from(bad)
-        )
-    })
 }
 
 /// A 422 naming every field (or field name) of `pairs` that holds a control character.
@@ -119,22 +83,6 @@ pub fn is_form(headers: &axum::http::HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-}
-
-/// A short name on one line (a key's, a contact's, an FTP user's): trimmed, 1 to `max`
-/// characters, no control characters. `when_empty` says what to type.
-pub fn one_line(raw: &str, max: usize, when_empty: &str) -> Result<String, String> {
-    let s = raw.trim();
-    if s.is_empty() {
-        return Err(when_empty.to_owned());
-    }
-    if s.chars().count() > max {
-        return Err(format!("Use at most {max} characters."));
-    }
-    if s.chars().any(char::is_control) {
-        return Err("Use letters, digits, spaces and punctuation only.".to_owned());
-    }
-    Ok(s.to_owned())
 }
 
 /// Every name and value, once `+` and `%XX` are decoded, is valid UTF-8.

@@ -18,11 +18,16 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::web::error::ErrorInfo;
 use crate::web::render::error_response;
 use crate::web::session_store::CachedStore;
 use crate::web::{AppError, csrf};
+
+/// Marks a response that the error-page layer passes as it is: probes read the status
+/// and a plain word, never the HTML error page.
+#[derive(Debug, Clone, Copy)]
+pub struct PlainAnswer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -43,9 +48,19 @@ const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), bluetooth=(), b
 /// plain HTTP to the host for two years, so no one on the way can strip TLS.
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
-/// `pages` get sessions, CSRF and HTML error pages; `api` gets JSON errors and no session
-/// (a key authorises each call). Both get the request id, the request log, the security
-/// headers, panic catching and the timeout.
+/// A panic in a handler answers 500 (logged with the request id) and the server goes on.
+pub fn catch_panic() -> CatchPanicLayer<fn(Box<dyn std::any::Any + Send + 'static>) -> Response> {
+    CatchPanicLayer::custom(|_| AppError::Internal(anyhow::anyhow!("handler panicked")).into_response())
+}
+
+/// No request takes longer than 30 s: it answers 503 instead.
+pub fn timeout() -> TimeoutLayer {
+    TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30))
+}
+
+/// `pages` get sessions, CSRF and HTML error pages; `api` comes with its own layers (JSON
+/// errors, no session: see `api::router`). Both get the request id, the request log and
+/// the security headers.
 pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -> Router {
     let sessions = SessionManagerLayer::new(CachedStore::new(state.pool.clone()))
         .with_name(state.web.cookie_name())
@@ -60,10 +75,6 @@ pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
-    let catch_panic =
-        || CatchPanicLayer::custom(|_| AppError::Internal(anyhow::anyhow!("handler panicked")).into_response());
-    let timeout = || TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30));
-
     let pages = pages.layer(
         ServiceBuilder::new()
             .layer(middleware::from_fn(error_pages))
@@ -78,18 +89,6 @@ pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -
             .layer(axum_htmx::AutoVaryLayer)
             .layer(DefaultBodyLimit::max(csrf::MAX_FORM_BYTES)),
     );
-    let api = api.layer(
-        ServiceBuilder::new()
-            .layer(middleware::from_fn(crate::api::envelope))
-            .layer(catch_panic())
-            .layer(timeout())
-            .layer(middleware::from_fn(|req: Request, next: Next| {
-                read_body_first(crate::api::MAX_BODY_BYTES, req, next)
-            }))
-            .layer(middleware::from_fn(crate::web::form::checked_query))
-            .layer(DefaultBodyLimit::max(crate::api::MAX_BODY_BYTES)),
-    );
-
     pages
         .merge(api)
         .layer(
@@ -141,7 +140,7 @@ const DRAIN_FACTOR: usize = 16;
 /// that send the body after the headers (Python `requests`) see a broken pipe on their next
 /// call instead of the 401, 403 or 429. A body over `limit` is drained, up to
 /// `DRAIN_FACTOR` times the limit, and answered 413 on a connection that stays open.
-async fn read_body_first(limit: usize, req: Request, next: Next) -> Response {
+pub async fn read_body_first(limit: usize, req: Request, next: Next) -> Response {
     use http_body_util::BodyExt;
     let declared = req
         .headers()
@@ -204,8 +203,7 @@ async fn error_pages(req: Request, next: Next) -> Response {
         .unwrap_or_default();
     let response = next.run(req).await;
     let status = response.status();
-    if (!status.is_client_error() && !status.is_server_error())
-        || response.extensions().get::<crate::health::PlainAnswer>().is_some()
+    if (!status.is_client_error() && !status.is_server_error()) || response.extensions().get::<PlainAnswer>().is_some()
     {
         return response;
     }

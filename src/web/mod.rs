@@ -14,65 +14,13 @@ pub mod serve;
 pub mod session;
 pub mod session_store;
 
-use std::time::Duration;
-
 pub use device::Device;
-pub use error::{AppError, FieldErrors};
+pub use error::AppError;
 pub use form::{ClientIp, Form, FormState};
 pub use paging::{PageQuery, Pager};
 pub use path::{PathId, PathIds};
 pub use render::{Layout, Page, render, respond, see_other};
 pub use session::SignedIn;
-
-/// HTTP settings derived from the configuration.
-#[derive(Debug, Clone)]
-pub struct WebConfig {
-    /// `https://host[:port]` when BERTH_PUBLIC_URL is https; turns on Secure + `__Host-`.
-    pub public_origin: Option<String>,
-    pub secure_cookies: bool,
-    pub idle_timeout: Duration,
-    pub absolute_timeout: Duration,
-    /// Reverse proxies whose `X-Forwarded-For` is believed (see `ClientIp`).
-    pub trusted_proxies: Vec<sqlx::types::ipnetwork::IpNetwork>,
-    /// Each API key may make this many calls a second, with bursts of `api_burst`.
-    pub api_rate_per_second: u32,
-    pub api_burst: u32,
-    /// How long a staff member may impersonate a customer before it ends by itself.
-    pub impersonation_limit: Duration,
-}
-
-impl WebConfig {
-    pub fn new(public_url: Option<&str>) -> Self {
-        let public_origin = public_url.map(origin_of);
-        let secure_cookies = public_origin.as_deref().is_some_and(|o| o.starts_with("https://"));
-        Self {
-            public_origin,
-            secure_cookies,
-            idle_timeout: Duration::from_secs(30 * 60),
-            absolute_timeout: Duration::from_secs(12 * 60 * 60),
-            trusted_proxies: Vec::new(),
-            api_rate_per_second: 20,
-            api_burst: 40,
-            impersonation_limit: Duration::from_secs(30 * 60),
-        }
-    }
-
-    pub fn cookie_name(&self) -> &'static str {
-        if self.secure_cookies {
-            "__Host-berth_session"
-        } else {
-            "berth_session"
-        }
-    }
-}
-
-/// `https://panel.example.com/x/` → `https://panel.example.com`.
-fn origin_of(url: &str) -> String {
-    let url = url.trim();
-    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
-    let host = rest.split('/').next().unwrap_or(rest);
-    format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase())
-}
 
 /// The `next=` target after sign-in: a local path only (no scheme, no `//host`, no `\`).
 pub fn local_path(next: &str) -> Option<&str> {
@@ -105,16 +53,5 @@ mod tests {
         ] {
             assert_eq!(local_path(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn public_url_decides_cookie_security() {
-        let plain = WebConfig::new(None);
-        assert_eq!(plain.cookie_name(), "berth_session");
-        assert!(!plain.secure_cookies);
-        let https = WebConfig::new(Some("https://Panel.Example.com/berth/"));
-        assert_eq!(https.public_origin.as_deref(), Some("https://panel.example.com"));
-        assert_eq!(https.cookie_name(), "__Host-berth_session");
-        assert!(!WebConfig::new(Some("http://panel.example.com")).secure_cookies);
     }
 }

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use crate::AppState;
-use crate::activity::model::record;
-use crate::customer::{self, Customer, CustomerId};
-use crate::staff::model::Staff;
+use crate::audit::record;
+use crate::identity::staff::Staff;
+use crate::identity::{self, Customer, CustomerId};
+use crate::state::AppState;
 use crate::web::AppError;
 
 const AUTH: &str = "auth";
@@ -124,7 +124,7 @@ pub async fn staff_auth(session: &Session) -> Result<Option<StaffAuth>, AppError
 /// and the session record is deleted.
 pub async fn checked_staff(state: &AppState, session: &Session, auth: &StaffAuth) -> Result<Option<Staff>, AppError> {
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let staff = crate::staff::model::by_id(&state.pool, auth.staff_id).await?;
+    let staff = crate::identity::staff::by_id(&state.pool, auth.staff_id).await?;
     let why = match &staff {
         None => "the staff account no longer exists",
         Some(s) if s.disabled => "the staff account was disabled",
@@ -267,7 +267,7 @@ impl SignedIn {
     pub fn actor(&self) -> String {
         match &self.impersonator {
             Some(i) => i.staff.actor(),
-            None => crate::activity::model::BY_CUSTOMER.to_owned(),
+            None => crate::audit::BY_CUSTOMER.to_owned(),
         }
     }
 
@@ -306,7 +306,7 @@ where
             session.flush().await?;
             return Err(AppError::SignInRequired);
         }
-        let customer = customer::model::by_id(&state.pool, auth.customer_id).await?;
+        let customer = identity::customer::by_id(&state.pool, auth.customer_id).await?;
         let Some(customer) = customer.filter(|c| c.auth_version == auth.auth_version && c.status != "cancelled") else {
             session.flush().await?;
             return Err(AppError::SignInRequired);
@@ -357,7 +357,7 @@ async fn impersonated(state: &AppState, parts: &Parts, session: Session) -> Resu
         flash(&session, "The impersonation reached its time limit and ended.").await?;
         return Err(AppError::StaffConsole);
     }
-    let customer = customer::model::by_id(&state.pool, imp.customer_id)
+    let customer = identity::customer::by_id(&state.pool, imp.customer_id)
         .await?
         .ok_or(AppError::StaffConsole)?;
     let changes = !matches!(parts.method, Method::GET | Method::HEAD);
@@ -391,4 +391,32 @@ async fn impersonated(state: &AppState, parts: &Parts, session: Session) -> Resu
         }),
         impersonation_limit: state.web.impersonation_limit,
     })
+}
+
+/// Records the end of the session's impersonation, if there is one; `Some(customer)`.
+pub async fn end_if_impersonating(
+    state: &AppState,
+    session: &Session,
+    ip: std::net::IpAddr,
+    how: &str,
+) -> Result<Option<CustomerId>, AppError> {
+    let Some(auth) = staff_auth(session).await? else {
+        return Ok(None);
+    };
+    let Some(imp) = &auth.impersonating else {
+        return Ok(None);
+    };
+    if let Some(staff) = identity::staff::by_id(&state.pool, auth.staff_id).await? {
+        record(
+            &state.pool,
+            imp.customer_id,
+            &staff.actor(),
+            "impersonation_ended",
+            how,
+            Some(ip),
+        )
+        .await?;
+    }
+    set_impersonation(session, &auth, None).await?;
+    Ok(Some(imp.customer_id))
 }

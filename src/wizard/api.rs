@@ -11,11 +11,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::model::{self, Created, Draft, MAX_ALIASES, MAX_ENVIRONMENTS};
-use crate::AppState;
 use crate::api::{ApiErrors, Args, Caller, Reply, invalid};
 use crate::sites;
 use crate::sites::model::CreateError;
-use crate::web::{AppError, FieldErrors};
+use crate::state::AppState;
+use crate::validation::FieldErrors;
+use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(cp_wizard))

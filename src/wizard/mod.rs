@@ -12,11 +12,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
 use crate::sites::model::{Catalogue, CreateError, Plan, Size};
 use crate::sites::names::to_unicode;
-use crate::web::{AppError, FieldErrors, Form, Layout, SignedIn, render};
-use crate::{AppState, page, sites};
+use crate::state::AppState;
+use crate::validation::FieldErrors;
+use crate::web::{AppError, Form, Layout, SignedIn, render};
+use crate::{page, sites};
 use model::{Draft, MAX_ALIASES, MAX_ENVIRONMENTS, Step};
 
 pub fn router() -> Router<AppState> {

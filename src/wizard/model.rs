@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
 
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
 use crate::sites::model::{self, Catalogue, Plan, SiteId};
 use crate::sites::names::{DnsLabel, Hostname, SiteName};
-use crate::web::FieldErrors;
+use crate::validation::FieldErrors;
 
 pub const MAX_ENVIRONMENTS: usize = 10;
 pub const MAX_ALIASES: usize = 20;

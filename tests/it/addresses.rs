@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use berth::customer::CustomerId;
+use berth::identity::CustomerId;
 use reqwest::StatusCode;
 
 use crate::helpers::*;

@@ -3,9 +3,9 @@
 //! the cases of each area in `api_<area>.rs`); and the key checks, the client address, the
 //! rate limit and the error envelope.
 
-use berth::customer::CustomerId;
-use berth::keys::model::KeyType;
-use berth::web::WebConfig;
+use berth::identity::CustomerId;
+use berth::identity::key::KeyType;
+use berth::state::WebConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -619,7 +619,7 @@ async fn a_cancelled_accounts_keys_stop_working() {
         .unwrap();
     tx.commit().await.unwrap();
     // As the staff console's handler does, after the commit (issue 13).
-    berth::keys::model::forget_verified();
+    berth::identity::key::forget_verified();
     assert!(completed);
     // At once, although the key was just checked (and remembered).
     let (status, body) = fx.call_with(&fx.alice_key, "getKeys", args).await;

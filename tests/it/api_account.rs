@@ -395,7 +395,7 @@ async fn cp_wizard_creates_what_the_wizard_does_and_answers_its_ids() {
         )
     );
     let steps: i64 = fx.app.scalar("select count(*) from job_steps").await;
-    assert_eq!(steps as usize, berth::provisioning::STEPS.len());
+    assert_eq!(steps as usize, berth::sites::steps::STEPS.len());
 
     // The site's page shows it.
     let browser = fx.app.client();
@@ -482,7 +482,7 @@ async fn cp_wizard_reports_every_steps_errors_by_seed_name() {
     assert_eq!(fx.snapshot().await, before);
 
     // A read-only key may not create.
-    let (_, read_only) = crate::api::key(&fx.app, fx.alice, berth::keys::model::KeyType::ReadOnly).await;
+    let (_, read_only) = crate::api::key(&fx.app, fx.alice, berth::identity::key::KeyType::ReadOnly).await;
     let (status, _) = fx
         .call_with(&read_only, "CP_Wizard", wizard_args(alice, "shop.example.com", "web"))
         .await;

@@ -1,7 +1,7 @@
 //! The cases of the IP addresses', FTP users' and bandwidth's API methods (see `api.rs`),
 //! and what only they do.
 
-use berth::keys::model::KeyType;
+use berth::identity::key::KeyType;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;

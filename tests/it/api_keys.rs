@@ -1,6 +1,6 @@
 //! The cases of the keys' API methods (see `api.rs`), and what only they do.
 
-use berth::keys::model::KeyType;
+use berth::identity::key::KeyType;
 use reqwest::StatusCode;
 use serde_json::json;
 

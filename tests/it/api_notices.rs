@@ -3,8 +3,8 @@
 //! contacts' nesting, the options' rules under the API's names, the webhook's secret, and
 //! the page showing what the API made.
 
-use berth::customer::CustomerId;
-use berth::keys::model::KeyType;
+use berth::identity::CustomerId;
+use berth::identity::key::KeyType;
 use berth::notices::model::{Draft, publish, types};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

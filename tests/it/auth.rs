@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use berth::web::WebConfig;
+use berth::state::WebConfig;
 use reqwest::StatusCode;
 
 use crate::helpers::*;

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use berth::bandwidth::model::usage;
-use berth::customer::CustomerId;
+use berth::identity::CustomerId;
 use berth::sites::model::SiteId;
 use reqwest::StatusCode;
 use time::macros::datetime;

@@ -24,7 +24,7 @@ const RDNS_V6: &str = "#rdns-2001-db8-b--10-reverse_dns";
 const REVERSE_NAME: &str = "mail.example.com";
 
 /// The addresses the customer holds in the database, with their reverse DNS names.
-async fn held(app: &TestApp, customer: berth::customer::CustomerId) -> Vec<(String, Option<String>)> {
+async fn held(app: &TestApp, customer: berth::identity::CustomerId) -> Vec<(String, Option<String>)> {
     sqlx::query_as("select host(address), reverse_dns from ip_pool where customer_id = $1 order by address")
         .bind(customer)
         .fetch_all(&app.pool)

@@ -3,7 +3,7 @@
 //! nothing changed, the webhook's signing secret shown once, the delete confirmation's
 //! counts, and the grid.
 
-use berth::customer::CustomerId;
+use berth::identity::CustomerId;
 use reqwest::StatusCode;
 
 use crate::helpers::*;

@@ -11,8 +11,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use berth::customer::CustomerId;
 use berth::delivery::{DeliveryConfig, MAX_ATTEMPTS, run_once};
+use berth::identity::CustomerId;
 use berth::notices::model::{Draft, NoticeId, publish};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 

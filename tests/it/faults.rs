@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use berth::app;
 use berth::db::EmbeddedPostgres;
 use berth::password::Hasher;
-use berth::web::WebConfig;
-use berth::{AppState, app};
+use berth::state::AppState;
+use berth::state::WebConfig;
 use reqwest::StatusCode;
 use sqlx::PgPool;
 
@@ -94,7 +95,7 @@ impl OwnCluster {
     async fn signed_in_client(&self, username: &str) -> Client {
         let hash = self.hasher.hash(PASSWORD).await.unwrap();
         let mut conn = self.pool.acquire().await.unwrap();
-        berth::customer::model::create(
+        berth::identity::customer::create(
             &mut conn,
             &username.parse().unwrap(),
             &format!("{username}@example.com").parse().unwrap(),
@@ -365,7 +366,7 @@ fn shown_with(page: &Resp) -> (String, String) {
     )
 }
 
-async fn stored_site_name(app: &TestApp, customer: berth::customer::CustomerId) -> String {
+async fn stored_site_name(app: &TestApp, customer: berth::identity::CustomerId) -> String {
     sqlx::query_scalar("select data->>'site_name' from wizard_drafts where customer_id = $1")
         .bind(customer)
         .fetch_one(&app.pool)

@@ -2,7 +2,7 @@
 //! ACL holds now instead of overwriting it, and partial updateKeyACL calls at once apply in
 //! turn, none lost.
 
-use berth::keys::model::KeyType;
+use berth::identity::key::KeyType;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

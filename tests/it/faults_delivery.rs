@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use berth::AppState;
 use berth::db::EmbeddedPostgres;
 use berth::delivery::DeliveryConfig;
 use berth::password::Hasher;
-use berth::web::WebConfig;
+use berth::state::AppState;
+use berth::state::WebConfig;
 use serde_json::json;
 use sqlx::{ConnectOptions, PgPool};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};

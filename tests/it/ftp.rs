@@ -2,7 +2,7 @@
 //! rules over plain POST and htmx; usernames unique on the whole platform; other customers'
 //! FTP users, sites and environments.
 
-use berth::customer::CustomerId;
+use berth::identity::CustomerId;
 use reqwest::StatusCode;
 
 use crate::helpers::*;

@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use berth::keys::model::KeyType;
-use berth::web::WebConfig;
+use berth::identity::key::KeyType;
+use berth::state::WebConfig;
 use berth::web::serve::ServeLimits;
 use reqwest::StatusCode;
 use scraper::{Html, Selector};

@@ -11,9 +11,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use berth::customer::CustomerId;
-use berth::keys::model::KeyType;
-use berth::web::WebConfig;
+use berth::identity::CustomerId;
+use berth::identity::key::KeyType;
+use berth::state::WebConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -605,8 +605,8 @@ async fn a_flood_from_outside_the_acls_is_rate_limited_and_gathered_in_one_activ
     let fx = Fixture::with(web).await;
     let (id, secret) = key(&fx.app, fx.alice, KeyType::Standard).await;
     let mut tx = fx.app.pool.begin().await.unwrap();
-    let acl = berth::keys::network::AclNetwork::parse("203.0.113.0", "24").unwrap();
-    berth::keys::model::add_acl(&mut tx, fx.alice, "test", berth::keys::model::KeyId(id), &acl, None)
+    let acl = berth::identity::network::AclNetwork::parse("203.0.113.0", "24").unwrap();
+    berth::keys::model::add_acl(&mut tx, fx.alice, "test", berth::identity::key::KeyId(id), &acl, None)
         .await
         .unwrap()
         .unwrap();

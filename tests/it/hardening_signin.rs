@@ -2,7 +2,7 @@
 //! uniqueness; IPv6 throttled by /64; a known browser or address passes an account's lock;
 //! X-Forwarded-For entries with ports; HSTS and Permissions-Policy.
 
-use berth::web::WebConfig;
+use berth::state::WebConfig;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
@@ -112,9 +112,9 @@ async fn a_variant_signs_in_to_the_one_account_it_names_when_not_locked() {
         );
     }
     // Creating a look-alike of a taken name is refused by the same rule.
-    assert!("İRIS".parse::<berth::customer::Username>().is_err());
+    assert!("İRIS".parse::<berth::identity::Username>().is_err());
     let mut conn = app.pool.acquire().await.unwrap();
-    let again = berth::customer::model::create(
+    let again = berth::identity::customer::create(
         &mut conn,
         &"IRIS".parse().unwrap(),
         &"other@example.com".parse().unwrap(),

@@ -6,8 +6,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use berth::customer::CustomerId;
-use berth::web::WebConfig;
+use berth::identity::CustomerId;
+use berth::state::WebConfig;
 use reqwest::StatusCode;
 
 use crate::helpers::*;

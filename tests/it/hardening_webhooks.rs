@@ -341,7 +341,7 @@ async fn webhook_urls_are_kept_out_of_activity_and_the_staff_audit_log() {
     );
 
     // Over the API too.
-    let key = crate::api::key(&app, alice, berth::keys::model::KeyType::Standard)
+    let key = crate::api::key(&app, alice, berth::identity::key::KeyType::Standard)
         .await
         .1;
     let http = reqwest::Client::new();
@@ -445,7 +445,7 @@ async fn a_claim_takes_a_few_of_each_customer_round_by_round() {
     let claimed = berth::delivery::model::claim(&app.pool, 10, false, 150, 8, PER_CUSTOMER)
         .await
         .unwrap();
-    let of = |c: berth::customer::CustomerId| claimed.iter().filter(|d| d.customer_id == c.0).count();
+    let of = |c: berth::identity::CustomerId| claimed.iter().filter(|d| d.customer_id == c.0).count();
     assert_eq!((of(alice), of(bob)), (PER_CUSTOMER as usize, 1));
     // Alice's in flight count against her next claim, in any worker.
     let again = berth::delivery::model::claim(&app.pool, 10, false, 150, 8, PER_CUSTOMER)

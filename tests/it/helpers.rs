@@ -6,12 +6,13 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use berth::customer::model::DisplayName;
-use berth::customer::{CustomerId, Email, Username};
+use berth::app;
 use berth::db::EmbeddedPostgres;
+use berth::identity::customer::DisplayName;
+use berth::identity::{CustomerId, Email, Username};
 use berth::password::Hasher;
-use berth::web::WebConfig;
-use berth::{AppState, app};
+use berth::state::AppState;
+use berth::state::WebConfig;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use scraper::{Html, Selector};
@@ -268,7 +269,7 @@ impl TestApp {
     pub async fn create_customer(&self, username: &str) -> CustomerId {
         let hash = self.state.hasher.hash(PASSWORD).await.unwrap();
         let mut conn = self.pool.acquire().await.unwrap();
-        berth::customer::model::create(
+        berth::identity::customer::create(
             &mut conn,
             &username.parse::<Username>().unwrap(),
             &format!("{username}@example.com").parse::<Email>().unwrap(),
@@ -282,7 +283,7 @@ impl TestApp {
     /// A staff account with `support`, and `support-write` when `write`.
     pub async fn create_staff(&self, username: &str, write: bool) {
         let hash = self.state.hasher.hash(STAFF_PASSWORD).await.unwrap();
-        berth::staff::model::create(&self.pool, &username.parse::<Username>().unwrap(), &hash, write)
+        berth::identity::staff::create(&self.pool, &username.parse::<Username>().unwrap(), &hash, write)
             .await
             .unwrap()
             .unwrap();

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use berth::customer::CustomerId;
-use berth::web::WebConfig;
+use berth::identity::CustomerId;
+use berth::state::WebConfig;
 use reqwest::StatusCode;
 
 use crate::helpers::*;

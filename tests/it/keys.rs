@@ -6,8 +6,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::IpAddr;
 use std::process::{Command, Stdio};
 
-use berth::customer::CustomerId;
-use berth::keys::model::{KeyType, Principal, Refusal, verify};
+use berth::identity::CustomerId;
+use berth::identity::key::{KeyType, Principal, Refusal, verify};
 use reqwest::StatusCode;
 
 use crate::helpers::*;
@@ -546,7 +546,7 @@ async fn verify_checks_the_secret_the_revocation_and_the_acls() {
     assert_eq!(
         principal,
         Principal {
-            key: berth::keys::model::KeyId(open),
+            key: berth::identity::key::KeyId(open),
             customer: Some(alice),
             kind: KeyType::ReadOnly,
             prefix: open_secret[..14].to_owned(),
@@ -577,15 +577,15 @@ async fn verify_checks_the_secret_the_revocation_and_the_acls() {
         assert_eq!(
             verify(&app.pool, &fenced_secret, ip(outside)).await.unwrap(),
             Err(Refusal::AddressNotAllowed {
-                key: berth::keys::model::KeyId(fenced),
+                key: berth::identity::key::KeyId(fenced),
                 customer: Some(alice),
                 prefix: fenced_secret[..14].to_owned(),
             }),
             "{outside}"
         );
-        berth::keys::model::record_refusal(
+        berth::identity::key::record_refusal(
             &app.pool,
-            berth::keys::model::KeyId(fenced),
+            berth::identity::key::KeyId(fenced),
             alice,
             &fenced_secret[..14],
             ip(outside),

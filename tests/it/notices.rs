@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use berth::customer::CustomerId;
+use berth::identity::CustomerId;
 use berth::notices::model::{Draft, NoticeId, publish, types};
 use reqwest::StatusCode;
 

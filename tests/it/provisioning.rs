@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use berth::customer::CustomerId;
+use berth::identity::CustomerId;
 use berth::provisioning::{
     self, ContainerDriver, ContainerSpec, DevelopmentDriver, DriverFuture, MAX_ATTEMPTS, run_once,
 };
@@ -90,7 +90,7 @@ pub(crate) async fn insert_site_with_job(
          select $1, position, name, 'pending', now() from unnest($2::text[]) with ordinality as s (name, position)",
     )
     .bind(job)
-    .bind(&provisioning::STEPS[..])
+    .bind(&berth::sites::steps::STEPS[..])
     .execute(&mut *tx)
     .await
     .unwrap();
@@ -216,7 +216,7 @@ async fn a_job_runs_to_the_end_and_the_site_is_active() {
         .await
         .unwrap();
     assert!(finished);
-    for name in provisioning::STEPS {
+    for name in berth::sites::steps::STEPS {
         assert_eq!(step(&app, site, name).await, ("done".to_owned(), 1, None), "{name}");
         assert_eq!(
             attempts(&app, site, name).await,

@@ -1,8 +1,8 @@
 //! Security: CSRF and the origin check, security headers, session cookies, the `next=`
 //! target after sign-in, escaping of hostile text, bad input, forms answering 422, error pages.
 
-use berth::customer::CustomerId;
-use berth::web::WebConfig;
+use berth::identity::CustomerId;
+use berth::state::WebConfig;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use scraper::{Html, Selector};

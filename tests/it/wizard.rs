@@ -1,6 +1,6 @@
 //! The onboarding wizard and the sites it creates.
 
-use berth::customer::CustomerId;
+use berth::identity::CustomerId;
 use reqwest::StatusCode;
 use scraper::Selector;
 

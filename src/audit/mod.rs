@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
-use crate::customer::CustomerId;
+use crate::identity::CustomerId;
 
 /// Who acted: the customer themself, or a staff member (when impersonating).
 pub const BY_CUSTOMER: &str = "customer";

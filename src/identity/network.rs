@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use sqlx::types::ipnetwork::IpNetwork;
 
-use crate::web::FieldErrors;
+use crate::validation::FieldErrors;
 
 /// A validated ACL network. `cleared` says the address given had host bits set, which were
 /// cleared (`203.0.113.7/24` is stored as `203.0.113.0/24`), so the customer can be told.
