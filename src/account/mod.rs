@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
-use crate::audit::record;
+use crate::audit::record_parts;
 use crate::identity::customer::DisplayName;
 use crate::identity::{CustomerId, Email};
 use crate::password::{NewPassword, Pin};
@@ -148,14 +148,14 @@ async fn check_current_password(
     } else {
         tracing::warn!(customer = %me.id(), %ip, "wrong current password");
         let mut tx = state.pool.begin().await?;
-        record(&mut *tx, me.id(), &me.actor(), "password_check_failed", "", Some(ip)).await?;
+        record_parts(&mut *tx, me.id(), &me.actor(), "password_check_failed", "", Some(ip)).await?;
         if count >= model::Guard::LIMIT {
             let detail = format!(
                 "{} wrong current passwords: email, password and PIN changes are locked for {} minutes",
                 model::Guard::LIMIT,
                 model::Guard::WINDOW_MINUTES
             );
-            record(
+            record_parts(
                 &mut *tx,
                 me.id(),
                 &me.actor(),
@@ -195,7 +195,7 @@ async fn change_name(
     };
     let mut tx = state.pool.begin().await?;
     model::set_display_name(&mut *tx, me.id(), &name).await?;
-    record(
+    record_parts(
         &mut *tx,
         me.id(),
         &me.actor(),
@@ -333,7 +333,7 @@ pub(crate) async fn save_email(
     let mut tx = state.pool.begin().await?;
     let previous = model::set_email(&mut *tx, customer, email).await?;
     let detail = format!("from {previous} to {}", email.as_str());
-    record(&mut *tx, customer, actor, "email_changed", &detail, Some(ip)).await?;
+    record_parts(&mut *tx, customer, actor, "email_changed", &detail, Some(ip)).await?;
     if notify {
         let what = format!("email address was changed from {previous} to {}", email.as_str());
         sign_in_change_notice(&mut tx, customer, &previous, &what, actor, ip).await?;
@@ -385,7 +385,7 @@ pub(crate) async fn save_password(
     let hash = state.hasher.hash(password.as_str()).await?;
     let mut tx = state.pool.begin().await?;
     let version = model::set_password(&mut *tx, customer, &hash).await?;
-    record(&mut *tx, customer, actor, "password_changed", detail, Some(ip)).await?;
+    record_parts(&mut *tx, customer, actor, "password_changed", detail, Some(ip)).await?;
     if notify {
         let email = model::email(&mut *tx, customer).await?;
         sign_in_change_notice(&mut tx, customer, &email, "password was changed", actor, ip).await?;
@@ -407,7 +407,7 @@ pub(crate) async fn save_pin(
     let hash = state.hasher.hash(pin.as_str()).await?;
     let mut tx = state.pool.begin().await?;
     model::set_pin(&mut *tx, customer, &hash).await?;
-    record(&mut *tx, customer, actor, "pin_changed", "", Some(ip)).await?;
+    record_parts(&mut *tx, customer, actor, "pin_changed", "", Some(ip)).await?;
     if notify {
         let email = model::email(&mut *tx, customer).await?;
         sign_in_change_notice(&mut tx, customer, &email, "PIN was changed", actor, ip).await?;
@@ -428,7 +428,7 @@ pub(crate) async fn open_cancellation(
     let Some(request) = model::request_cancellation(&mut *tx, customer, reason).await? else {
         return Err(AppError::Conflict("A cancellation request is already pending.".into()));
     };
-    record(
+    record_parts(
         &mut *tx,
         customer,
         actor,
@@ -535,7 +535,7 @@ async fn cancel(
                 "There is no pending cancellation request to withdraw.".into(),
             ));
         }
-        record(&mut *tx, me.id(), &me.actor(), "cancellation_withdrawn", "", Some(ip)).await?;
+        record_parts(&mut *tx, me.id(), &me.actor(), "cancellation_withdrawn", "", Some(ip)).await?;
         "Your cancellation request was withdrawn."
     };
     tx.commit().await?;

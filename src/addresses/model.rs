@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
-use crate::audit::record;
+use crate::audit::record_parts;
 use crate::identity::CustomerId;
 use crate::sites::names::Hostname;
 
@@ -199,7 +199,7 @@ pub async fn set_quotas(
         .await?;
     if (old4, old6) != (ipv4, ipv6) {
         let detail = format!("IPv4 {old4} → {ipv4}, IPv6 {old6} → {ipv6}");
-        record(&mut *tx, customer, actor, "address_quota_changed", &detail, from).await?;
+        record_parts(&mut *tx, customer, actor, "address_quota_changed", &detail, from).await?;
     }
     Ok(true)
 }
@@ -278,7 +278,7 @@ pub async fn add(
             Refused::PoolEmpty
         }));
     };
-    record(&mut *tx, customer, actor, "address_added", &address.to_string(), from).await?;
+    record_parts(&mut *tx, customer, actor, "address_added", &address.to_string(), from).await?;
     Ok(Ok(address))
 }
 
@@ -302,7 +302,7 @@ pub async fn set_reverse_dns(
         return Ok(Err(Refused::NotFound));
     }
     let detail = format!("{address}: {}", name.ascii().unwrap_or("(none)"));
-    record(&mut *tx, customer, actor, "reverse_dns_changed", &detail, from).await?;
+    record_parts(&mut *tx, customer, actor, "reverse_dns_changed", &detail, from).await?;
     Ok(Ok(()))
 }
 
@@ -333,6 +333,6 @@ pub async fn free(
     .bind(address)
     .execute(&mut *tx)
     .await?;
-    record(&mut *tx, customer, actor, "address_freed", &address.to_string(), from).await?;
+    record_parts(&mut *tx, customer, actor, "address_freed", &address.to_string(), from).await?;
     Ok(Ok(()))
 }

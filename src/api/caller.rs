@@ -17,7 +17,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::api::model::{self, Object};
 use crate::identity::CustomerId;
-use crate::identity::{KeyId, KeyType, Principal, Refusal};
+use crate::identity::{KeyId, KeyType, Principal, Refusal, Who};
 use crate::state::AppState;
 use crate::web::{AppError, ClientIp};
 
@@ -152,6 +152,12 @@ impl Caller {
         }
     }
 
+    /// `customer` (as [`Caller::customer`] or [`Caller::owner`] found it), this key as the
+    /// actor and the client's address: what an operation takes.
+    pub fn who(&self, customer: CustomerId) -> Who {
+        Who::new(customer, self.actor(), Some(self.address))
+    }
+
     /// Refuses an argument reserved to internal keys (`role: internal` in the seed) when it
     /// was passed by a customer's key.
     pub fn internal_argument(&self, name: &'static str, passed: bool) -> Result<(), AppError> {
@@ -196,7 +202,7 @@ impl Caller {
 
     /// Every call with an internal key is written to the customer's Activity.
     async fn record_internal(&self, db: &sqlx::PgPool, customer: CustomerId) -> Result<(), AppError> {
-        crate::audit::record(
+        crate::audit::record_parts(
             db,
             customer,
             &self.actor(),

@@ -4,9 +4,10 @@
 use std::net::IpAddr;
 
 use sqlx::PgExecutor;
+use sqlx::types::ipnetwork::IpNetwork;
 use time::OffsetDateTime;
 
-use crate::identity::CustomerId;
+use crate::identity::{CustomerId, Who};
 
 /// Who acted: the customer themself, or a staff member (when impersonating).
 pub const BY_CUSTOMER: &str = "customer";
@@ -78,7 +79,13 @@ impl Entry {
     }
 }
 
-pub async fn record(
+/// Writes one Activity entry of `who`'s customer, naming `who`'s actor and address.
+pub async fn record(db: impl PgExecutor<'_>, who: &Who, kind: &str, detail: &str) -> sqlx::Result<()> {
+    record_parts(db, who.customer, &who.actor, kind, detail, who.address).await
+}
+
+/// [`record`] from its parts, for the callers not yet given a [`Who`].
+pub async fn record_parts(
     db: impl PgExecutor<'_>,
     customer: CustomerId,
     actor: &str,
@@ -86,14 +93,16 @@ pub async fn record(
     detail: &str,
     address: Option<IpAddr>,
 ) -> sqlx::Result<()> {
-    sqlx::query("insert into activity (customer_id, actor, kind, detail, address) values ($1, $2, $3, $4, $5)")
-        .bind(customer)
-        .bind(actor)
-        .bind(kind)
-        .bind(detail)
-        .bind(address)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "insert into activity (customer_id, actor, kind, detail, address) values ($1, $2, $3, $4, $5)",
+        customer as CustomerId,
+        actor,
+        kind,
+        detail,
+        address.map(IpNetwork::from),
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -104,13 +113,14 @@ pub async fn recent(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Entry>> {
-    sqlx::query_as(
-        "select at, actor, kind, detail, address from activity where customer_id = $1
-         order by at desc, id desc limit $2 offset $3",
+    sqlx::query_as!(
+        Entry,
+        r#"select at, actor, kind, detail, address as "address: IpAddr" from activity where customer_id = $1
+         order by at desc, id desc limit $2 offset $3"#,
+        customer as CustomerId,
+        limit,
+        offset,
     )
-    .bind(customer)
-    .bind(limit)
-    .bind(offset)
     .fetch_all(db)
     .await
 }

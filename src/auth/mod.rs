@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::audit::{BY_ANONYMOUS, BY_CUSTOMER, record};
+use crate::audit::{BY_ANONYMOUS, BY_CUSTOMER, record_parts};
 use crate::state::AppState;
 use crate::web::{AppError, ClientIp, Device, Form, Layout, local_path, render, session};
 use crate::{identity, page, settings};
@@ -109,7 +109,7 @@ async fn login(
         // Already counted by `begin`.
         tracing::warn!(%username, %ip, "failed sign-in");
         if let Some(id) = known {
-            record(
+            record_parts(
                 &state.pool,
                 id,
                 BY_ANONYMOUS,
@@ -121,7 +121,7 @@ async fn login(
             if account_delay > 0 {
                 tracing::warn!(%username, account_delay, "sign-in locked");
                 let detail = format!("further sign-ins refused for {account_delay} s after repeated failures");
-                record(&state.pool, id, BY_ANONYMOUS, "sign_in_locked", &detail, Some(ip)).await?;
+                record_parts(&state.pool, id, BY_ANONYMOUS, "sign_in_locked", &detail, Some(ip)).await?;
             }
         }
         if address_delay > 0 {
@@ -134,7 +134,7 @@ async fn login(
     let (device_hash, device_cookie) = device.after_sign_in(&state.web);
     model::succeeded(&state.pool, &keys, attempt, &device_hash).await?;
     session::sign_in(&session, customer.id, customer.auth_version).await?;
-    record(&state.pool, customer.id, BY_CUSTOMER, "sign_in", "", Some(ip)).await?;
+    record_parts(&state.pool, customer.id, BY_CUSTOMER, "sign_in", "", Some(ip)).await?;
     let to = match local_path(&input.next) {
         Some(next) => next.to_owned(),
         None => {
@@ -158,7 +158,7 @@ fn landing_path(choice: &str) -> &'static str {
 
 async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, session: Session) -> Result<Response, AppError> {
     if let Some(auth) = session::current_auth(&session).await? {
-        record(&state.pool, auth.customer_id, BY_CUSTOMER, "sign_out", "", Some(ip)).await?;
+        record_parts(&state.pool, auth.customer_id, BY_CUSTOMER, "sign_out", "", Some(ip)).await?;
     }
     // "Sign out" on a page seen while impersonating signs the staff member out.
     let staff = session::staff_auth(&session).await?.is_some();

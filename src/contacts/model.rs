@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
-use crate::audit::record;
+use crate::audit::record_parts;
 use crate::delivery::address;
 use crate::identity::{CustomerId, Email};
 use crate::notices::model::SEVERITIES;
@@ -504,7 +504,7 @@ pub async fn create_contact(
         .bind(name.as_str())
         .fetch_one(&mut *tx)
         .await?;
-    record(&mut *tx, customer, actor, "contact_created", name.as_str(), address).await?;
+    record_parts(&mut *tx, customer, actor, "contact_created", name.as_str(), address).await?;
     Ok(id)
 }
 
@@ -524,7 +524,7 @@ pub async fn delete_contact(
             .fetch_optional(&mut *tx)
             .await?;
     if let Some(name) = &name {
-        record(&mut *tx, customer, actor, "contact_deleted", name, address).await?;
+        record_parts(&mut *tx, customer, actor, "contact_deleted", name, address).await?;
     }
     Ok(name)
 }
@@ -616,7 +616,7 @@ pub async fn add_method(
     };
     let target = method.options[method.kind.option_key()].as_str().unwrap_or_default();
     let detail = activity_label(&name, method.kind.as_str(), target);
-    record(&mut *tx, customer, actor, "contact_method_added", &detail, address).await?;
+    record_parts(&mut *tx, customer, actor, "contact_method_added", &detail, address).await?;
     Ok(Added::Method(id))
 }
 
@@ -642,7 +642,7 @@ pub async fn delete_method(
         return Ok(None);
     };
     let detail = activity_label(&name, &method_id, &target);
-    record(&mut *tx, customer, actor, "contact_method_deleted", &detail, address).await?;
+    record_parts(&mut *tx, customer, actor, "contact_method_deleted", &detail, address).await?;
     Ok(Some(contact))
 }
 
@@ -690,7 +690,7 @@ pub async fn subscribe(
         "{what} {verb} {} from {}",
         subscription.notice_type, subscription.min_severity
     );
-    record(&mut *tx, customer, actor, kind, &detail, address).await?;
+    record_parts(&mut *tx, customer, actor, kind, &detail, address).await?;
     Ok(Some((contact, id, created)))
 }
 
@@ -717,7 +717,7 @@ pub async fn unsubscribe(
     };
     let what = activity_label(&name, &method_id, &target);
     let detail = format!("{what} unsubscribed from {notice_type}");
-    record(&mut *tx, customer, actor, "contact_unsubscribed", &detail, address).await?;
+    record_parts(&mut *tx, customer, actor, "contact_unsubscribed", &detail, address).await?;
     Ok(Some((contact, notice_type)))
 }
 

@@ -236,6 +236,61 @@ macro_rules! id_type {
     )*};
 }
 
+/// A transaction that runs its after-commit effects (clearing a cache, waking a worker) once
+/// it has committed, and never when it rolls back: the one way to follow a commit. Derefs
+/// to the connection, so queries take `&mut *tx` as with a plain transaction.
+pub struct Tx<'c> {
+    tx: sqlx::Transaction<'c, sqlx::Postgres>,
+    after: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+impl Tx<'static> {
+    pub async fn begin(pool: &PgPool) -> sqlx::Result<Self> {
+        Ok(Self {
+            tx: pool.begin().await?,
+            after: Vec::new(),
+        })
+    }
+}
+
+impl Tx<'_> {
+    /// Runs `effect` after the commit, in the order added; dropped with a rollback.
+    pub fn after_commit(&mut self, effect: impl FnOnce() + Send + 'static) {
+        self.after.push(Box::new(effect));
+    }
+
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await?;
+        for effect in self.after {
+            effect();
+        }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = sqlx::PgConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+/// The unique or foreign-key constraint `err` broke, by name; `None` for any other error.
+/// Operations turn the names they expect into their own errors ("That name is taken").
+pub fn violated(err: &sqlx::Error) -> Option<&str> {
+    match err {
+        sqlx::Error::Database(e) if e.is_unique_violation() || e.is_foreign_key_violation() => e.constraint(),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

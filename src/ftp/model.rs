@@ -8,7 +8,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
-use crate::audit::record;
+use crate::audit::record_parts;
 use crate::ftp::root::RelativeRoot;
 use crate::identity::CustomerId;
 use crate::identity::username;
@@ -394,7 +394,7 @@ pub async fn create(
         Err(err) if username_violation(&err) => return Ok(Err(Refused::UsernameTaken)),
         Err(err) => return Err(err),
     };
-    record(
+    record_parts(
         &mut *tx,
         customer,
         actor,
@@ -473,7 +473,7 @@ pub async fn update(
     }
     let changed = changes(current, fields, password_hash.is_some()).join(", ");
     let detail = format!("{}: {changed} changed; now {}", current.username, describe(fields));
-    record(&mut *tx, customer, actor, "ftp_user_changed", &detail, address).await?;
+    record_parts(&mut *tx, customer, actor, "ftp_user_changed", &detail, address).await?;
     Ok(Ok(()))
 }
 
@@ -494,7 +494,7 @@ pub async fn delete(
     let Some(username) = username else {
         return Ok(Err(Refused::NotFound));
     };
-    record(&mut *tx, customer, actor, "ftp_user_deleted", &username, address).await?;
+    record_parts(&mut *tx, customer, actor, "ftp_user_deleted", &username, address).await?;
     Ok(Ok(username))
 }
 

@@ -8,8 +8,10 @@ pub mod network;
 pub mod secret;
 pub mod staff;
 pub mod username;
+pub mod who;
 
 pub use customer::{Customer, CustomerId, Email, Username};
 pub use key::{KeyId, KeyType, Principal, Refusal};
 pub use staff::Staff;
 pub use username::UsernameKey;
+pub use who::Who;

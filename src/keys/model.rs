@@ -10,7 +10,7 @@ use sqlx::types::ipnetwork::IpNetwork;
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
-use crate::audit::record;
+use crate::audit::record_parts;
 use crate::identity::CustomerId;
 use crate::identity::network::AclNetwork;
 use crate::identity::secret::Secret;
@@ -270,7 +270,7 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     let detail = format!("{} ({prefix}, {})", name.as_str(), kind.as_str());
-    record(&mut *tx, customer, actor, "api_key_created", &detail, address).await?;
+    record_parts(&mut *tx, customer, actor, "api_key_created", &detail, address).await?;
     Ok(Ok(Created { id, prefix, secret }))
 }
 
@@ -288,7 +288,7 @@ pub async fn revoke(
         Ok(key) => key,
         Err(refused) => return Ok(Err(refused)),
     };
-    record(
+    record_parts(
         &mut *tx,
         customer,
         actor,
@@ -447,7 +447,7 @@ pub async fn add_acl(
             .fetch_one(&mut *tx)
             .await?;
     let detail = format!("{} on {prefix}", acl.network);
-    record(&mut *tx, customer, actor, "api_key_acl_added", &detail, address).await?;
+    record_parts(&mut *tx, customer, actor, "api_key_acl_added", &detail, address).await?;
     Ok(Ok(id))
 }
 
@@ -513,7 +513,7 @@ pub async fn update_acl(
         return Ok(Err(Refused::NotFound));
     }
     let detail = format!("{} to {} on {prefix}", current.network, new.network);
-    record(&mut *tx, customer, actor, "api_key_acl_changed", &detail, address).await?;
+    record_parts(&mut *tx, customer, actor, "api_key_acl_changed", &detail, address).await?;
     Ok(Ok(()))
 }
 
@@ -538,6 +538,6 @@ pub async fn delete_acl(
         return Ok(Err(Refused::NotFound));
     }
     let detail = format!("{} on {prefix}", current.network);
-    record(&mut *tx, customer, actor, "api_key_acl_deleted", &detail, address).await?;
+    record_parts(&mut *tx, customer, actor, "api_key_acl_deleted", &detail, address).await?;
     Ok(Ok(()))
 }

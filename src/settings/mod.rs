@@ -1,6 +1,7 @@
 //! Settings (`GET,POST /settings`): getSettings and setSettings over the typed registry.
 
 pub mod api;
+pub mod current;
 pub mod model;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,8 @@ use crate::validation::FieldErrors;
 use crate::web::{AppError, ClientIp, Form, Layout, SignedIn, render, see_other};
 use crate::{audit, page};
 use model::{REGISTRY, Setting};
+
+pub use current::Current;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/settings", get(index).post(save))
@@ -123,7 +126,7 @@ pub(crate) async fn store(
     let mut tx = state.pool.begin().await?;
     model::save(&mut *tx, customer, entries).await?;
     let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
-    audit::record(
+    audit::record_parts(
         &mut *tx,
         customer,
         actor,

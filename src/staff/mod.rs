@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::audit::record;
+use crate::audit::record_parts;
 use crate::identity::{self, Staff};
 use crate::identity::{CustomerId, UsernameKey};
 use crate::settings::model::Preferences;
@@ -378,7 +378,7 @@ async fn set_role(
         ("role_revoked", "revoked")
     };
     if changed {
-        record(&mut *tx, id, &me.staff.actor(), kind, &input.role, Some(ip)).await?;
+        record_parts(&mut *tx, id, &me.staff.actor(), kind, &input.role, Some(ip)).await?;
     }
     tx.commit().await?;
     let to = format!("/staff/customers/{id}");
@@ -396,7 +396,7 @@ async fn complete_cancellation(
     if !model::complete_cancellation(&mut tx, id, request).await? {
         return Err(AppError::NotFound);
     }
-    record(&mut *tx, id, &me.staff.actor(), "cancellation_completed", "", Some(ip)).await?;
+    record_parts(&mut *tx, id, &me.staff.actor(), "cancellation_completed", "", Some(ip)).await?;
     tx.commit().await?;
     // After the commit: cleared before, a call in between would keep the keys working.
     crate::identity::key::forget_verified();
@@ -451,7 +451,7 @@ async fn check_pin(
     } else {
         ("pin_check_failed", "", "No match.".to_owned())
     };
-    record(&state.pool, id, &actor, kind, detail, Some(ip)).await?;
+    record_parts(&state.pool, id, &actor, kind, detail, Some(ip)).await?;
     let page = customer_page(&state, &me, id, Some(result)).await?;
     render(false, StatusCode::OK, &page, None)
 }
@@ -486,7 +486,7 @@ async fn impersonate(
         "read-only"
     };
     let detail = format!("{reason} ({mode})");
-    record(
+    record_parts(
         &state.pool,
         id,
         &me.staff.actor(),

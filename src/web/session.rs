@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use crate::audit::record;
+use crate::audit::record_parts;
 use crate::identity::staff::Staff;
-use crate::identity::{self, Customer, CustomerId};
+use crate::identity::{self, Customer, CustomerId, Who};
 use crate::state::AppState;
 use crate::web::AppError;
 
@@ -138,7 +138,7 @@ pub async fn checked_staff(state: &AppState, session: &Session, auth: &StaffAuth
         Some(_) => return Ok(staff),
     };
     if let (Some(staff), Some(imp)) = (&staff, &auth.impersonating) {
-        record(
+        record_parts(
             &state.pool,
             imp.customer_id,
             &staff.actor(),
@@ -239,6 +239,7 @@ fn new_token() -> String {
 /// Or a staff member impersonating the customer (`impersonator`): then the staff account is
 /// checked instead, the impersonation ends after its time limit, a `support` (read-only)
 /// impersonation may only read, and every change a `support-write` one makes is recorded.
+#[derive(Clone)]
 pub struct SignedIn {
     pub customer: Customer,
     /// The customer's own sign-in; `None` while staff impersonate.
@@ -271,6 +272,11 @@ impl SignedIn {
         }
     }
 
+    /// The customer, this session's actor and `address`: what an operation takes.
+    pub fn who(&self, address: std::net::IpAddr) -> Who {
+        Who::new(self.id(), self.actor(), Some(address))
+    }
+
     /// Password, PIN and email are never changed while impersonating.
     pub fn refuse_if_impersonating(&self) -> Result<(), AppError> {
         match self.impersonator {
@@ -289,7 +295,23 @@ where
 {
     type Rejection = AppError;
 
+    /// Checked once per request: a second extractor (say `settings::Current`) reuses it.
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(me) = parts.extensions.get::<SignedIn>() {
+            return Ok(me.clone());
+        }
+        let me = Self::check(parts, state).await?;
+        parts.extensions.insert(me.clone());
+        Ok(me)
+    }
+}
+
+impl SignedIn {
+    async fn check<S>(parts: &mut Parts, state: &S) -> Result<Self, AppError>
+    where
+        S: Send + Sync,
+        AppState: FromRef<S>,
+    {
         let state = AppState::from_ref(state);
         let session = parts
             .extensions
@@ -344,7 +366,7 @@ async fn impersonated(state: &AppState, parts: &Parts, session: Session) -> Resu
     let limit = state.web.impersonation_limit.as_secs() as i64;
     if now - imp.started_at > limit {
         let detail = format!("time limit of {} minutes reached", limit / 60);
-        record(
+        record_parts(
             &state.pool,
             imp.customer_id,
             &staff.actor(),
@@ -367,7 +389,7 @@ async fn impersonated(state: &AppState, parts: &Parts, session: Session) -> Resu
     if changes {
         // Every change made while impersonating is in the customer's Activity.
         let detail = format!("{} {}", parts.method, parts.uri.path());
-        record(
+        record_parts(
             &state.pool,
             customer.id,
             &staff.actor(),
@@ -407,7 +429,7 @@ pub async fn end_if_impersonating(
         return Ok(None);
     };
     if let Some(staff) = identity::staff::by_id(&state.pool, auth.staff_id).await? {
-        record(
+        record_parts(
             &state.pool,
             imp.customer_id,
             &staff.actor(),

@@ -130,7 +130,7 @@ async fn activity_pages_by_the_rows_per_page_setting() {
     let app = TestApp::spawn().await;
     let (client, id) = app.signed_in_client("alice").await;
     for i in 0..25 {
-        berth::audit::record(
+        berth::audit::record_parts(
             &app.pool,
             id,
             "customer",
