@@ -98,3 +98,113 @@ pub fn one_line(raw: &str, max: usize, when_empty: &str) -> Result<String, Strin
     }
     Ok(s.to_owned())
 }
+
+/// A field of an area's input, with its two names: the form control's, and the Customer
+/// API argument's (the seed's). Each area lists its fields once, in one enum, so a page and
+/// an API method of one operation report the same mistake on the same field.
+pub trait Field: Copy + Eq + std::fmt::Debug + 'static {
+    /// The form control's name.
+    fn form(self) -> &'static str;
+    /// The API argument's name, as the seed spells it.
+    fn seed(self) -> &'static str;
+}
+
+/// Which of a field's names an answer uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    Form,
+    Seed,
+}
+
+/// What was wrong with an operation's input, by field, before it is known whether a form
+/// or an API call sent it: the page reports it under the form's names, the API under the
+/// seed's ([`Invalid::errors`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid<F>(Vec<(F, String)>);
+
+impl<F: Field> Default for Invalid<F> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<F: Field> Invalid<F> {
+    /// One message on one field.
+    pub fn one(field: F, message: impl Into<String>) -> Self {
+        Self(vec![(field, message.into())])
+    }
+
+    /// Adds a message; a field keeps its first.
+    pub fn add(&mut self, field: F, message: impl Into<String>) {
+        if !self.0.iter().any(|(f, _)| *f == field) {
+            self.0.push((field, message.into()));
+        }
+    }
+
+    /// Keeps the parsed value, or records its error under `field`.
+    pub fn check<T, E: std::fmt::Display>(&mut self, field: F, parsed: Result<T, E>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(err) => {
+                self.add(field, err.to_string());
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The message of `field`, if it has one.
+    pub fn get(&self, field: F) -> Option<&str> {
+        self.0.iter().find(|(f, _)| *f == field).map(|(_, m)| m.as_str())
+    }
+
+    /// `Ok(())` when nothing is wrong, else `Err(self)`.
+    pub fn into_result(self) -> Result<(), Self> {
+        if self.is_empty() { Ok(()) } else { Err(self) }
+    }
+
+    /// The messages under the form's or the API's names.
+    pub fn errors(&self, names: Names) -> FieldErrors {
+        let mut errors = FieldErrors::default();
+        for (field, message) in &self.0 {
+            let name = match names {
+                Names::Form => field.form(),
+                Names::Seed => field.seed(),
+            };
+            errors.add(name, message.clone());
+        }
+        errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Demo {
+        Network,
+    }
+
+    impl Field for Demo {
+        fn form(self) -> &'static str {
+            "network"
+        }
+        fn seed(self) -> &'static str {
+            "ipAddress"
+        }
+    }
+
+    #[test]
+    fn one_mistake_is_told_under_either_name_and_a_field_keeps_its_first_message() {
+        let mut invalid = Invalid::one(Demo::Network, "Type a network.");
+        invalid.add(Demo::Network, "second");
+        assert_eq!(invalid.errors(Names::Form).get("network"), Some("Type a network."));
+        assert_eq!(invalid.errors(Names::Seed).get("ipAddress"), Some("Type a network."));
+        assert_eq!(invalid.errors(Names::Seed).get("network"), None);
+        assert!(Invalid::<Demo>::default().into_result().is_ok());
+    }
+}
