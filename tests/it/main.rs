@@ -1,43 +1,25 @@
 //! Berth's integration tests: one binary, one PostgreSQL cluster per run, one database per
 //! test (copied from a migrated template), each test against a real listening server.
+//!
+//! A folder per area (`keys/`, `ftp/`, …) holds its page tests (`mod.rs`), and beside them
+//! its API, browser, hardening and fault tests; `web/` holds what every page shares,
+//! `browser/` the headless-Chromium harness, `api/` the Customer API's cross-area checks.
 
 mod account;
 mod addresses;
 mod api;
-mod api_account;
-mod api_addresses;
-mod api_keys;
-mod api_notices;
 mod auth;
 mod bandwidth;
 mod browser;
-mod browser_addresses;
-mod browser_api;
-mod browser_contacts;
-mod browser_ftp;
-mod browser_keys;
-mod browser_notices;
-mod browser_staff;
-mod browser_wizard;
 mod contacts;
 mod delivery;
-mod faults;
-mod faults_acl;
-mod faults_delivery;
-mod faults_import;
 mod ftp;
-mod hardening_input;
-mod hardening_keys;
-mod hardening_signin;
-mod hardening_staff;
-mod hardening_webhooks;
 mod helpers;
-mod impersonation;
 mod keys;
 mod notices;
-mod pages;
 mod provisioning;
-mod security;
 mod settings;
 mod staff;
+mod tenancy;
+mod web;
 mod wizard;

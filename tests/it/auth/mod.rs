@@ -1,5 +1,7 @@
 //! Signing in and out, throttling, session lifetime.
 
+pub mod hardening;
+
 use std::time::Duration;
 
 use berth::state::WebConfig;

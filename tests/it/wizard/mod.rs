@@ -1,5 +1,7 @@
 //! The onboarding wizard and the sites it creates.
 
+pub mod browser;
+
 use berth::identity::CustomerId;
 use reqwest::StatusCode;
 use scraper::Selector;

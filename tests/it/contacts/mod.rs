@@ -3,6 +3,9 @@
 //! nothing changed, the webhook's signing secret shown once, the delete confirmation's
 //! counts, and the grid.
 
+pub mod browser;
+pub mod hardening;
+
 use berth::identity::CustomerId;
 use reqwest::StatusCode;
 

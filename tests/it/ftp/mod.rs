@@ -2,6 +2,8 @@
 //! rules over plain POST and htmx; usernames unique on the whole platform; other customers'
 //! FTP users, sites and environments.
 
+pub mod browser;
+
 use berth::identity::CustomerId;
 use reqwest::StatusCode;
 

@@ -3,6 +3,8 @@
 //! retried and then failed for good, email waits without a relay, SMS and phone wait for a
 //! gateway, and two workers deliver every message once.
 
+pub mod faults;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

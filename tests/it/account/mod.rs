@@ -1,6 +1,8 @@
 //! The account page: username, roles, email, password, PIN, display name, cancellation;
 //! and the `berth` commands that create accounts.
 
+pub mod api;
+
 use reqwest::StatusCode;
 
 use crate::helpers::*;

@@ -2,6 +2,9 @@
 //! acknowledging (a global notice per customer) with the navigation's count, publishing
 //! from the command line, and the deliveries written with a notice.
 
+pub mod api;
+pub mod browser;
+
 use std::process::Command;
 
 use berth::identity::CustomerId;

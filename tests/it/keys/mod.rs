@@ -2,6 +2,11 @@
 //! limits, revoked keys, other customers, the secret shown once and kept nowhere, and
 //! `verify`, the check the API uses.
 
+pub mod api;
+pub mod browser;
+pub mod faults;
+pub mod hardening;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::IpAddr;
 use std::process::{Command, Stdio};

@@ -1,6 +1,9 @@
 //! IP addresses: taking the next free one of each family, reverse DNS, freeing, what holds
 //! an address, parallel allocation, and other customers.
 
+pub mod api;
+pub mod browser;
+
 use std::collections::HashSet;
 
 use berth::identity::CustomerId;

@@ -3,6 +3,8 @@
 //! the cases of each area in `api_<area>.rs`); and the key checks, the client address, the
 //! rate limit and the error envelope.
 
+pub mod browser;
+
 use berth::identity::CustomerId;
 use berth::identity::key::KeyType;
 use berth::state::WebConfig;
@@ -267,10 +269,10 @@ async fn every_method_has_a_success_an_invalid_and_an_other_customer_case() {
     assert_eq!(methods.len(), SEED_METHODS.len(), "{methods:?}");
 
     let mut cases = Vec::new();
-    cases.extend(crate::api_keys::cases(&fx).await);
-    cases.extend(crate::api_account::cases(&fx).await);
-    cases.extend(crate::api_addresses::cases(&fx).await);
-    cases.extend(crate::api_notices::cases(&fx).await);
+    cases.extend(crate::keys::api::cases(&fx).await);
+    cases.extend(crate::account::api::cases(&fx).await);
+    cases.extend(crate::addresses::api::cases(&fx).await);
+    cases.extend(crate::notices::api::cases(&fx).await);
     for method in &methods {
         let case = cases
             .iter()

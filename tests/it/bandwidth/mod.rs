@@ -1,6 +1,8 @@
 //! Bandwidth: importing samples (a bad file imports nothing), the billing period's edges,
 //! the page and the dashboard card, and another customer's traffic staying theirs.
 
+pub mod faults;
+
 use std::process::Command;
 
 use berth::bandwidth::model::usage;

@@ -538,7 +538,7 @@ async fn the_migration_cuts_webhook_urls_already_in_activity() {
     }
     // The migration's statement, as written in its file (the migration itself ran before
     // these rows existed).
-    let file = include_str!("../../migrations/20261130000004_webhook_hardening.sql");
+    let file = include_str!("../../../migrations/20261130000004_webhook_hardening.sql");
     let start = file.find("update activity").unwrap();
     let statement = &file[start..start + file[start..].find(';').unwrap()];
     sqlx::query(statement).execute(&app.pool).await.unwrap();

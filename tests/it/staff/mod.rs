@@ -2,6 +2,10 @@
 //! the customer page, roles and cancellations (support-write only), and PIN checks with
 //! their lockout, all in the customer's audit log.
 
+pub mod browser;
+pub mod hardening;
+pub mod impersonation;
+
 use reqwest::StatusCode;
 
 use crate::helpers::*;
