@@ -55,9 +55,12 @@
 #     BENCH_SCENARIOS=api bench/load.sh            # only the Customer API
 #
 # Settings (environment):
-#   BENCH_SCENARIOS="pages flood api ftp-bandwidth sites"
+#   BENCH_SCENARIOS="fortunes pages flood api ftp-bandwidth sites"
 #                            which parts to run (default: all; they run in this order
-#                            whatever the order given): `pages` = / and /account,
+#                            whatever the order given): `fortunes` = the shared Fortunes
+#                            baseline (../shared/bench/fortunes-baseline, or
+#                            BENCH_FORTUNES_DIR) on port BENCH_FORTUNES_PORT=18090 just
+#                            before Berth starts, as the yardstick; `pages` = / and /account,
 #                            `flood` = / under the sign-in flood, `api` = getKeys and
 #                            listContacts over the API, `ftp-bandwidth` =
 #                            /ftp-users (page 1 and page BENCH_FTP_PAGE) and /bandwidth,
@@ -104,7 +107,11 @@ THREADS=${BENCH_THREADS:-2}
 SESSIONS=${BENCH_SESSIONS:-1}
 FLOOD_WORKERS=${BENCH_FLOOD_WORKERS:-32}
 WARMUP=${BENCH_WARMUP:-3}
-SCENARIOS=${BENCH_SCENARIOS:-"pages flood api ftp-bandwidth sites"}
+SCENARIOS=${BENCH_SCENARIOS:-"fortunes pages flood api ftp-bandwidth sites"}
+# The yardstick: the shared Fortunes baseline (axum + sqlx + askama + argon2 on this machine),
+# run in the same invocation, just before Berth starts, so both meet the same machine state.
+FORTUNES_DIR=${BENCH_FORTUNES_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/shared/bench/fortunes-baseline}
+FORTUNES_PORT=${BENCH_FORTUNES_PORT:-18090}
 API_KEYS=${BENCH_API_KEYS:-16}
 API_CONNECTIONS=16
 DEMO_SITES=${BENCH_SITES:-200}
@@ -138,11 +145,15 @@ command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs)"
 scenario() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 for name in $SCENARIOS; do
     case $name in
-    pages | flood | api | ftp-bandwidth | sites) ;;
-    *) die "unknown scenario '$name' in BENCH_SCENARIOS (pages, flood, api, ftp-bandwidth, sites)" ;;
+    fortunes | pages | flood | api | ftp-bandwidth | sites) ;;
+    *) die "unknown scenario '$name' in BENCH_SCENARIOS (fortunes, pages, flood, api, ftp-bandwidth, sites)" ;;
     esac
 done
 [ -n "${SCENARIOS// /}" ] || die "BENCH_SCENARIOS is empty"
+if scenario fortunes; then
+    [ -x "$FORTUNES_DIR/run-bench.sh" ] ||
+        die "no Fortunes baseline at $FORTUNES_DIR (set BENCH_FORTUNES_DIR, or leave 'fortunes' out of BENCH_SCENARIOS)"
+fi
 if scenario sites || scenario ftp-bandwidth || scenario api; then
     command -v psql >/dev/null || die "psql is not installed: apt-get install postgresql-client"
 fi
@@ -226,6 +237,17 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+if scenario fortunes; then
+    echo "== the Fortunes baseline ($FORTUNES_DIR), before Berth starts"
+    # Its own PostgreSQL cluster and server, stopped again by its script; one run of each
+    # endpoint at 16 and 64 connections for BENCH_DURATION seconds, and 20 Argon2 hashes.
+    OUTDIR="$TMP/fortunes" RUNS=1 CONNS="16 64" DURATION="${DURATION}s" ARGON2_N=20 \
+        BIND="127.0.0.1:$FORTUNES_PORT" URL_BASE="http://127.0.0.1:$FORTUNES_PORT" \
+        "$FORTUNES_DIR/run-bench.sh" >"$TMP/fortunes.log" 2>&1 ||
+        { cat "$TMP/fortunes.log" >&2; die "the Fortunes baseline failed"; }
+    grep '^| /' "$TMP/fortunes/summary.md"
+fi
 
 echo "== starting Berth on $BASE (data in $TMP/data)"
 # The API's per-key rate limit (20/s by default) would cap the api scenario; it is raised
@@ -912,6 +934,11 @@ if scenario sites; then
     done
 fi
 echo "resident memory < 150 MiB (peak $(mib "$PEAK_KIB")): $(verdict $((PEAK_KIB < 150 * 1024)))" >>"$TARGETS"
+if scenario fortunes; then
+    echo
+    echo "== the Fortunes baseline in this run (same machine, just before Berth)"
+    grep -v '^#' "$TMP/fortunes/summary.md" | sed '/^$/d'
+fi
 echo
 echo "== targets"
 cat "$TARGETS"
