@@ -79,7 +79,13 @@ impl From<SiteUsage> for SiteBandwidth {
 }
 
 impl From<Billable> for BillableBandwidth {
-    fn from(Billable { usage, as_of, projection }: Billable) -> Self {
+    fn from(
+        Billable {
+            usage,
+            as_of,
+            projection,
+        }: Billable,
+    ) -> Self {
         Self {
             period_start: usage.period.start,
             period_end: usage.period.end,

@@ -111,9 +111,7 @@ pub fn month_name(period: &Period) -> String {
 }
 
 async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
-    let ops::Billable {
-        usage, projection, ..
-    } = ops::billable(&state.pool, me.id()).await?;
+    let ops::Billable { usage, projection, .. } = ops::billable(&state.pool, me.id()).await?;
     let page = BandwidthPage {
         layout: Layout::new(&me, "bandwidth", "Bandwidth").await?,
         month: month_name(&usage.period),

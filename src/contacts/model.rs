@@ -59,11 +59,6 @@ impl MethodKind {
         Self::ALL.into_iter().find(|m| m.as_str() == raw.trim())
     }
 
-    /// The catalogue's id, or `None` for a method this build does not know.
-    pub fn from_id(id: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.as_str() == id)
-    }
-
     /// The one option the method needs.
     pub fn option(self) -> OptionKey {
         match self {
@@ -344,7 +339,10 @@ impl NewMethod {
     pub fn check(method: Option<&str>, options: &[(String, String)]) -> Result<Self, Problems> {
         let mut problems = Problems::default();
         let Some(kind) = method.and_then(MethodKind::parse) else {
-            return Err(Problems::one(ContactField::Method, "Choose email, SMS, phone or webhook."));
+            return Err(Problems::one(
+                ContactField::Method,
+                "Choose email, SMS, phone or webhook.",
+            ));
         };
         let wanted = kind.option_key();
         let field = ContactField::Option(kind.option());
@@ -398,7 +396,10 @@ impl NewSubscription {
         let mut problems = Problems::default();
         let notice_type = notice_type.map(str::trim).unwrap_or_default();
         if !types.contains(&notice_type) {
-            problems.on(ContactField::NoticeType, format!("Choose one of: {}.", types.join(", ")));
+            problems.on(
+                ContactField::NoticeType,
+                format!("Choose one of: {}.", types.join(", ")),
+            );
         }
         let field = ContactField::Option(OptionKey::MinSeverity);
         let mut min_severity = None;
@@ -530,7 +531,8 @@ async fn load(db: &PgPool, customer: CustomerId, only: Option<ContactId>) -> sql
         }
     };
     let mut contacts: Vec<Contact> = Vec::new();
-    for row in rows {        if contacts.last().is_none_or(|c| c.id != row.contact) {
+    for row in rows {
+        if contacts.last().is_none_or(|c| c.id != row.contact) {
             contacts.push(Contact {
                 id: row.contact,
                 name: row.name,
@@ -977,7 +979,12 @@ mod tests {
 
     #[test]
     fn the_option_names_are_the_tables() {
-        for key in [OptionKey::Address, OptionKey::Number, OptionKey::Url, OptionKey::MinSeverity] {
+        for key in [
+            OptionKey::Address,
+            OptionKey::Number,
+            OptionKey::Url,
+            OptionKey::MinSeverity,
+        ] {
             let field = ContactField::Option(key);
             let bare = field.seed().strip_prefix("options.").unwrap();
             assert_eq!(ContactField::option_name(Names::Form, bare), field.form());
@@ -1033,11 +1040,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(bad.get("notice_type_id").is_some() && bad.get("options[min_severity]").is_some());
-        let unknown = subscription(
-            &[("notice_type_id", "outage"), ("options[channel]", "x")],
-            &types,
-        )
-        .unwrap_err();
+        let unknown = subscription(&[("notice_type_id", "outage"), ("options[channel]", "x")], &types).unwrap_err();
         assert!(unknown.get("options[min_severity]").is_some());
     }
 

@@ -119,7 +119,14 @@ async fn index(
     let prefs = current.preferences();
     let raw = query.since.unwrap_or_default();
     let pager = Pager::new(&paging, current.per_page());
-    let listed = ops::list(&state.pool, me.id(), Since::Typed(&raw, &prefs), pager.probe(), pager.offset()).await;
+    let listed = ops::list(
+        &state.pool,
+        me.id(),
+        Since::Typed(&raw, &prefs),
+        pager.probe(),
+        pager.offset(),
+    )
+    .await;
     let (mut notices, errors, status) = match listed {
         Ok(notices) => (notices, FieldErrors::default(), StatusCode::OK),
         Err(NoticeError::Invalid(invalid)) => (

@@ -65,11 +65,7 @@ fn shown(values: &Values) -> BTreeMap<String, String> {
     values.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
-async fn index(
-    HxRequest(htmx): HxRequest,
-    me: SignedIn,
-    current: Current,
-) -> Result<Response, AppError> {
+async fn index(HxRequest(htmx): HxRequest, me: SignedIn, current: Current) -> Result<Response, AppError> {
     let page = SettingsPage::new(&me, shown(current.values()), FieldErrors::default()).await?;
     render(htmx, StatusCode::OK, &page, None)
 }

@@ -573,7 +573,10 @@ async fn the_page_and_the_api_tell_each_mistake_in_the_same_words_on_the_same_fi
     // as the seed does, and the message is the same.
     let fx = crate::api::Fixture::new().await;
     let contact = fx
-        .ok("createContact", serde_json::json!({"customerId": fx.alice.0, "name": "Ops"}))
+        .ok(
+            "createContact",
+            serde_json::json!({"customerId": fx.alice.0, "name": "Ops"}),
+        )
         .await["id"]
         .as_i64()
         .unwrap();
@@ -581,9 +584,21 @@ async fn the_page_and_the_api_tell_each_mistake_in_the_same_words_on_the_same_fi
     client.sign_in("alice", PASSWORD).await;
     client.get("/contacts").await;
     let methods = [
-        ("email", "address", "not-an-address", "options[address]", "options.address"),
+        (
+            "email",
+            "address",
+            "not-an-address",
+            "options[address]",
+            "options.address",
+        ),
         ("sms", "number", "030 1234567", "options[number]", "options.number"),
-        ("webhook", "url", "http://hooks.example.com/x", "options[url]", "options.url"),
+        (
+            "webhook",
+            "url",
+            "http://hooks.example.com/x",
+            "options[url]",
+            "options.url",
+        ),
         ("webhook", "url", "https://127.0.0.1/x", "options[url]", "options.url"),
         ("pigeon", "address", "a@example.com", "method_id", "methodId"),
     ];
