@@ -8,10 +8,10 @@ use axum::response::Response;
 use axum::routing::get;
 use axum_htmx::HxRequest;
 
-use crate::settings::model::Preferences;
+use crate::page;
+use crate::settings::Current;
 use crate::state::AppState;
 use crate::web::{AppError, Layout, PageQuery, Pager, SignedIn, render};
-use crate::{page, settings};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/activity", get(index))
@@ -36,11 +36,11 @@ async fn index(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     me: SignedIn,
+    current: Current,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, AppError> {
-    let values = settings::model::load(&state.pool, me.id()).await?;
-    let prefs = Preferences::from_values(&values);
-    let pager = Pager::new(&query, values.number("items_per_page"));
+    let prefs = current.preferences();
+    let pager = Pager::new(&query, current.per_page());
     let mut entries = crate::audit::recent(&state.pool, me.id(), pager.probe(), pager.offset()).await?;
     let pager = pager.trim(&mut entries);
     let rows = entries

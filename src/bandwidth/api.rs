@@ -1,5 +1,5 @@
 //! The bandwidth's Customer API method: currentBillableBandwidth, the same figures as
-//! `/bandwidth` (`model::usage` and the period's projection), as numbers of bytes.
+//! `/bandwidth` (`ops::billable`), as numbers of bytes.
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{self, SiteUsage, Usage};
+use super::model::SiteUsage;
+use super::ops::{self, Billable};
 use crate::api::{ApiErrors, Args, Caller, Reply};
 use crate::state::AppState;
 use crate::web::AppError;
@@ -77,16 +78,22 @@ impl From<SiteUsage> for SiteBandwidth {
     }
 }
 
-impl BillableBandwidth {
-    fn new(usage: Usage, now: OffsetDateTime) -> Self {
+impl From<Billable> for BillableBandwidth {
+    fn from(
+        Billable {
+            usage,
+            as_of,
+            projection,
+        }: Billable,
+    ) -> Self {
         Self {
             period_start: usage.period.start,
             period_end: usage.period.end,
-            as_of: now,
+            as_of,
             bytes_in: usage.bytes_in,
             bytes_out: usage.bytes_out,
             total: usage.total(),
-            projection: usage.period.projection(usage.total(), now),
+            projection,
             days: usage
                 .days
                 .into_iter()
@@ -119,7 +126,5 @@ async fn current_billable_bandwidth(
     Args(args): Args<BandwidthArgs>,
 ) -> Result<Reply<BillableBandwidth>, AppError> {
     let customer = caller.customer(&state.pool, args.customer_id).await?;
-    let now = OffsetDateTime::now_utc();
-    let usage = model::usage(&state.pool, customer, now).await?;
-    Ok(Reply::new(BillableBandwidth::new(usage, now)))
+    Ok(Reply::new(ops::billable(&state.pool, customer).await?.into()))
 }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod import;
 pub mod model;
+pub mod ops;
 
 use askama::Template;
 use axum::Router;
@@ -13,7 +14,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum_htmx::HxRequest;
-use time::OffsetDateTime;
 
 use crate::page;
 use crate::state::AppState;
@@ -111,15 +111,14 @@ pub fn month_name(period: &Period) -> String {
 }
 
 async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
-    let now = OffsetDateTime::now_utc();
-    let usage = model::usage(&state.pool, me.id(), now).await?;
+    let ops::Billable { usage, projection, .. } = ops::billable(&state.pool, me.id()).await?;
     let page = BandwidthPage {
         layout: Layout::new(&me, "bandwidth", "Bandwidth").await?,
         month: month_name(&usage.period),
         total: human(usage.total()),
         bytes_in: human(usage.bytes_in),
         bytes_out: human(usage.bytes_out),
-        projection: human(usage.period.projection(usage.total(), now)),
+        projection: human(projection),
         bars: bars(&usage),
         sites: usage
             .sites

@@ -49,7 +49,7 @@ impl Period {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct SiteUsage {
     pub site_id: i64,
     pub name: String,
@@ -90,40 +90,46 @@ impl SiteUsage {
 /// What the customer transferred in `period` (in and out). Reads the daily rollup
 /// (migration `bandwidth_rollups`), at most 31 rows.
 pub async fn totals(db: &PgPool, customer: CustomerId, period: Period) -> sqlx::Result<(i64, i64)> {
-    sqlx::query_as(
-        "select least(coalesce(sum(bytes_in), 0), 9223372036854775807)::bigint,
-                least(coalesce(sum(bytes_out), 0), 9223372036854775807)::bigint
-         from bandwidth_customer_days where customer_id = $1 and day >= $2 and day < $3",
+    let totals = sqlx::query!(
+        r#"select least(coalesce(sum(bytes_in), 0), 9223372036854775807)::bigint as "bytes_in!",
+                least(coalesce(sum(bytes_out), 0), 9223372036854775807)::bigint as "bytes_out!"
+         from bandwidth_customer_days where customer_id = $1 and day >= $2 and day < $3"#,
+        customer as CustomerId,
+        period.start.date(),
+        period.end.date(),
     )
-    .bind(customer)
-    .bind(period.start.date())
-    .bind(period.end.date())
     .fetch_one(db)
-    .await
+    .await?;
+    Ok((totals.bytes_in, totals.bytes_out))
 }
 
 /// currentBillableBandwidth, with the days and sites the page shows; from the rollups, so
 /// a month of hourly samples costs a few dozen rows.
 pub async fn usage(db: &PgPool, customer: CustomerId, now: OffsetDateTime) -> sqlx::Result<Usage> {
     let period = Period::containing(now);
-    let per_day: Vec<(Date, i64)> = sqlx::query_as(
-        "select day, least(bytes_in::numeric + bytes_out, 9223372036854775807)::bigint from bandwidth_customer_days
-         where customer_id = $1 and day >= $2 and day < $3 order by day",
+    let per_day: Vec<(Date, i64)> = sqlx::query!(
+        r#"select day, least(bytes_in::numeric + bytes_out, 9223372036854775807)::bigint as "bytes!"
+         from bandwidth_customer_days
+         where customer_id = $1 and day >= $2 and day < $3 order by day"#,
+        customer as CustomerId,
+        period.start.date(),
+        period.end.date(),
     )
-    .bind(customer)
-    .bind(period.start.date())
-    .bind(period.end.date())
     .fetch_all(db)
-    .await?;
-    let sites: Vec<SiteUsage> = sqlx::query_as(
-        "select s.id as site_id, s.name,
-                coalesce(m.bytes_in, 0) as bytes_in, coalesce(m.bytes_out, 0) as bytes_out
+    .await?
+    .into_iter()
+    .map(|row| (row.day, row.bytes))
+    .collect();
+    let sites: Vec<SiteUsage> = sqlx::query_as!(
+        SiteUsage,
+        r#"select s.id as site_id, s.name,
+                coalesce(m.bytes_in, 0) as "bytes_in!", coalesce(m.bytes_out, 0) as "bytes_out!"
          from sites s left join bandwidth_site_months m on m.site_id = s.id and m.month = $2
          where s.customer_id = $1
-         order by coalesce(m.bytes_in::numeric + m.bytes_out, 0) desc, s.name, s.id",
+         order by coalesce(m.bytes_in::numeric + m.bytes_out, 0) desc, s.name, s.id"#,
+        customer as CustomerId,
+        period.start.date(),
     )
-    .bind(customer)
-    .bind(period.start.date())
     .fetch_all(db)
     .await?;
     let days = period
@@ -165,15 +171,21 @@ pub async fn import(db: &PgPool, parsed: Parsed) -> anyhow::Result<Result<u64, V
             SiteRef::Id(_) => None,
         })
         .collect();
-    let by_id: Vec<(i64, i64)> = sqlx::query_as("select id, customer_id from sites where id = any($1)")
-        .bind(&ids)
+    let by_id: Vec<(i64, i64)> = sqlx::query!("select id, customer_id from sites where id = any($1)", &ids)
         .fetch_all(&mut *tx)
-        .await?;
-    let by_name: Vec<(String, i64, i64)> =
-        sqlx::query_as("select hostname, site_id, customer_id from hostnames where hostname = any($1)")
-            .bind(&hostnames)
-            .fetch_all(&mut *tx)
-            .await?;
+        .await?
+        .into_iter()
+        .map(|row| (row.id, row.customer_id))
+        .collect();
+    let by_name: Vec<(String, i64, i64)> = sqlx::query!(
+        "select hostname, site_id, customer_id from hostnames where hostname = any($1)",
+        &hostnames as &[&str],
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|row| (row.hostname, row.site_id, row.customer_id))
+    .collect();
     let mut owners = Vec::with_capacity(parsed.lines.len());
     let mut problems = Vec::new();
     let mut unique = std::collections::HashMap::new();
@@ -204,16 +216,16 @@ pub async fn import(db: &PgPool, parsed: Parsed) -> anyhow::Result<Result<u64, V
     let hours: Vec<OffsetDateTime> = rows.iter().map(|(_, _, l)| l.hour).collect();
     let ins: Vec<i64> = rows.iter().map(|(_, _, l)| l.bytes_in).collect();
     let outs: Vec<i64> = rows.iter().map(|(_, _, l)| l.bytes_out).collect();
-    let stored = sqlx::query(
+    let stored = sqlx::query!(
         "insert into bandwidth_samples (site_id, customer_id, hour, bytes_in, bytes_out)
          select * from unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::bigint[], $5::bigint[])
          on conflict (site_id, hour) do update set bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out",
+        &sites,
+        &customers,
+        &hours,
+        &ins,
+        &outs,
     )
-    .bind(&sites)
-    .bind(&customers)
-    .bind(&hours)
-    .bind(&ins)
-    .bind(&outs)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -228,7 +240,7 @@ pub async fn seed_demo(
     site: i64,
     now: OffsetDateTime,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into bandwidth_samples (customer_id, site_id, hour, bytes_in, bytes_out)
          select $1, $2, h,
                 (20e6 * (1.2 + sin(extract(hour from h) / 24 * 2 * pi())) * (0.5 + random()))::bigint,
@@ -236,11 +248,11 @@ pub async fn seed_demo(
          from generate_series($3::timestamptz, date_trunc('hour', $4::timestamptz, 'UTC') - interval '1 hour',
                               interval '1 hour') as h
          on conflict do nothing",
+        customer as CustomerId,
+        site,
+        Period::containing(now).start,
+        now,
     )
-    .bind(customer)
-    .bind(site)
-    .bind(Period::containing(now).start)
-    .bind(now)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -1,9 +1,8 @@
 //! The contacts' Customer API methods: createContact, destroyContact, createContactMethod,
 //! destroyContactMethod, createContactMethodNotice, destroyContactMethodNotice,
-//! listContactNoticeTypes, listContactMethods, listContacts; the same model calls and rules
-//! as the `/contacts` page (the options are checked by `NewMethod::check` and
-//! `NewSubscription::check`, with the API's field names: `methodId`, `noticeTypeId`,
-//! `options.<key>`).
+//! listContactNoticeTypes, listContactMethods, listContacts; the same operations as the
+//! `/contacts` page (`ops`), their mistakes told under the API's field names (`methodId`,
+//! `noticeTypeId`, `options.<key>`).
 
 use std::collections::BTreeMap;
 
@@ -13,15 +12,23 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{
-    self, API, Contact, ContactId, ContactName, Method, MethodId, MethodKind, NewMethod, NewSubscription, Subscription,
-    SubscriptionId,
-};
+use super::model::{self, Contact, ContactId, Method, MethodId, Subscription, SubscriptionId};
+use super::ops::{self, ContactError, MethodInput, SubscriptionInput};
 use crate::api::model::Object;
-use crate::api::{ApiErrors, Args, Caller, Done, Reply, invalid};
+use crate::api::{ApiErrors, Args, Caller, Done, Reply};
 use crate::identity::CustomerId;
 use crate::state::AppState;
+use crate::validation::Names;
 use crate::web::AppError;
+
+/// A contacts operation's failure as the API tells it: mistakes under the seed's names.
+fn api_error(err: ContactError) -> AppError {
+    match err {
+        ContactError::Invalid(problems) => AppError::Invalid(problems.errors(Names::Seed)),
+        ContactError::NotFound => AppError::NotFound,
+        ContactError::Db(err) => err.into(),
+    }
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -79,13 +86,11 @@ pub struct ContactMethod {
 
 impl From<Method> for ContactMethod {
     fn from(method: Method) -> Self {
-        let options = MethodKind::parse(&method.method_id)
-            .map(|kind| BTreeMap::from([(kind.option_key().to_owned(), method.target)]))
-            .unwrap_or_default();
+        let options = BTreeMap::from([(method.method_id.option_key().to_owned(), method.target)]);
         Self {
             id: method.id.0,
             contact_id: method.contact_id.0,
-            method_id: method.method_id,
+            method_id: method.method_id.as_str().to_owned(),
             label: method.label,
             options,
             subscriptions: method
@@ -117,7 +122,7 @@ impl From<Subscription> for ContactMethodNotice {
             id: s.id.0,
             contact_method_id: s.contact_method_id.0,
             notice_type_id: s.notice_type_id,
-            options: BTreeMap::from([("min_severity".to_owned(), s.min_severity)]),
+            options: BTreeMap::from([("min_severity".to_owned(), s.min_severity.as_str().to_owned())]),
         }
     }
 }
@@ -171,10 +176,9 @@ async fn create_contact(
     Args(args): Args<CreateContactArgs>,
 ) -> Result<Reply<CustomerContact>, AppError> {
     let customer = caller.customer(&state.pool, args.customer_id).await?;
-    let name: ContactName = args.name.parse().map_err(|message: String| invalid("name", message))?;
-    let mut tx = state.pool.begin().await?;
-    let id = model::create_contact(&mut tx, customer, &caller.actor(), &name, Some(caller.address)).await?;
-    tx.commit().await?;
+    let (id, _) = ops::create_contact(&state.pool, &caller.who(customer), &args.name)
+        .await
+        .map_err(api_error)?;
     Ok(Reply::new(contact_reply(&state, customer, id).await?))
 }
 
@@ -196,17 +200,9 @@ async fn destroy_contact(
     Args(args): Args<ContactIdArgs>,
 ) -> Result<Done, AppError> {
     let customer = caller.owner(&state.pool, Object::Contact, args.contact_id).await?;
-    let mut tx = state.pool.begin().await?;
-    model::delete_contact(
-        &mut tx,
-        customer,
-        &caller.actor(),
-        ContactId(args.contact_id),
-        Some(caller.address),
-    )
-    .await?
-    .ok_or(AppError::NotFound)?;
-    tx.commit().await?;
+    ops::delete_contact(&state.pool, &caller.who(customer), ContactId(args.contact_id))
+        .await
+        .map_err(api_error)?;
     Ok(Done::YES)
 }
 
@@ -239,42 +235,16 @@ async fn create_contact_method(
 ) -> Result<Reply<ContactMethod>, AppError> {
     let customer = caller.owner(&state.pool, Object::Contact, args.contact_id).await?;
     let contact = ContactId(args.contact_id);
-    // Another customer's contact is not found, whatever the arguments say.
-    model::contact(&state.pool, customer, contact)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let options: Vec<(&str, &str)> = args
-        .options
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let method = NewMethod::check(&API, Some(&args.method_id), &options)?;
-    let secret = (method.kind == model::MethodKind::Webhook).then(model::signing_secret);
-    let mut tx = state.pool.begin().await?;
-    let id = match model::add_method(
-        &mut tx,
-        customer,
-        &caller.actor(),
-        contact,
-        &method,
-        secret.as_deref(),
-        Some(caller.address),
-    )
-    .await?
-    {
-        model::Added::Method(id) => id,
-        model::Added::NoContact => return Err(AppError::NotFound),
-        model::Added::TooManyWebhooks => {
-            let mut errors = crate::validation::FieldErrors::default();
-            errors.add((API.option)("url"), model::too_many_webhooks());
-            return Err(errors.into());
-        }
+    let input = MethodInput {
+        method: Some(args.method_id),
+        options: args.options.into_iter().flatten().collect(),
     };
-    tx.commit().await?;
-    let mut added: ContactMethod = method_of(&state, customer, contact, id).await?.into();
-    added.signing_secret = secret;
-    Ok(Reply::new(added))
+    let added = ops::add_method(&state.pool, &caller.who(customer), contact, input)
+        .await
+        .map_err(api_error)?;
+    let mut method: ContactMethod = method_of(&state, customer, contact, added.id).await?.into();
+    method.signing_secret = added.secret;
+    Ok(Reply::new(method))
 }
 
 /// A method of a contact of the customer's.
@@ -310,17 +280,9 @@ async fn destroy_contact_method(
     let customer = caller
         .owner(&state.pool, Object::ContactMethod, args.contact_method_id)
         .await?;
-    let mut tx = state.pool.begin().await?;
-    model::delete_method(
-        &mut tx,
-        customer,
-        &caller.actor(),
-        MethodId(args.contact_method_id),
-        Some(caller.address),
-    )
-    .await?
-    .ok_or(AppError::NotFound)?;
-    tx.commit().await?;
+    ops::delete_method(&state.pool, &caller.who(customer), MethodId(args.contact_method_id))
+        .await
+        .map_err(api_error)?;
     Ok(Done::YES)
 }
 
@@ -352,33 +314,19 @@ async fn create_contact_method_notice(
     let customer = caller
         .owner(&state.pool, Object::ContactMethod, args.contact_method_id)
         .await?;
-    let method = MethodId(args.contact_method_id);
-    // A method of another customer's contact is not found, whatever the arguments say.
-    model::method_contact(&state.pool, customer, method)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let types = crate::notices::model::types(&state.pool).await?;
-    let type_ids: Vec<&str> = types.iter().map(|t| t.id.as_str()).collect();
-    let options: Vec<(&str, &str)> = args
-        .options
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let subscription = NewSubscription::check(&API, Some(&args.notice_type_id), &options, &type_ids)?;
-    let mut tx = state.pool.begin().await?;
-    let (_, id, _) = model::subscribe(
-        &mut tx,
-        customer,
-        &caller.actor(),
-        method,
-        &subscription,
-        Some(caller.address),
+    let input = SubscriptionInput {
+        notice_type: Some(args.notice_type_id),
+        options: args.options.into_iter().flatten().collect(),
+    };
+    let saved = ops::subscribe(
+        &state.pool,
+        &caller.who(customer),
+        MethodId(args.contact_method_id),
+        input,
     )
-    .await?
-    .ok_or(AppError::NotFound)?;
-    tx.commit().await?;
-    Ok(Reply::new(id.0))
+    .await
+    .map_err(api_error)?;
+    Ok(Reply::new(saved.subscribed.id.0))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -401,17 +349,13 @@ async fn destroy_contact_method_notice(
     let customer = caller
         .owner(&state.pool, Object::ContactMethodNotice, args.contact_method_notice_id)
         .await?;
-    let mut tx = state.pool.begin().await?;
-    model::unsubscribe(
-        &mut tx,
-        customer,
-        &caller.actor(),
+    ops::unsubscribe(
+        &state.pool,
+        &caller.who(customer),
         SubscriptionId(args.contact_method_notice_id),
-        Some(caller.address),
     )
-    .await?
-    .ok_or(AppError::NotFound)?;
-    tx.commit().await?;
+    .await
+    .map_err(api_error)?;
     Ok(Done::YES)
 }
 
@@ -458,10 +402,8 @@ async fn list_contact_methods(
         methods
             .into_iter()
             .map(|m| ContactMethodType {
-                options: MethodKind::parse(&m.id)
-                    .map(|kind| vec![kind.option_key().to_owned()])
-                    .unwrap_or_default(),
-                id: m.id,
+                options: vec![m.id.option_key().to_owned()],
+                id: m.id.as_str().to_owned(),
                 label: m.label,
             })
             .collect(),

@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod model;
+pub mod ops;
 
 use askama::Template;
 use axum::Router;
@@ -21,14 +22,13 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 
-use crate::notices::model::{NoticeType, SEVERITIES};
+use crate::notices::model::{NoticeType, SEVERITIES, Severity};
 use crate::page;
 use crate::state::AppState;
-use crate::validation::FieldErrors;
+use crate::validation::Names;
 use crate::web::{AppError, ClientIp, Form, FormState, Layout, PathId, SignedIn, render, see_other};
-use model::{
-    Contact, ContactId, ContactName, Method, MethodId, MethodType, NewMethod, NewSubscription, SubscriptionId,
-};
+use model::{Contact, ContactId, Method, MethodId, MethodType, Problems, SubscriptionId};
+use ops::{ContactError, MethodInput, SubscriptionInput};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -52,10 +52,6 @@ impl Catalogues {
             methods: model::method_types(&state.pool).await?,
             notices: crate::notices::model::types(&state.pool).await?,
         })
-    }
-
-    fn notice_ids(&self) -> Vec<&str> {
-        self.notices.iter().map(|t| t.id.as_str()).collect()
     }
 }
 
@@ -127,7 +123,7 @@ impl ContactView {
                     .map(|t| {
                         let subscription = method.subscriptions.iter().find(|s| s.notice_type_id == t.id);
                         let form = failed.filter(|_| failed_type == Some(t.id.as_str()));
-                        let stored = subscription.map_or("info", |s| s.min_severity.as_str());
+                        let stored = subscription.map_or(Severity::Info, |s| s.min_severity).as_str();
                         Cell {
                             notice_type: t.id.clone(),
                             label: t.label.clone(),
@@ -258,19 +254,14 @@ async fn create(
     me: SignedIn,
     Form(input): Form<CreateInput>,
 ) -> Result<Response, AppError> {
-    let name = match input.name.parse::<ContactName>() {
-        Ok(name) => name,
-        Err(message) => {
-            let mut errors = FieldErrors::default();
-            errors.add("name", message);
-            let form = FormState::failed(&[("name", &input.name)], errors);
+    let name = match ops::create_contact(&state.pool, &me.who(ip), &input.name).await {
+        Ok((_, name)) => name,
+        Err(err) => {
+            let form = FormState::failed(&[("name", &input.name)], problems(err)?.errors(Names::Form));
             let page = ContactsPage::load(&state, &me, form, None).await?;
             return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
         }
     };
-    let mut tx = state.pool.begin().await?;
-    model::create_contact(&mut tx, me.id(), &me.actor(), &name, Some(ip)).await?;
-    tx.commit().await?;
     let message = format!("Contact {} added.", name.as_str());
     if !htmx {
         return see_other(&me.session, "/contacts", &message).await;
@@ -286,16 +277,32 @@ async fn delete(
     me: SignedIn,
     PathId(contact): PathId<ContactId>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let name = model::delete_contact(&mut tx, me.id(), &me.actor(), contact, Some(ip))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    tx.commit().await?;
+    let name = ops::delete_contact(&state.pool, &me.who(ip), contact)
+        .await
+        .map_err(page_error)?;
     let message = format!("Contact {name} deleted, with its methods and subscriptions.");
     if htmx {
         render(true, StatusCode::OK, &Removed, Some(&message))
     } else {
         see_other(&me.session, "/contacts", &message).await
+    }
+}
+
+/// A contacts operation's failure as the page tells it: input problems go back to the form;
+/// anything else is the page's error.
+fn problems(err: ContactError) -> Result<Problems, AppError> {
+    match err {
+        ContactError::Invalid(problems) => Ok(problems),
+        other => Err(page_error(other)),
+    }
+}
+
+/// A contacts operation's failure where no form is shown again.
+fn page_error(err: ContactError) -> AppError {
+    match err {
+        ContactError::Invalid(problems) => AppError::Invalid(problems.errors(Names::Form)),
+        ContactError::NotFound => AppError::NotFound,
+        ContactError::Db(err) => err.into(),
     }
 }
 
@@ -342,47 +349,23 @@ async fn add_method(
     PathId(contact): PathId<ContactId>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    // Another customer's contact is not found, whatever the form says.
-    model::contact(&state.pool, me.id(), contact)
-        .await?
-        .ok_or(AppError::NotFound)?;
     let fields = ["method_id", "options[address]", "options[number]", "options[url]"];
-    let method = match NewMethod::parse(&pairs) {
-        Ok(method) => method,
-        Err(errors) => {
-            let form = FormState::failed(&typed(&pairs, &fields), errors);
+    let input = MethodInput {
+        method: model::form_value(&pairs, "method_id"),
+        options: model::form_options(&pairs),
+    };
+    let added = match ops::add_method(&state.pool, &me.who(ip), contact, input).await {
+        Ok(added) => added,
+        Err(err) => {
+            let form = FormState::failed(&typed(&pairs, &fields), problems(err)?.errors(Names::Form));
             return respond(&state, &me, htmx, contact, Err(Shown::AddFailed(form))).await;
         }
     };
-    let secret = (method.kind == model::MethodKind::Webhook).then(model::signing_secret);
-    let mut tx = state.pool.begin().await?;
-    let added = match model::add_method(
-        &mut tx,
-        me.id(),
-        &me.actor(),
-        contact,
-        &method,
-        secret.as_deref(),
-        Some(ip),
-    )
-    .await?
-    {
-        model::Added::Method(id) => id,
-        model::Added::NoContact => return Err(AppError::NotFound),
-        model::Added::TooManyWebhooks => {
-            drop(tx);
-            let mut errors = FieldErrors::default();
-            errors.add("options[url]", model::too_many_webhooks());
-            let form = FormState::failed(&typed(&pairs, &fields), errors);
-            return respond(&state, &me, htmx, contact, Err(Shown::AddFailed(form))).await;
-        }
-    };
-    tx.commit().await?;
-    let Some(secret) = secret else {
+    let Some(secret) = added.secret else {
         return respond(&state, &me, htmx, contact, Ok("Contact method added.".into())).await;
     };
     // The signing secret is shown now, once, on a page that is not kept.
-    let shown = Shown::Secret(added, secret);
+    let shown = Shown::Secret(added.id, secret);
     let message = "Webhook added. Copy its signing secret now: it is not shown again.";
     let mut response = if htmx {
         let found = model::contact(&state.pool, me.id(), contact).await?;
@@ -410,11 +393,9 @@ async fn delete_method(
     me: SignedIn,
     PathId(method): PathId<MethodId>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let contact = model::delete_method(&mut tx, me.id(), &me.actor(), method, Some(ip))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    tx.commit().await?;
+    let contact = ops::delete_method(&state.pool, &me.who(ip), method)
+        .await
+        .map_err(page_error)?;
     let message = "Contact method deleted, with its subscriptions.".to_owned();
     respond(&state, &me, htmx, contact, Ok(message)).await
 }
@@ -427,34 +408,34 @@ async fn subscribe(
     PathId(method): PathId<MethodId>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    // A method of another customer's contact is not found, whatever the form says.
-    let contact = model::method_contact(&state.pool, me.id(), method)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let catalogues = Catalogues::load(&state).await?;
-    let subscription = match NewSubscription::parse(&pairs, &catalogues.notice_ids()) {
-        Ok(subscription) => subscription,
-        Err(errors) => {
+    let input = SubscriptionInput {
+        notice_type: model::form_value(&pairs, "notice_type_id"),
+        options: model::form_options(&pairs),
+    };
+    let saved = match ops::subscribe(&state.pool, &me.who(ip), method, input).await {
+        Ok(saved) => saved,
+        Err(err) => {
+            let errors = problems(err)?.errors(Names::Form);
+            // A method of another customer's contact was not found above, whatever the form said.
+            let contact = model::method_contact(&state.pool, me.id(), method)
+                .await?
+                .ok_or(AppError::NotFound)?;
             let form = FormState::failed(&typed(&pairs, &["notice_type_id", "options[min_severity]"]), errors);
             return respond(&state, &me, htmx, contact, Err(Shown::SubscribeFailed(method, form))).await;
         }
     };
-    let mut tx = state.pool.begin().await?;
-    let (contact, _, created) = model::subscribe(&mut tx, me.id(), &me.actor(), method, &subscription, Some(ip))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    tx.commit().await?;
+    let catalogues = Catalogues::load(&state).await?;
     let label = catalogues
         .notices
         .iter()
-        .find(|t| t.id == subscription.notice_type)
-        .map_or(subscription.notice_type.as_str(), |t| t.label.as_str());
-    let message = if created {
-        format!("Subscribed to {label} from {}.", subscription.min_severity)
+        .find(|t| t.id == saved.notice_type)
+        .map_or(saved.notice_type.as_str(), |t| t.label.as_str());
+    let message = if saved.subscribed.created {
+        format!("Subscribed to {label} from {}.", saved.min_severity)
     } else {
-        format!("{label} now from {}.", subscription.min_severity)
+        format!("{label} now from {}.", saved.min_severity)
     };
-    respond(&state, &me, htmx, contact, Ok(message)).await
+    respond(&state, &me, htmx, saved.subscribed.contact, Ok(message)).await
 }
 
 async fn unsubscribe(
@@ -464,11 +445,9 @@ async fn unsubscribe(
     me: SignedIn,
     PathId(subscription): PathId<SubscriptionId>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let (contact, notice_type) = model::unsubscribe(&mut tx, me.id(), &me.actor(), subscription, Some(ip))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    tx.commit().await?;
+    let (contact, notice_type) = ops::unsubscribe(&state.pool, &me.who(ip), subscription)
+        .await
+        .map_err(page_error)?;
     respond(
         &state,
         &me,

@@ -2,16 +2,14 @@
 //! options validated by method) and their subscriptions to notice types (each with its
 //! minimum severity). Every query filters by the customer.
 
-use std::net::IpAddr;
-
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
-use crate::audit::record_parts;
+use crate::audit::record;
 use crate::delivery::address;
-use crate::identity::{CustomerId, Email};
-use crate::notices::model::SEVERITIES;
-use crate::validation::FieldErrors;
+use crate::identity::{CustomerId, Email, Who};
+use crate::notices::model::Severity;
+use crate::validation::{Field, FieldErrors, Names};
 
 crate::id_type!(ContactId, MethodId, SubscriptionId);
 
@@ -32,8 +30,9 @@ impl ContactName {
     }
 }
 
-/// A way to reach a contact; the catalogue's ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A way to reach a contact (`contact_methods.method_id`); the catalogue's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum MethodKind {
     Email,
     Sms,
@@ -61,6 +60,15 @@ impl MethodKind {
     }
 
     /// The one option the method needs.
+    pub fn option(self) -> OptionKey {
+        match self {
+            Self::Email => OptionKey::Address,
+            Self::Sms | Self::Phone => OptionKey::Number,
+            Self::Webhook => OptionKey::Url,
+        }
+    }
+
+    /// The key of the one option the method needs.
     pub fn option_key(self) -> &'static str {
         match self {
             Self::Email => "address",
@@ -76,6 +84,12 @@ impl MethodKind {
             Self::Sms | Self::Phone => e164(raw),
             Self::Webhook => https_url(raw),
         }
+    }
+}
+
+impl std::fmt::Display for MethodKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -153,44 +167,145 @@ pub fn https_url(raw: &str) -> Result<String, &'static str> {
     Ok(url)
 }
 
-/// How the fields of a new method or subscription are named where they come from, for
-/// the errors: the page's form (`method_id`, `options[address]`, …) or the API's
-/// arguments (`methodId`, `options.address`, …). The rules are the same.
-#[derive(Debug, Clone, Copy)]
-pub struct FieldNames {
-    pub method: &'static str,
-    pub notice_type: &'static str,
-    /// The name of option `key`.
-    pub option: fn(&str) -> String,
-    /// Where an option that is not one of the method's (or the subscription's) is refused:
-    /// on its own name (the API), or, when there is no field of that name to show it on
-    /// (the form), on the field that decides which options are allowed.
-    pub stray_on_itself: bool,
+/// An option a method or a subscription takes, by its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionKey {
+    Address,
+    Number,
+    Url,
+    MinSeverity,
 }
 
-fn form_option(key: &str) -> String {
-    format!("options[{key}]")
+/// The fields of the contacts' forms and API arguments, each with its form name and its
+/// seed name (createContact, createContactMethod, createContactMethodNotice): the one
+/// table both the page and the API report mistakes by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactField {
+    Name,
+    Method,
+    NoticeType,
+    Option(OptionKey),
 }
 
-fn api_option(key: &str) -> String {
-    format!("options.{key}")
+impl Field for ContactField {
+    fn form(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Method => "method_id",
+            Self::NoticeType => "notice_type_id",
+            Self::Option(OptionKey::Address) => "options[address]",
+            Self::Option(OptionKey::Number) => "options[number]",
+            Self::Option(OptionKey::Url) => "options[url]",
+            Self::Option(OptionKey::MinSeverity) => "options[min_severity]",
+        }
+    }
+
+    fn seed(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Method => "methodId",
+            Self::NoticeType => "noticeTypeId",
+            Self::Option(OptionKey::Address) => "options.address",
+            Self::Option(OptionKey::Number) => "options.number",
+            Self::Option(OptionKey::Url) => "options.url",
+            Self::Option(OptionKey::MinSeverity) => "options.min_severity",
+        }
+    }
 }
 
-/// The page's form.
-pub const FORM: FieldNames = FieldNames {
-    method: "method_id",
-    notice_type: "notice_type_id",
-    option: form_option,
-    stray_on_itself: false,
-};
+impl ContactField {
+    /// The name of option `key`, any key (one that no method takes too), spelt as the
+    /// table spells the known ones: `options[KEY]` in a form, `options.KEY` in the API.
+    pub fn option_name(names: Names, key: &str) -> String {
+        match names {
+            Names::Form => format!("options[{key}]"),
+            Names::Seed => format!("options.{key}"),
+        }
+    }
+}
 
-/// The API's arguments (createContactMethod, createContactMethodNotice).
-pub const API: FieldNames = FieldNames {
-    method: "methodId",
-    notice_type: "noticeTypeId",
-    option: api_option,
-    stray_on_itself: true,
-};
+/// What takes options: a method of some kind, or a subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taker {
+    Method(MethodKind),
+    Subscription,
+}
+
+/// One mistake in a contact's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// A message on a field.
+    On(ContactField, String),
+    /// Option `key` is not one of those `taker` takes (it takes only `wanted`). Its message
+    /// names both options, so it is worded once the names are known.
+    Stray {
+        key: String,
+        wanted: ContactField,
+        taker: Taker,
+    },
+}
+
+/// The mistakes in a contact's input, in the order found, before it is known whether a
+/// form or an API call sent it: [`Problems::errors`] tells them under either's names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Problems(Vec<Problem>);
+
+impl Problems {
+    pub fn one(field: ContactField, message: impl Into<String>) -> Self {
+        Self(vec![Problem::On(field, message.into())])
+    }
+
+    fn on(&mut self, field: ContactField, message: impl Into<String>) {
+        self.0.push(Problem::On(field, message.into()));
+    }
+
+    fn stray(&mut self, key: &str, wanted: ContactField, taker: Taker) {
+        self.0.push(Problem::Stray {
+            key: key.to_owned(),
+            wanted,
+            taker,
+        });
+    }
+
+    fn into_result(self) -> Result<(), Self> {
+        if self.0.is_empty() { Ok(()) } else { Err(self) }
+    }
+
+    /// The messages under the form's or the API's names; a field keeps its first. A stray
+    /// option is refused on its own name in the API; a form has no field of that name to
+    /// show it on, so there it goes on the field that decides which options are allowed.
+    pub fn errors(&self, names: Names) -> FieldErrors {
+        let name = |field: ContactField| match names {
+            Names::Form => field.form(),
+            Names::Seed => field.seed(),
+        };
+        let mut errors = FieldErrors::default();
+        for problem in &self.0 {
+            match problem {
+                Problem::On(field, message) => errors.add(name(*field), message.clone()),
+                Problem::Stray { key, wanted, taker } => {
+                    let stray = ContactField::option_name(names, key);
+                    let wanted_name = name(*wanted);
+                    let message = match taker {
+                        Taker::Method(kind) => {
+                            format!("A {kind} method takes only {wanted_name}; {stray} is not one of its options.")
+                        }
+                        Taker::Subscription => {
+                            format!("A subscription takes only {wanted_name}; {stray} is not one of its options.")
+                        }
+                    };
+                    let place = match (names, taker) {
+                        (Names::Seed, _) => stray,
+                        (Names::Form, Taker::Method(_)) => name(ContactField::Method).to_owned(),
+                        (Names::Form, Taker::Subscription) => wanted_name.to_owned(),
+                    };
+                    errors.add(place, message);
+                }
+            }
+        }
+        errors
+    }
+}
 
 /// `options[KEY]` of a form: the key.
 fn option_key(name: &str) -> Option<&str> {
@@ -198,16 +313,16 @@ fn option_key(name: &str) -> Option<&str> {
 }
 
 /// A form's `options[KEY]` pairs as (key, value).
-fn form_options(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+pub fn form_options(pairs: &[(String, String)]) -> Vec<(String, String)> {
     pairs
         .iter()
-        .filter_map(|(name, value)| option_key(name).map(|key| (key, value.as_str())))
+        .filter_map(|(name, value)| option_key(name).map(|key| (key.to_owned(), value.clone())))
         .collect()
 }
 
 /// The value of a form's field `name`.
-fn form_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+pub fn form_value(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
 }
 
 /// A contact method as asked for: the method and its checked options.
@@ -218,59 +333,44 @@ pub struct NewMethod {
 }
 
 impl NewMethod {
-    /// Reads `method_id` and `options[KEY]` from a form's pairs (see [`NewMethod::check`]).
-    pub fn parse(pairs: &[(String, String)]) -> Result<Self, FieldErrors> {
-        Self::check(&FORM, form_value(pairs, "method_id"), &form_options(pairs))
-    }
-
-    /// Checks a method id and its options, with errors named by `names`. Every option key
-    /// any method takes may be given empty (the form has a field for each), and is then
-    /// ignored; any other key, or another method's key with a value, is refused.
-    pub fn check(names: &FieldNames, method: Option<&str>, options: &[(&str, &str)]) -> Result<Self, FieldErrors> {
-        let mut errors = FieldErrors::default();
+    /// Checks a method id and its options. Every option key any method takes may be given
+    /// empty (the form has a field for each), and is then ignored; any other key, or
+    /// another method's key with a value, is refused.
+    pub fn check(method: Option<&str>, options: &[(String, String)]) -> Result<Self, Problems> {
+        let mut problems = Problems::default();
         let Some(kind) = method.and_then(MethodKind::parse) else {
-            errors.add(names.method, "Choose email, SMS, phone or webhook.");
-            return Err(errors);
+            return Err(Problems::one(
+                ContactField::Method,
+                "Choose email, SMS, phone or webhook.",
+            ));
         };
         let wanted = kind.option_key();
-        let field = (names.option)(wanted);
+        let field = ContactField::Option(kind.option());
         let mut value = None;
-        for &(key, raw) in options {
+        for (key, raw) in options {
             if key == wanted {
                 if value.is_some() {
-                    errors.add(field.clone(), "This option was given twice.");
+                    problems.on(field, "This option was given twice.");
                 }
-                value = Some(raw);
-            } else if !OPTION_KEYS.contains(&key) || !raw.trim().is_empty() {
-                let stray = (names.option)(key);
-                let message = format!(
-                    "A {} method takes only {field}; {stray} is not one of its options.",
-                    kind.as_str()
-                );
-                errors.add(
-                    if names.stray_on_itself {
-                        stray
-                    } else {
-                        names.method.to_owned()
-                    },
-                    message,
-                );
+                value = Some(raw.as_str());
+            } else if !OPTION_KEYS.contains(&key.as_str()) || !raw.trim().is_empty() {
+                problems.stray(key, field, Taker::Method(kind));
             }
         }
         match value.map(str::trim).filter(|v| !v.is_empty()) {
-            None => errors.add(field, missing(kind)),
+            None => problems.on(field, missing(kind)),
             Some(raw) => match kind.check(raw) {
                 Ok(v) => {
-                    errors.into_result()?;
+                    problems.into_result()?;
                     return Ok(Self {
                         kind,
                         options: json!({ wanted: v }),
                     });
                 }
-                Err(message) => errors.add(field, message),
+                Err(message) => problems.on(field, message),
             },
         }
-        Err(errors)
+        Err(problems)
     }
 }
 
@@ -286,90 +386,81 @@ fn missing(kind: MethodKind) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSubscription {
     pub notice_type: String,
-    pub min_severity: &'static str,
+    pub min_severity: Severity,
 }
 
 impl NewSubscription {
-    /// Reads `notice_type_id` and `options[min_severity]` from a form's pairs (see
-    /// [`NewSubscription::check`]).
-    pub fn parse(pairs: &[(String, String)], types: &[&str]) -> Result<Self, FieldErrors> {
-        Self::check(&FORM, form_value(pairs, "notice_type_id"), &form_options(pairs), types)
-    }
-
     /// Checks a notice type (one of `types`) and the options: only `min_severity`, one of
-    /// the severities (default info). Errors are named by `names`.
-    pub fn check(
-        names: &FieldNames,
-        notice_type: Option<&str>,
-        options: &[(&str, &str)],
-        types: &[&str],
-    ) -> Result<Self, FieldErrors> {
-        let mut errors = FieldErrors::default();
+    /// the severities (default info).
+    pub fn check(notice_type: Option<&str>, options: &[(String, String)], types: &[&str]) -> Result<Self, Problems> {
+        let mut problems = Problems::default();
         let notice_type = notice_type.map(str::trim).unwrap_or_default();
         if !types.contains(&notice_type) {
-            errors.add(names.notice_type, format!("Choose one of: {}.", types.join(", ")));
+            problems.on(
+                ContactField::NoticeType,
+                format!("Choose one of: {}.", types.join(", ")),
+            );
         }
-        let field = (names.option)("min_severity");
+        let field = ContactField::Option(OptionKey::MinSeverity);
         let mut min_severity = None;
-        for &(key, raw) in options {
+        for (key, raw) in options {
             if key == "min_severity" {
-                match SEVERITIES.iter().find(|s| **s == raw.trim()) {
-                    Some(s) if min_severity.is_none() => min_severity = Some(*s),
-                    Some(_) => errors.add(field.clone(), "This option was given twice."),
-                    None => errors.add(field.clone(), "Choose info, warning or critical."),
+                match raw.parse::<Severity>() {
+                    Ok(s) if min_severity.is_none() => min_severity = Some(s),
+                    Ok(_) => problems.on(field, "This option was given twice."),
+                    Err(message) => problems.on(field, message),
                 }
             } else {
-                let stray = (names.option)(key);
-                let message = format!("A subscription takes only {field}; {stray} is not one of its options.");
-                errors.add(if names.stray_on_itself { stray } else { field.clone() }, message);
+                problems.stray(key, field, Taker::Subscription);
             }
         }
-        errors.into_result()?;
+        problems.into_result()?;
         Ok(Self {
             notice_type: notice_type.to_owned(),
-            min_severity: min_severity.unwrap_or("info"),
+            min_severity: min_severity.unwrap_or(Severity::Info),
         })
     }
 }
 
 /// A method of the catalogue (listContactMethods).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct MethodType {
-    pub id: String,
+    pub id: MethodKind,
     pub label: String,
 }
 
 pub async fn method_types(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<MethodType>> {
-    sqlx::query_as("select id, label from contact_method_types order by sort")
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        MethodType,
+        r#"select id as "id: MethodKind", label from contact_method_types order by sort"#
+    )
+    .fetch_all(db)
+    .await
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Subscription {
     pub id: SubscriptionId,
     pub contact_method_id: MethodId,
     pub notice_type_id: String,
-    pub min_severity: String,
+    pub min_severity: Severity,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Method {
     pub id: MethodId,
     pub contact_id: ContactId,
-    pub method_id: String,
+    pub method_id: MethodKind,
     pub label: String,
     /// The address, number or URL.
     pub target: String,
-    #[sqlx(skip)]
     pub subscriptions: Vec<Subscription>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Contact {
     pub id: ContactId,
     pub name: String,
-    #[sqlx(skip)]
     pub methods: Vec<Method>,
 }
 
@@ -379,42 +470,68 @@ impl Contact {
     }
 }
 
+/// A contact, one of its methods and one of that method's subscriptions (or none), as
+/// [`load`] reads them.
+struct Row {
+    contact: ContactId,
+    name: String,
+    method: Option<MethodId>,
+    method_id: Option<MethodKind>,
+    label: Option<String>,
+    target: Option<String>,
+    subscription: Option<SubscriptionId>,
+    notice_type_id: Option<String>,
+    min_severity: Option<Severity>,
+}
+
 /// The customer's contacts (all, or the one `only`), by name, with their methods (oldest
 /// first) and subscriptions.
 async fn load(db: &PgPool, customer: CustomerId, only: Option<ContactId>) -> sqlx::Result<Vec<Contact>> {
-    /// A contact, one of its methods and one of that method's subscriptions (or none).
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        contact: ContactId,
-        name: String,
-        method: Option<MethodId>,
-        method_id: Option<String>,
-        label: Option<String>,
-        target: Option<String>,
-        subscription: Option<SubscriptionId>,
-        notice_type_id: Option<String>,
-        min_severity: Option<String>,
-    }
     // One statement; and one for every contact and another for a single one (not `$2 is
     // null or …`), so PostgreSQL keeps a plan for each instead of planning every call.
-    let sql = format!(
-        "select c.id as contact, c.name, m.id as method, m.method_id, t.label,
-                coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '') as target,
-                s.id as subscription, s.notice_type_id, coalesce(s.options ->> 'min_severity', 'info') as min_severity
-         from contacts c
-         left join contact_methods m on m.customer_id = c.customer_id and m.contact_id = c.id
-         left join contact_method_types t on t.id = m.method_id
-         left join contact_method_notices s on s.customer_id = c.customer_id and s.contact_method_id = m.id
-         where c.customer_id = $1{}
-         order by lower(c.name), c.id, m.id, s.id",
-        if only.is_some() { " and c.id = $2" } else { "" }
-    );
-    let mut query = sqlx::query_as::<_, Row>(&sql).bind(customer);
-    if let Some(id) = only {
-        query = query.bind(id);
-    }
+    let rows = match only {
+        None => {
+            sqlx::query_as!(
+                Row,
+                r#"select c.id as "contact: ContactId", c.name, m.id as "method?: MethodId",
+                        m.method_id as "method_id?: MethodKind", t.label as "label?",
+                        coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '') as target,
+                        s.id as "subscription?: SubscriptionId", s.notice_type_id as "notice_type_id?",
+                        coalesce(s.options ->> 'min_severity', 'info') as "min_severity: Severity"
+                 from contacts c
+                 left join contact_methods m on m.customer_id = c.customer_id and m.contact_id = c.id
+                 left join contact_method_types t on t.id = m.method_id
+                 left join contact_method_notices s on s.customer_id = c.customer_id and s.contact_method_id = m.id
+                 where c.customer_id = $1
+                 order by lower(c.name), c.id, m.id, s.id"#,
+                customer as CustomerId,
+            )
+            .fetch_all(db)
+            .await?
+        }
+        Some(id) => {
+            sqlx::query_as!(
+                Row,
+                r#"select c.id as "contact: ContactId", c.name, m.id as "method?: MethodId",
+                        m.method_id as "method_id?: MethodKind", t.label as "label?",
+                        coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '') as target,
+                        s.id as "subscription?: SubscriptionId", s.notice_type_id as "notice_type_id?",
+                        coalesce(s.options ->> 'min_severity', 'info') as "min_severity: Severity"
+                 from contacts c
+                 left join contact_methods m on m.customer_id = c.customer_id and m.contact_id = c.id
+                 left join contact_method_types t on t.id = m.method_id
+                 left join contact_method_notices s on s.customer_id = c.customer_id and s.contact_method_id = m.id
+                 where c.customer_id = $1 and c.id = $2
+                 order by lower(c.name), c.id, m.id, s.id"#,
+                customer as CustomerId,
+                id as ContactId,
+            )
+            .fetch_all(db)
+            .await?
+        }
+    };
     let mut contacts: Vec<Contact> = Vec::new();
-    for row in query.fetch_all(db).await? {
+    for row in rows {
         if contacts.last().is_none_or(|c| c.id != row.contact) {
             contacts.push(Contact {
                 id: row.contact,
@@ -469,11 +586,13 @@ pub async fn method_contact(
     customer: CustomerId,
     id: MethodId,
 ) -> sqlx::Result<Option<ContactId>> {
-    sqlx::query_scalar("select contact_id from contact_methods where customer_id = $1 and id = $2")
-        .bind(customer)
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_scalar!(
+        r#"select contact_id as "contact_id: ContactId" from contact_methods where customer_id = $1 and id = $2"#,
+        customer as CustomerId,
+        id as MethodId,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// The contact a subscription of the customer's belongs to.
@@ -482,49 +601,41 @@ pub async fn subscription_contact(
     customer: CustomerId,
     id: SubscriptionId,
 ) -> sqlx::Result<Option<ContactId>> {
-    sqlx::query_scalar(
-        "select m.contact_id from contact_method_notices s join contact_methods m on m.id = s.contact_method_id
-         where s.customer_id = $1 and m.customer_id = $1 and s.id = $2",
+    sqlx::query_scalar!(
+        r#"select m.contact_id as "contact_id: ContactId"
+         from contact_method_notices s join contact_methods m on m.id = s.contact_method_id
+         where s.customer_id = $1 and m.customer_id = $1 and s.id = $2"#,
+        customer as CustomerId,
+        id as SubscriptionId,
     )
-    .bind(customer)
-    .bind(id)
     .fetch_optional(db)
     .await
 }
 
-pub async fn create_contact(
-    tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
-    name: &ContactName,
-    address: Option<IpAddr>,
-) -> sqlx::Result<ContactId> {
-    let id = sqlx::query_scalar("insert into contacts (customer_id, name) values ($1, $2) returning id")
-        .bind(customer)
-        .bind(name.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-    record_parts(&mut *tx, customer, actor, "contact_created", name.as_str(), address).await?;
+pub async fn create_contact(tx: &mut PgConnection, who: &Who, name: &ContactName) -> sqlx::Result<ContactId> {
+    let id = sqlx::query_scalar!(
+        r#"insert into contacts (customer_id, name) values ($1, $2) returning id as "id: ContactId""#,
+        who.customer as CustomerId,
+        name.as_str(),
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    record(&mut *tx, who, "contact_created", name.as_str()).await?;
     Ok(id)
 }
 
 /// Deletes a contact with its methods and their subscriptions; answers its name, or None
 /// when the customer has no such contact.
-pub async fn delete_contact(
-    tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
-    id: ContactId,
-    address: Option<IpAddr>,
-) -> sqlx::Result<Option<String>> {
-    let name: Option<String> =
-        sqlx::query_scalar("delete from contacts where customer_id = $1 and id = $2 returning name")
-            .bind(customer)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+pub async fn delete_contact(tx: &mut PgConnection, who: &Who, id: ContactId) -> sqlx::Result<Option<String>> {
+    let name = sqlx::query_scalar!(
+        "delete from contacts where customer_id = $1 and id = $2 returning name",
+        who.customer as CustomerId,
+        id as ContactId,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     if let Some(name) = &name {
-        record_parts(&mut *tx, customer, actor, "contact_deleted", name, address).await?;
+        record(&mut *tx, who, "contact_deleted", name).await?;
     }
     Ok(name)
 }
@@ -540,8 +651,8 @@ pub fn signing_secret() -> String {
 /// How a method is named in Activity: `<contact>: <method> <target>`, where a webhook's
 /// URL is cut to its scheme and host. Full webhook URLs are often secrets (a chat token in
 /// the path or query), and Activity is also the staff console's audit log.
-pub fn activity_label(contact: &str, method_id: &str, target: &str) -> String {
-    let target = if method_id == MethodKind::Webhook.as_str() {
+pub fn activity_label(contact: &str, method_id: MethodKind, target: &str) -> String {
+    let target = if method_id == MethodKind::Webhook {
         match url::Url::parse(target) {
             Ok(url) => format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default()),
             Err(_) => "(URL not shown)".to_owned(),
@@ -576,89 +687,91 @@ pub fn too_many_webhooks() -> String {
 /// customer's row, so parallel requests cannot pass it together.
 pub async fn add_method(
     tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
+    who: &Who,
     contact: ContactId,
     method: &NewMethod,
     secret: Option<&str>,
-    address: Option<IpAddr>,
 ) -> sqlx::Result<Added> {
     if method.kind == MethodKind::Webhook {
         // The lock first, in its own statement: a count in the same statement would use the
         // snapshot taken before waiting for the lock, and miss the webhooks just committed.
-        sqlx::query("select 1 from customers where id = $1 for update")
-            .bind(customer)
-            .execute(&mut *tx)
-            .await?;
-        let webhooks: i64 =
-            sqlx::query_scalar("select count(*) from contact_methods where customer_id = $1 and method_id = 'webhook'")
-                .bind(customer)
-                .fetch_one(&mut *tx)
-                .await?;
+        sqlx::query!(
+            "select 1 as locked from customers where id = $1 for update",
+            who.customer as CustomerId
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let webhooks = sqlx::query_scalar!(
+            r#"select count(*) as "count!" from contact_methods where customer_id = $1 and method_id = $2"#,
+            who.customer as CustomerId,
+            MethodKind::Webhook as MethodKind,
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         if webhooks >= MAX_WEBHOOKS {
             return Ok(Added::TooManyWebhooks);
         }
     }
-    let added: Option<(MethodId, String)> = sqlx::query_as(
-        "insert into contact_methods (customer_id, contact_id, method_id, options, signing_secret)
+    let added = sqlx::query!(
+        r#"insert into contact_methods (customer_id, contact_id, method_id, options, signing_secret)
          select $1, id, $3, $4, $5 from contacts where customer_id = $1 and id = $2
-         returning id, (select name from contacts where id = $2)",
+         returning id as "id: MethodId", (select name from contacts where id = $2) as "name!""#,
+        who.customer as CustomerId,
+        contact as ContactId,
+        method.kind as MethodKind,
+        method.options,
+        secret,
     )
-    .bind(customer)
-    .bind(contact)
-    .bind(method.kind.as_str())
-    .bind(&method.options)
-    .bind(secret)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((id, name)) = added else {
+    let Some(added) = added else {
         return Ok(Added::NoContact);
     };
     let target = method.options[method.kind.option_key()].as_str().unwrap_or_default();
-    let detail = activity_label(&name, method.kind.as_str(), target);
-    record_parts(&mut *tx, customer, actor, "contact_method_added", &detail, address).await?;
-    Ok(Added::Method(id))
+    let detail = activity_label(&added.name, method.kind, target);
+    record(&mut *tx, who, "contact_method_added", &detail).await?;
+    Ok(Added::Method(added.id))
 }
 
 /// Deletes a method of the customer's with its subscriptions; answers its contact.
-pub async fn delete_method(
-    tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
-    id: MethodId,
-    address: Option<IpAddr>,
-) -> sqlx::Result<Option<ContactId>> {
-    let deleted: Option<(ContactId, String, String, String)> = sqlx::query_as(
-        "delete from contact_methods m using contacts c
+pub async fn delete_method(tx: &mut PgConnection, who: &Who, id: MethodId) -> sqlx::Result<Option<ContactId>> {
+    let deleted = sqlx::query!(
+        r#"delete from contact_methods m using contacts c
          where m.customer_id = $1 and m.id = $2 and c.id = m.contact_id
-         returning m.contact_id, c.name, m.method_id,
-                   coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '')",
+         returning m.contact_id as "contact_id: ContactId", c.name, m.method_id as "method_id: MethodKind",
+                   coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '') as "target!""#,
+        who.customer as CustomerId,
+        id as MethodId,
     )
-    .bind(customer)
-    .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((contact, name, method_id, target)) = deleted else {
+    let Some(deleted) = deleted else {
         return Ok(None);
     };
-    let detail = activity_label(&name, &method_id, &target);
-    record_parts(&mut *tx, customer, actor, "contact_method_deleted", &detail, address).await?;
-    Ok(Some(contact))
+    let detail = activity_label(&deleted.name, deleted.method_id, &deleted.target);
+    record(&mut *tx, who, "contact_method_deleted", &detail).await?;
+    Ok(Some(deleted.contact_id))
+}
+
+/// What [`subscribe`] saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subscribed {
+    pub contact: ContactId,
+    pub id: SubscriptionId,
+    /// Whether the subscription is new (else its minimum severity changed).
+    pub created: bool,
 }
 
 /// Subscribes a method of the customer's to a notice type; a method already subscribed to
-/// that type gets the new minimum severity. Answers the method's contact, the
-/// subscription and whether it is new, or None when the customer has no such method.
+/// that type gets the new minimum severity. None when the customer has no such method.
 pub async fn subscribe(
     tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
+    who: &Who,
     method: MethodId,
     subscription: &NewSubscription,
-    address: Option<IpAddr>,
-) -> sqlx::Result<Option<(ContactId, SubscriptionId, bool)>> {
-    let saved: Option<(ContactId, SubscriptionId, bool, String, String, String)> = sqlx::query_as(
-        "with m as (
+) -> sqlx::Result<Option<Subscribed>> {
+    let saved = sqlx::query!(
+        r#"with m as (
              select m.id, m.contact_id, c.name, m.method_id,
                     coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '') as target
              from contact_methods m join contacts c on c.id = m.contact_id
@@ -669,19 +782,22 @@ pub async fn subscribe(
              on conflict (contact_method_id, notice_type_id) do update set options = excluded.options
              returning id, (xmax = 0) as created
          )
-         select m.contact_id, saved.id, saved.created, m.name, m.method_id, m.target from m, saved",
+         select m.contact_id as "contact_id!: ContactId", saved.id as "id!: SubscriptionId",
+                saved.created as "created!", m.name as "name!", m.method_id as "method_id!: MethodKind",
+                m.target as "target!"
+         from m, saved"#,
+        who.customer as CustomerId,
+        method as MethodId,
+        subscription.notice_type,
+        json!({ "min_severity": subscription.min_severity.as_str() }),
     )
-    .bind(customer)
-    .bind(method)
-    .bind(&subscription.notice_type)
-    .bind(json!({ "min_severity": subscription.min_severity }))
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((contact, id, created, name, method_id, target)) = saved else {
+    let Some(saved) = saved else {
         return Ok(None);
     };
-    let what = activity_label(&name, &method_id, &target);
-    let (kind, verb) = if created {
+    let what = activity_label(&saved.name, saved.method_id, &saved.target);
+    let (kind, verb) = if saved.created {
         ("contact_subscribed", "subscribed to")
     } else {
         ("contact_subscription_changed", "now hears about")
@@ -690,44 +806,43 @@ pub async fn subscribe(
         "{what} {verb} {} from {}",
         subscription.notice_type, subscription.min_severity
     );
-    record_parts(&mut *tx, customer, actor, kind, &detail, address).await?;
-    Ok(Some((contact, id, created)))
+    record(&mut *tx, who, kind, &detail).await?;
+    Ok(Some(Subscribed {
+        contact: saved.contact_id,
+        id: saved.id,
+        created: saved.created,
+    }))
 }
 
 /// Removes a subscription of the customer's; answers its method's contact and its type.
 pub async fn unsubscribe(
     tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
+    who: &Who,
     id: SubscriptionId,
-    address: Option<IpAddr>,
 ) -> sqlx::Result<Option<(ContactId, String)>> {
-    let deleted: Option<(ContactId, String, String, String, String)> = sqlx::query_as(
-        "delete from contact_method_notices s using contact_methods m, contacts c
+    let deleted = sqlx::query!(
+        r#"delete from contact_method_notices s using contact_methods m, contacts c
          where s.customer_id = $1 and s.id = $2 and m.id = s.contact_method_id and c.id = m.contact_id
-         returning m.contact_id, s.notice_type_id, c.name, m.method_id,
-                   coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '')",
+         returning m.contact_id as "contact_id: ContactId", s.notice_type_id, c.name,
+                   m.method_id as "method_id: MethodKind",
+                   coalesce(m.options ->> 'address', m.options ->> 'number', m.options ->> 'url', '') as "target!""#,
+        who.customer as CustomerId,
+        id as SubscriptionId,
     )
-    .bind(customer)
-    .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((contact, notice_type, name, method_id, target)) = deleted else {
+    let Some(deleted) = deleted else {
         return Ok(None);
     };
-    let what = activity_label(&name, &method_id, &target);
-    let detail = format!("{what} unsubscribed from {notice_type}");
-    record_parts(&mut *tx, customer, actor, "contact_unsubscribed", &detail, address).await?;
-    Ok(Some((contact, notice_type)))
+    let what = activity_label(&deleted.name, deleted.method_id, &deleted.target);
+    let detail = format!("{what} unsubscribed from {}", deleted.notice_type_id);
+    record(&mut *tx, who, "contact_unsubscribed", &detail).await?;
+    Ok(Some((deleted.contact_id, deleted.notice_type_id)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-    }
 
     #[test]
     fn numbers_are_e164() {
@@ -820,98 +935,141 @@ mod tests {
         assert_eq!(
             activity_label(
                 "Ops",
-                "webhook",
+                MethodKind::Webhook,
                 "https://hooks.slack.com:8443/services/T0/B0/s3cr3t?token=x#y"
             ),
             "Ops: webhook https://hooks.slack.com"
         );
         assert_eq!(
-            activity_label("Ops", "webhook", "https://[2606:4700::1]/s3cr3t"),
+            activity_label("Ops", MethodKind::Webhook, "https://[2606:4700::1]/s3cr3t"),
             "Ops: webhook https://[2606:4700::1]"
         );
         assert_eq!(
-            activity_label("Ops", "webhook", "not a url s3cr3t"),
+            activity_label("Ops", MethodKind::Webhook, "not a url s3cr3t"),
             "Ops: webhook (URL not shown)"
         );
         assert_eq!(
-            activity_label("Ops", "email", "ops@example.com"),
+            activity_label("Ops", MethodKind::Email, "ops@example.com"),
             "Ops: email ops@example.com"
         );
     }
 
+    fn form(pairs: &[(&str, &str)]) -> (Option<String>, Vec<(String, String)>, Option<String>) {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        (
+            form_value(&pairs, "method_id"),
+            form_options(&pairs),
+            form_value(&pairs, "notice_type_id"),
+        )
+    }
+
+    fn method(pairs: &[(&str, &str)]) -> Result<NewMethod, FieldErrors> {
+        let (method, options, _) = form(pairs);
+        NewMethod::check(method.as_deref(), &options).map_err(|p| p.errors(Names::Form))
+    }
+
+    fn subscription(pairs: &[(&str, &str)], types: &[&str]) -> Result<NewSubscription, FieldErrors> {
+        let (_, options, notice_type) = form(pairs);
+        NewSubscription::check(notice_type.as_deref(), &options, types).map_err(|p| p.errors(Names::Form))
+    }
+
+    fn api(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn the_option_names_are_the_tables() {
+        for key in [
+            OptionKey::Address,
+            OptionKey::Number,
+            OptionKey::Url,
+            OptionKey::MinSeverity,
+        ] {
+            let field = ContactField::Option(key);
+            let bare = field.seed().strip_prefix("options.").unwrap();
+            assert_eq!(ContactField::option_name(Names::Form, bare), field.form());
+            assert_eq!(ContactField::option_name(Names::Seed, bare), field.seed());
+        }
+    }
+
     #[test]
     fn method_options_follow_the_method() {
-        let m = NewMethod::parse(&pairs(&[
+        let m = method(&[
             ("method_id", "email"),
             ("options[address]", "a@example.com"),
             ("options[number]", ""),
             ("options[url]", ""),
-        ]))
+        ])
         .unwrap();
         assert_eq!(m.kind, MethodKind::Email);
         assert_eq!(m.options, json!({"address": "a@example.com"}));
-        let unknown = NewMethod::parse(&pairs(&[
+        let unknown = method(&[
             ("method_id", "email"),
             ("options[address]", "a@example.com"),
             ("options[colour]", ""),
-        ]))
+        ])
         .unwrap_err();
         assert!(unknown.get("method_id").is_some());
-        let other = NewMethod::parse(&pairs(&[
+        let other = method(&[
             ("method_id", "sms"),
             ("options[number]", "+4930123456"),
             ("options[url]", "https://example.com"),
-        ]))
+        ])
         .unwrap_err();
         assert!(other.get("method_id").is_some());
-        let missing = NewMethod::parse(&pairs(&[("method_id", "webhook")])).unwrap_err();
+        let missing = method(&[("method_id", "webhook")]).unwrap_err();
         assert!(missing.get("options[url]").is_some());
-        let bogus = NewMethod::parse(&pairs(&[("method_id", "pigeon")])).unwrap_err();
+        let bogus = method(&[("method_id", "pigeon")]).unwrap_err();
         assert!(bogus.get("method_id").is_some());
     }
 
     #[test]
     fn subscription_options() {
         let types = ["billing", "outage"];
-        let s = NewSubscription::parse(&pairs(&[("notice_type_id", "outage")]), &types).unwrap();
-        assert_eq!(s.min_severity, "info");
-        let s = NewSubscription::parse(
-            &pairs(&[("notice_type_id", "outage"), ("options[min_severity]", "critical")]),
+        let s = subscription(&[("notice_type_id", "outage")], &types).unwrap();
+        assert_eq!(s.min_severity, Severity::Info);
+        let s = subscription(
+            &[("notice_type_id", "outage"), ("options[min_severity]", "critical")],
             &types,
         )
         .unwrap();
-        assert_eq!(s.min_severity, "critical");
-        let bad = NewSubscription::parse(
-            &pairs(&[("notice_type_id", "weather"), ("options[min_severity]", "loud")]),
+        assert_eq!(s.min_severity, Severity::Critical);
+        let bad = subscription(
+            &[("notice_type_id", "weather"), ("options[min_severity]", "loud")],
             &types,
         )
         .unwrap_err();
         assert!(bad.get("notice_type_id").is_some() && bad.get("options[min_severity]").is_some());
-        let unknown = NewSubscription::parse(
-            &pairs(&[("notice_type_id", "outage"), ("options[channel]", "x")]),
-            &types,
-        )
-        .unwrap_err();
+        let unknown = subscription(&[("notice_type_id", "outage"), ("options[channel]", "x")], &types).unwrap_err();
         assert!(unknown.get("options[min_severity]").is_some());
     }
 
     #[test]
     fn the_api_names_the_same_rules_its_own_way() {
         let m = NewMethod::check(
-            &API,
             Some("webhook"),
-            &[("url", "https://example.com/x"), ("address", "")],
+            &api(&[("url", "https://example.com/x"), ("address", "")]),
         )
         .unwrap();
         assert_eq!(m.options, json!({"url": "https://example.com/x"}));
-        let bad = NewMethod::check(&API, Some("email"), &[("address", "nope"), ("colour", "red")]).unwrap_err();
+        let bad = NewMethod::check(Some("email"), &api(&[("address", "nope"), ("colour", "red")]))
+            .unwrap_err()
+            .errors(Names::Seed);
         assert!(bad.get("options.address").is_some());
         assert_eq!(
             bad.get("options.colour"),
             Some("A email method takes only options.address; options.colour is not one of its options.")
         );
-        assert!(NewMethod::check(&API, None, &[]).unwrap_err().get("methodId").is_some());
-        let bad = NewSubscription::check(&API, Some("weather"), &[("channel", "x")], &["outage"]).unwrap_err();
+        assert!(
+            NewMethod::check(None, &[])
+                .unwrap_err()
+                .errors(Names::Seed)
+                .get("methodId")
+                .is_some()
+        );
+        let bad = NewSubscription::check(Some("weather"), &api(&[("channel", "x")]), &["outage"])
+            .unwrap_err()
+            .errors(Names::Seed);
         assert!(bad.get("noticeTypeId").is_some() && bad.get("options.channel").is_some());
     }
 

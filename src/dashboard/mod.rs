@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum_htmx::HxRequest;
 
-use crate::settings::model::Preferences;
+use crate::settings::Current;
 use crate::state::AppState;
 use crate::web::{AppError, Layout, SignedIn, render};
 use crate::{bandwidth, page};
@@ -34,9 +34,14 @@ struct DashboardPage {
 }
 page!(DashboardPage);
 
-async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
+async fn index(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    me: SignedIn,
+    current: Current,
+) -> Result<Response, AppError> {
     let summary = model::summary(&state.pool, me.id()).await?;
-    let prefs = Preferences::new(summary.time_zone.as_deref(), summary.date_format.as_deref());
+    let prefs = current.preferences();
     let now = time::OffsetDateTime::now_utc();
     let period = bandwidth::model::Period::containing(now);
     let (bytes_in, bytes_out) = bandwidth::model::totals(&state.pool, me.id(), period).await?;

@@ -18,12 +18,42 @@ impl fmt::Display for DeliveryId {
     }
 }
 
+/// Where a delivery stands (`deliveries.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Due at `next_attempt_at` (or being sent, under a lease).
+    Pending,
+    Sent,
+    /// Failed for good.
+    Failed,
+    /// An SMS or phone delivery: no gateway is configured yet.
+    WaitingForGateway,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::WaitingForGateway => "waiting_for_gateway",
+        }
+    }
+}
+
+impl fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A delivery this worker has claimed, with what it needs to send it. Its lease runs until
 /// `next_attempt_at`; `attempts` already counts this attempt and is the lease's token: a
 /// result is recorded only while the row still holds it.
 ///
 /// No `Debug`: it carries the webhook's signing secret.
-#[derive(Clone, sqlx::FromRow)]
+#[derive(Clone)]
 pub struct Claimed {
     pub id: DeliveryId,
     pub customer_id: i64,
@@ -69,11 +99,12 @@ pub async fn claim(
     per_customer: i64,
 ) -> sqlx::Result<Vec<Claimed>> {
     let mut tx = db.begin().await?;
-    sqlx::query("select pg_advisory_xact_lock(hashtext('berth.deliveries.claim'))")
+    sqlx::query!("select pg_advisory_xact_lock(hashtext('berth.deliveries.claim'))")
         .execute(&mut *tx)
         .await?;
-    let claimed = sqlx::query_as(
-        "with busy as (
+    let claimed = sqlx::query_as!(
+        Claimed,
+        r#"with busy as (
              select customer_id, count(*) as n
              from deliveries
              where leased_until > now() and status = 'pending'
@@ -103,18 +134,18 @@ pub async fn claim(
          from (locked join deliveries l on l.id = locked.id
                left join contact_methods m on m.id = l.contact_method_id), notices n
          where d.id = locked.id and n.id = d.notice_id
-         returning d.id, d.customer_id, d.attempts, coalesce(m.method_id, 'email') as method,
+         returning d.id as "id: DeliveryId", d.customer_id, d.attempts, coalesce(m.method_id, 'email') as "method!",
                    coalesce(d.email_to,
                             case m.method_id when 'email' then m.options ->> 'address' else m.options ->> 'url' end)
                        as target,
-                   m.signing_secret, n.id as notice_id, n.customer_id is null as global,
-                   n.notice_type_id as notice_type, n.severity, n.title, n.body, n.created_at",
+                   m.signing_secret as "signing_secret?", n.id as notice_id, n.customer_id is null as "global!",
+                   n.notice_type_id as notice_type, n.severity, n.title, n.body, n.created_at"#,
+        limit,
+        email,
+        lease_secs as f64,
+        max_attempts,
+        per_customer,
     )
-    .bind(limit)
-    .bind(email)
-    .bind(lease_secs as f64)
-    .bind(max_attempts)
-    .bind(per_customer)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -124,15 +155,15 @@ pub async fn claim(
 /// With no SMTP relay configured: due email deliveries wait, saying why, and are looked at
 /// again after `recheck_secs`; their attempts are not counted. Returns how many waited.
 pub async fn hold_email(db: impl PgExecutor<'_>, reason: &str, recheck_secs: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update deliveries d
          set last_error = $1, next_attempt_at = now() + make_interval(secs => $2)
          where d.status = 'pending' and d.next_attempt_at <= now()
            and (d.email_to is not null
                 or exists (select 1 from contact_methods m where m.id = d.contact_method_id and m.method_id = 'email'))",
+        reason,
+        recheck_secs as f64,
     )
-    .bind(reason)
-    .bind(recheck_secs as f64)
     .execute(db)
     .await?;
     Ok(done.rows_affected())
@@ -142,12 +173,12 @@ pub async fn hold_email(db: impl PgExecutor<'_>, reason: &str, recheck_secs: i64
 /// result was recorded (the process stopped while sending) fail with `reason`: it is not
 /// known whether that attempt arrived, and there is no attempt left. Returns how many.
 pub async fn fail_interrupted(db: impl PgExecutor<'_>, max_attempts: i32, reason: &str) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update deliveries set status = 'failed', last_error = $2
          where status = 'pending' and next_attempt_at <= now() and attempts >= $1",
+        max_attempts,
+        reason,
     )
-    .bind(max_attempts)
-    .bind(reason)
     .execute(db)
     .await?;
     Ok(done.rows_affected())
@@ -156,12 +187,12 @@ pub async fn fail_interrupted(db: impl PgExecutor<'_>, max_attempts: i32, reason
 /// Marks the delivery sent after its `attempt`-th attempt (an earlier `last_error` is
 /// kept, like provisioning steps). `false` when the lease was lost.
 pub async fn sent(db: impl PgExecutor<'_>, id: DeliveryId, attempt: i32) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update deliveries set status = 'sent', sent_at = now(), leased_until = null
          where id = $1 and attempts = $2 and status = 'pending'",
+        id as DeliveryId,
+        attempt,
     )
-    .bind(id)
-    .bind(attempt)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -176,7 +207,7 @@ pub async fn attempt_failed(
     error: &str,
     retry_in_secs: Option<i64>,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update deliveries
          set last_error = $3,
              leased_until = null,
@@ -184,11 +215,11 @@ pub async fn attempt_failed(
              next_attempt_at = case when $4::float8 is null then next_attempt_at
                                     else now() + make_interval(secs => $4::float8) end
          where id = $1 and attempts = $2 and status = 'pending'",
+        id as DeliveryId,
+        attempt,
+        error,
+        retry_in_secs.map(|s| s as f64),
     )
-    .bind(id)
-    .bind(attempt)
-    .bind(error)
-    .bind(retry_in_secs.map(|s| s as f64))
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -204,17 +235,17 @@ pub async fn hand_back(
     uncount: bool,
     error: &str,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update deliveries
          set next_attempt_at = now(), leased_until = null,
              attempts = attempts - case when $3 then 1 else 0 end,
              last_error = case when $3 then last_error else $4 end
          where id = $1 and attempts = $2 and status = 'pending'",
+        id as DeliveryId,
+        attempt,
+        uncount,
+        error,
     )
-    .bind(id)
-    .bind(attempt)
-    .bind(uncount)
-    .bind(error)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -1,5 +1,5 @@
-//! The notices' Customer API methods: listNotices, acknowledgeNotice; the same model calls
-//! and rules as the `/notices` page.
+//! The notices' Customer API methods: listNotices, acknowledgeNotice; the same operations
+//! as the `/notices` page (`ops`).
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -8,11 +8,22 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{self, Notice, NoticeId, UnixTime};
+use super::model::{Notice, NoticeId};
+use super::ops::{self, NoticeError, Since};
 use crate::api::model::Object;
-use crate::api::{ApiErrors, Args, Caller, Done, Reply, invalid};
+use crate::api::{ApiErrors, Args, Caller, Done, Reply};
 use crate::state::AppState;
+use crate::validation::Names;
 use crate::web::AppError;
+
+/// A notices operation's failure as the API tells it: mistakes under the seed's names.
+fn api_error(err: NoticeError) -> AppError {
+    match err {
+        NoticeError::Invalid(invalid) => AppError::Invalid(invalid.errors(Names::Seed)),
+        NoticeError::NotFound => AppError::NotFound,
+        NoticeError::Db(err) => err.into(),
+    }
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -60,7 +71,7 @@ impl From<Notice> for CustomerNotice {
             global: notice.global,
             notice_type: notice.notice_type,
             type_label: notice.type_label,
-            severity: notice.severity,
+            severity: notice.severity.as_str().to_owned(),
             title: notice.title,
             body: notice.body,
             created: notice.created_at,
@@ -95,12 +106,9 @@ async fn list_notices(
     Args(args): Args<ListNoticesArgs>,
 ) -> Result<Reply<Vec<CustomerNotice>>, AppError> {
     let customer = caller.customer(&state.pool, args.customer_id).await?;
-    let since = args
-        .since
-        .map(UnixTime::from_seconds)
-        .transpose()
-        .map_err(|message| invalid("since", message))?;
-    let notices = model::list(&state.pool, customer, since.map(UnixTime::at), ALL_NOTICES, 0).await?;
+    let notices = ops::list(&state.pool, customer, Since::Unix(args.since), ALL_NOTICES, 0)
+        .await
+        .map_err(api_error)?;
     Ok(Reply::new(notices.into_iter().map(CustomerNotice::from).collect()))
 }
 
@@ -126,8 +134,8 @@ async fn acknowledge_notice(
     Args(args): Args<AcknowledgeNoticeArgs>,
 ) -> Result<Done, AppError> {
     let customer = caller.owner(&state.pool, Object::Notice, args.notice_id).await?;
-    if !model::acknowledge(&state.pool, customer, NoticeId(args.notice_id)).await? {
-        return Err(AppError::NotFound);
-    }
+    ops::acknowledge(&state.pool, &caller.who(customer), NoticeId(args.notice_id))
+        .await
+        .map_err(api_error)?;
     Ok(Done::YES)
 }

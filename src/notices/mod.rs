@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod model;
+pub mod ops;
 
 use askama::Template;
 use axum::Router;
@@ -12,14 +13,16 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
-use time::OffsetDateTime;
 
+use crate::delivery::model::DeliveryStatus;
+use crate::page;
+use crate::settings::Current;
 use crate::settings::model::Preferences;
 use crate::state::AppState;
-use crate::validation::FieldErrors;
-use crate::web::{AppError, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render, see_other};
-use crate::{page, settings};
+use crate::validation::{FieldErrors, Names};
+use crate::web::{AppError, ClientIp, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render, see_other};
 use model::{Delivery, Notice, NoticeId};
+use ops::{NoticeError, Since};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -46,12 +49,14 @@ impl DeliveryView {
     /// The delivery's state in words.
     pub fn state(&self) -> String {
         let d = &self.delivery;
-        match d.status.as_str() {
-            "sent" => format!("sent {}", self.when),
-            "failed" => format!("failed after {} attempts", d.attempts),
-            "waiting_for_gateway" => "waiting: no SMS or phone gateway is configured yet".to_owned(),
-            _ if d.attempts > 0 => format!("retrying at {} (attempt {} failed)", self.when, d.attempts),
-            _ => "queued".to_owned(),
+        match d.status {
+            DeliveryStatus::Sent => format!("sent {}", self.when),
+            DeliveryStatus::Failed => format!("failed after {} attempts", d.attempts),
+            DeliveryStatus::WaitingForGateway => "waiting: no SMS or phone gateway is configured yet".to_owned(),
+            DeliveryStatus::Pending if d.attempts > 0 => {
+                format!("retrying at {} (attempt {} failed)", self.when, d.attempts)
+            }
+            DeliveryStatus::Pending => "queued".to_owned(),
         }
     }
 }
@@ -94,55 +99,44 @@ struct SinceQuery {
     since: Option<String>,
 }
 
-/// `since` as a Unix time (digits) or a local date and time in the customer's zone.
-fn parse_since(raw: &str, prefs: &Preferences) -> Result<Option<OffsetDateTime>, &'static str> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(None);
+/// A notices operation's failure where no form is shown again.
+fn page_error(err: NoticeError) -> AppError {
+    match err {
+        NoticeError::Invalid(invalid) => AppError::Invalid(invalid.errors(Names::Form)),
+        NoticeError::NotFound => AppError::NotFound,
+        NoticeError::Db(err) => err.into(),
     }
-    let bad = "Enter a date and time, such as 2026-11-27T09:00, or a Unix time.";
-    if raw.bytes().all(|b| b.is_ascii_digit()) {
-        let seconds: i64 = raw.parse().map_err(|_| bad)?;
-        return model::UnixTime::from_seconds(seconds)
-            .map(|t| Some(t.at()))
-            .map_err(|_| bad);
-    }
-    let at = prefs.parse_local(raw).ok_or(bad)?;
-    settings::model::bounded(at).map(Some)
 }
 
 async fn index(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     me: SignedIn,
+    current: Current,
     Query(query): Query<SinceQuery>,
     Query(paging): Query<PageQuery>,
 ) -> Result<Response, AppError> {
-    let values = settings::model::load(&state.pool, me.id()).await?;
-    let prefs = Preferences::from_values(&values);
+    let prefs = current.preferences();
     let raw = query.since.unwrap_or_default();
-    let (since, since_form, status) = match parse_since(&raw, &prefs) {
-        Ok(since) => (
-            since,
-            FormState::failed(&[("since", &raw)], FieldErrors::default()),
-            StatusCode::OK,
+    let pager = Pager::new(&paging, current.per_page());
+    let listed = ops::list(
+        &state.pool,
+        me.id(),
+        Since::Typed(&raw, &prefs),
+        pager.probe(),
+        pager.offset(),
+    )
+    .await;
+    let (mut notices, errors, status) = match listed {
+        Ok(notices) => (notices, FieldErrors::default(), StatusCode::OK),
+        Err(NoticeError::Invalid(invalid)) => (
+            Vec::new(),
+            invalid.errors(Names::Form),
+            StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        Err(message) => {
-            let mut errors = FieldErrors::default();
-            errors.add("since", message);
-            (
-                None,
-                FormState::failed(&[("since", &raw)], errors),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-        }
+        Err(err) => return Err(page_error(err)),
     };
-    let pager = Pager::new(&paging, values.number("items_per_page"));
-    let mut notices = if status == StatusCode::OK {
-        model::list(&state.pool, me.id(), since, pager.probe(), pager.offset()).await?
-    } else {
-        Vec::new()
-    };
+    let since_form = FormState::failed(&[("since", &raw)], errors);
     let pager = pager.trim(&mut notices);
     let ids: Vec<NoticeId> = notices.iter().map(|n| n.id).collect();
     let deliveries = model::deliveries(&state.pool, me.id(), &ids).await?;
@@ -180,19 +174,21 @@ struct CountFragment {
 async fn acknowledge(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
     me: SignedIn,
+    current: Current,
     PathId(id): PathId<NoticeId>,
 ) -> Result<Response, AppError> {
-    if !model::acknowledge(&state.pool, me.id(), id).await? {
-        return Err(AppError::NotFound);
-    }
+    ops::acknowledge(&state.pool, &me.who(ip), id)
+        .await
+        .map_err(page_error)?;
     if !htmx {
         return see_other(&me.session, "/notices", "Notice acknowledged.").await;
     }
     // The notice in place, the navigation's count out of band, and a toast.
     let notice = model::one(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
     let deliveries = model::deliveries(&state.pool, me.id(), &[id]).await?;
-    let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
+    let prefs = current.preferences();
     let view = views(vec![notice], deliveries, &prefs, &me.csrf)
         .pop()
         .expect("one notice");

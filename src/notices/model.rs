@@ -5,24 +5,11 @@
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::OffsetDateTime;
 
+use crate::delivery::model::DeliveryStatus;
 use crate::identity::CustomerId;
+use crate::validation::{Field, FieldErrors, Invalid, Names};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
-#[sqlx(transparent)]
-pub struct NoticeId(pub i64);
-
-impl std::str::FromStr for NoticeId {
-    type Err = std::num::ParseIntError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse().map(NoticeId)
-    }
-}
-
-impl std::fmt::Display for NoticeId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+crate::id_type!(NoticeId);
 
 /// A Unix time (Types.UnixTime): whole seconds since 1970-01-01 00:00 UTC, not negative
 /// and before the year 10000.
@@ -44,20 +31,89 @@ impl UnixTime {
     }
 }
 
-/// How urgent a notice is, least first.
-pub const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
+/// How urgent a notice is (`notices.severity`, a subscription's `min_severity`), least
+/// first: the order compares them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 3] = [Self::Info, Self::Warning, Self::Critical];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = &'static str;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == raw.trim())
+            .ok_or("Choose info, warning or critical.")
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The severities' names, least first, for the forms' choices.
+pub const SEVERITIES: [&str; 3] = [
+    Severity::Info.as_str(),
+    Severity::Warning.as_str(),
+    Severity::Critical.as_str(),
+];
 
 /// The catalogue of notice types (billing, maintenance, outage, security, abuse).
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct NoticeType {
     pub id: String,
     pub label: String,
 }
 
 pub async fn types(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<NoticeType>> {
-    sqlx::query_as("select id, label from notice_types order by sort")
+    sqlx::query_as!(NoticeType, "select id, label from notice_types order by sort")
         .fetch_all(db)
         .await
+}
+
+/// A field of a notice as published (by staff, or `berth notice publish`, whose flags are
+/// the form's names) and of the listing's filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeField {
+    Type,
+    Severity,
+    Title,
+    Body,
+    Since,
+}
+
+impl Field for NoticeField {
+    fn form(self) -> &'static str {
+        match self {
+            Self::Type => "type",
+            Self::Severity => "severity",
+            Self::Title => "title",
+            Self::Body => "body",
+            Self::Since => "since",
+        }
+    }
+
+    fn seed(self) -> &'static str {
+        self.form()
+    }
 }
 
 /// A notice as published: checked against the catalogues, with a title of 1 to 200
@@ -65,45 +121,54 @@ pub async fn types(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<NoticeType>> {
 #[derive(Debug, Clone)]
 pub struct Draft {
     pub notice_type: String,
-    pub severity: String,
+    pub severity: Severity,
     pub title: String,
     pub body: String,
 }
 
 impl Draft {
-    /// Every problem, by field (`type`, `severity`, `title`, `body`).
+    /// Every problem, by field.
+    pub fn check(
+        types: &[NoticeType],
+        notice_type: &str,
+        severity: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<Self, Invalid<NoticeField>> {
+        let mut invalid = Invalid::default();
+        let notice_type = notice_type.trim();
+        if !types.iter().any(|t| t.id == notice_type) {
+            let ids: Vec<&str> = types.iter().map(|t| t.id.as_str()).collect();
+            invalid.add(NoticeField::Type, format!("Choose one of: {}.", ids.join(", ")));
+        }
+        let severity = invalid.check(NoticeField::Severity, severity.parse::<Severity>());
+        let title = title.trim();
+        if title.is_empty() || title.chars().count() > 200 || title.chars().any(char::is_control) {
+            invalid.add(NoticeField::Title, "A title is 1 to 200 characters on one line.");
+        }
+        let body = body.trim_end().replace("\r\n", "\n");
+        if body.chars().count() > 20_000 || body.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            invalid.add(NoticeField::Body, "A body is at most 20,000 characters of plain text.");
+        }
+        invalid.into_result()?;
+        Ok(Self {
+            notice_type: notice_type.to_owned(),
+            severity: severity.expect("checked above"),
+            title: title.to_owned(),
+            body,
+        })
+    }
+
+    /// [`Draft::check`], with the errors under the form's names (`type`, `severity`,
+    /// `title`, `body`).
     pub fn parse(
         types: &[NoticeType],
         notice_type: &str,
         severity: &str,
         title: &str,
         body: &str,
-    ) -> Result<Self, crate::validation::FieldErrors> {
-        let mut errors = crate::validation::FieldErrors::default();
-        let notice_type = notice_type.trim();
-        if !types.iter().any(|t| t.id == notice_type) {
-            let ids: Vec<&str> = types.iter().map(|t| t.id.as_str()).collect();
-            errors.add("type", format!("Choose one of: {}.", ids.join(", ")));
-        }
-        let severity = severity.trim();
-        if !SEVERITIES.contains(&severity) {
-            errors.add("severity", "Choose info, warning or critical.");
-        }
-        let title = title.trim();
-        if title.is_empty() || title.chars().count() > 200 || title.chars().any(char::is_control) {
-            errors.add("title", "A title is 1 to 200 characters on one line.");
-        }
-        let body = body.trim_end().replace("\r\n", "\n");
-        if body.chars().count() > 20_000 || body.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-            errors.add("body", "A body is at most 20,000 characters of plain text.");
-        }
-        errors.into_result()?;
-        Ok(Self {
-            notice_type: notice_type.to_owned(),
-            severity: severity.to_owned(),
-            title: title.to_owned(),
-            body,
-        })
+    ) -> Result<Self, FieldErrors> {
+        Self::check(types, notice_type, severity, title, body).map_err(|invalid| invalid.errors(Names::Form))
     }
 }
 
@@ -111,18 +176,18 @@ impl Draft {
 /// delivery for every subscription that wants it (its type, at or above its minimum
 /// severity). SMS and phone deliveries wait for a gateway.
 pub async fn publish(tx: &mut PgConnection, customer: Option<CustomerId>, draft: &Draft) -> sqlx::Result<NoticeId> {
-    let id: NoticeId = sqlx::query_scalar(
-        "insert into notices (customer_id, notice_type_id, severity, title, body) values ($1, $2, $3, $4, $5)
-         returning id",
+    let id = sqlx::query_scalar!(
+        r#"insert into notices (customer_id, notice_type_id, severity, title, body) values ($1, $2, $3, $4, $5)
+         returning id as "id: NoticeId""#,
+        customer as Option<CustomerId>,
+        draft.notice_type,
+        draft.severity as Severity,
+        draft.title,
+        draft.body,
     )
-    .bind(customer)
-    .bind(&draft.notice_type)
-    .bind(&draft.severity)
-    .bind(&draft.title)
-    .bind(&draft.body)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "insert into deliveries (customer_id, notice_id, contact_method_id, status)
          select m.customer_id, $1, m.id,
                 case when m.method_id in ('sms', 'phone') then 'waiting_for_gateway' else 'pending' end
@@ -133,11 +198,11 @@ pub async fn publish(tx: &mut PgConnection, customer: Option<CustomerId>, draft:
          where s.notice_type_id = $3 and ($2::bigint is null or s.customer_id = $2)
            and given.rank >= wanted.rank
          on conflict do nothing",
+        id as NoticeId,
+        customer as Option<CustomerId>,
+        draft.notice_type,
+        draft.severity as Severity,
     )
-    .bind(id)
-    .bind(customer)
-    .bind(&draft.notice_type)
-    .bind(&draft.severity)
     .execute(&mut *tx)
     .await?;
     Ok(id)
@@ -153,35 +218,30 @@ pub async fn publish_security(
     email_to: &str,
 ) -> sqlx::Result<NoticeId> {
     let id = publish(tx, Some(customer), draft).await?;
-    sqlx::query("insert into deliveries (customer_id, notice_id, email_to) values ($1, $2, $3)")
-        .bind(customer)
-        .bind(id)
-        .bind(email_to)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "insert into deliveries (customer_id, notice_id, email_to) values ($1, $2, $3)",
+        customer as CustomerId,
+        id as NoticeId,
+        email_to,
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(id)
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Notice {
     pub id: NoticeId,
     pub global: bool,
     pub notice_type: String,
     pub type_label: String,
-    pub severity: String,
+    pub severity: Severity,
     pub title: String,
     pub body: String,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub acknowledged_at: Option<OffsetDateTime>,
 }
-
-const VISIBLE: &str = "select n.id, n.customer_id is null as global, n.notice_type_id as notice_type,
-        t.label as type_label, n.severity, n.title, n.body, n.created_at, n.updated_at, a.acknowledged_at
-     from notices n
-     join notice_types t on t.id = n.notice_type_id
-     left join notice_acknowledgements a on a.notice_id = n.id and a.customer_id = $1
-     where (n.customer_id = $1 or n.customer_id is null)";
 
 /// The customer's notices and the global ones, newest first; with `since`, only those
 /// created or updated since then. Fetches `limit` after skipping `offset`.
@@ -192,41 +252,58 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Notice>> {
-    sqlx::query_as(&format!(
-        "{VISIBLE} and ($2::timestamptz is null or greatest(n.created_at, n.updated_at) >= $2)
-         order by n.created_at desc, n.id desc limit $3 offset $4"
-    ))
-    .bind(customer)
-    .bind(since)
-    .bind(limit)
-    .bind(offset)
+    sqlx::query_as!(
+        Notice,
+        r#"select n.id as "id: NoticeId", n.customer_id is null as "global!", n.notice_type_id as notice_type,
+                t.label as type_label, n.severity as "severity: Severity", n.title, n.body, n.created_at,
+                n.updated_at, a.acknowledged_at as "acknowledged_at?"
+         from notices n
+         join notice_types t on t.id = n.notice_type_id
+         left join notice_acknowledgements a on a.notice_id = n.id and a.customer_id = $1
+         where (n.customer_id = $1 or n.customer_id is null)
+           and ($2::timestamptz is null or greatest(n.created_at, n.updated_at) >= $2)
+         order by n.created_at desc, n.id desc limit $3 offset $4"#,
+        customer as CustomerId,
+        since,
+        limit,
+        offset,
+    )
     .fetch_all(db)
     .await
 }
 
 /// One notice the customer may see.
 pub async fn one(db: impl PgExecutor<'_>, customer: CustomerId, id: NoticeId) -> sqlx::Result<Option<Notice>> {
-    sqlx::query_as(&format!("{VISIBLE} and n.id = $2"))
-        .bind(customer)
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        Notice,
+        r#"select n.id as "id: NoticeId", n.customer_id is null as "global!", n.notice_type_id as notice_type,
+                t.label as type_label, n.severity as "severity: Severity", n.title, n.body, n.created_at,
+                n.updated_at, a.acknowledged_at as "acknowledged_at?"
+         from notices n
+         join notice_types t on t.id = n.notice_type_id
+         left join notice_acknowledgements a on a.notice_id = n.id and a.customer_id = $1
+         where (n.customer_id = $1 or n.customer_id is null) and n.id = $2"#,
+        customer as CustomerId,
+        id as NoticeId,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Acknowledges a notice for this customer (a global one only for them). `false` when the
 /// customer may not see it.
 pub async fn acknowledge(db: impl PgExecutor<'_>, customer: CustomerId, id: NoticeId) -> sqlx::Result<bool> {
-    let visible: Option<bool> = sqlx::query_scalar(
-        "with visible as (
+    let visible = sqlx::query_scalar!(
+        r#"with visible as (
              select id from notices where id = $2 and (customer_id = $1 or customer_id is null)
          ), acked as (
              insert into notice_acknowledgements (customer_id, notice_id)
              select $1, id from visible on conflict do nothing
          )
-         select true from visible",
+         select true as "visible!" from visible"#,
+        customer as CustomerId,
+        id as NoticeId,
     )
-    .bind(customer)
-    .bind(id)
     .fetch_optional(db)
     .await?;
     Ok(visible.is_some())
@@ -234,23 +311,23 @@ pub async fn acknowledge(db: impl PgExecutor<'_>, customer: CustomerId, id: Noti
 
 /// How many notices the customer has not acknowledged.
 pub async fn unread(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "select count(*) from notices n
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from notices n
          where (n.customer_id = $1 or n.customer_id is null)
-           and not exists (select 1 from notice_acknowledgements a where a.customer_id = $1 and a.notice_id = n.id)",
+           and not exists (select 1 from notice_acknowledgements a where a.customer_id = $1 and a.notice_id = n.id)"#,
+        customer as CustomerId,
     )
-    .bind(customer)
     .fetch_one(db)
     .await
 }
 
 /// A delivery of a notice to one of the customer's contact methods.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Delivery {
     pub notice_id: NoticeId,
     pub contact: String,
     pub method: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub last_error: Option<String>,
     pub sent_at: Option<OffsetDateTime>,
@@ -261,18 +338,19 @@ pub struct Delivery {
 /// address, the previous one after an email change, is not listed: the join leaves it out).
 pub async fn deliveries(db: &PgPool, customer: CustomerId, notices: &[NoticeId]) -> sqlx::Result<Vec<Delivery>> {
     let ids: Vec<i64> = notices.iter().map(|n| n.0).collect();
-    sqlx::query_as(
-        "select d.notice_id, c.name as contact, t.label as method, d.status, d.attempts, d.last_error, d.sent_at,
-                d.next_attempt_at
+    sqlx::query_as!(
+        Delivery,
+        r#"select d.notice_id as "notice_id: NoticeId", c.name as contact, t.label as method,
+                d.status as "status: DeliveryStatus", d.attempts, d.last_error, d.sent_at, d.next_attempt_at
          from deliveries d
          join contact_methods m on m.id = d.contact_method_id
          join contacts c on c.id = m.contact_id
          join contact_method_types t on t.id = m.method_id
          where d.customer_id = $1 and d.notice_id = any($2)
-         order by c.name, t.sort, d.id",
+         order by c.name, t.sort, d.id"#,
+        customer as CustomerId,
+        &ids,
     )
-    .bind(customer)
-    .bind(&ids)
     .fetch_all(db)
     .await
 }

@@ -11,11 +11,21 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{self, Kind, REGISTRY, Values};
+use super::model::{Kind, REGISTRY, Values};
+use super::ops::{self, SettingsError, Via};
 use crate::api::{ApiErrors, Args, Caller, IdArgs, Reply};
-use crate::identity::CustomerId;
 use crate::state::AppState;
+use crate::validation::Names;
 use crate::web::AppError;
+
+/// A settings operation's failure as the API tells it: mistakes under the seed's names.
+fn api_error(err: SettingsError) -> AppError {
+    match err {
+        SettingsError::Invalid(invalid) => AppError::Invalid(invalid.errors(Names::Seed)),
+        SettingsError::Forbidden(message) => AppError::Forbidden(message),
+        SettingsError::Db(err) => err.into(),
+    }
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -119,11 +129,6 @@ fn every_setting(values: &Values) -> Vec<ApiSetting> {
         .collect()
 }
 
-async fn settings_of(state: &AppState, customer: CustomerId) -> Result<Reply<Vec<ApiSetting>>, AppError> {
-    let values = model::load(&state.pool, customer).await?;
-    Ok(Reply::new(every_setting(&values)))
-}
-
 #[utoipa::path(post, path = "/setSettings", operation_id = "setSettings", tag = "Settings",
     summary = "Set a list of settings on the Customer",
     description = "Checks every entry, then stores all of them or, when one is wrong, none. \
@@ -138,29 +143,18 @@ async fn set_settings(
     Args(args): Args<SetSettingsArgs>,
 ) -> Result<Reply<Vec<ApiSetting>>, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
-    let raw: Vec<(&str, String)> = args
+    let entries: Vec<(String, String)> = args
         .settings
         .iter()
-        .map(|entry| (entry.name.as_str(), entry.value.text()))
+        .map(|entry| (entry.name.clone(), entry.value.text()))
         .collect();
-    let entries = model::parse_entries(raw.iter().map(|(k, v)| (*k, v.as_str())), |key| {
-        format!("settings.{key}")
-    })
-    .map_err(AppError::Invalid)?;
-    // A key cannot grant itself the power to change sign-in details.
-    if !caller.internal()
-        && model::changes(
-            &model::load(&state.pool, customer).await?,
-            &entries,
-            model::SIGN_IN_BY_API,
-        )
-    {
-        return Err(AppError::Forbidden(
-            "whether API keys may change sign-in details is changed only on the Settings page",
-        ));
-    }
-    super::store(&state, customer, &caller.actor(), &entries, caller.address).await?;
-    settings_of(&state, customer).await
+    let via = Via::Api {
+        internal: caller.internal(),
+    };
+    let values = ops::save(&state.pool, &caller.who(customer), via, &entries)
+        .await
+        .map_err(api_error)?;
+    Ok(Reply::new(every_setting(&values)))
 }
 
 #[utoipa::path(post, path = "/getSettings", operation_id = "getSettings", tag = "Settings",
@@ -174,5 +168,6 @@ async fn get_settings(
     Args(args): Args<IdArgs>,
 ) -> Result<Reply<Vec<ApiSetting>>, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
-    settings_of(&state, customer).await
+    let values = ops::values(&state.pool, customer).await.map_err(api_error)?;
+    Ok(Reply::new(every_setting(&values)))
 }

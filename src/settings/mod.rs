@@ -3,9 +3,9 @@
 pub mod api;
 pub mod current;
 pub mod model;
+pub mod ops;
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use askama::Template;
 use axum::Router;
@@ -15,12 +15,12 @@ use axum::response::Response;
 use axum::routing::get;
 use axum_htmx::HxRequest;
 
-use crate::identity::CustomerId;
+use crate::page;
 use crate::state::AppState;
-use crate::validation::FieldErrors;
+use crate::validation::{FieldErrors, Names};
 use crate::web::{AppError, ClientIp, Form, Layout, SignedIn, render, see_other};
-use crate::{audit, page};
-use model::{REGISTRY, Setting};
+use model::{REGISTRY, Setting, Values};
+use ops::{SettingsError, Via};
 
 pub use current::Current;
 
@@ -60,16 +60,13 @@ impl SettingsPage {
     }
 }
 
-async fn stored(state: &AppState, me: &SignedIn) -> Result<BTreeMap<String, String>, AppError> {
-    Ok(model::load(&state.pool, me.id())
-        .await?
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect())
+/// What each field shows: the values.
+fn shown(values: &Values) -> BTreeMap<String, String> {
+    values.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
-async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
-    let page = SettingsPage::new(&me, stored(&state, &me).await?, FieldErrors::default()).await?;
+async fn index(HxRequest(htmx): HxRequest, me: SignedIn, current: Current) -> Result<Response, AppError> {
+    let page = SettingsPage::new(&me, shown(current.values()), FieldErrors::default()).await?;
     render(htmx, StatusCode::OK, &page, None)
 }
 
@@ -78,63 +75,30 @@ async fn save(
     HxRequest(htmx): HxRequest,
     ClientIp(client): ClientIp,
     me: SignedIn,
+    current: Current,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let entries = match model::parse_form(&pairs) {
-        Ok(entries) => entries,
-        Err(errors) => {
+    let via = Via::Page {
+        impersonating: me.impersonator.is_some(),
+    };
+    let entries = model::form_entries(&pairs);
+    let values = match ops::save(&state.pool, &me.who(client), via, &entries).await {
+        Ok(values) => values,
+        Err(SettingsError::Invalid(invalid)) => {
             // Show what was typed over what is stored.
-            let mut values = stored(&state, &me).await?;
-            for (name, raw) in &pairs {
-                if let Some(key) = name.strip_prefix("settings[").and_then(|k| k.strip_suffix(']')) {
-                    values.insert(key.to_owned(), raw.clone());
-                }
+            let mut values = shown(current.values());
+            for (key, raw) in entries {
+                values.insert(key, raw);
             }
-            let page = SettingsPage::new(&me, values, errors).await?;
+            let page = SettingsPage::new(&me, values, invalid.errors(Names::Form)).await?;
             return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
         }
+        Err(SettingsError::Forbidden(message)) => return Err(AppError::Forbidden(message)),
+        Err(SettingsError::Db(err)) => return Err(err.into()),
     };
-    // Staff impersonating never gain the power to let keys change sign-in details.
-    if me.impersonator.is_some()
-        && model::changes(
-            &model::load(&state.pool, me.id()).await?,
-            &entries,
-            model::SIGN_IN_BY_API,
-        )
-    {
-        return Err(AppError::Forbidden(
-            "whether API keys may change sign-in details cannot be changed while impersonating",
-        ));
-    }
-    store(&state, me.id(), &me.actor(), &entries, client).await?;
     if !htmx {
         return see_other(&me.session, "/settings", "Settings saved.").await;
     }
-    let page = SettingsPage::new(&me, stored(&state, &me).await?, FieldErrors::default()).await?;
+    let page = SettingsPage::new(&me, shown(&values), FieldErrors::default()).await?;
     render(true, StatusCode::OK, &page, Some("Settings saved."))
-}
-
-/// Stores checked entries (all or none) with their Activity entry (`settings_changed`, the
-/// keys); shared with the API (`api.rs`).
-pub(crate) async fn store(
-    state: &AppState,
-    customer: CustomerId,
-    actor: &str,
-    entries: &[(&'static str, String)],
-    ip: IpAddr,
-) -> Result<(), AppError> {
-    let mut tx = state.pool.begin().await?;
-    model::save(&mut *tx, customer, entries).await?;
-    let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
-    audit::record_parts(
-        &mut *tx,
-        customer,
-        actor,
-        "settings_changed",
-        &keys.join(", "),
-        Some(ip),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }

@@ -9,7 +9,7 @@ use time::macros::format_description;
 use time_tz::{Offset, OffsetDateTimeExt, TimeZone, Tz};
 
 use crate::identity::CustomerId;
-use crate::validation::FieldErrors;
+use crate::validation::{Field, FieldErrors, Names};
 
 #[derive(Debug)]
 pub enum Kind {
@@ -177,48 +177,114 @@ impl Setting {
     }
 }
 
-/// Parses `settings[KEY]=value` pairs: every entry must name a known setting and hold a
-/// valid value, or nothing is accepted. Other form fields (the CSRF token) are ignored.
+/// The settings' fields: the list of entries as a whole, and each entry by its key
+/// (`settings[KEY]` in the form, `settings.KEY` in the API, see [`SettingField::entry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingField {
+    /// The entries as a whole (none given).
+    List,
+}
+
+impl Field for SettingField {
+    fn form(self) -> &'static str {
+        "settings"
+    }
+
+    fn seed(self) -> &'static str {
+        "settings"
+    }
+}
+
+impl SettingField {
+    /// The name of the entry for `key` (any key given, known or not).
+    pub fn entry(names: Names, key: &str) -> String {
+        match names {
+            Names::Form => format!("settings[{key}]"),
+            Names::Seed => format!("settings.{key}"),
+        }
+    }
+}
+
+/// Where a mistake in a list of settings is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    Field(SettingField),
+    /// The entry of this key, as given.
+    Entry(String),
+}
+
+/// The mistakes in a list of settings, before it is known whether a form or a call sent
+/// it; a field keeps its first message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsInvalid(Vec<(Place, String)>);
+
+impl SettingsInvalid {
+    fn add(&mut self, place: Place, message: impl Into<String>) {
+        if !self.0.iter().any(|(p, _)| *p == place) {
+            self.0.push((place, message.into()));
+        }
+    }
+
+    /// The messages under the form's or the API's names.
+    pub fn errors(&self, names: Names) -> FieldErrors {
+        let mut errors = FieldErrors::default();
+        for (place, message) in &self.0 {
+            let name = match place {
+                Place::Field(field) => match names {
+                    Names::Form => field.form().to_owned(),
+                    Names::Seed => field.seed().to_owned(),
+                },
+                Place::Entry(key) => SettingField::entry(names, key),
+            };
+            errors.add(name, message.clone());
+        }
+        errors
+    }
+}
+
+/// A form's `settings[KEY]=value` pairs as (key, value); other fields (the CSRF token) are
+/// left out.
+pub fn form_entries(pairs: &[(String, String)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .filter_map(|(name, raw)| {
+            name.strip_prefix("settings[")
+                .and_then(|k| k.strip_suffix(']'))
+                .map(|key| (key.to_owned(), raw.clone()))
+        })
+        .collect()
+}
+
+/// Parses `settings[KEY]=value` pairs ([`parse_entries`], the errors under the form's names).
 pub fn parse_form(pairs: &[(String, String)]) -> Result<Vec<(&'static str, String)>, FieldErrors> {
-    let entries = pairs.iter().filter_map(|(name, raw)| {
-        name.strip_prefix("settings[")
-            .and_then(|k| k.strip_suffix(']'))
-            .map(|key| (key, raw.as_str()))
-    });
-    parse_entries(entries, |key| format!("settings[{key}]"))
+    parse_entries(&form_entries(pairs)).map_err(|invalid| invalid.errors(Names::Form))
 }
 
 /// Parses (key, value) entries: every entry must name a known setting, once, and hold a
-/// valid value, or nothing is accepted; no entries at all is an error on `settings`. An
-/// entry's message is on `field(key)` (the page's `settings[KEY]`, the API's `settings.KEY`).
-pub fn parse_entries<'a>(
-    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
-    field: impl Fn(&str) -> String,
-) -> Result<Vec<(&'static str, String)>, FieldErrors> {
-    let mut errors = FieldErrors::default();
+/// valid value, or nothing is accepted; no entries at all is an error on the list.
+pub fn parse_entries(entries: &[(String, String)]) -> Result<Vec<(&'static str, String)>, SettingsInvalid> {
+    let mut invalid = SettingsInvalid::default();
     let mut parsed = Vec::new();
     let mut seen: Vec<&'static str> = Vec::new();
-    let mut given = 0;
     for (key, raw) in entries {
-        given += 1;
         let Some(setting) = find(key) else {
-            errors.add(field(key), "There is no such setting.");
+            invalid.add(Place::Entry(key.clone()), "There is no such setting.");
             continue;
         };
         if seen.contains(&setting.key) {
-            errors.add(field(key), "This setting was given twice.");
+            invalid.add(Place::Entry(key.clone()), "This setting was given twice.");
             continue;
         }
         seen.push(setting.key);
         match setting.parse(raw) {
             Ok(value) => parsed.push((setting.key, value)),
-            Err(message) => errors.add(field(key), message),
+            Err(message) => invalid.add(Place::Entry(key.clone()), message),
         }
     }
-    if given == 0 {
-        errors.add("settings", "No settings were given.");
+    if entries.is_empty() {
+        invalid.add(Place::Field(SettingField::List), "No settings were given.");
     }
-    errors.into_result().map(|()| parsed)
+    if invalid.0.is_empty() { Ok(parsed) } else { Err(invalid) }
 }
 
 /// Every setting's effective value: stored, or the default.
@@ -250,11 +316,15 @@ impl Values {
 }
 
 pub async fn load(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Values> {
-    let stored: Vec<(String, String)> =
-        sqlx::query_as("select key, value from customer_settings where customer_id = $1")
-            .bind(customer)
-            .fetch_all(db)
-            .await?;
+    let stored: Vec<(String, String)> = sqlx::query!(
+        "select key, value from customer_settings where customer_id = $1",
+        customer as CustomerId,
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|row| (row.key, row.value))
+    .collect();
     Ok(Values::from_stored(stored))
 }
 
@@ -270,15 +340,15 @@ pub async fn save(
     sorted.sort_by_key(|(k, _)| *k);
     let keys: Vec<&str> = sorted.iter().map(|(k, _)| *k).collect();
     let values: Vec<&str> = sorted.iter().map(|(_, v)| v.as_str()).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into customer_settings (customer_id, key, value)
          select $1, k, v from unnest($2::text[], $3::text[]) with ordinality as t(k, v, n)
          order by n
          on conflict (customer_id, key) do update set value = excluded.value, updated_at = now()",
+        customer as CustomerId,
+        &keys as &[&str],
+        &values as &[&str],
     )
-    .bind(customer)
-    .bind(keys)
-    .bind(values)
     .execute(db)
     .await?;
     Ok(())

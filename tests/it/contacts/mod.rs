@@ -566,3 +566,92 @@ async fn another_customers_contacts_are_not_found_and_nothing_changes() {
     assert!(!bobs_page.body.contains("ops@example.com"));
     assert!(bobs_page.texts("article.contact").is_empty());
 }
+
+#[tokio::test]
+async fn the_page_and_the_api_tell_each_mistake_in_the_same_words_on_the_same_field() {
+    // One operation decides for both: the page names the field as its form does, the API
+    // as the seed does, and the message is the same.
+    let fx = crate::api::Fixture::new().await;
+    let contact = fx
+        .ok(
+            "createContact",
+            serde_json::json!({"customerId": fx.alice.0, "name": "Ops"}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let client = fx.app.client();
+    client.sign_in("alice", PASSWORD).await;
+    client.get("/contacts").await;
+    let methods = [
+        (
+            "email",
+            "address",
+            "not-an-address",
+            "options[address]",
+            "options.address",
+        ),
+        ("sms", "number", "030 1234567", "options[number]", "options.number"),
+        (
+            "webhook",
+            "url",
+            "http://hooks.example.com/x",
+            "options[url]",
+            "options.url",
+        ),
+        ("webhook", "url", "https://127.0.0.1/x", "options[url]", "options.url"),
+        ("pigeon", "address", "a@example.com", "method_id", "methodId"),
+    ];
+    for (method, key, value, form_name, seed_name) in methods {
+        let option = format!("options[{key}]");
+        let r = client
+            .post_form(
+                &format!("/contacts/{contact}/methods"),
+                &[("method_id", method), (option.as_str(), value)],
+            )
+            .await;
+        let on_page = assert_field_error(&r, form_name, "");
+        let (status, body) = fx
+            .call_with(
+                &fx.alice_key,
+                "createContactMethod",
+                serde_json::json!({"contactId": contact, "methodId": method, "options": {key: value}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(
+            body["error"]["fields"][seed_name].as_str(),
+            Some(on_page.trim()),
+            "{method} {value}: {body}"
+        );
+    }
+    let method = add_method(&fx.app, &client, contact, "email", "address", "ops@example.com").await;
+    let subscriptions = [
+        ("weather", "info", "notice_type_id", "noticeTypeId"),
+        ("outage", "loud", "options[min_severity]", "options.min_severity"),
+    ];
+    for (notice_type, severity, form_name, seed_name) in subscriptions {
+        let r = client
+            .post_form(
+                &format!("/contact-methods/{method}/notices"),
+                &[("notice_type_id", notice_type), ("options[min_severity]", severity)],
+            )
+            .await;
+        let on_page = assert_field_error(&r, form_name, "");
+        let (status, body) = fx
+            .call_with(
+                &fx.alice_key,
+                "createContactMethodNotice",
+                serde_json::json!({"contactMethodId": method, "noticeTypeId": notice_type,
+                    "options": {"min_severity": severity}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(
+            body["error"]["fields"][seed_name].as_str(),
+            Some(on_page.trim()),
+            "{notice_type} {severity}: {body}"
+        );
+    }
+    assert_eq!(everything(&fx.app).await, (1, 1, 0));
+}

@@ -152,3 +152,37 @@ async fn activity_pages_by_the_rows_per_page_setting() {
     assert_eq!(client.get("/activity?page=abc").await.status, StatusCode::OK);
     assert_eq!(client.get("/activity?page=-4").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_page_and_the_api_refuse_a_setting_in_the_same_words() {
+    // One operation checks both: the page names the entry `settings[KEY]`, the API
+    // `settings.KEY`, and the message is the same.
+    let fx = crate::api::Fixture::new().await;
+    let client = fx.app.client();
+    client.sign_in("alice", PASSWORD).await;
+    client.get("/settings").await;
+    for (key, value) in [
+        ("items_per_page", "5000"),
+        ("time_zone", "Mars/Olympus"),
+        ("date_format", "roman"),
+    ] {
+        let field = format!("settings[{key}]");
+        let r = client.post_form("/settings", &[(field.as_str(), value)]).await;
+        let on_page = assert_field_error(&r, &field, "");
+        let (status, body) = fx
+            .call_with(
+                &fx.alice_key,
+                "setSettings",
+                serde_json::json!({"id": fx.alice.0, "settings": [{"name": key, "value": value}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(
+            body["error"]["fields"][format!("settings.{key}")].as_str(),
+            Some(on_page.trim()),
+            "{key}: {body}"
+        );
+    }
+    let stored: i64 = fx.app.scalar("select count(*) from customer_settings").await;
+    assert_eq!(stored, 0);
+}
