@@ -80,7 +80,7 @@ impl From<Cancellation> for CancellationRequest {
         Self {
             id: request.id,
             reason: request.reason,
-            status: request.status,
+            status: request.status.to_string(),
             requested: request.requested_at,
         }
     }

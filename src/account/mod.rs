@@ -470,7 +470,7 @@ impl CancelPage {
             .collect();
         let pending = history
             .iter()
-            .position(|r| r.request.status == "pending")
+            .position(|r| r.request.status.is_pending())
             .map(|i| history.remove(i));
         Ok(Self {
             layout: Layout::new(me, "account", "Cancel account").await?,

@@ -17,7 +17,7 @@ use crate::settings::model::Preferences;
 use crate::state::AppState;
 use crate::web::{AppError, Layout, PageQuery, Pager, PathId, SignedIn, render};
 use crate::{page, settings};
-use model::{SiteId, Step};
+use model::{JobStatus, SiteId, Step, StepStatus};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -59,7 +59,7 @@ async fn index(
 /// The provisioning job as the page shows it: steps, a percentage, whether to poll.
 pub struct Progress {
     pub site: SiteId,
-    pub status: String,
+    pub status: JobStatus,
     pub steps: Vec<StepView>,
     pub percent: usize,
     pub running: bool,
@@ -71,15 +71,15 @@ pub struct StepView {
 }
 
 impl Progress {
-    fn new(site: SiteId, status: Option<String>, steps: Vec<Step>, prefs: &Preferences) -> Self {
-        let done = steps.iter().filter(|s| s.status == "done").count();
+    fn new(site: SiteId, status: Option<JobStatus>, steps: Vec<Step>, prefs: &Preferences) -> Self {
+        let done = steps.iter().filter(|s| s.status == StepStatus::Done).count();
         let percent = if steps.is_empty() {
             100
         } else {
             done * 100 / steps.len()
         };
-        let status = status.unwrap_or_else(|| "done".to_owned());
-        let running = matches!(status.as_str(), "pending" | "running");
+        let status = status.unwrap_or(JobStatus::Done);
+        let running = status.is_running();
         let steps = steps
             .into_iter()
             .map(|step| StepView {
@@ -128,7 +128,7 @@ async fn show(
         .await?
         .ok_or(AppError::NotFound)?;
     let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
-    let progress = Progress::new(id, detail.job_status.clone(), detail.steps.clone(), &prefs);
+    let progress = Progress::new(id, detail.job_status, detail.steps.clone(), &prefs);
     let page = SitePage {
         layout: Layout::new(&me, "sites", detail.site.name.clone()).await?,
         hostname: names::to_unicode(&detail.site.hostname),

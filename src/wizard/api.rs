@@ -10,10 +10,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{self, Created, Draft, MAX_ALIASES, MAX_ENVIRONMENTS};
+use super::model::{self, Draft, MAX_ALIASES, MAX_ENVIRONMENTS};
 use crate::api::{ApiErrors, Args, Caller, Reply, invalid};
 use crate::sites;
-use crate::sites::model::CreateError;
+use crate::sites::model::{CreateError, Created};
 use crate::state::AppState;
 use crate::validation::FieldErrors;
 use crate::web::AppError;
@@ -98,13 +98,17 @@ impl From<Created> for CreatedSite {
             environments: created
                 .environments
                 .into_iter()
-                .map(|(id, name)| CreatedEnvironment { id, name })
+                .map(|(id, name)| CreatedEnvironment { id: id.0, name })
                 .collect(),
             aliases: created.aliases,
             dns_records: created
                 .dns_records
                 .into_iter()
-                .map(|(id, name, kind)| CreatedDnsRecord { id, name, kind })
+                .map(|(id, name, kind)| CreatedDnsRecord {
+                    id,
+                    name,
+                    kind: kind.to_string(),
+                })
                 .collect(),
             job_id: created.job,
         }
@@ -192,7 +196,7 @@ async fn cp_wizard(
             return Err(invalid(&seed_name(&field), message));
         }
     };
-    let created = model::created(&mut tx, customer, site).await?;
+    let created = sites::model::created(&mut tx, customer, site).await?;
     tx.commit().await?;
     Ok(Reply::new(created.into()))
 }

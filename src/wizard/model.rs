@@ -3,9 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
+use sqlx::types::Json;
 
 use crate::identity::CustomerId;
-use crate::sites::model::{self, Catalogue, Plan, SiteId};
+use crate::sites::model::{self, Catalogue, Plan};
 use crate::sites::names::{DnsLabel, Hostname, SiteName};
 use crate::validation::FieldErrors;
 
@@ -129,12 +130,13 @@ impl Draft {
 /// The stored draft: its token (for Create's idempotency), its revision (one more with
 /// every save) and its data.
 pub async fn load(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Option<(uuid::Uuid, i64, Draft)>> {
-    let row: Option<(uuid::Uuid, i64, sqlx::types::Json<Draft>)> =
-        sqlx::query_as("select token, revision, data from wizard_drafts where customer_id = $1")
-            .bind(customer)
-            .fetch_optional(db)
-            .await?;
-    Ok(row.map(|(token, revision, data)| (token, revision, data.0)))
+    let row = sqlx::query!(
+        r#"select token, revision, data as "data: Json<Draft>" from wizard_drafts where customer_id = $1"#,
+        customer as CustomerId,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| (row.token, row.revision, row.data.0)))
 }
 
 /// Saves the draft if it is still at `revision` (`None`: there was no draft; a new one
@@ -148,26 +150,26 @@ pub async fn save(
 ) -> sqlx::Result<Option<i64>> {
     match revision {
         Some(revision) => {
-            sqlx::query_scalar(
+            sqlx::query_scalar!(
                 "update wizard_drafts set data = $3, revision = revision + 1, updated_at = now()
                  where customer_id = $1 and revision = $2
                  returning revision",
+                customer as CustomerId,
+                revision,
+                Json(draft) as _,
             )
-            .bind(customer)
-            .bind(revision)
-            .bind(sqlx::types::Json(draft))
             .fetch_optional(db)
             .await
         }
         None => {
-            sqlx::query_scalar(
+            sqlx::query_scalar!(
                 "insert into wizard_drafts (customer_id, token, data, revision) values ($1, $2, $3, 1)
                  on conflict (customer_id) do nothing
                  returning revision",
+                customer as CustomerId,
+                uuid::Uuid::new_v4(),
+                Json(draft) as _,
             )
-            .bind(customer)
-            .bind(uuid::Uuid::new_v4())
-            .bind(sqlx::types::Json(draft))
             .fetch_optional(db)
             .await
         }
@@ -176,8 +178,7 @@ pub async fn save(
 
 /// Starts over: removes the draft, whatever its revision.
 pub async fn discard(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<()> {
-    sqlx::query("delete from wizard_drafts where customer_id = $1")
-        .bind(customer)
+    sqlx::query!("delete from wizard_drafts where customer_id = $1", customer as CustomerId)
         .execute(db)
         .await?;
     Ok(())
@@ -186,11 +187,13 @@ pub async fn discard(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Res
 /// Removes the draft once its site is created, only if it is still at `revision` (the
 /// one reviewed); `false` when it changed meanwhile.
 pub async fn discard_at(db: impl PgExecutor<'_>, customer: CustomerId, revision: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("delete from wizard_drafts where customer_id = $1 and revision = $2")
-        .bind(customer)
-        .bind(revision)
-        .execute(db)
-        .await?;
+    let done = sqlx::query!(
+        "delete from wizard_drafts where customer_id = $1 and revision = $2",
+        customer as CustomerId,
+        revision,
+    )
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -399,66 +402,4 @@ fn into_plan(site: SiteStep, container: ContainerStep, envs: EnvironmentsStep, c
         aliases: envs.aliases,
         create_dns,
     }
-}
-
-/// What creating a site made, by id: for the API's answer.
-#[derive(Debug, Clone)]
-pub struct Created {
-    pub site: SiteId,
-    pub container: i64,
-    /// (id, name), by name.
-    pub environments: Vec<(i64, String)>,
-    /// The site's own hostname and its aliases (ASCII form; a hostname is its own key).
-    pub hostname: String,
-    pub aliases: Vec<String>,
-    /// (id, name, type), by name.
-    pub dns_records: Vec<(i64, String, String)>,
-    pub job: i64,
-}
-
-/// Reads back what `sites::model::create` wrote for `site` (in its transaction).
-pub async fn created(db: &mut sqlx::PgConnection, customer: CustomerId, site: SiteId) -> sqlx::Result<Created> {
-    let (container, job): (i64, i64) = sqlx::query_as(
-        "select (select id from containers where customer_id = $1 and site_id = $2 order by id limit 1),
-                (select id from provisioning_jobs where customer_id = $1 and site_id = $2)",
-    )
-    .bind(customer)
-    .bind(site)
-    .fetch_one(&mut *db)
-    .await?;
-    let environments: Vec<(i64, String)> =
-        sqlx::query_as("select id, name from environments where customer_id = $1 and site_id = $2 order by name")
-            .bind(customer)
-            .bind(site)
-            .fetch_all(&mut *db)
-            .await?;
-    let hostnames: Vec<(String, bool)> = sqlx::query_as(
-        "select hostname, is_primary from hostnames where customer_id = $1 and site_id = $2 order by hostname",
-    )
-    .bind(customer)
-    .bind(site)
-    .fetch_all(&mut *db)
-    .await?;
-    let dns_records: Vec<(i64, String, String)> = sqlx::query_as(
-        "select id, name, type from dns_records where customer_id = $1 and site_id = $2 order by name, type",
-    )
-    .bind(customer)
-    .bind(site)
-    .fetch_all(&mut *db)
-    .await?;
-    let hostname = hostnames
-        .iter()
-        .find(|(_, primary)| *primary)
-        .map(|(h, _)| h.clone())
-        .unwrap_or_default();
-    let aliases = hostnames.into_iter().filter(|(_, p)| !p).map(|(h, _)| h).collect();
-    Ok(Created {
-        site,
-        container,
-        environments,
-        hostname,
-        aliases,
-        dns_records,
-        job,
-    })
 }
