@@ -49,7 +49,7 @@ pub async fn set_display_name(db: impl PgExecutor<'_>, customer: CustomerId, nam
         name.as_str(),
     )
     .execute(db)
-        .await?;
+    .await?;
     Ok(())
 }
 
@@ -72,7 +72,7 @@ pub async fn set_pin(db: impl PgExecutor<'_>, customer: CustomerId, hash: &str) 
         hash,
     )
     .execute(db)
-        .await?;
+    .await?;
     Ok(())
 }
 
@@ -248,6 +248,6 @@ pub async fn forget(db: impl PgExecutor<'_>, guard: Guard, customer: CustomerId)
         customer as CustomerId,
     )
     .execute(db)
-        .await?;
+    .await?;
     Ok(())
 }

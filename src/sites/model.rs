@@ -210,12 +210,9 @@ pub async fn hostname_taken(db: impl PgExecutor<'_>, hostname: &Hostname) -> sql
 /// The subset of `hostnames` already taken on the platform.
 pub async fn hostnames_taken(db: impl PgExecutor<'_>, hostnames: &[&str]) -> sqlx::Result<Vec<String>> {
     let hostnames: Vec<String> = hostnames.iter().map(|h| (*h).to_owned()).collect();
-    sqlx::query_scalar!(
-        "select hostname from hostnames where hostname = any($1)",
-        &hostnames
-    )
-    .fetch_all(db)
-    .await
+    sqlx::query_scalar!("select hostname from hostnames where hostname = any($1)", &hostnames)
+        .fetch_all(db)
+        .await
 }
 
 pub async fn container_name_taken(
