@@ -18,28 +18,18 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{self, Cancellation, Reason, Role};
-use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply, invalid};
-use crate::identity::{CustomerId, Email};
-use crate::password::{NewPassword, Pin};
-use crate::settings;
+use super::model::{self, Cancellation, Role};
+use super::ops::{self, Proof};
+use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply};
 use crate::state::AppState;
+use crate::validation::Names;
 use crate::web::AppError;
 
-/// Refuses a change of sign-in details by a customer's key unless the customer allowed it
-/// in Settings; an internal key may.
-async fn may_change_sign_in(state: &AppState, caller: &Caller, customer: CustomerId) -> Result<(), AppError> {
-    if caller.internal() {
-        return Ok(());
+/// What vouches for a change of sign-in details made with `caller`'s key.
+fn proof(caller: &Caller) -> Proof {
+    Proof::ApiKey {
+        internal: caller.internal(),
     }
-    let values = settings::model::load(&state.pool, customer).await?;
-    if values.get(settings::model::SIGN_IN_BY_API) == "on" {
-        return Ok(());
-    }
-    Err(AppError::Forbidden(
-        "API keys may not change this account's password, email or PIN; the customer can allow it in \
-         Settings (\"API keys may change sign-in details\")",
-    ))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -80,7 +70,7 @@ impl From<Cancellation> for CancellationRequest {
         Self {
             id: request.id,
             reason: request.reason,
-            status: request.status,
+            status: request.status.to_string(),
             requested: request.requested_at,
         }
     }
@@ -99,10 +89,9 @@ async fn request_cancellation(
     Args(args): Args<RequestCancellationArgs>,
 ) -> Result<Reply<CancellationRequest>, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
-    let reason: Reason = args.reason.parse().map_err(|message| invalid("reason", message))?;
-    let mut tx = state.pool.begin().await?;
-    let request = super::open_cancellation(&mut tx, customer, &caller.actor(), &reason, caller.address).await?;
-    tx.commit().await?;
+    let request = ops::request_cancellation(&state.pool, &caller.who(customer), &args.reason)
+        .await
+        .map_err(|err| err.into_app(Names::Seed))?;
     Ok(Reply::new(request.into()))
 }
 
@@ -148,10 +137,11 @@ async fn get_username(
     Args(args): Args<IdArgs>,
 ) -> Result<Reply<String>, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
-    let row = crate::identity::customer::by_id(&state.pool, customer)
-        .await?
+    let username = ops::username(&state.pool, customer)
+        .await
+        .map_err(|err| err.into_app(Names::Seed))?
         .ok_or(AppError::NotFound)?;
-    Ok(Reply::new(row.username))
+    Ok(Reply::new(username))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -176,18 +166,16 @@ async fn change_password(
     Args(args): Args<ChangePasswordArgs>,
 ) -> Result<Done, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
-    may_change_sign_in(&state, &caller, customer).await?;
-    let password = NewPassword::parse(&args.password).map_err(|message| invalid("password", message))?;
-    super::save_password(
-        &state,
-        customer,
-        &caller.actor(),
-        &password,
-        "every session was signed out",
-        caller.address,
-        true,
+    ops::change_password(
+        &state.pool,
+        &state.hasher,
+        &caller.who(customer),
+        &proof(&caller),
+        &args.password,
+        None,
     )
-    .await?;
+    .await
+    .map_err(|err| err.into_app(Names::Seed))?;
     Ok(Done::YES)
 }
 
@@ -212,9 +200,15 @@ async fn change_pin(
     Args(args): Args<ChangePinArgs>,
 ) -> Result<Done, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
-    may_change_sign_in(&state, &caller, customer).await?;
-    let pin = Pin::parse(&args.pin).map_err(|message| invalid("pin", message))?;
-    super::save_pin(&state, customer, &caller.actor(), &pin, caller.address, true).await?;
+    ops::change_pin(
+        &state.pool,
+        &state.hasher,
+        &caller.who(customer),
+        &proof(&caller),
+        &args.pin,
+    )
+    .await
+    .map_err(|err| err.into_app(Names::Seed))?;
     Ok(Done::YES)
 }
 
@@ -239,8 +233,14 @@ async fn change_email(
     Args(args): Args<ChangeEmailArgs>,
 ) -> Result<Done, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
-    may_change_sign_in(&state, &caller, customer).await?;
-    let email: Email = args.email.parse().map_err(|message| invalid("email", message))?;
-    super::save_email(&state, customer, &caller.actor(), &email, caller.address, true).await?;
+    ops::change_email(
+        &state.pool,
+        &state.hasher,
+        &caller.who(customer),
+        &proof(&caller),
+        &args.email,
+    )
+    .await
+    .map_err(|err| err.into_app(Names::Seed))?;
     Ok(Done::YES)
 }

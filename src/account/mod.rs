@@ -3,8 +3,7 @@
 
 pub mod api;
 pub mod model;
-
-use std::net::IpAddr;
+pub mod ops;
 
 use askama::Template;
 use axum::Router;
@@ -15,15 +14,12 @@ use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
-use crate::audit::record_parts;
-use crate::identity::customer::DisplayName;
-use crate::identity::{CustomerId, Email};
-use crate::password::{NewPassword, Pin};
-use crate::settings::model::Preferences;
+use crate::settings::Current;
 use crate::state::AppState;
-use crate::validation::FieldErrors;
+use crate::validation::{FieldErrors, Names};
 use crate::web::{AppError, ClientIp, Form, FormState, Layout, SignedIn, render, see_other, session};
-use crate::{identity, page, settings};
+use crate::{identity, page};
+use ops::{AccountError, Proof};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -118,57 +114,13 @@ async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: Si
     )
 }
 
-/// What the current-password field says while its guard is locked.
-const LOCKED: &str = "Too many wrong passwords: these changes are locked for 15 minutes.";
-
-/// Checks the current password; a wrong one is a message on `errors`.
-async fn check_current_password(
-    state: &AppState,
-    me: &SignedIn,
-    ip: std::net::IpAddr,
-    given: &str,
-    errors: &mut FieldErrors,
-) -> Result<(), AppError> {
-    if given.is_empty() {
-        errors.add("current_password", "Enter your current password.");
-        return Ok(());
+/// The form state of a failed change: what was typed (never a password) and the errors
+/// under the form's names; anything but invalid input is the error page.
+fn failed(err: AccountError, values: &[(&'static str, &str)]) -> Result<FormState, AppError> {
+    match err {
+        AccountError::Invalid(invalid) => Ok(FormState::failed(values, invalid.errors(Names::Form))),
+        other => Err(other.into_app(Names::Form)),
     }
-    // Wrong guesses are counted before the comparison (one statement, so parallel guesses
-    // cannot all pass), so a borrowed session cannot be used to guess the password: five in
-    // 15 minutes lock these forms for 15 minutes. Each is recorded in Activity, and the lock.
-    let guard = model::Guard::Reauth;
-    let Some(count) = model::count_attempt(&state.pool, guard, me.id()).await? else {
-        tracing::warn!(customer = %me.id(), %ip, "current password not checked: locked");
-        errors.add("current_password", LOCKED);
-        return Ok(());
-    };
-    let hash = identity::customer::password_hash(&state.pool, me.id()).await?;
-    if state.hasher.verify(Some(&hash), given).await? {
-        model::forget(&state.pool, guard, me.id()).await?;
-    } else {
-        tracing::warn!(customer = %me.id(), %ip, "wrong current password");
-        let mut tx = state.pool.begin().await?;
-        record_parts(&mut *tx, me.id(), &me.actor(), "password_check_failed", "", Some(ip)).await?;
-        if count >= model::Guard::LIMIT {
-            let detail = format!(
-                "{} wrong current passwords: email, password and PIN changes are locked for {} minutes",
-                model::Guard::LIMIT,
-                model::Guard::WINDOW_MINUTES
-            );
-            record_parts(
-                &mut *tx,
-                me.id(),
-                &me.actor(),
-                "password_check_locked",
-                &detail,
-                Some(ip),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        errors.add("current_password", "That is not your current password.");
-    }
-    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -184,28 +136,11 @@ async fn change_name(
     me: SignedIn,
     Form(input): Form<NameInput>,
 ) -> Result<Response, AppError> {
-    let name = match input.display_name.parse::<DisplayName>() {
-        Ok(name) => name,
-        Err(message) => {
-            let mut errors = FieldErrors::default();
-            errors.add("display_name", message);
-            let form = FormState::failed(&[("display_name", &input.display_name)], errors);
-            return respond(&state, &me, htmx, Err((Which::Name, form))).await;
-        }
+    let outcome = match ops::change_display_name(&state.pool, &me.who(ip), &input.display_name).await {
+        Ok(_) => Ok("Display name saved."),
+        Err(err) => Err((Which::Name, failed(err, &[("display_name", &input.display_name)])?)),
     };
-    let mut tx = state.pool.begin().await?;
-    model::set_display_name(&mut *tx, me.id(), &name).await?;
-    record_parts(
-        &mut *tx,
-        me.id(),
-        &me.actor(),
-        "display_name_changed",
-        name.as_str(),
-        Some(ip),
-    )
-    .await?;
-    tx.commit().await?;
-    respond(&state, &me, htmx, Ok("Display name saved.")).await
+    respond(&state, &me, htmx, outcome).await
 }
 
 #[derive(Deserialize)]
@@ -224,15 +159,12 @@ async fn change_email(
     Form(input): Form<EmailInput>,
 ) -> Result<Response, AppError> {
     me.refuse_if_impersonating()?;
-    let mut errors = FieldErrors::default();
-    let email = errors.check("email", input.email.parse::<Email>());
-    check_current_password(&state, &me, ip, &input.current_password, &mut errors).await?;
-    let Some(email) = email.filter(|_| errors.is_empty()) else {
-        let form = FormState::failed(&[("email", &input.email)], errors);
-        return respond(&state, &me, htmx, Err((Which::Email, form))).await;
+    let proof = Proof::CurrentPassword(input.current_password);
+    let outcome = match ops::change_email(&state.pool, &state.hasher, &me.who(ip), &proof, &input.email).await {
+        Ok(_) => Ok("Email address changed."),
+        Err(err) => Err((Which::Email, failed(err, &[("email", &input.email)])?)),
     };
-    save_email(&state, me.id(), &me.actor(), &email, ip, false).await?;
-    respond(&state, &me, htmx, Ok("Email address changed.")).await
+    respond(&state, &me, htmx, outcome).await
 }
 
 #[derive(Deserialize)]
@@ -253,31 +185,20 @@ async fn change_password(
     Form(input): Form<PasswordInput>,
 ) -> Result<Response, AppError> {
     me.refuse_if_impersonating()?;
-    let mut errors = FieldErrors::default();
-    let password = errors.check("password", NewPassword::parse(&input.password));
-    if password.is_some() && input.password != input.password_confirm {
-        errors.add("password_confirm", "The two new passwords differ.");
-    }
-    check_current_password(&state, &me, ip, &input.current_password, &mut errors).await?;
-    let Some(password) = password.filter(|_| errors.is_empty()) else {
-        return respond(
-            &state,
-            &me,
-            htmx,
-            Err((Which::Password, FormState::failed(&[], errors))),
-        )
-        .await;
-    };
-    let version = save_password(
-        &state,
-        me.id(),
-        &me.actor(),
-        &password,
-        "other sessions were signed out",
-        ip,
-        false,
+    let proof = Proof::CurrentPassword(input.current_password);
+    let changed = ops::change_password(
+        &state.pool,
+        &state.hasher,
+        &me.who(ip),
+        &proof,
+        &input.password,
+        Some(&input.password_confirm),
     )
-    .await?;
+    .await;
+    let version = match changed {
+        Ok(version) => version,
+        Err(err) => return respond(&state, &me, htmx, Err((Which::Password, failed(err, &[])?))).await,
+    };
     // Every other session is now signed out (their auth version is old); this one goes on
     // under a new id.
     if let Some(auth) = &me.auth {
@@ -308,136 +229,12 @@ async fn change_pin(
     Form(input): Form<PinInput>,
 ) -> Result<Response, AppError> {
     me.refuse_if_impersonating()?;
-    let mut errors = FieldErrors::default();
-    let pin = errors.check("pin", Pin::parse(&input.pin));
-    check_current_password(&state, &me, ip, &input.current_password, &mut errors).await?;
-    let Some(pin) = pin.filter(|_| errors.is_empty()) else {
-        return respond(&state, &me, htmx, Err((Which::Pin, FormState::failed(&[], errors)))).await;
+    let proof = Proof::CurrentPassword(input.current_password);
+    let outcome = match ops::change_pin(&state.pool, &state.hasher, &me.who(ip), &proof, &input.pin).await {
+        Ok(()) => Ok("PIN changed."),
+        Err(err) => Err((Which::Pin, failed(err, &[])?)),
     };
-    save_pin(&state, me.id(), &me.actor(), &pin, ip, false).await?;
-    respond(&state, &me, htmx, Ok("PIN changed.")).await
-}
-
-// ---- the changes themselves, shared with the API (`api.rs`) ----------------------------
-
-/// Stores a new email address, with its Activity entry (`email_changed`, from → to); with
-/// `notify`, a security notice to the previous address too (see [`sign_in_change_notice`]).
-pub(crate) async fn save_email(
-    state: &AppState,
-    customer: CustomerId,
-    actor: &str,
-    email: &Email,
-    ip: IpAddr,
-    notify: bool,
-) -> Result<(), AppError> {
-    let mut tx = state.pool.begin().await?;
-    let previous = model::set_email(&mut *tx, customer, email).await?;
-    let detail = format!("from {previous} to {}", email.as_str());
-    record_parts(&mut *tx, customer, actor, "email_changed", &detail, Some(ip)).await?;
-    if notify {
-        let what = format!("email address was changed from {previous} to {}", email.as_str());
-        sign_in_change_notice(&mut tx, customer, &previous, &what, actor, ip).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// A change of sign-in details made over the API: a security notice to the customer (on
-/// `/notices`, and to every contact method subscribed to security notices) and an email to
-/// `previous_email`, the address the account had before, all in the change's transaction.
-/// Whoever took the key (and maybe the new address) cannot keep the owner from hearing.
-async fn sign_in_change_notice(
-    tx: &mut sqlx::PgConnection,
-    customer: CustomerId,
-    previous_email: &str,
-    what: &str,
-    actor: &str,
-    ip: IpAddr,
-) -> Result<(), AppError> {
-    let at = Preferences::new(None, None).format(time::OffsetDateTime::now_utc());
-    let draft = crate::notices::model::Draft {
-        notice_type: "security".to_owned(),
-        severity: crate::notices::model::Severity::Warning,
-        title: "Your sign-in details were changed through the API".to_owned(),
-        body: format!(
-            "Your {what}, by {actor} from {ip}, at {at} UTC.\n\n\
-             If this was not you: sign in, change your password, revoke that key on the API keys page, \
-             and turn off \"API keys may change sign-in details\" in Settings. Then contact support."
-        ),
-    };
-    crate::notices::model::publish_security(tx, customer, &draft, previous_email).await?;
-    Ok(())
-}
-
-/// Stores a new password, which signs out every session of the customer's but one the
-/// caller renews, with its Activity entry (`password_changed`, `detail` saying which
-/// sessions ended); with `notify`, a security notice to the account's email address too.
-/// Returns the new auth version.
-pub(crate) async fn save_password(
-    state: &AppState,
-    customer: CustomerId,
-    actor: &str,
-    password: &NewPassword,
-    detail: &str,
-    ip: IpAddr,
-    notify: bool,
-) -> Result<i64, AppError> {
-    let hash = state.hasher.hash(password.as_str()).await?;
-    let mut tx = state.pool.begin().await?;
-    let version = model::set_password(&mut *tx, customer, &hash).await?;
-    record_parts(&mut *tx, customer, actor, "password_changed", detail, Some(ip)).await?;
-    if notify {
-        let email = model::email(&mut *tx, customer).await?;
-        sign_in_change_notice(&mut tx, customer, &email, "password was changed", actor, ip).await?;
-    }
-    tx.commit().await?;
-    Ok(version)
-}
-
-/// Stores a new PIN, with its Activity entry (`pin_changed`); with `notify`, a security
-/// notice to the account's email address too.
-pub(crate) async fn save_pin(
-    state: &AppState,
-    customer: CustomerId,
-    actor: &str,
-    pin: &Pin,
-    ip: IpAddr,
-    notify: bool,
-) -> Result<(), AppError> {
-    let hash = state.hasher.hash(pin.as_str()).await?;
-    let mut tx = state.pool.begin().await?;
-    model::set_pin(&mut *tx, customer, &hash).await?;
-    record_parts(&mut *tx, customer, actor, "pin_changed", "", Some(ip)).await?;
-    if notify {
-        let email = model::email(&mut *tx, customer).await?;
-        sign_in_change_notice(&mut tx, customer, &email, "PIN was changed", actor, ip).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Opens a cancellation request inside `tx`, with its Activity entry
-/// (`cancellation_requested`, the reason); a Conflict when one is already pending.
-pub(crate) async fn open_cancellation(
-    tx: &mut sqlx::PgConnection,
-    customer: CustomerId,
-    actor: &str,
-    reason: &model::Reason,
-    ip: IpAddr,
-) -> Result<model::Cancellation, AppError> {
-    let Some(request) = model::request_cancellation(&mut *tx, customer, reason).await? else {
-        return Err(AppError::Conflict("A cancellation request is already pending.".into()));
-    };
-    record_parts(
-        &mut *tx,
-        customer,
-        actor,
-        "cancellation_requested",
-        reason.as_str(),
-        Some(ip),
-    )
-    .await?;
-    Ok(request)
+    respond(&state, &me, htmx, outcome).await
 }
 
 pub struct CancellationRow {
@@ -457,8 +254,8 @@ struct CancelPage {
 page!(CancelPage);
 
 impl CancelPage {
-    async fn load(state: &AppState, me: &SignedIn, form: FormState) -> Result<Self, AppError> {
-        let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
+    async fn load(state: &AppState, me: &SignedIn, current: &Current, form: FormState) -> Result<Self, AppError> {
+        let prefs = current.preferences();
         let mut history: Vec<CancellationRow> = model::cancellations(&state.pool, me.id())
             .await?
             .into_iter()
@@ -470,7 +267,7 @@ impl CancelPage {
             .collect();
         let pending = history
             .iter()
-            .position(|r| r.request.status == "pending")
+            .position(|r| r.request.status.is_pending())
             .map(|i| history.remove(i));
         Ok(Self {
             layout: Layout::new(me, "account", "Cancel account").await?,
@@ -485,11 +282,12 @@ async fn cancel_page(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     me: SignedIn,
+    current: Current,
 ) -> Result<Response, AppError> {
     render(
         htmx,
         StatusCode::OK,
-        &CancelPage::load(&state, &me, FormState::default()).await?,
+        &CancelPage::load(&state, &me, &current, FormState::default()).await?,
         None,
     )
 }
@@ -508,39 +306,28 @@ async fn cancel(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
+    current: Current,
     Form(input): Form<CancelInput>,
 ) -> Result<Response, AppError> {
-    // The reason is checked before a transaction is open (re-rendering needs connections too);
-    // no reason means the pending request is withdrawn.
-    let reason = match input.action.as_str() {
-        "withdraw" => None,
-        _ => match input.reason.parse::<model::Reason>() {
-            Ok(reason) => Some(reason),
-            Err(message) => {
-                let mut errors = FieldErrors::default();
-                errors.add("reason", message);
-                let form = FormState::failed(&[("reason", &input.reason)], errors);
-                let page = CancelPage::load(&state, &me, form).await?;
+    let who = me.who(ip);
+    // No reason means the pending request is withdrawn.
+    let message = if input.action == "withdraw" {
+        ops::withdraw_cancellation(&state.pool, &who)
+            .await
+            .map_err(|err| err.into_app(Names::Form))?;
+        "Your cancellation request was withdrawn."
+    } else {
+        match ops::request_cancellation(&state.pool, &who, &input.reason).await {
+            Ok(_) => "Your cancellation request was received. You can withdraw it while it is pending.",
+            Err(err) => {
+                let form = failed(err, &[("reason", &input.reason)])?;
+                let page = CancelPage::load(&state, &me, &current, form).await?;
                 return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
             }
-        },
-    };
-    let mut tx = state.pool.begin().await?;
-    let message = if let Some(reason) = reason {
-        open_cancellation(&mut tx, me.id(), &me.actor(), &reason, ip).await?;
-        "Your cancellation request was received. You can withdraw it while it is pending."
-    } else {
-        if !model::withdraw_cancellation(&mut tx, me.id()).await? {
-            return Err(AppError::Conflict(
-                "There is no pending cancellation request to withdraw.".into(),
-            ));
         }
-        record_parts(&mut *tx, me.id(), &me.actor(), "cancellation_withdrawn", "", Some(ip)).await?;
-        "Your cancellation request was withdrawn."
     };
-    tx.commit().await?;
     if htmx {
-        let page = CancelPage::load(&state, &me, FormState::default()).await?;
+        let page = CancelPage::load(&state, &me, &current, FormState::default()).await?;
         return render(true, StatusCode::OK, &page, Some(message));
     }
     see_other(&me.session, "/account/cancel", message).await

@@ -10,7 +10,7 @@ use sqlx::types::ipnetwork::IpNetwork;
 use time::OffsetDateTime;
 
 use crate::identity::CustomerId;
-use crate::sites::model::SiteId;
+use crate::sites::model::{JobStatus, RecordType, ResourceStatus, SiteId, SiteStatus, StepStatus};
 
 crate::id_type!(
     /// A `containers.id`.
@@ -29,12 +29,13 @@ crate::id_type!(
 // Jobs
 
 /// A step the worker has claimed (and holds locked until its transaction ends).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ClaimedStep {
     pub id: StepId,
     pub job_id: JobId,
     pub customer_id: CustomerId,
     pub site_id: SiteId,
+    /// As stored in `job_steps.name` (see [`Step::from_name`](crate::sites::steps::Step::from_name)).
     pub name: String,
     /// Attempts made before this one.
     pub attempts: i32,
@@ -44,17 +45,22 @@ pub struct ClaimedStep {
 /// Locks and returns one due step: pending, `next_attempt_at` reached, the first unfinished
 /// step of a pending or running job, and not locked by another worker.
 pub async fn claim_step(db: impl PgExecutor<'_>) -> sqlx::Result<Option<ClaimedStep>> {
-    sqlx::query_as(
-        "select s.id, s.job_id, j.customer_id, j.site_id, s.name, s.attempts, clock_timestamp() as started_at
+    sqlx::query_as!(
+        ClaimedStep,
+        r#"select s.id as "id: StepId", s.job_id as "job_id: JobId", j.customer_id as "customer_id: CustomerId",
+                j.site_id as "site_id: SiteId", s.name, s.attempts, clock_timestamp() as "started_at!"
          from job_steps s
          join provisioning_jobs j on j.id = s.job_id
-         where j.status in ('pending', 'running')
-           and s.status = 'pending'
+         where j.status = any($1)
+           and s.status = $2
            and s.next_attempt_at <= now()
-           and s.position = (select min(o.position) from job_steps o where o.job_id = s.job_id and o.status <> 'done')
+           and s.position = (select min(o.position) from job_steps o where o.job_id = s.job_id and o.status <> $3)
          order by s.next_attempt_at, s.id
          limit 1
-         for update of s skip locked",
+         for update of s skip locked"#,
+        &[JobStatus::Pending, JobStatus::Running] as &[JobStatus],
+        StepStatus::Pending as StepStatus,
+        StepStatus::Done as StepStatus,
     )
     .fetch_optional(db)
     .await
@@ -69,15 +75,15 @@ pub async fn record_attempt(
     started_at: OffsetDateTime,
     error: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into job_attempts (step_id, attempt, worker, started_at, finished_at, error)
          values ($1, $2, $3, $4, clock_timestamp(), $5)",
+        step as StepId,
+        attempt,
+        worker,
+        started_at,
+        error,
     )
-    .bind(step)
-    .bind(attempt)
-    .bind(worker)
-    .bind(started_at)
-    .bind(error)
     .execute(db)
     .await?;
     Ok(())
@@ -85,11 +91,14 @@ pub async fn record_attempt(
 
 /// Marks the step done after its `attempts`-th attempt (an earlier `last_error` is kept).
 pub async fn step_done(db: impl PgExecutor<'_>, step: StepId, attempts: i32) -> sqlx::Result<()> {
-    sqlx::query("update job_steps set status = 'done', attempts = $2, finished_at = clock_timestamp() where id = $1")
-        .bind(step)
-        .bind(attempts)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "update job_steps set status = $3, attempts = $2, finished_at = clock_timestamp() where id = $1",
+        step as StepId,
+        attempts,
+        StepStatus::Done as StepStatus,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -101,15 +110,15 @@ pub async fn step_retry_later(
     error: &str,
     backoff_secs: i32,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update job_steps
          set attempts = $2, last_error = $3, next_attempt_at = clock_timestamp() + $4 * interval '1 second'
          where id = $1",
+        step as StepId,
+        attempts,
+        error,
+        f64::from(backoff_secs),
     )
-    .bind(step)
-    .bind(attempts)
-    .bind(error)
-    .bind(backoff_secs)
     .execute(db)
     .await?;
     Ok(())
@@ -117,13 +126,14 @@ pub async fn step_retry_later(
 
 /// Records the last failed attempt: the step is `failed` for good.
 pub async fn step_failed(db: impl PgExecutor<'_>, step: StepId, attempts: i32, error: &str) -> sqlx::Result<()> {
-    sqlx::query(
-        "update job_steps set status = 'failed', attempts = $2, last_error = $3, finished_at = clock_timestamp()
+    sqlx::query!(
+        "update job_steps set status = $4, attempts = $2, last_error = $3, finished_at = clock_timestamp()
          where id = $1",
+        step as StepId,
+        attempts,
+        error,
+        StepStatus::Failed as StepStatus,
     )
-    .bind(step)
-    .bind(attempts)
-    .bind(error)
     .execute(db)
     .await?;
     Ok(())
@@ -131,21 +141,28 @@ pub async fn step_failed(db: impl PgExecutor<'_>, step: StepId, attempts: i32, e
 
 /// A pending job becomes `running` (its first step has been attempted).
 pub async fn job_running(db: impl PgExecutor<'_>, job: JobId) -> sqlx::Result<()> {
-    sqlx::query("update provisioning_jobs set status = 'running' where id = $1 and status = 'pending'")
-        .bind(job)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "update provisioning_jobs set status = $2 where id = $1 and status = $3",
+        job as JobId,
+        JobStatus::Running as JobStatus,
+        JobStatus::Pending as JobStatus,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// Marks the job `done` when all its steps are; `true` when it did.
 pub async fn job_done_if_complete(db: impl PgExecutor<'_>, job: JobId) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "update provisioning_jobs set status = 'done', finished_at = clock_timestamp()
-         where id = $1 and status in ('pending', 'running')
-           and not exists (select 1 from job_steps where job_id = $1 and status <> 'done')",
+    let done = sqlx::query!(
+        "update provisioning_jobs set status = $2, finished_at = clock_timestamp()
+         where id = $1 and status = any($3)
+           and not exists (select 1 from job_steps where job_id = $1 and status <> $4)",
+        job as JobId,
+        JobStatus::Done as JobStatus,
+        &[JobStatus::Pending, JobStatus::Running] as &[JobStatus],
+        StepStatus::Done as StepStatus,
     )
-    .bind(job)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -153,39 +170,46 @@ pub async fn job_done_if_complete(db: impl PgExecutor<'_>, job: JobId) -> sqlx::
 
 /// Marks the job `failed`.
 pub async fn job_failed(db: impl PgExecutor<'_>, job: JobId) -> sqlx::Result<()> {
-    sqlx::query("update provisioning_jobs set status = 'failed', finished_at = clock_timestamp() where id = $1")
-        .bind(job)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "update provisioning_jobs set status = $2, finished_at = clock_timestamp() where id = $1",
+        job as JobId,
+        JobStatus::Failed as JobStatus,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
-/// Sets the site's status (`provisioning`, `active` or `failed`).
+/// Sets the site's status.
 pub async fn set_site_status(
     db: impl PgExecutor<'_>,
     customer: CustomerId,
     site: SiteId,
-    status: &str,
+    status: SiteStatus,
 ) -> sqlx::Result<()> {
-    sqlx::query("update sites set status = $3 where customer_id = $1 and id = $2")
-        .bind(customer)
-        .bind(site)
-        .bind(status)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "update sites set status = $3 where customer_id = $1 and id = $2",
+        customer as CustomerId,
+        site as SiteId,
+        status as SiteStatus,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// The site's container and environments still pending become `failed` (its job failed).
 pub async fn fail_pending_resources(db: impl PgExecutor<'_>, customer: CustomerId, site: SiteId) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "with c as (
-             update containers set status = 'failed' where customer_id = $1 and site_id = $2 and status = 'pending'
+             update containers set status = $3 where customer_id = $1 and site_id = $2 and status = $4
          )
-         update environments set status = 'failed' where customer_id = $1 and site_id = $2 and status = 'pending'",
+         update environments set status = $3 where customer_id = $1 and site_id = $2 and status = $4",
+        customer as CustomerId,
+        site as SiteId,
+        ResourceStatus::Failed as ResourceStatus,
+        ResourceStatus::Pending as ResourceStatus,
     )
-    .bind(customer)
-    .bind(site)
     .execute(db)
     .await?;
     Ok(())
@@ -195,7 +219,7 @@ pub async fn fail_pending_resources(db: impl PgExecutor<'_>, customer: CustomerI
 // What the steps read and write
 
 /// The site's container, as the steps need it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct SiteContainer {
     pub id: ContainerId,
     pub name: String,
@@ -212,12 +236,13 @@ pub async fn site_container(
     customer: CustomerId,
     site: SiteId,
 ) -> sqlx::Result<Option<SiteContainer>> {
-    sqlx::query_as(
-        "select id, name, type_id, os_id, size_id, disk_gib, host(address)::inet as address
-         from containers where customer_id = $1 and site_id = $2 order by id limit 1",
+    sqlx::query_as!(
+        SiteContainer,
+        r#"select id as "id: ContainerId", name, type_id, os_id, size_id, disk_gib, host(address)::inet as "address: IpAddr"
+         from containers where customer_id = $1 and site_id = $2 order by id limit 1"#,
+        customer as CustomerId,
+        site as SiteId,
     )
-    .bind(customer)
-    .bind(site)
     .fetch_optional(db)
     .await
 }
@@ -229,16 +254,16 @@ pub async fn allocate_address(
     customer: CustomerId,
     container: ContainerId,
 ) -> sqlx::Result<Option<IpAddr>> {
-    sqlx::query_scalar(
-        "with free as (
+    sqlx::query_scalar!(
+        r#"with free as (
              select address from ip_pool where customer_id is null order by address limit 1 for update skip locked
          )
          update ip_pool p set customer_id = $1, container_id = $2, allocated_at = now()
          from free where p.address = free.address
-         returning host(p.address)::inet",
+         returning host(p.address)::inet as "address!: IpAddr""#,
+        customer as CustomerId,
+        container as ContainerId,
     )
-    .bind(customer)
-    .bind(container)
     .fetch_optional(db)
     .await
 }
@@ -249,12 +274,14 @@ pub async fn set_container_address(
     container: ContainerId,
     address: IpAddr,
 ) -> sqlx::Result<()> {
-    sqlx::query("update containers set address = $3 where customer_id = $1 and id = $2")
-        .bind(customer)
-        .bind(container)
-        .bind(address)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "update containers set address = $3 where customer_id = $1 and id = $2",
+        customer as CustomerId,
+        container as ContainerId,
+        IpNetwork::from(address),
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -263,31 +290,39 @@ pub async fn set_container_active(
     customer: CustomerId,
     container: ContainerId,
 ) -> sqlx::Result<()> {
-    sqlx::query("update containers set status = 'active' where customer_id = $1 and id = $2")
-        .bind(customer)
-        .bind(container)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "update containers set status = $3 where customer_id = $1 and id = $2",
+        customer as CustomerId,
+        container as ContainerId,
+        ResourceStatus::Active as ResourceStatus,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// Marks every environment of the site `active`; returns how many the site has.
 pub async fn activate_environments(db: impl PgExecutor<'_>, customer: CustomerId, site: SiteId) -> sqlx::Result<u64> {
-    let done = sqlx::query("update environments set status = 'active' where customer_id = $1 and site_id = $2")
-        .bind(customer)
-        .bind(site)
-        .execute(db)
-        .await?;
+    let done = sqlx::query!(
+        "update environments set status = $3 where customer_id = $1 and site_id = $2",
+        customer as CustomerId,
+        site as SiteId,
+        ResourceStatus::Active as ResourceStatus,
+    )
+    .execute(db)
+    .await?;
     Ok(done.rows_affected())
 }
 
 /// How many primary hostnames the site has (one, when all is well).
 pub async fn primary_hostnames(db: impl PgExecutor<'_>, customer: CustomerId, site: SiteId) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from hostnames where customer_id = $1 and site_id = $2 and is_primary")
-        .bind(customer)
-        .bind(site)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from hostnames where customer_id = $1 and site_id = $2 and is_primary"#,
+        customer as CustomerId,
+        site as SiteId,
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// Whether the customer asked for DNS records for the site (`None`: no such site).
@@ -296,20 +331,17 @@ pub async fn site_creates_dns(
     customer: CustomerId,
     site: SiteId,
 ) -> sqlx::Result<Option<bool>> {
-    sqlx::query_scalar("select create_dns from sites where customer_id = $1 and id = $2")
-        .bind(customer)
-        .bind(site)
-        .fetch_optional(db)
-        .await
+    sqlx::query_scalar!(
+        "select create_dns from sites where customer_id = $1 and id = $2",
+        customer as CustomerId,
+        site as SiteId,
+    )
+    .fetch_optional(db)
+    .await
 }
 
-/// The record type for an address: `A` or `AAAA`.
-pub fn address_record_type(address: IpAddr) -> &'static str {
-    match address {
-        IpAddr::V4(_) => "A",
-        IpAddr::V6(_) => "AAAA",
-    }
-}
+/// The address record types, which provisioning fills in.
+const ADDRESS_RECORDS: [RecordType; 2] = [RecordType::A, RecordType::Aaaa];
 
 /// Gives the site's planned address records (A/AAAA without a value) `address`, with the
 /// record type of its family. Returns how many it wrote.
@@ -319,14 +351,15 @@ pub async fn fill_address_records(
     site: SiteId,
     address: IpAddr,
 ) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update dns_records set value = $3, type = $4
-         where customer_id = $1 and site_id = $2 and type in ('A', 'AAAA') and value is null",
+         where customer_id = $1 and site_id = $2 and type = any($5) and value is null",
+        customer as CustomerId,
+        site as SiteId,
+        address.to_string(),
+        RecordType::for_address(address) as RecordType,
+        &ADDRESS_RECORDS as &[RecordType],
     )
-    .bind(customer)
-    .bind(site)
-    .bind(address.to_string())
-    .bind(address_record_type(address))
     .execute(db)
     .await?;
     Ok(done.rows_affected())
@@ -340,19 +373,20 @@ pub async fn add_missing_address_records(
     site: SiteId,
     address: IpAddr,
 ) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "insert into dns_records (customer_id, site_id, name, type, value)
          select h.customer_id, h.site_id, h.hostname, $4, $3
          from hostnames h
          where h.customer_id = $1 and h.site_id = $2
            and not exists (select 1 from dns_records d
-                           where d.site_id = h.site_id and d.name = h.hostname and d.type in ('A', 'AAAA'))
+                           where d.site_id = h.site_id and d.name = h.hostname and d.type = any($5))
          on conflict do nothing",
+        customer as CustomerId,
+        site as SiteId,
+        address.to_string(),
+        RecordType::for_address(address) as RecordType,
+        &ADDRESS_RECORDS as &[RecordType],
     )
-    .bind(customer)
-    .bind(site)
-    .bind(address.to_string())
-    .bind(address_record_type(address))
     .execute(db)
     .await?;
     Ok(done.rows_affected())
@@ -431,10 +465,13 @@ impl PoolNetwork {
 /// Adds the addresses to the pool, free; ones already there are left as they are. Returns
 /// how many it added.
 pub async fn add_to_pool(db: impl PgExecutor<'_>, addresses: &[IpAddr]) -> sqlx::Result<u64> {
-    let done = sqlx::query("insert into ip_pool (address) select unnest($1::inet[]) on conflict do nothing")
-        .bind(addresses)
-        .execute(db)
-        .await?;
+    let addresses: Vec<IpNetwork> = addresses.iter().map(|a| IpNetwork::from(*a)).collect();
+    let done = sqlx::query!(
+        "insert into ip_pool (address) select unnest($1::inet[]) on conflict do nothing",
+        &addresses
+    )
+    .execute(db)
+    .await?;
     Ok(done.rows_affected())
 }
 

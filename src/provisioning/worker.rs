@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::driver::{ContainerDriver, ContainerSpec};
 use super::model::{self, ClaimedStep, SiteContainer};
+use crate::sites::model::SiteStatus;
 use crate::sites::steps::Step;
 
 /// Attempts at a step before it, its job and its site are `failed`.
@@ -185,14 +186,14 @@ pub async fn run_once(pool: &PgPool, driver: &dyn ContainerDriver, worker: &str)
         None => {
             model::step_done(&mut *tx, claimed.id, attempt).await?;
             if model::job_done_if_complete(&mut *tx, claimed.job_id).await? {
-                model::set_site_status(&mut *tx, claimed.customer_id, claimed.site_id, "active").await?;
+                model::set_site_status(&mut *tx, claimed.customer_id, claimed.site_id, SiteStatus::Active).await?;
                 tracing::info!(job = %claimed.job_id, site = %claimed.site_id, "provisioning job done");
             }
         }
         Some(error) if attempt >= MAX_ATTEMPTS => {
             model::step_failed(&mut *tx, claimed.id, attempt, &error).await?;
             model::job_failed(&mut *tx, claimed.job_id).await?;
-            model::set_site_status(&mut *tx, claimed.customer_id, claimed.site_id, "failed").await?;
+            model::set_site_status(&mut *tx, claimed.customer_id, claimed.site_id, SiteStatus::Failed).await?;
             model::fail_pending_resources(&mut *tx, claimed.customer_id, claimed.site_id).await?;
             tracing::warn!(
                 job = %claimed.job_id, site = %claimed.site_id, step = %claimed.name, attempt, error,

@@ -3,6 +3,7 @@
 
 pub mod model;
 pub mod names;
+pub mod ops;
 pub mod steps;
 
 use askama::Template;
@@ -13,11 +14,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_htmx::HxRequest;
 
+use crate::page;
+use crate::settings::Current;
 use crate::settings::model::Preferences;
 use crate::state::AppState;
-use crate::web::{AppError, Layout, PageQuery, Pager, PathId, SignedIn, render};
-use crate::{page, settings};
-use model::{SiteId, Step};
+use crate::web::{AppError, ClientIp, Layout, PageQuery, Pager, PathId, SignedIn, render};
+use model::{JobStatus, SiteId, Step, StepStatus};
+use ops::SiteError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,14 +43,15 @@ page!(SitesPage);
 async fn index(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
     me: SignedIn,
+    current: Current,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, AppError> {
-    let per_page = settings::model::load(&state.pool, me.id())
-        .await?
-        .number("items_per_page");
-    let pager = Pager::new(&query, per_page);
-    let (sites, total) = model::list(&state.pool, me.id(), pager.limit(), pager.offset()).await?;
+    let pager = Pager::new(&query, current.per_page());
+    let (sites, total) = ops::list(&state.pool, &me.who(ip), pager.limit(), pager.offset())
+        .await
+        .map_err(app_error)?;
     let page = SitesPage {
         layout: Layout::new(&me, "sites", "Sites").await?,
         sites,
@@ -59,7 +63,7 @@ async fn index(
 /// The provisioning job as the page shows it: steps, a percentage, whether to poll.
 pub struct Progress {
     pub site: SiteId,
-    pub status: String,
+    pub status: JobStatus,
     pub steps: Vec<StepView>,
     pub percent: usize,
     pub running: bool,
@@ -71,15 +75,15 @@ pub struct StepView {
 }
 
 impl Progress {
-    fn new(site: SiteId, status: Option<String>, steps: Vec<Step>, prefs: &Preferences) -> Self {
-        let done = steps.iter().filter(|s| s.status == "done").count();
+    fn new(site: SiteId, status: Option<JobStatus>, steps: Vec<Step>, prefs: &Preferences) -> Self {
+        let done = steps.iter().filter(|s| s.status == StepStatus::Done).count();
         let percent = if steps.is_empty() {
             100
         } else {
             done * 100 / steps.len()
         };
-        let status = status.unwrap_or_else(|| "done".to_owned());
-        let running = matches!(status.as_str(), "pending" | "running");
+        let status = status.unwrap_or(JobStatus::Done);
+        let running = status.is_running();
         let steps = steps
             .into_iter()
             .map(|step| StepView {
@@ -121,14 +125,14 @@ page!(SitePage);
 async fn show(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
     me: SignedIn,
+    current: Current,
     PathId(id): PathId<SiteId>,
 ) -> Result<Response, AppError> {
-    let detail = model::detail(&state.pool, me.id(), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
-    let progress = Progress::new(id, detail.job_status.clone(), detail.steps.clone(), &prefs);
+    let detail = ops::detail(&state.pool, &me.who(ip), id).await.map_err(app_error)?;
+    let prefs = current.preferences();
+    let progress = Progress::new(id, detail.job_status, detail.steps.clone(), &prefs);
     let page = SitePage {
         layout: Layout::new(&me, "sites", detail.site.name.clone()).await?,
         hostname: names::to_unicode(&detail.site.hostname),
@@ -144,12 +148,13 @@ async fn show(
 /// The progress block alone, polled by htmx while the job runs.
 async fn progress(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     me: SignedIn,
+    current: Current,
     PathId(id): PathId<SiteId>,
 ) -> Result<Response, AppError> {
-    model::site(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
-    let (status, steps) = model::progress(&state.pool, me.id(), id).await?;
-    let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
+    let (status, steps) = ops::progress(&state.pool, &me.who(ip), id).await.map_err(app_error)?;
+    let prefs = current.preferences();
     let progress = Progress::new(id, status, steps, &prefs);
     let fragment = ProgressFragment {
         reload: !progress.running,
@@ -159,25 +164,19 @@ async fn progress(
 }
 
 /// The site's DNS records as a BIND zone file.
-async fn zone(State(state): State<AppState>, me: SignedIn, PathId(id): PathId<SiteId>) -> Result<Response, AppError> {
-    let site = model::site(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
-    let records = model::records(&state.pool, me.id(), id).await?;
-    let body = zone_file(&site.hostname, &records);
+async fn zone(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    PathId(id): PathId<SiteId>,
+) -> Result<Response, AppError> {
+    let body = ops::zone(&state.pool, &me.who(ip), id).await.map_err(app_error)?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
 }
 
-/// A zone file for `origin` with the records that have a value (planned ones are comments).
-pub fn zone_file(origin: &str, records: &[model::DnsRecord]) -> String {
-    let mut out = format!("; Zone file for {origin}, written by Berth\n$ORIGIN {origin}.\n$TTL 3600\n");
-    for record in records {
-        let name = format!("{}.", record.name);
-        match &record.value {
-            Some(value) => out.push_str(&format!("{name}\t{}\tIN\t{}\t{value}\n", record.ttl, record.kind)),
-            None => out.push_str(&format!(
-                "; {name}\t{}\tIN\t{}\t(address not allocated yet)\n",
-                record.ttl, record.kind
-            )),
-        }
+fn app_error(err: SiteError) -> AppError {
+    match err {
+        SiteError::NotFound => AppError::NotFound,
+        SiteError::Db(err) => err.into(),
     }
-    out
 }

@@ -9,37 +9,108 @@ use time::OffsetDateTime;
 use crate::identity::CustomerId;
 use crate::sites::names::{DnsLabel, Hostname, SiteName};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type)]
-#[sqlx(transparent)]
-pub struct SiteId(pub i64);
+crate::id_type!(
+    /// A `sites.id`.
+    SiteId,
+    /// An `environments.id`.
+    EnvironmentId
+);
 
-impl std::fmt::Display for SiteId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+/// Declares a status or type column's values: a Rust enum stored as checked text (the
+/// column's CHECK constraint lists the same spellings), shown as it is stored.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize, serde::Deserialize)]
+        #[sqlx(type_name = "text")]
+        pub enum $name {
+            $(
+                #[sqlx(rename = $text)]
+                #[serde(rename = $text)]
+                $variant,
+            )*
+        }
+
+        impl $name {
+            /// As stored (and shown).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use text_enum;
+
+text_enum!(
+    /// `sites.status`.
+    SiteStatus {
+        Provisioning = "provisioning",
+        Active = "active",
+        Failed = "failed",
+    }
+);
+
+text_enum!(
+    /// `containers.status` and `environments.status`: pending until provisioning made them.
+    ResourceStatus {
+        Pending = "pending",
+        Active = "active",
+        Failed = "failed",
+    }
+);
+
+text_enum!(
+    /// `provisioning_jobs.status`.
+    JobStatus {
+        Pending = "pending",
+        Running = "running",
+        Done = "done",
+        Failed = "failed",
+    }
+);
+
+impl JobStatus {
+    /// Still to finish: the site page polls while it is.
+    pub fn is_running(self) -> bool {
+        matches!(self, Self::Pending | Self::Running)
     }
 }
 
-impl std::str::FromStr for SiteId {
-    type Err = std::num::ParseIntError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse().map(SiteId)
+text_enum!(
+    /// `job_steps.status`.
+    StepStatus {
+        Pending = "pending",
+        Done = "done",
+        Failed = "failed",
     }
-}
+);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type)]
-#[sqlx(transparent)]
-pub struct EnvironmentId(pub i64);
-
-impl std::fmt::Display for EnvironmentId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+text_enum!(
+    /// `dns_records.type`.
+    RecordType {
+        A = "A",
+        Aaaa = "AAAA",
+        Cname = "CNAME",
+        Txt = "TXT",
+        Mx = "MX",
     }
-}
+);
 
-impl std::str::FromStr for EnvironmentId {
-    type Err = std::num::ParseIntError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse().map(EnvironmentId)
+impl RecordType {
+    /// The address record type of `address`: `A` or `AAAA`.
+    pub fn for_address(address: std::net::IpAddr) -> Self {
+        match address {
+            std::net::IpAddr::V4(_) => Self::A,
+            std::net::IpAddr::V6(_) => Self::Aaaa,
+        }
     }
 }
 
@@ -105,37 +176,41 @@ impl Catalogue {
 }
 
 pub async fn catalogue(db: &sqlx::PgPool) -> sqlx::Result<Catalogue> {
+    let offered = sqlx::query!("select type_id, os_id from container_type_os")
+        .fetch_all(db)
+        .await?;
     Ok(Catalogue {
-        types: sqlx::query_as("select id, label from container_types order by sort")
+        types: sqlx::query_as!(Choice, "select id, label from container_types order by sort")
             .fetch_all(db)
             .await?,
-        systems: sqlx::query_as("select id, label from operating_systems order by sort")
+        systems: sqlx::query_as!(Choice, "select id, label from operating_systems order by sort")
             .fetch_all(db)
             .await?,
-        sizes: sqlx::query_as(
+        sizes: sqlx::query_as!(
+            Size,
             "select id, label, vcpu, memory_mib, disk_min_gib, disk_max_gib from container_sizes order by sort",
         )
         .fetch_all(db)
         .await?,
-        offered: sqlx::query_as("select type_id, os_id from container_type_os")
-            .fetch_all(db)
-            .await?,
+        offered: offered.into_iter().map(|row| (row.type_id, row.os_id)).collect(),
     })
 }
 
 /// Whether any customer on the platform has this hostname (primary or alias). The answer
 /// never says whose it is.
 pub async fn hostname_taken(db: impl PgExecutor<'_>, hostname: &Hostname) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists(select 1 from hostnames where hostname = $1)")
-        .bind(hostname.ascii())
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"select exists(select 1 from hostnames where hostname = $1) as "taken!""#,
+        hostname.ascii()
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// The subset of `hostnames` already taken on the platform.
 pub async fn hostnames_taken(db: impl PgExecutor<'_>, hostnames: &[&str]) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar("select hostname from hostnames where hostname = any($1)")
-        .bind(hostnames)
+    let hostnames: Vec<String> = hostnames.iter().map(|h| (*h).to_owned()).collect();
+    sqlx::query_scalar!("select hostname from hostnames where hostname = any($1)", &hostnames)
         .fetch_all(db)
         .await
 }
@@ -145,11 +220,13 @@ pub async fn container_name_taken(
     customer: CustomerId,
     name: &DnsLabel,
 ) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists(select 1 from containers where customer_id = $1 and name = $2)")
-        .bind(customer)
-        .bind(name.as_str())
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"select exists(select 1 from containers where customer_id = $1 and name = $2) as "taken!""#,
+        customer as CustomerId,
+        name.as_str()
+    )
+    .fetch_one(db)
+    .await
 }
 
 // ---- creating a site --------------------------------------------------------------------
@@ -196,6 +273,11 @@ impl From<sqlx::Error> for CreateError {
     }
 }
 
+/// The constraint a hostname taken meanwhile breaks.
+const HOSTNAME_TAKEN: &str = "hostnames_pkey";
+/// The constraint a container name taken meanwhile breaks.
+const CONTAINER_NAME_TAKEN: &str = "containers_customer_id_name_key";
+
 /// Writes the site, its hostnames, container, environments, DNS records and provisioning
 /// job with its steps, inside `tx` (the caller commits). A second call with the same draft
 /// token returns the site the first one made and writes nothing.
@@ -205,15 +287,15 @@ pub async fn create(
     draft_token: uuid::Uuid,
     plan: &Plan,
 ) -> Result<SiteId, CreateError> {
-    let inserted: Option<SiteId> = sqlx::query_scalar(
-        "insert into sites (customer_id, name, hostname, create_dns, draft_token) values ($1, $2, $3, $4, $5)
-         on conflict (customer_id, draft_token) do nothing returning id",
+    let inserted = sqlx::query_scalar!(
+        r#"insert into sites (customer_id, name, hostname, create_dns, draft_token) values ($1, $2, $3, $4, $5)
+         on conflict (customer_id, draft_token) do nothing returning id as "id: SiteId""#,
+        customer as CustomerId,
+        plan.site_name.as_str(),
+        plan.hostname.ascii(),
+        plan.create_dns,
+        draft_token,
     )
-    .bind(customer)
-    .bind(plan.site_name.as_str())
-    .bind(plan.hostname.ascii())
-    .bind(plan.create_dns)
-    .bind(draft_token)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(site) = inserted else {
@@ -222,73 +304,80 @@ pub async fn create(
     };
 
     for (hostname, primary) in std::iter::once((&plan.hostname, true)).chain(plan.aliases.iter().map(|a| (a, false))) {
-        let result =
-            sqlx::query("insert into hostnames (hostname, customer_id, site_id, is_primary) values ($1, $2, $3, $4)")
-                .bind(hostname.ascii())
-                .bind(customer)
-                .bind(site)
-                .bind(primary)
-                .execute(&mut *tx)
-                .await;
-        if is_unique_violation(&result, "hostnames_pkey") {
-            return Err(CreateError::HostnameTaken(hostname.ascii().to_owned()));
+        let result = sqlx::query!(
+            "insert into hostnames (hostname, customer_id, site_id, is_primary) values ($1, $2, $3, $4)",
+            hostname.ascii(),
+            customer as CustomerId,
+            site as SiteId,
+            primary,
+        )
+        .execute(&mut *tx)
+        .await;
+        if let Err(err) = result {
+            return Err(match crate::db::violated(&err) {
+                Some(HOSTNAME_TAKEN) => CreateError::HostnameTaken(hostname.ascii().to_owned()),
+                _ => CreateError::Db(err),
+            });
         }
-        result?;
     }
 
-    let container = sqlx::query(
+    let container = sqlx::query!(
         "insert into containers (customer_id, site_id, name, type_id, os_id, size_id, disk_gib)
          values ($1, $2, $3, $4, $5, $6, $7)",
+        customer as CustomerId,
+        site as SiteId,
+        plan.container_name.as_str(),
+        plan.container_type,
+        plan.container_os,
+        plan.container_size,
+        plan.disk_gib,
     )
-    .bind(customer)
-    .bind(site)
-    .bind(plan.container_name.as_str())
-    .bind(&plan.container_type)
-    .bind(&plan.container_os)
-    .bind(&plan.container_size)
-    .bind(plan.disk_gib)
     .execute(&mut *tx)
     .await;
-    if is_unique_violation(&container, "containers_customer_id_name_key") {
-        return Err(CreateError::ContainerNameTaken);
+    if let Err(err) = container {
+        return Err(match crate::db::violated(&err) {
+            Some(CONTAINER_NAME_TAKEN) => CreateError::ContainerNameTaken,
+            _ => CreateError::Db(err),
+        });
     }
-    container?;
 
-    let environments: Vec<&str> = plan.environments.iter().map(DnsLabel::as_str).collect();
-    sqlx::query("insert into environments (customer_id, site_id, name) select $1, $2, unnest($3::text[])")
-        .bind(customer)
-        .bind(site)
-        .bind(environments)
-        .execute(&mut *tx)
-        .await?;
+    let environments: Vec<String> = plan.environments.iter().map(|e| e.as_str().to_owned()).collect();
+    sqlx::query!(
+        "insert into environments (customer_id, site_id, name) select $1, $2, unnest($3::text[])",
+        customer as CustomerId,
+        site as SiteId,
+        &environments,
+    )
+    .execute(&mut *tx)
+    .await?;
 
-    sqlx::query("insert into dns_records (customer_id, site_id, name, type) select $1, $2, unnest($3::text[]), 'A'")
-        .bind(customer)
-        .bind(site)
-        .bind(plan.dns_names())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "insert into dns_records (customer_id, site_id, name, type) select $1, $2, unnest($3::text[]), $4",
+        customer as CustomerId,
+        site as SiteId,
+        &plan.dns_names(),
+        RecordType::A as RecordType,
+    )
+    .execute(&mut *tx)
+    .await?;
 
-    let job: i64 =
-        sqlx::query_scalar("insert into provisioning_jobs (customer_id, site_id) values ($1, $2) returning id")
-            .bind(customer)
-            .bind(site)
-            .fetch_one(&mut *tx)
-            .await?;
-    let names: Vec<&str> = crate::sites::steps::STEPS.to_vec();
-    sqlx::query(
+    let job = sqlx::query_scalar!(
+        "insert into provisioning_jobs (customer_id, site_id) values ($1, $2) returning id",
+        customer as CustomerId,
+        site as SiteId,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let names: Vec<String> = crate::sites::steps::STEPS.iter().map(|s| (*s).to_owned()).collect();
+    sqlx::query!(
         "insert into job_steps (job_id, position, name)
          select $1, position, name from unnest($2::text[]) with ordinality as s(name, position)",
+        job,
+        &names,
     )
-    .bind(job)
-    .bind(names)
     .execute(&mut *tx)
     .await?;
     Ok(site)
-}
-
-fn is_unique_violation<T>(result: &Result<T, sqlx::Error>, constraint: &str) -> bool {
-    matches!(result, Err(sqlx::Error::Database(e)) if e.is_unique_violation() && e.constraint() == Some(constraint))
 }
 
 pub async fn site_by_draft(
@@ -296,21 +385,92 @@ pub async fn site_by_draft(
     customer: CustomerId,
     token: uuid::Uuid,
 ) -> sqlx::Result<Option<SiteId>> {
-    sqlx::query_scalar("select id from sites where customer_id = $1 and draft_token = $2")
-        .bind(customer)
-        .bind(token)
-        .fetch_optional(db)
-        .await
+    sqlx::query_scalar!(
+        r#"select id as "id: SiteId" from sites where customer_id = $1 and draft_token = $2"#,
+        customer as CustomerId,
+        token,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// What creating a site made, by id: for the API's answer.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub site: SiteId,
+    pub container: i64,
+    /// (id, name), by name.
+    pub environments: Vec<(EnvironmentId, String)>,
+    /// The site's own hostname and its aliases (ASCII form; a hostname is its own key).
+    pub hostname: String,
+    pub aliases: Vec<String>,
+    /// (id, name, type), by name.
+    pub dns_records: Vec<(i64, String, RecordType)>,
+    pub job: i64,
+}
+
+/// Reads back what [`create`] wrote for `site` (in its transaction).
+pub async fn created(db: &mut sqlx::PgConnection, customer: CustomerId, site: SiteId) -> sqlx::Result<Created> {
+    let ids = sqlx::query!(
+        r#"select (select id from containers where customer_id = $1 and site_id = $2 order by id limit 1) as "container!",
+                (select id from provisioning_jobs where customer_id = $1 and site_id = $2) as "job!""#,
+        customer as CustomerId,
+        site as SiteId,
+    )
+    .fetch_one(&mut *db)
+    .await?;
+    let environments = sqlx::query!(
+        r#"select id as "id: EnvironmentId", name from environments where customer_id = $1 and site_id = $2
+         order by name"#,
+        customer as CustomerId,
+        site as SiteId,
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let hostnames = sqlx::query!(
+        "select hostname, is_primary from hostnames where customer_id = $1 and site_id = $2 order by hostname",
+        customer as CustomerId,
+        site as SiteId,
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let dns_records = sqlx::query!(
+        r#"select id, name, type as "kind: RecordType" from dns_records where customer_id = $1 and site_id = $2
+         order by name, type"#,
+        customer as CustomerId,
+        site as SiteId,
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let hostname = hostnames
+        .iter()
+        .find(|h| h.is_primary)
+        .map(|h| h.hostname.clone())
+        .unwrap_or_default();
+    let aliases = hostnames
+        .into_iter()
+        .filter(|h| !h.is_primary)
+        .map(|h| h.hostname)
+        .collect();
+    Ok(Created {
+        site,
+        container: ids.container,
+        environments: environments.into_iter().map(|e| (e.id, e.name)).collect(),
+        hostname,
+        aliases,
+        dns_records: dns_records.into_iter().map(|r| (r.id, r.name, r.kind)).collect(),
+        job: ids.job,
+    })
 }
 
 // ---- what the site pages show -----------------------------------------------------------
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct SiteRow {
     pub id: SiteId,
     pub name: String,
     pub hostname: String,
-    pub status: String,
+    pub status: SiteStatus,
     pub created_at: OffsetDateTime,
     pub environments: i64,
     pub aliases: i64,
@@ -331,31 +491,34 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<SiteRow>, i64)> {
-    let rows: Vec<SiteRow> = sqlx::query_as(
-        "with page as (
+    let rows = sqlx::query_as!(
+        SiteRow,
+        r#"with page as (
              select id, name, hostname, status, created_at, count(*) over () as total
              from sites where customer_id = $1 order by name, id limit $2 offset $3
          )
-         select p.total, p.id, p.name, p.hostname, p.status, p.created_at,
-                (select count(*) from environments e where e.customer_id = $1 and e.site_id = p.id) as environments,
-                (select count(*) from hostnames h where h.customer_id = $1 and h.site_id = p.id and not h.is_primary) as aliases
-         from page p order by p.name, p.id",
+         select p.total as "total!", p.id as "id: SiteId", p.name, p.hostname, p.status as "status: SiteStatus",
+                p.created_at,
+                (select count(*) from environments e where e.customer_id = $1 and e.site_id = p.id) as "environments!",
+                (select count(*) from hostnames h where h.customer_id = $1 and h.site_id = p.id and not h.is_primary)
+                    as "aliases!"
+         from page p order by p.name, p.id"#,
+        customer as CustomerId,
+        limit,
+        offset,
     )
-    .bind(customer)
-    .bind(limit)
-    .bind(offset)
     .fetch_all(db)
     .await?;
     let total = rows.first().map(|row| row.total).unwrap_or(0);
     Ok((rows, total))
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Site {
     pub id: SiteId,
     pub name: String,
     pub hostname: String,
-    pub status: String,
+    pub status: SiteStatus,
     pub create_dns: bool,
     pub created_at: OffsetDateTime,
 }
@@ -369,22 +532,21 @@ pub struct Container {
     pub vcpu: i32,
     pub memory_mib: i32,
     pub disk_gib: i32,
-    pub status: String,
+    pub status: ResourceStatus,
     pub address: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Environment {
     pub name: String,
-    pub status: String,
+    pub status: ResourceStatus,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct DnsRecord {
     pub name: String,
-    #[sqlx(rename = "type")]
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: RecordType,
     pub value: Option<String>,
     pub ttl: i32,
 }
@@ -395,12 +557,12 @@ impl DnsRecord {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct Step {
     /// The status of the whole job the step belongs to.
-    pub job_status: String,
-    pub name: String,
-    pub status: String,
+    pub job_status: JobStatus,
+    pub name: crate::sites::steps::Step,
+    pub status: StepStatus,
     pub attempts: i32,
     pub last_error: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
@@ -409,7 +571,7 @@ pub struct Step {
 
 impl Step {
     pub fn label(&self) -> &'static str {
-        crate::sites::steps::step_label(&self.name).unwrap_or("Step")
+        self.name.label()
     }
 }
 
@@ -419,16 +581,18 @@ pub struct Detail {
     pub environments: Vec<Environment>,
     pub aliases: Vec<String>,
     pub records: Vec<DnsRecord>,
-    pub job_status: Option<String>,
+    pub job_status: Option<JobStatus>,
     pub steps: Vec<Step>,
 }
 
 pub async fn site(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -> sqlx::Result<Option<Site>> {
-    sqlx::query_as(
-        "select id, name, hostname, status, create_dns, created_at from sites where customer_id = $1 and id = $2",
+    sqlx::query_as!(
+        Site,
+        r#"select id as "id: SiteId", name, hostname, status as "status: SiteStatus", create_dns, created_at
+         from sites where customer_id = $1 and id = $2"#,
+        customer as CustomerId,
+        id as SiteId,
     )
-    .bind(customer)
-    .bind(id)
     .fetch_optional(db)
     .await
 }
@@ -436,59 +600,64 @@ pub async fn site(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -> 
 /// The site with everything on its page; `None` when it is not the customer's.
 pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -> sqlx::Result<Option<Detail>> {
     // One statement: the page's parts as JSON, each read through its customer index.
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        site: Site,
-        container: Json<Option<Container>>,
-        environments: Json<Vec<Environment>>,
-        aliases: Json<Vec<String>>,
-        records: Json<Vec<DnsRecord>>,
-        steps: Json<Vec<Step>>,
-    }
-    let row: Option<Row> = sqlx::query_as(
-        "select s.id, s.name, s.hostname, s.status, s.create_dns, s.created_at,
+    let row = sqlx::query!(
+        r#"select s.id as "id: SiteId", s.name, s.hostname, s.status as "status: SiteStatus", s.create_dns,
+            s.created_at,
             (select to_jsonb(x) from (
                 select c.name, t.label as type_label, o.label as os_label, z.label as size_label, z.vcpu,
                        z.memory_mib, c.disk_gib, c.status, host(c.address) as address
                 from containers c join container_types t on t.id = c.type_id
                      join operating_systems o on o.id = c.os_id join container_sizes z on z.id = c.size_id
-                where c.customer_id = $1 and c.site_id = s.id order by c.id limit 1) x) as container,
+                where c.customer_id = $1 and c.site_id = s.id order by c.id limit 1) x)
+                as "container: Json<Container>",
             (select coalesce(jsonb_agg(jsonb_build_object('name', e.name, 'status', e.status) order by e.name), '[]')
-                from environments e where e.customer_id = $1 and e.site_id = s.id) as environments,
+                from environments e where e.customer_id = $1 and e.site_id = s.id)
+                as "environments!: Json<Vec<Environment>>",
             (select coalesce(jsonb_agg(h.hostname order by h.hostname), '[]')
-                from hostnames h where h.customer_id = $1 and h.site_id = s.id and not h.is_primary) as aliases,
+                from hostnames h where h.customer_id = $1 and h.site_id = s.id and not h.is_primary)
+                as "aliases!: Json<Vec<String>>",
             (select coalesce(jsonb_agg(jsonb_build_object('name', r.name, 'type', r.type, 'value', r.value, 'ttl', r.ttl)
                                        order by r.name, r.type), '[]')
-                from dns_records r where r.customer_id = $1 and r.site_id = s.id) as records,
+                from dns_records r where r.customer_id = $1 and r.site_id = s.id)
+                as "records!: Json<Vec<DnsRecord>>",
             (select coalesce(jsonb_agg(jsonb_build_object('job_status', j.status, 'name', st.name, 'status', st.status,
                                         'attempts', st.attempts, 'last_error', st.last_error,
                                         'next_attempt_at', st.next_attempt_at) order by st.position), '[]')
                 from provisioning_jobs j join job_steps st on st.job_id = j.id
-                where j.customer_id = $1 and j.site_id = s.id) as steps
-         from sites s where s.customer_id = $1 and s.id = $2",
+                where j.customer_id = $1 and j.site_id = s.id)
+                as "steps!: Json<Vec<Step>>"
+         from sites s where s.customer_id = $1 and s.id = $2"#,
+        customer as CustomerId,
+        id as SiteId,
     )
-    .bind(customer)
-    .bind(id)
     .fetch_optional(db)
     .await?;
     Ok(row.map(|row| Detail {
-        site: row.site,
-        container: row.container.0,
+        site: Site {
+            id: row.id,
+            name: row.name,
+            hostname: row.hostname,
+            status: row.status,
+            create_dns: row.create_dns,
+            created_at: row.created_at,
+        },
+        container: row.container.map(|c| c.0),
         environments: row.environments.0,
         aliases: row.aliases.0,
         records: row.records.0,
-        job_status: row.steps.first().map(|s| s.job_status.clone()),
+        job_status: row.steps.first().map(|s| s.job_status),
         steps: row.steps.0,
     }))
 }
 
 pub async fn records(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -> sqlx::Result<Vec<DnsRecord>> {
-    sqlx::query_as(
-        "select name, type, value, ttl from dns_records where customer_id = $1 and site_id = $2 order by name, type",
+    sqlx::query_as!(
+        DnsRecord,
+        r#"select name, type as "kind: RecordType", value, ttl from dns_records
+         where customer_id = $1 and site_id = $2 order by name, type"#,
+        customer as CustomerId,
+        id as SiteId,
     )
-    .bind(customer)
-    .bind(id)
     .fetch_all(db)
     .await
 }
@@ -498,15 +667,17 @@ pub async fn progress(
     db: impl PgExecutor<'_>,
     customer: CustomerId,
     id: SiteId,
-) -> sqlx::Result<(Option<String>, Vec<Step>)> {
-    let steps: Vec<Step> = sqlx::query_as(
-        "select j.status as job_status, s.name, s.status, s.attempts, s.last_error, s.next_attempt_at
+) -> sqlx::Result<(Option<JobStatus>, Vec<Step>)> {
+    let steps = sqlx::query_as!(
+        Step,
+        r#"select j.status as "job_status: JobStatus", s.name as "name: crate::sites::steps::Step",
+                s.status as "status: StepStatus", s.attempts, s.last_error, s.next_attempt_at
          from provisioning_jobs j join job_steps s on s.job_id = j.id
-         where j.customer_id = $1 and j.site_id = $2 order by s.position",
+         where j.customer_id = $1 and j.site_id = $2 order by s.position"#,
+        customer as CustomerId,
+        id as SiteId,
     )
-    .bind(customer)
-    .bind(id)
     .fetch_all(db)
     .await?;
-    Ok((steps.first().map(|s| s.job_status.clone()), steps))
+    Ok((steps.first().map(|s| s.job_status), steps))
 }

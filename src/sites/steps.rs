@@ -19,8 +19,10 @@ pub const STEP_LABELS: [&str; 5] = [
     Step::WriteDns.label(),
 ];
 
-/// One step of a provisioning job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One step of a provisioning job, stored in `job_steps.name` (checked text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize, serde::Deserialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Step {
     AllocateAddress,
     CreateContainer,
@@ -68,6 +70,12 @@ impl Step {
     /// Its `job_steps.position` (1 to 5).
     pub fn position(self) -> i32 {
         Step::ALL.iter().position(|s| *s == self).map_or(0, |i| i as i32 + 1)
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

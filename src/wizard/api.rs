@@ -1,7 +1,7 @@
 //! The wizard's Customer API method: CP_Wizard, which does in one call what the `/wizard`
-//! steps do: the same checks (every step's at once, `model::check_all`), then the same
-//! creation in one transaction (site, hostnames, container, environments, DNS records and
-//! the provisioning job, `sites::model::create`). It neither reads nor changes the
+//! steps do, through the same operation (`ops::create`): the same checks (every step's at
+//! once), then the same creation in one transaction (site, hostnames, container,
+//! environments, DNS records and the provisioning job). It neither reads nor changes the
 //! customer's wizard draft.
 
 use axum::extract::State;
@@ -10,12 +10,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{self, Created, Draft, MAX_ALIASES, MAX_ENVIRONMENTS};
-use crate::api::{ApiErrors, Args, Caller, Reply, invalid};
-use crate::sites;
-use crate::sites::model::CreateError;
+use super::model::{Draft, MAX_ALIASES, MAX_ENVIRONMENTS};
+use super::ops::{self, Checks, WizardError};
+use crate::api::{ApiErrors, Args, Caller, Reply};
+use crate::sites::model::Created;
 use crate::state::AppState;
-use crate::validation::FieldErrors;
+use crate::validation::Names;
 use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -98,49 +98,21 @@ impl From<Created> for CreatedSite {
             environments: created
                 .environments
                 .into_iter()
-                .map(|(id, name)| CreatedEnvironment { id, name })
+                .map(|(id, name)| CreatedEnvironment { id: id.0, name })
                 .collect(),
             aliases: created.aliases,
             dns_records: created
                 .dns_records
                 .into_iter()
-                .map(|(id, name, kind)| CreatedDnsRecord { id, name, kind })
+                .map(|(id, name, kind)| CreatedDnsRecord {
+                    id,
+                    name,
+                    kind: kind.to_string(),
+                })
                 .collect(),
             job_id: created.job,
         }
     }
-}
-
-/// The seed's argument name for a wizard field (`alias_names.2` → `aliasNames.2`).
-fn seed_name(field: &str) -> String {
-    let (name, index) = match field.split_once('.') {
-        Some((name, index)) => (name, Some(index)),
-        None => (field, None),
-    };
-    let name = match name {
-        "site_name" => "siteName",
-        "site_hostname" => "siteHostname",
-        "container_name" => "containerName",
-        "container_type" => "containerType",
-        "container_os_id" => "containerOSId",
-        "container_size" => "containerSize",
-        "container_disk_space" => "containerDiskSpace",
-        "environment_names" => "environmentNames",
-        "alias_names" => "aliasNames",
-        other => other,
-    };
-    match index {
-        Some(index) => format!("{name}.{index}"),
-        None => name.to_owned(),
-    }
-}
-
-fn seed_names(errors: &FieldErrors) -> FieldErrors {
-    let mut renamed = FieldErrors::default();
-    for (field, message) in errors.iter() {
-        renamed.add(seed_name(field), message);
-    }
-    renamed
 }
 
 #[utoipa::path(post, path = "/CP_Wizard", operation_id = "CP_Wizard", tag = "Sites",
@@ -177,34 +149,21 @@ async fn cp_wizard(
         create_dns: args.create_dns.unwrap_or(true),
         done: Vec::new(),
     };
-    let catalogue = sites::model::catalogue(&state.pool).await?;
-    let mut errors = FieldErrors::default();
-    let Some(plan) = model::check_all(&state.pool, customer, &catalogue, &draft, &mut errors).await? else {
-        return Err(AppError::Invalid(seed_names(&errors)));
-    };
-    let mut tx = state.pool.begin().await?;
-    let site = match sites::model::create(&mut tx, customer, uuid::Uuid::new_v4(), &plan).await {
-        Ok(site) => site,
-        Err(CreateError::Db(err)) => return Err(err.into()),
-        Err(conflict) => {
-            tx.rollback().await?;
-            let (_, field, message) = super::conflict_field(&conflict, &plan);
-            return Err(invalid(&seed_name(&field), message));
-        }
-    };
-    let created = model::created(&mut tx, customer, site).await?;
-    tx.commit().await?;
-    Ok(Reply::new(created.into()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::seed_name;
-
-    #[test]
-    fn wizard_fields_are_named_as_the_seed_names_them() {
-        assert_eq!(seed_name("container_os_id"), "containerOSId");
-        assert_eq!(seed_name("alias_names.2"), "aliasNames.2");
-        assert_eq!(seed_name("environment_names"), "environmentNames");
+    // A new token per call: the seed's method has none, so a repeated call is checked
+    // afresh (and finds its hostname taken).
+    let created = ops::create(
+        &state.pool,
+        &caller.who(customer),
+        uuid::Uuid::new_v4(),
+        &draft,
+        Checks::AllAtOnce,
+        None,
+    )
+    .await;
+    match created {
+        Ok(created) => Ok(Reply::new(created.into())),
+        Err(WizardError::Invalid { invalid, .. }) => Err(AppError::Invalid(invalid.errors(Names::Seed))),
+        Err(WizardError::DraftChanged) => Err(AppError::Conflict("The draft changed; review it again.".into())),
+        Err(WizardError::Db(err)) => Err(err.into()),
     }
 }

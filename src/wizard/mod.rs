@@ -3,23 +3,25 @@
 
 pub mod api;
 pub mod model;
+pub mod ops;
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum_htmx::HxRequest;
+use axum_htmx::{HxLocation, HxRedirect, HxRequest, LocationOptions};
 
-use crate::identity::CustomerId;
-use crate::sites::model::{Catalogue, CreateError, Plan, Size};
+use crate::identity::Who;
+use crate::sites::model::{Catalogue, Plan, Size};
 use crate::sites::names::to_unicode;
 use crate::state::AppState;
-use crate::validation::FieldErrors;
-use crate::web::{AppError, Form, Layout, SignedIn, render};
+use crate::validation::{FieldErrors, Names};
+use crate::web::{AppError, ClientIp, Form, Layout, SignedIn, render};
 use crate::{page, sites};
 use model::{Draft, MAX_ALIASES, MAX_ENVIRONMENTS, Step};
+use ops::{Checks, WizardError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -56,14 +58,8 @@ fn parse_step(raw: &str) -> Result<Step, AppError> {
 }
 
 /// The stored draft: its token and revision (`None`: there is none yet), and its data.
-async fn draft_of(
-    state: &AppState,
-    customer: CustomerId,
-) -> Result<(Option<uuid::Uuid>, Option<i64>, Draft), AppError> {
-    Ok(match model::load(&state.pool, customer).await? {
-        Some((token, revision, draft)) => (Some(token), Some(revision), draft),
-        None => (None, None, Draft::default()),
-    })
+async fn draft_of(state: &AppState, who: &Who) -> Result<(Option<uuid::Uuid>, Option<i64>, Draft), AppError> {
+    Ok(ops::draft(&state.pool, who).await?)
 }
 
 /// What Create says when the draft changed after it was reviewed.
@@ -93,18 +89,17 @@ impl DraftSync {
 /// Goes to `path`: a redirect, or for htmx a client-side navigation into `#main`.
 fn go(htmx: bool, path: &str) -> Response {
     if htmx {
-        let location = serde_json::json!({ "path": path, "target": "#main" }).to_string();
-        let mut response = StatusCode::OK.into_response();
-        if let Ok(value) = HeaderValue::from_str(&location) {
-            response.headers_mut().insert("hx-location", value);
-        }
-        return response;
+        let options = LocationOptions {
+            target: Some("#main".to_owned()),
+            ..Default::default()
+        };
+        return (HxLocation::from_str_with_options(path, options), ()).into_response();
     }
     Redirect::to(path).into_response()
 }
 
-async fn resume(State(state): State<AppState>, me: SignedIn) -> Result<Response, AppError> {
-    let (_, _, draft) = draft_of(&state, me.id()).await?;
+async fn resume(State(state): State<AppState>, ClientIp(ip): ClientIp, me: SignedIn) -> Result<Response, AppError> {
+    let (_, _, draft) = draft_of(&state, &me.who(ip)).await?;
     let path = draft.first_unfinished().map(Step::path).unwrap_or("/wizard/review");
     Ok(Redirect::to(path).into_response())
 }
@@ -254,11 +249,12 @@ async fn render_step(
 async fn show(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
     me: SignedIn,
     Path(step): Path<String>,
 ) -> Result<Response, AppError> {
     let step = parse_step(&step)?;
-    let (_, revision, draft) = draft_of(&state, me.id()).await?;
+    let (_, revision, draft) = draft_of(&state, &me.who(ip)).await?;
     // A later step opens only when the ones before it are done.
     if let Some(first) = draft.first_unfinished()
         && Step::ALL.iter().position(|s| *s == step) > Step::ALL.iter().position(|s| *s == first)
@@ -307,17 +303,19 @@ const SAVE_TRIES: usize = 3;
 async fn submit(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
     me: SignedIn,
     Path(step): Path<String>,
     Form(pairs): Form<Pairs>,
 ) -> Result<Response, AppError> {
     let step = parse_step(&step)?;
+    let who = me.who(ip);
     // The revision and the step's digest the form was shown with (absent from a form
     // that does not carry them: then nothing is compared).
     let seen: Option<i64> = value(&pairs, "revision").parse().ok();
     let base = value(&pairs, "base");
     for _ in 0..SAVE_TRIES {
-        let (_, revision, mut draft) = draft_of(&state, me.id()).await?;
+        let (_, revision, mut draft) = draft_of(&state, &who).await?;
         let stored = draft.clone();
         apply(&mut draft, step, &pairs);
         // Saved elsewhere since this form was shown, and this very step changed there:
@@ -369,23 +367,10 @@ async fn submit(
             };
             return Ok(go(htmx, back.path()));
         }
-        let mut errors = FieldErrors::default();
-        let ok = match step {
-            Step::Site => model::check_site(&state.pool, &draft, &mut errors).await?.is_some(),
-            Step::Container => {
-                let catalogue = sites::model::catalogue(&state.pool).await?;
-                model::check_container(&state.pool, me.id(), &catalogue, &draft, &mut errors)
-                    .await?
-                    .is_some()
-            }
-            Step::Environments => {
-                let primary = draft.site_hostname.parse::<sites::names::Hostname>().ok();
-                let primary = primary.as_ref().map(|h| h.ascii());
-                model::check_environments(&state.pool, &draft, primary, &mut errors)
-                    .await?
-                    .is_some()
-            }
-        };
+        let errors = ops::check_step(&state.pool, &who, &draft, step)
+            .await?
+            .errors(Names::Form);
+        let ok = errors.is_empty();
         draft.mark(step, ok);
         let Some(saved) = model::save(&state.pool, me.id(), &draft, revision).await? else {
             // Another save came in between: look again (and compare) from the start.
@@ -458,16 +443,24 @@ struct ReviewPage {
 }
 page!(ReviewPage);
 
-async fn review(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
-    let (token, revision, draft) = draft_of(&state, me.id()).await?;
-    show_review(&state, &me, htmx, token, revision, draft, None).await
+async fn review(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+) -> Result<Response, AppError> {
+    let who = me.who(ip);
+    let (token, revision, draft) = draft_of(&state, &who).await?;
+    show_review(&state, &me, &who, htmx, token, revision, draft, None).await
 }
 
 /// The review of the stored draft (with `conflict` when Create refused an older one), or
 /// the first step that does not pass its checks (any more).
+#[allow(clippy::too_many_arguments)]
 async fn show_review(
     state: &AppState,
     me: &SignedIn,
+    who: &Who,
     htmx: bool,
     token: Option<uuid::Uuid>,
     revision: Option<i64>,
@@ -488,9 +481,8 @@ async fn show_review(
         sync.conflict = conflict.map(str::to_owned);
         return render_step(state, me, htmx, status, step, draft, FieldErrors::default(), sync).await;
     };
-    let catalogue = sites::model::catalogue(&state.pool).await?;
-    match model::plan(&state.pool, me.id(), &catalogue, &draft).await? {
-        Ok(plan) => {
+    match ops::review(&state.pool, who, &draft).await {
+        Ok((plan, catalogue)) => {
             let mut sync = DraftSync::shown(revision, &draft, None);
             sync.conflict = conflict.map(str::to_owned);
             let page = ReviewPage {
@@ -502,7 +494,8 @@ async fn show_review(
             };
             render(htmx, status, &page, None)
         }
-        Err((step, errors)) => {
+        Err(WizardError::Invalid { step, invalid }) => {
+            let errors = invalid.errors(Names::Form);
             let mut draft = draft;
             draft.mark(step, false);
             // When another save came first, that one is kept; this page shows the check.
@@ -521,6 +514,8 @@ async fn show_review(
             )
             .await
         }
+        Err(WizardError::DraftChanged) => Err(AppError::Conflict(DRAFT_CHANGED.into())),
+        Err(WizardError::Db(err)) => Err(err.into()),
     }
 }
 
@@ -528,19 +523,21 @@ async fn show_review(
 async fn create(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
     me: SignedIn,
     Form(pairs): Form<Pairs>,
 ) -> Result<Response, AppError> {
     if value(&pairs, "nav") == "back" {
         return Ok(go(htmx, Step::Environments.path()));
     }
+    let who = me.who(ip);
     let submitted: Option<uuid::Uuid> = value(&pairs, "draft_token").parse().ok();
     let reviewed: Option<i64> = value(&pairs, "revision").parse().ok();
     // The draft first, then its site: a concurrent submit that commits in between is seen
     // by one of the two reads.
-    let (token, revision, mut draft) = draft_of(&state, me.id()).await?;
+    let (token, revision, mut draft) = draft_of(&state, &who).await?;
     if let Some(token) = submitted
-        && let Some(site) = sites::model::site_by_draft(&state.pool, me.id(), token).await?
+        && let Some(site) = ops::site_of_draft(&state.pool, &who, token).await?
     {
         return Ok(to_site(htmx, site));
     }
@@ -550,55 +547,25 @@ async fn create(
     };
     // Create builds what this tab reviewed, never what another tab changed since.
     let Some(revision) = revision.filter(|r| reviewed.is_none_or(|seen| seen == *r)) else {
-        return show_review(&state, &me, htmx, Some(token), revision, draft, Some(DRAFT_CHANGED)).await;
+        return show_review(
+            &state,
+            &me,
+            &who,
+            htmx,
+            Some(token),
+            revision,
+            draft,
+            Some(DRAFT_CHANGED),
+        )
+        .await;
     };
-    let catalogue = sites::model::catalogue(&state.pool).await?;
-    let plan = match model::plan(&state.pool, me.id(), &catalogue, &draft).await? {
-        Ok(plan) => plan,
-        Err((step, errors)) => {
-            // A concurrent submit of this draft created the site meanwhile (its hostnames
-            // now look taken): go to it rather than report them or save the draft again.
-            if let Some(site) = sites::model::site_by_draft(&state.pool, me.id(), token).await? {
-                return Ok(to_site(htmx, site));
-            }
-            draft.mark(step, false);
-            let saved = model::save(&state.pool, me.id(), &draft, Some(revision)).await?;
-            let sync = DraftSync::shown(saved.or(Some(revision)), &draft, Some(step));
-            return render_step(
-                &state,
-                &me,
-                htmx,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                step,
-                draft,
-                errors,
-                sync,
-            )
-            .await;
+    match ops::create(&state.pool, &who, token, &draft, Checks::StepByStep, Some(revision)).await {
+        Ok(created) => Ok(to_site(htmx, created.site)),
+        Err(WizardError::DraftChanged) => {
+            let (token, revision, draft) = draft_of(&state, &who).await?;
+            show_review(&state, &me, &who, htmx, token, revision, draft, Some(DRAFT_CHANGED)).await
         }
-    };
-    let mut tx = state.pool.begin().await?;
-    match sites::model::create(&mut tx, me.id(), token, &plan).await {
-        Ok(site) => {
-            // The draft is still the one reviewed, or another tab changed it in the
-            // meantime: then nothing is created, and this tab reviews the new one.
-            // (No draft at all: a concurrent submit of this one created the site and
-            // removed it; `create` found that site.)
-            if !model::discard_at(&mut *tx, me.id(), revision).await? && model::load(&mut *tx, me.id()).await?.is_some()
-            {
-                tx.rollback().await?;
-                let (token, revision, draft) = draft_of(&state, me.id()).await?;
-                return show_review(&state, &me, htmx, token, revision, draft, Some(DRAFT_CHANGED)).await;
-            }
-            tx.commit().await?;
-            Ok(to_site(htmx, site))
-        }
-        Err(CreateError::Db(err)) => Err(err.into()),
-        Err(conflict) => {
-            tx.rollback().await?;
-            let (step, field, message) = conflict_field(&conflict, &plan);
-            let mut errors = FieldErrors::default();
-            errors.add(field, message);
+        Err(WizardError::Invalid { step, invalid }) => {
             draft.mark(step, false);
             let saved = model::save(&state.pool, me.id(), &draft, Some(revision)).await?;
             let sync = DraftSync::shown(saved.or(Some(revision)), &draft, Some(step));
@@ -609,47 +576,19 @@ async fn create(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 step,
                 draft,
-                errors,
+                invalid.errors(Names::Form),
                 sync,
             )
             .await
         }
-    }
-}
-
-/// Where a conflict met while creating (a hostname or container name taken since the
-/// checks) belongs: the step, the field and its message. Shared with the API (`api.rs`).
-pub(crate) fn conflict_field(conflict: &CreateError, plan: &Plan) -> (Step, String, &'static str) {
-    match conflict {
-        CreateError::HostnameTaken(name) if *name == plan.hostname.ascii() => (
-            Step::Site,
-            "site_hostname".to_owned(),
-            "This hostname is already in use on the platform.",
-        ),
-        CreateError::HostnameTaken(name) => {
-            let i = plan.aliases.iter().position(|a| a.ascii() == name).unwrap_or(0);
-            (
-                Step::Environments,
-                format!("alias_names.{i}"),
-                "This hostname is already in use on the platform.",
-            )
-        }
-        _ => (
-            Step::Container,
-            "container_name".to_owned(),
-            "You already have a container with this name.",
-        ),
+        Err(WizardError::Db(err)) => Err(err.into()),
     }
 }
 
 fn to_site(htmx: bool, site: sites::model::SiteId) -> Response {
     let path = format!("/sites/{site}");
     if htmx {
-        let mut response = StatusCode::OK.into_response();
-        if let Ok(value) = HeaderValue::from_str(&path) {
-            response.headers_mut().insert("hx-redirect", value);
-        }
-        return response;
+        return (HxRedirect(path), ()).into_response();
     }
     Redirect::to(&path).into_response()
 }

@@ -3,11 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
+use sqlx::types::Json;
 
 use crate::identity::CustomerId;
-use crate::sites::model::{self, Catalogue, Plan, SiteId};
-use crate::sites::names::{DnsLabel, Hostname, SiteName};
-use crate::validation::FieldErrors;
 
 pub const MAX_ENVIRONMENTS: usize = 10;
 pub const MAX_ALIASES: usize = 20;
@@ -129,12 +127,13 @@ impl Draft {
 /// The stored draft: its token (for Create's idempotency), its revision (one more with
 /// every save) and its data.
 pub async fn load(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Option<(uuid::Uuid, i64, Draft)>> {
-    let row: Option<(uuid::Uuid, i64, sqlx::types::Json<Draft>)> =
-        sqlx::query_as("select token, revision, data from wizard_drafts where customer_id = $1")
-            .bind(customer)
-            .fetch_optional(db)
-            .await?;
-    Ok(row.map(|(token, revision, data)| (token, revision, data.0)))
+    let row = sqlx::query!(
+        r#"select token, revision, data as "data: Json<Draft>" from wizard_drafts where customer_id = $1"#,
+        customer as CustomerId,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| (row.token, row.revision, row.data.0)))
 }
 
 /// Saves the draft if it is still at `revision` (`None`: there was no draft; a new one
@@ -148,26 +147,26 @@ pub async fn save(
 ) -> sqlx::Result<Option<i64>> {
     match revision {
         Some(revision) => {
-            sqlx::query_scalar(
+            sqlx::query_scalar!(
                 "update wizard_drafts set data = $3, revision = revision + 1, updated_at = now()
                  where customer_id = $1 and revision = $2
                  returning revision",
+                customer as CustomerId,
+                revision,
+                Json(draft) as _,
             )
-            .bind(customer)
-            .bind(revision)
-            .bind(sqlx::types::Json(draft))
             .fetch_optional(db)
             .await
         }
         None => {
-            sqlx::query_scalar(
+            sqlx::query_scalar!(
                 "insert into wizard_drafts (customer_id, token, data, revision) values ($1, $2, $3, 1)
                  on conflict (customer_id) do nothing
                  returning revision",
+                customer as CustomerId,
+                uuid::Uuid::new_v4(),
+                Json(draft) as _,
             )
-            .bind(customer)
-            .bind(uuid::Uuid::new_v4())
-            .bind(sqlx::types::Json(draft))
             .fetch_optional(db)
             .await
         }
@@ -176,289 +175,24 @@ pub async fn save(
 
 /// Starts over: removes the draft, whatever its revision.
 pub async fn discard(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<()> {
-    sqlx::query("delete from wizard_drafts where customer_id = $1")
-        .bind(customer)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "delete from wizard_drafts where customer_id = $1",
+        customer as CustomerId
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// Removes the draft once its site is created, only if it is still at `revision` (the
 /// one reviewed); `false` when it changed meanwhile.
 pub async fn discard_at(db: impl PgExecutor<'_>, customer: CustomerId, revision: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("delete from wizard_drafts where customer_id = $1 and revision = $2")
-        .bind(customer)
-        .bind(revision)
-        .execute(db)
-        .await?;
+    let done = sqlx::query!(
+        "delete from wizard_drafts where customer_id = $1 and revision = $2",
+        customer as CustomerId,
+        revision,
+    )
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// The values of a step after its checks.
-pub struct SiteStep {
-    pub name: SiteName,
-    pub hostname: Hostname,
-}
-
-pub async fn check_site(db: &sqlx::PgPool, draft: &Draft, errors: &mut FieldErrors) -> sqlx::Result<Option<SiteStep>> {
-    let name = errors.check("site_name", draft.site_name.parse::<SiteName>());
-    let hostname = errors.check("site_hostname", draft.site_hostname.parse::<Hostname>());
-    if let Some(h) = &hostname
-        && model::hostname_taken(db, h).await?
-    {
-        errors.add("site_hostname", "This hostname is already in use on the platform.");
-        return Ok(None);
-    }
-    Ok(name.zip(hostname).map(|(name, hostname)| SiteStep { name, hostname }))
-}
-
-pub struct ContainerStep {
-    pub name: DnsLabel,
-    pub type_id: String,
-    pub os_id: String,
-    pub size_id: String,
-    pub disk_gib: i32,
-}
-
-pub async fn check_container(
-    db: &sqlx::PgPool,
-    customer: CustomerId,
-    catalogue: &Catalogue,
-    draft: &Draft,
-    errors: &mut FieldErrors,
-) -> sqlx::Result<Option<ContainerStep>> {
-    let name = errors.check("container_name", draft.container_name.parse::<DnsLabel>());
-    if let Some(n) = &name
-        && model::container_name_taken(db, customer, n).await?
-    {
-        errors.add("container_name", "You already have a container with this name.");
-    }
-    let type_ok = catalogue.has_type(&draft.container_type);
-    if !type_ok {
-        errors.add("container_type", "Choose a container type from the list.");
-    }
-    if !catalogue.has_os(&draft.container_os_id) {
-        errors.add("container_os_id", "Choose an operating system from the list.");
-    } else if type_ok && !catalogue.offers(&draft.container_type, &draft.container_os_id) {
-        let offered = catalogue.systems_for(&draft.container_type).join(", ");
-        errors.add(
-            "container_os_id",
-            format!("Not offered for this container type; choose one of: {offered}."),
-        );
-    }
-    let size = catalogue.size(&draft.container_size);
-    if size.is_none() {
-        errors.add("container_size", "Choose a size from the list.");
-    }
-    let disk = draft.container_disk_space.trim().parse::<i32>().ok();
-    match (size, disk) {
-        (_, None) => errors.add("container_disk_space", "Enter the disk space in GiB, a whole number."),
-        (Some(s), Some(d)) if !(s.disk_min_gib..=s.disk_max_gib).contains(&d) => errors.add(
-            "container_disk_space",
-            format!(
-                "The {} size takes {} to {} GiB.",
-                s.label, s.disk_min_gib, s.disk_max_gib
-            ),
-        ),
-        _ => {}
-    }
-    if !errors.is_empty() {
-        return Ok(None);
-    }
-    Ok(name.zip(disk).map(|(name, disk_gib)| ContainerStep {
-        name,
-        type_id: draft.container_type.clone(),
-        os_id: draft.container_os_id.clone(),
-        size_id: draft.container_size.clone(),
-        disk_gib,
-    }))
-}
-
-pub struct EnvironmentsStep {
-    pub environments: Vec<DnsLabel>,
-    pub aliases: Vec<Hostname>,
-}
-
-/// Field names for list entries are `environment_names.N` and `alias_names.N` (the N-th
-/// non-empty value); the list itself is `environment_names` / `alias_names`.
-pub async fn check_environments(
-    db: &sqlx::PgPool,
-    draft: &Draft,
-    primary: Option<&str>,
-    errors: &mut FieldErrors,
-) -> sqlx::Result<Option<EnvironmentsStep>> {
-    let mut environments: Vec<DnsLabel> = Vec::new();
-    for (i, raw) in draft.environment_names.iter().enumerate() {
-        if let Some(label) = errors.check(&format!("environment_names.{i}"), raw.parse::<DnsLabel>()) {
-            if environments.contains(&label) {
-                errors.add(
-                    format!("environment_names.{i}"),
-                    "Each environment name may appear only once.",
-                );
-            }
-            environments.push(label);
-        }
-    }
-    if draft.environment_names.is_empty() {
-        errors.add(
-            "environment_names",
-            "Give at least one environment, such as production.",
-        );
-    }
-    if draft.environment_names.len() > MAX_ENVIRONMENTS {
-        errors.add("environment_names", format!("At most {MAX_ENVIRONMENTS} environments."));
-    }
-    let mut aliases: Vec<Hostname> = Vec::new();
-    for (i, raw) in draft.alias_names.iter().enumerate() {
-        if let Some(alias) = errors.check(&format!("alias_names.{i}"), raw.parse::<Hostname>()) {
-            if Some(alias.ascii()) == primary {
-                errors.add(
-                    format!("alias_names.{i}"),
-                    "An alias cannot repeat the site's hostname.",
-                );
-            } else if aliases.contains(&alias) {
-                errors.add(format!("alias_names.{i}"), "Each alias may appear only once.");
-            }
-            aliases.push(alias);
-        }
-    }
-    if draft.alias_names.len() > MAX_ALIASES {
-        errors.add("alias_names", format!("At most {MAX_ALIASES} aliases."));
-    }
-    let names: Vec<&str> = aliases.iter().map(Hostname::ascii).collect();
-    for taken in model::hostnames_taken(db, &names).await? {
-        if let Some(i) = aliases.iter().position(|a| a.ascii() == taken) {
-            errors.add(
-                format!("alias_names.{i}"),
-                "This hostname is already in use on the platform.",
-            );
-        }
-    }
-    Ok(errors.is_empty().then_some(EnvironmentsStep { environments, aliases }))
-}
-
-/// Checks every step again (the catalogues or the platform may have changed) into a plan;
-/// on failure, the first failing step and its errors.
-pub async fn plan(
-    db: &sqlx::PgPool,
-    customer: CustomerId,
-    catalogue: &Catalogue,
-    draft: &Draft,
-) -> sqlx::Result<Result<Plan, (Step, FieldErrors)>> {
-    let mut errors = FieldErrors::default();
-    let Some(site) = check_site(db, draft, &mut errors).await? else {
-        return Ok(Err((Step::Site, errors)));
-    };
-    let Some(container) = check_container(db, customer, catalogue, draft, &mut errors).await? else {
-        return Ok(Err((Step::Container, errors)));
-    };
-    let Some(envs) = check_environments(db, draft, Some(site.hostname.ascii()), &mut errors).await? else {
-        // Another customer may have taken the primary and an alias between the two checks:
-        // then the site step is the one to go back to.
-        let mut site_errors = FieldErrors::default();
-        if check_site(db, draft, &mut site_errors).await?.is_none() {
-            return Ok(Err((Step::Site, site_errors)));
-        }
-        return Ok(Err((Step::Environments, errors)));
-    };
-    Ok(Ok(into_plan(site, container, envs, draft.create_dns)))
-}
-
-/// Every step's checks at once, with all their errors on `errors` (for the API, which has
-/// no steps to go back to); the plan when every check passes.
-pub async fn check_all(
-    db: &sqlx::PgPool,
-    customer: CustomerId,
-    catalogue: &Catalogue,
-    draft: &Draft,
-    errors: &mut FieldErrors,
-) -> sqlx::Result<Option<Plan>> {
-    let site = check_site(db, draft, errors).await?;
-    let container = check_container(db, customer, catalogue, draft, errors).await?;
-    // Aliases are compared with the hostname as typed, even when it is taken.
-    let primary = draft.site_hostname.parse::<Hostname>().ok();
-    let envs = check_environments(db, draft, primary.as_ref().map(Hostname::ascii), errors).await?;
-    Ok(match (site, container, envs) {
-        (Some(site), Some(container), Some(envs)) if errors.is_empty() => {
-            Some(into_plan(site, container, envs, draft.create_dns))
-        }
-        _ => None,
-    })
-}
-
-fn into_plan(site: SiteStep, container: ContainerStep, envs: EnvironmentsStep, create_dns: bool) -> Plan {
-    Plan {
-        site_name: site.name,
-        hostname: site.hostname,
-        container_name: container.name,
-        container_type: container.type_id,
-        container_os: container.os_id,
-        container_size: container.size_id,
-        disk_gib: container.disk_gib,
-        environments: envs.environments,
-        aliases: envs.aliases,
-        create_dns,
-    }
-}
-
-/// What creating a site made, by id: for the API's answer.
-#[derive(Debug, Clone)]
-pub struct Created {
-    pub site: SiteId,
-    pub container: i64,
-    /// (id, name), by name.
-    pub environments: Vec<(i64, String)>,
-    /// The site's own hostname and its aliases (ASCII form; a hostname is its own key).
-    pub hostname: String,
-    pub aliases: Vec<String>,
-    /// (id, name, type), by name.
-    pub dns_records: Vec<(i64, String, String)>,
-    pub job: i64,
-}
-
-/// Reads back what `sites::model::create` wrote for `site` (in its transaction).
-pub async fn created(db: &mut sqlx::PgConnection, customer: CustomerId, site: SiteId) -> sqlx::Result<Created> {
-    let (container, job): (i64, i64) = sqlx::query_as(
-        "select (select id from containers where customer_id = $1 and site_id = $2 order by id limit 1),
-                (select id from provisioning_jobs where customer_id = $1 and site_id = $2)",
-    )
-    .bind(customer)
-    .bind(site)
-    .fetch_one(&mut *db)
-    .await?;
-    let environments: Vec<(i64, String)> =
-        sqlx::query_as("select id, name from environments where customer_id = $1 and site_id = $2 order by name")
-            .bind(customer)
-            .bind(site)
-            .fetch_all(&mut *db)
-            .await?;
-    let hostnames: Vec<(String, bool)> = sqlx::query_as(
-        "select hostname, is_primary from hostnames where customer_id = $1 and site_id = $2 order by hostname",
-    )
-    .bind(customer)
-    .bind(site)
-    .fetch_all(&mut *db)
-    .await?;
-    let dns_records: Vec<(i64, String, String)> = sqlx::query_as(
-        "select id, name, type from dns_records where customer_id = $1 and site_id = $2 order by name, type",
-    )
-    .bind(customer)
-    .bind(site)
-    .fetch_all(&mut *db)
-    .await?;
-    let hostname = hostnames
-        .iter()
-        .find(|(_, primary)| *primary)
-        .map(|(h, _)| h.clone())
-        .unwrap_or_default();
-    let aliases = hostnames.into_iter().filter(|(_, p)| !p).map(|(h, _)| h).collect();
-    Ok(Created {
-        site,
-        container,
-        environments,
-        hostname,
-        aliases,
-        dns_records,
-        job,
-    })
 }

@@ -1837,3 +1837,63 @@ async fn sites_are_listed_a_page_at_a_time() {
     assert!(!first.body.contains("bob-") && !second.body.contains("bob-"));
     assert_eq!(alice.get("/sites?page=zzz").await.status, StatusCode::OK);
 }
+
+/// A repeated create answers alike on the page and over the API, because both go through
+/// one operation (`wizard::ops::create`): the same draft submitted again lands on its site
+/// and creates nothing; the same plan asked for anew (a new draft, or CP_Wizard, which has
+/// no draft) is refused on the same fields with the same messages, and creates nothing.
+#[tokio::test]
+async fn page_and_api_answer_a_repeated_create_alike() {
+    let fx = crate::api::Fixture::new().await;
+    let client = fx.app.client();
+    client.sign_in("alice", PASSWORD).await;
+    fill_wizard(&client, "shop.example.com", "web").await;
+    let token = review_token(&client).await;
+    let first = submit_create(&client, &token).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    assert_eq!(submit_create(&client, &token).await.location(), first.location());
+    let created = owned(&fx.app, fx.alice).await;
+    assert_eq!(created[0], ("sites", 1));
+
+    // The same plan over the API.
+    let args = serde_json::json!({
+        "customerId": fx.alice.0,
+        "siteName": "My shop",
+        "siteHostname": "shop.example.com",
+        "containerName": "web",
+        "containerType": "lamp",
+        "containerOSId": "debian-12",
+        "containerDiskSpace": 20,
+        "containerSize": "small",
+        "environmentNames": ["production", "staging"],
+        "aliasNames": ["alias.shop.example.com"],
+        "createDNS": true,
+    });
+    let (status, body) = fx.call_with(&fx.alice_key, "CP_Wizard", args).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let api = &body["error"]["fields"];
+
+    // The same plan on the pages, step by step: each step refuses what the API refused.
+    let site = site_step(&client, "My shop", "shop.example.com").await;
+    let message = assert_field_error(&site, "site_hostname", "already in use");
+    assert_eq!(api["siteHostname"], message.as_str(), "{body}");
+    let site = site_step(&client, "My shop", "other.example.com").await;
+    assert_eq!(site.status, StatusCode::SEE_OTHER, "{}", site.body);
+    let container = container_step(&client, "web").await;
+    let message = assert_field_error(&container, "container_name", "already have a container");
+    assert_eq!(api["containerName"], message.as_str(), "{body}");
+    let container = container_step(&client, "web2").await;
+    assert_eq!(container.status, StatusCode::SEE_OTHER, "{}", container.body);
+    let environments = client
+        .post_form(
+            "/wizard/environments",
+            &list_fields(
+                &strings(&["production", "staging"]),
+                &strings(&["alias.shop.example.com"]),
+            ),
+        )
+        .await;
+    let message = assert_entry_error(&environments, "wiz-alias-0", "already in use");
+    assert_eq!(api["aliasNames.0"], message.as_str(), "{body}");
+    assert_eq!(owned(&fx.app, fx.alice).await, created, "nothing more was created");
+}
