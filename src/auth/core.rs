@@ -57,7 +57,9 @@ pub struct SignedIn {
 pub enum SignInError {
     /// The account or the address is in its delay: refused before any password is
     /// compared, for this many more seconds.
-    TooMany { wait_secs: i64 },
+    TooMany {
+        wait_secs: i64,
+    },
     /// An unknown name, a wrong password, or an account that may not sign in: one answer.
     Failed,
     Internal(AppError),
@@ -163,7 +165,10 @@ pub async fn sign_in(
 
     let found = Account::find(state, realm, &username).await?;
     // Against the dummy hash when there is no account: the same time either way.
-    let verified = state.hasher.verify(found.as_ref().map(Account::hash), input.password).await?;
+    let verified = state
+        .hasher
+        .verify(found.as_ref().map(Account::hash), input.password)
+        .await?;
     let Some(account) = found.as_ref().filter(|a| verified && a.may_sign_in()) else {
         // Already counted by `begin`.
         tracing::warn!(?realm, %username, %ip, "failed sign-in");
@@ -230,7 +235,11 @@ async fn record_failure(
                 Some(Account::Staff(staff, _)) => Some(staff.id),
                 _ => None,
             };
-            let detail = if id.is_some() { "wrong password" } else { "unknown or disabled name" };
+            let detail = if id.is_some() {
+                "wrong password"
+            } else {
+                "unknown or disabled name"
+            };
             audit::staff::record(&state.pool, id, username, StaffEvent::SignInFailed, detail, Some(ip)).await?;
             if let Some(detail) = &lock {
                 audit::staff::record(&state.pool, id, username, StaffEvent::SignInLocked, detail, Some(ip)).await?;

@@ -89,7 +89,9 @@ async fn login(
         }
     };
     let core::Principal::Customer(customer) = signed_in.principal else {
-        return Err(AppError::Internal(anyhow::anyhow!("a customer sign-in signed in staff")));
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "a customer sign-in signed in staff"
+        )));
     };
     let to = match local_path(&input.next) {
         Some(next) => next.to_owned(),
@@ -99,7 +101,9 @@ async fn login(
         }
     };
     let mut response = Redirect::to(&to).into_response();
-    response.headers_mut().append(header::SET_COOKIE, signed_in.device_cookie);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, signed_in.device_cookie);
     Ok(response)
 }
 

@@ -320,7 +320,9 @@ impl SignedIn {
             return Err(AppError::SignInRequired);
         }
         let customer = identity::customer::by_id(&state.pool, auth.customer_id).await?;
-        let Some(customer) = customer.filter(|c| c.auth_version == auth.auth_version && c.status != CustomerStatus::Cancelled.as_str()) else {
+        let Some(customer) =
+            customer.filter(|c| c.auth_version == auth.auth_version && c.status != CustomerStatus::Cancelled.as_str())
+        else {
             session.flush().await?;
             return Err(AppError::SignInRequired);
         };
