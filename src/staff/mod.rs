@@ -6,6 +6,7 @@
 
 pub mod keys;
 pub mod model;
+pub mod ops;
 
 use askama::Template;
 use axum::Router;
@@ -81,6 +82,17 @@ where
             session,
             csrf,
         })
+    }
+}
+
+impl From<ops::StaffError> for AppError {
+    fn from(err: ops::StaffError) -> Self {
+        match err {
+            ops::StaffError::NotFound => AppError::NotFound,
+            ops::StaffError::NoSuchRole => AppError::Unreadable("There is no such role."),
+            ops::StaffError::Db(err) => err.into(),
+            ops::StaffError::Internal(err) => AppError::Internal(err),
+        }
     }
 }
 
@@ -359,21 +371,9 @@ async fn set_role(
     Form(input): Form<RoleInput>,
 ) -> Result<Response, AppError> {
     me.require_write()?;
-    model::customer(&state.pool, id).await?.ok_or(AppError::NotFound)?;
     let granted = input.granted == "true";
-    let mut tx = state.pool.begin().await?;
-    let Some(changed) = model::set_role(&mut tx, id, &input.role, granted).await? else {
-        return Err(AppError::Unreadable("There is no such role."));
-    };
-    let (kind, verb) = if granted {
-        ("role_granted", "granted")
-    } else {
-        ("role_revoked", "revoked")
-    };
-    if changed {
-        audit::record(&mut *tx, &me.who(id, ip), kind, &input.role).await?;
-    }
-    tx.commit().await?;
+    ops::set_role(&state.pool, &me.who(id, ip), &input.role, granted).await?;
+    let verb = if granted { "granted" } else { "revoked" };
     let to = format!("/staff/customers/{id}");
     see_other(&me.session, &to, &format!("Role {} {verb}.", input.role)).await
 }
@@ -385,14 +385,7 @@ async fn complete_cancellation(
     PathIds(id, request): PathIds<CustomerId, i64>,
 ) -> Result<Response, AppError> {
     me.require_write()?;
-    let mut tx = state.pool.begin().await?;
-    if !model::complete_cancellation(&mut tx, id, request).await? {
-        return Err(AppError::NotFound);
-    }
-    audit::record(&mut *tx, &me.who(id, ip), "cancellation_completed", "").await?;
-    tx.commit().await?;
-    // After the commit: cleared before, a call in between would keep the keys working.
-    crate::identity::key::forget_verified();
+    ops::complete_cancellation(&state.pool, &me.who(id, ip), request).await?;
     let to = format!("/staff/customers/{id}");
     see_other(
         &me.session,
@@ -408,10 +401,7 @@ struct PinInput {
     pin: String,
 }
 
-/// Checks the PIN a caller gives. The staff member learns only match or no match; five
-/// misses in 15 minutes lock checks for the customer; every check is in the audit log. The
-/// attempt is counted before the PIN is compared, in one statement, so parallel checks
-/// cannot all pass a count taken before any of them missed; a locked check compares nothing.
+/// Checks the PIN a caller gives ([`ops::check_pin`]) and says only match or no match.
 async fn check_pin(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -420,30 +410,16 @@ async fn check_pin(
     Form(input): Form<PinInput>,
 ) -> Result<Response, AppError> {
     use account::model::Guard;
-    let hash = model::pin_hash(&state.pool, id).await?.ok_or(AppError::NotFound)?;
-    let (kind, detail, result) = if account::model::count_attempt(&state.pool, Guard::PinCheck, id)
-        .await?
-        .is_none()
-    {
-        let result = format!(
+    let result = match ops::check_pin(&state.pool, &state.hasher, &me.who(id, ip), &input.pin).await? {
+        ops::PinCheck::Locked => format!(
             "Locked: {} wrong PINs in the last {} minutes. Try again later.",
             Guard::LIMIT,
             Guard::WINDOW_MINUTES
-        );
-        ("pin_check_locked", "", result)
-    } else if hash.is_none() {
-        (
-            "pin_check_failed",
-            "no PIN set",
-            "No match: this customer has not set a PIN.".to_owned(),
-        )
-    } else if state.hasher.verify(hash.as_deref(), input.pin.trim()).await? {
-        account::model::give_back(&state.pool, Guard::PinCheck, id).await?;
-        ("pin_check_passed", "", "Match: the PIN is right.".to_owned())
-    } else {
-        ("pin_check_failed", "", "No match.".to_owned())
+        ),
+        ops::PinCheck::NoPin => "No match: this customer has not set a PIN.".to_owned(),
+        ops::PinCheck::Match => "Match: the PIN is right.".to_owned(),
+        ops::PinCheck::NoMatch => "No match.".to_owned(),
     };
-    audit::record(&state.pool, &me.who(id, ip), kind, detail).await?;
     let page = customer_page(&state, &me, id, Some(result)).await?;
     render(false, StatusCode::OK, &page, None)
 }
