@@ -155,6 +155,7 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
             api_burst: config.api_burst,
             ..WebConfig::new(config.public_url.as_deref())
         }),
+        clock: crate::clock::Clock::real(),
     };
     let cleanup = crate::web::session_store::spawn_cleanup(db.pool.clone(), std::time::Duration::from_secs(600));
     // One stop for everything: the server, then the workers, all within the drain time.

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod bandwidth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod contacts;
 pub mod dashboard;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
+use crate::clock::Clock;
 use crate::password::Hasher;
 
 /// What every handler can reach.
@@ -13,6 +14,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub hasher: Hasher,
     pub web: std::sync::Arc<WebConfig>,
+    /// The time sessions, the impersonation limit and the sign-in throttle go by.
+    pub clock: Clock,
 }
 
 /// HTTP settings derived from the configuration.

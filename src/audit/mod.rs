@@ -1,5 +1,8 @@
 //! The customer's audit log: sign-ins (successful, failed, locked), sign-outs and every
-//! change to the account, with who did it and from where.
+//! change to the account, with who did it and from where; and the staff's own log
+//! ([`staff`]).
+
+pub mod staff;
 
 use std::net::IpAddr;
 

@@ -74,20 +74,20 @@ pub fn delay_secs(failures: i32, threshold: i32) -> i64 {
     2i64.pow(exponent).min(MAX_DELAY_SECS)
 }
 
-/// Seconds to wait before another attempt is allowed, if any.
-pub async fn wait_secs(db: impl PgExecutor<'_>, keys: &Keys) -> sqlx::Result<Option<i64>> {
-    let rows: Vec<(String, i32, OffsetDateTime)> = sqlx::query_as(
+/// Seconds to wait, at `now`, before another attempt is allowed, if any.
+pub async fn wait_secs(db: impl PgExecutor<'_>, keys: &Keys, now: OffsetDateTime) -> sqlx::Result<Option<i64>> {
+    let rows = sqlx::query!(
         "select key, failures, last_failure from signin_throttle
-         where key = any($1) and last_failure > now() - make_interval(secs => $2)",
+         where key = any($1) and last_failure > $2::timestamptz - make_interval(secs => $3)",
+        &[keys.account.as_str(), keys.address.as_str()] as &[&str],
+        now,
+        WINDOW_SECS as f64,
     )
-    .bind([keys.account.as_str(), keys.address.as_str()])
-    .bind(WINDOW_SECS as f64)
     .fetch_all(db)
     .await?;
-    let now = OffsetDateTime::now_utc();
     let wait = rows
         .iter()
-        .map(|(key, failures, last)| *last + time::Duration::seconds(delay_secs(*failures, threshold(key))) - now)
+        .map(|row| row.last_failure + time::Duration::seconds(delay_secs(row.failures, threshold(&row.key))) - now)
         .filter(|remaining| remaining.is_positive())
         .max()
         // Round up: "wait 0 seconds" would read oddly.
@@ -95,25 +95,26 @@ pub async fn wait_secs(db: impl PgExecutor<'_>, keys: &Keys) -> sqlx::Result<Opt
     Ok(wait)
 }
 
-/// Counts this attempt on `key` as a failure in advance, unless `key` is still in its delay;
-/// returns the delay the count now imposes, or `None` when the attempt is refused. Check and
-/// count are one statement, so parallel guesses cannot all pass a check made before any of
-/// them failed. A successful attempt gives its count back (`clear`, `release`).
-pub async fn reserve(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<Option<i64>> {
-    let failures: Option<i32> = sqlx::query_scalar(
-        "insert into signin_throttle as t (key, failures, last_failure) values ($1, 1, now())
+/// Counts this attempt on `key` as a failure in advance, unless `key` is still in its delay
+/// at `now`; returns the delay the count now imposes, or `None` when the attempt is refused.
+/// Check and count are one statement, so parallel guesses cannot all pass a check made
+/// before any of them failed. A successful attempt gives its count back (`clear`, `release`).
+pub async fn reserve(db: impl PgExecutor<'_>, key: &str, now: OffsetDateTime) -> sqlx::Result<Option<i64>> {
+    let failures = sqlx::query_scalar!(
+        "insert into signin_throttle as t (key, failures, last_failure) values ($1, 1, $5)
          on conflict (key) do update set
-             failures = case when t.last_failure < now() - make_interval(secs => $2) then 1 else t.failures + 1 end,
-             last_failure = now()
-         where t.last_failure < now() - make_interval(secs => $2)
+             failures = case when t.last_failure < $5 - make_interval(secs => $2) then 1 else t.failures + 1 end,
+             last_failure = $5
+         where t.last_failure < $5 - make_interval(secs => $2)
             or t.failures < $3
-            or t.last_failure + make_interval(secs => least($4, power(2, t.failures - $3))) <= now()
+            or t.last_failure + make_interval(secs => least($4, power(2, t.failures - $3))) <= $5
          returning failures",
+        key,
+        WINDOW_SECS as f64,
+        threshold(key),
+        MAX_DELAY_SECS as f64,
+        now,
     )
-    .bind(key)
-    .bind(WINDOW_SECS as f64)
-    .bind(threshold(key))
-    .bind(MAX_DELAY_SECS as f64)
     .fetch_optional(db)
     .await?;
     Ok(failures.map(|f| delay_secs(f, threshold(key))))
@@ -121,17 +122,18 @@ pub async fn reserve(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<Option<
 
 /// Gives back one reserved count (the attempt succeeded, or was refused on the other key).
 pub async fn release(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<()> {
-    sqlx::query("update signin_throttle set failures = greatest(failures - 1, 0) where key = $1")
-        .bind(key)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "update signin_throttle set failures = greatest(failures - 1, 0) where key = $1",
+        key
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// Forgets the account's failures after a successful sign-in.
 pub async fn clear(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<()> {
-    sqlx::query("delete from signin_throttle where key = $1")
-        .bind(key)
+    sqlx::query!("delete from signin_throttle where key = $1", key)
         .execute(db)
         .await?;
     Ok(())
@@ -159,22 +161,22 @@ pub enum Attempt {
 }
 
 /// Counts this attempt in advance on the address and the account, or refuses it while
-/// either is in its delay, before any password is compared. A locked account is passed
-/// from a known browser (`device`: the SHA-256 of its device cookie) or a known address:
-/// an attacker who keeps an account locked then does not keep its owner out, and still has
-/// only the address throttle and the password in their way.
-pub async fn begin(pool: &PgPool, keys: &Keys, device: Option<&str>) -> sqlx::Result<Attempt> {
-    let Some(address_delay) = reserve(pool, &keys.address).await? else {
+/// either is in its delay at `now`, before any password is compared. A locked account is
+/// passed from a known browser (`device`: the SHA-256 of its device cookie) or a known
+/// address: an attacker who keeps an account locked then does not keep its owner out, and
+/// still has only the address throttle and the password in their way.
+pub async fn begin(pool: &PgPool, keys: &Keys, device: Option<&str>, now: OffsetDateTime) -> sqlx::Result<Attempt> {
+    let Some(address_delay) = reserve(pool, &keys.address, now).await? else {
         return Ok(Attempt::Refused);
     };
-    if let Some(account_delay) = reserve(pool, &keys.account).await? {
+    if let Some(account_delay) = reserve(pool, &keys.account, now).await? {
         return Ok(Attempt::Allowed {
             account_delay,
             address_delay,
             past_lock: false,
         });
     }
-    if is_known(pool, keys, device).await? {
+    if is_known(pool, keys, device, now).await? {
         return Ok(Attempt::Allowed {
             account_delay: 0,
             address_delay,
@@ -187,46 +189,63 @@ pub async fn begin(pool: &PgPool, keys: &Keys, device: Option<&str>) -> sqlx::Re
 
 /// After a correct password: gives the address its count back, forgets the account's
 /// failures (unless the attempt came past the lock: the attack it records goes on), and
-/// remembers the browser and the address as known to the account.
-pub async fn succeeded(pool: &PgPool, keys: &Keys, attempt: Attempt, device: &str) -> sqlx::Result<()> {
+/// remembers the browser and the address as known to the account, at `now`.
+pub async fn succeeded(
+    pool: &PgPool,
+    keys: &Keys,
+    attempt: Attempt,
+    device: &str,
+    now: OffsetDateTime,
+) -> sqlx::Result<()> {
     if !matches!(attempt, Attempt::Allowed { past_lock: true, .. }) {
         clear(pool, &keys.account).await?;
     }
     release(pool, &keys.address).await?;
-    sqlx::query(
-        "insert into signin_known (account, kind, value) values ($1, 'device', $2), ($1, 'address', $3)
-         on conflict (account, kind, value) do update set last_success = now()",
+    sqlx::query!(
+        "insert into signin_known (account, kind, value, last_success)
+         values ($1, 'device', $2, $4), ($1, 'address', $3, $4)
+         on conflict (account, kind, value) do update set last_success = excluded.last_success",
+        &keys.account,
+        device,
+        &keys.address,
+        now,
     )
-    .bind(&keys.account)
-    .bind(device)
-    .bind(&keys.address)
     .execute(pool)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "delete from signin_known where account = $1
-           and last_success < now() - make_interval(days => $2)",
+           and last_success < $3::timestamptz - make_interval(days => $2)",
+        &keys.account,
+        KNOWN_DEVICE_DAYS.max(KNOWN_ADDRESS_DAYS),
+        now,
     )
-    .bind(&keys.account)
-    .bind(KNOWN_DEVICE_DAYS.max(KNOWN_ADDRESS_DAYS))
     .execute(pool)
     .await?;
     Ok(())
 }
 
 /// Whether the account signed in successfully from this browser or this address lately.
-async fn is_known(db: impl PgExecutor<'_>, keys: &Keys, device: Option<&str>) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "select exists(select 1 from signin_known where account = $1 and (
-             (kind = 'device' and value = $2 and last_success > now() - make_interval(days => $3))
-          or (kind = 'address' and value = $4 and last_success > now() - make_interval(days => $5))))",
+async fn is_known(
+    db: impl PgExecutor<'_>,
+    keys: &Keys,
+    device: Option<&str>,
+    now: OffsetDateTime,
+) -> sqlx::Result<bool> {
+    let known = sqlx::query_scalar!(
+        r#"select exists(select 1 from signin_known where account = $1 and (
+             (kind = 'device' and value = $2 and last_success > $6::timestamptz - make_interval(days => $3))
+          or (kind = 'address' and value = $4 and last_success > $6::timestamptz - make_interval(days => $5))))
+           as "known!""#,
+        &keys.account,
+        device,
+        KNOWN_DEVICE_DAYS,
+        &keys.address,
+        KNOWN_ADDRESS_DAYS,
+        now,
     )
-    .bind(&keys.account)
-    .bind(device)
-    .bind(KNOWN_DEVICE_DAYS)
-    .bind(&keys.address)
-    .bind(KNOWN_ADDRESS_DAYS)
     .fetch_one(db)
-    .await
+    .await?;
+    Ok(known)
 }
 
 #[cfg(test)]

@@ -117,7 +117,7 @@ impl DisplayName {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Customer {
     pub id: CustomerId,
     pub username: String,
@@ -143,27 +143,54 @@ impl Customer {
 }
 
 pub async fn by_id(db: impl PgExecutor<'_>, id: CustomerId) -> sqlx::Result<Option<Customer>> {
-    sqlx::query_as(
-        "select c.id, c.username, c.display_name, c.email, c.status, c.auth_version,
-                c.pin_hash is not null as has_pin,
+    sqlx::query_as!(
+        Customer,
+        r#"select c.id as "id: CustomerId", c.username, c.display_name, c.email, c.status, c.auth_version,
+                c.pin_hash is not null as "has_pin!",
                 (select count(*) from notices n
                  where (n.customer_id = c.id or n.customer_id is null)
                    and not exists (select 1 from notice_acknowledgements a
-                                   where a.customer_id = c.id and a.notice_id = n.id)) as unread_notices
-         from customers c where c.id = $1",
+                                   where a.customer_id = c.id and a.notice_id = n.id)) as "unread_notices!"
+         from customers c where c.id = $1"#,
+        id as CustomerId,
     )
-    .bind(id)
     .fetch_optional(db)
     .await
 }
 
+/// A customer's status (the `customers.status` column, checked in the database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum CustomerStatus {
+    Active,
+    CancellationRequested,
+    Cancelled,
+}
+
+impl CustomerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::CancellationRequested => "cancellation_requested",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// What sign-in needs: id, password hash, status.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct Credentials {
     pub id: CustomerId,
     pub password_hash: String,
-    pub status: String,
+    pub status: CustomerStatus,
     pub auth_version: i64,
+}
+
+impl Credentials {
+    /// A cancelled account signs in no more.
+    pub fn may_sign_in(&self) -> bool {
+        self.status != CustomerStatus::Cancelled
+    }
 }
 
 /// The customer whose username is `username` (compared in canonical form, see [`UsernameKey`]).
@@ -171,15 +198,18 @@ pub async fn credentials_by_username(
     db: impl PgExecutor<'_>,
     username: &UsernameKey,
 ) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as("select id, password_hash, status, auth_version from customers where username = $1")
-        .bind(username.as_str())
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        Credentials,
+        r#"select id as "id: CustomerId", password_hash, status as "status: CustomerStatus", auth_version
+         from customers where username = $1"#,
+        username.as_str(),
+    )
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn password_hash(db: impl PgExecutor<'_>, id: CustomerId) -> sqlx::Result<String> {
-    sqlx::query_scalar("select password_hash from customers where id = $1")
-        .bind(id)
+    sqlx::query_scalar!("select password_hash from customers where id = $1", id as CustomerId)
         .fetch_one(db)
         .await
 }
@@ -193,13 +223,14 @@ pub async fn create(
     display_name: &DisplayName,
     password_hash: &str,
 ) -> sqlx::Result<CustomerId> {
-    let id: CustomerId = sqlx::query_scalar(
-        "insert into customers (username, email, display_name, password_hash) values ($1, $2, $3, $4) returning id",
+    let id = sqlx::query_scalar!(
+        r#"insert into customers (username, email, display_name, password_hash) values ($1, $2, $3, $4)
+         returning id as "id: CustomerId""#,
+        username.as_str(),
+        email.as_str(),
+        display_name.as_str(),
+        password_hash,
     )
-    .bind(username.as_str())
-    .bind(email.as_str())
-    .bind(display_name.as_str())
-    .bind(password_hash)
     .fetch_one(&mut *db)
     .await?;
     grant_roles(&mut *db, id, &["owner"]).await?;
@@ -208,22 +239,25 @@ pub async fn create(
 
 /// Grants the named roles (already granted ones are kept).
 pub async fn grant_roles(db: impl PgExecutor<'_>, id: CustomerId, names: &[&str]) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into customer_roles (customer_id, role_id) select $1, id from roles where name = any($2)
          on conflict do nothing",
+        id as CustomerId,
+        names as &[&str],
     )
-    .bind(id)
-    .bind(names)
     .execute(db)
     .await?;
     Ok(())
 }
 
 pub async fn exists(db: impl PgExecutor<'_>, username: &UsernameKey) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists(select 1 from customers where username = $1)")
-        .bind(username.as_str())
-        .fetch_one(db)
-        .await
+    let exists = sqlx::query_scalar!(
+        r#"select exists(select 1 from customers where username = $1) as "exists!""#,
+        username.as_str()
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(exists)
 }
 
 #[cfg(test)]

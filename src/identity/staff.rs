@@ -17,26 +17,29 @@ pub async fn create(
     } else {
         vec!["support"]
     };
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into staff (username, password_hash, permissions) values ($1, $2, $3)
          on conflict (username) do nothing returning id",
+        username.as_str(),
+        password_hash,
+        &permissions as &[&str],
     )
-    .bind(username.as_str())
-    .bind(password_hash)
-    .bind(permissions)
     .fetch_optional(db)
     .await
 }
 
 /// Whether a staff account with this username exists (disabled or not).
 pub async fn exists(db: impl PgExecutor<'_>, username: &UsernameKey) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists (select 1 from staff where username = $1)")
-        .bind(username.as_str())
-        .fetch_one(db)
-        .await
+    let exists = sqlx::query_scalar!(
+        r#"select exists (select 1 from staff where username = $1) as "exists!""#,
+        username.as_str()
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(exists)
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Staff {
     pub id: i64,
     pub username: String,
@@ -59,10 +62,12 @@ impl Staff {
 }
 
 pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Staff>> {
-    sqlx::query_as(
-        "select id, username, permissions, auth_version, disabled_at is not null as disabled from staff where id = $1",
+    sqlx::query_as!(
+        Staff,
+        r#"select id, username, permissions, auth_version, disabled_at is not null as "disabled!"
+         from staff where id = $1"#,
+        id,
     )
-    .bind(id)
     .fetch_optional(db)
     .await
 }
@@ -71,21 +76,23 @@ pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Staf
 /// `None` for a disabled account too, so that it fails like an unknown name (with the dummy
 /// hash, and the same message).
 pub async fn credentials(db: impl PgExecutor<'_>, username: &UsernameKey) -> sqlx::Result<Option<(Staff, String)>> {
-    let row: Option<(i64, String, Vec<String>, i64, String)> =
-        sqlx::query_as("select id, username, permissions, auth_version, password_hash from staff where username = $1 and disabled_at is null")
-            .bind(username.as_str())
-            .fetch_optional(db)
-            .await?;
-    Ok(row.map(|(id, username, permissions, auth_version, hash)| {
+    let row = sqlx::query!(
+        "select id, username, permissions, auth_version, password_hash from staff
+         where username = $1 and disabled_at is null",
+        username.as_str(),
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| {
         (
             Staff {
-                id,
-                username,
-                permissions,
-                auth_version,
+                id: row.id,
+                username: row.username,
+                permissions: row.permissions,
+                auth_version: row.auth_version,
                 disabled: false,
             },
-            hash,
+            row.password_hash,
         )
     }))
 }
@@ -98,18 +105,18 @@ pub async fn set_disabled(
     username: &UsernameKey,
     disabled: bool,
 ) -> sqlx::Result<Option<bool>> {
-    sqlx::query_scalar(
-        "with target as (select id, disabled_at is not null as was from staff where username = $1),
+    sqlx::query_scalar!(
+        r#"with target as (select id, disabled_at is not null as was from staff where username = $1),
               changed as (
                   update staff s set
                       disabled_at = case when $2 then now() end,
                       auth_version = s.auth_version + case when $2 then 1 else 0 end
                   from target where s.id = target.id and target.was <> $2
                   returning s.id)
-         select exists (select 1 from changed) from target",
+         select exists (select 1 from changed) as "changed!" from target"#,
+        username.as_str(),
+        disabled,
     )
-    .bind(username.as_str())
-    .bind(disabled)
     .fetch_optional(db)
     .await
 }

@@ -6,6 +6,7 @@
 
 pub mod keys;
 pub mod model;
+pub mod ops;
 
 use askama::Template;
 use axum::Router;
@@ -17,9 +18,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::audit::record_parts;
-use crate::identity::{self, Staff};
-use crate::identity::{CustomerId, UsernameKey};
+use crate::audit::staff::StaffEvent;
+use crate::identity::{CustomerId, Staff, UsernameKey, Who};
 use crate::settings::model::Preferences;
 use crate::state::AppState;
 use crate::web::render::see_other;
@@ -74,7 +74,7 @@ where
         let Some(staff) = session::checked_staff(&state, &session, &auth).await? else {
             return Err(AppError::SignInRequired);
         };
-        session::touch_staff(&session, &auth).await?;
+        session::touch_staff(&session, &auth, state.clock.unix()).await?;
         let csrf = session::csrf_token(&session).await?;
         Ok(Self {
             staff,
@@ -85,6 +85,17 @@ where
     }
 }
 
+impl From<ops::StaffError> for AppError {
+    fn from(err: ops::StaffError) -> Self {
+        match err {
+            ops::StaffError::NotFound => AppError::NotFound,
+            ops::StaffError::NoSuchRole => AppError::Unreadable("There is no such role."),
+            ops::StaffError::Db(err) => err.into(),
+            ops::StaffError::Internal(err) => AppError::Internal(err),
+        }
+    }
+}
+
 impl StaffSignedIn {
     async fn layout(&self, title: &str) -> Result<Layout, AppError> {
         Ok(Layout {
@@ -92,6 +103,12 @@ impl StaffSignedIn {
             flash: session::take_flash(&self.session).await?,
             ..Layout::anonymous(self.csrf.clone(), title)
         })
+    }
+
+    /// The customer this staff member acts on, named as their Activity names staff
+    /// ("Support (alice)"), from `address`.
+    fn who(&self, customer: CustomerId, address: std::net::IpAddr) -> Who {
+        Who::new(customer, self.staff.actor(), Some(address))
     }
 
     fn require_write(&self) -> Result<(), AppError> {
@@ -139,9 +156,9 @@ struct LoginInput {
     next: String,
 }
 
-/// The customer sign-in's protections, by the same core (`auth::model`): one message for
-/// every failure, a dummy hash for unknown names, and the same throttle, counted on `staff:`
-/// keys, passed by a browser or address the staff member signed in from before.
+/// The form over the customers' sign-in core ([`auth::core::sign_in`]): the same throttle
+/// (counted on `staff:` keys), the same wait told, the same single message, and every
+/// success, failure and lock in the staff log.
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -149,52 +166,40 @@ async fn login(
     session: Session,
     Form(input): Form<LoginInput>,
 ) -> Result<Response, AppError> {
-    let username = UsernameKey::new(&input.username);
-    let keys = auth::model::Keys::staff(&username, ip);
-    let refuse = |status: StatusCode, message: String, csrf: String| {
-        let page = LoginPage {
-            layout: Layout::anonymous(csrf, "Staff sign in"),
-            username: input.username.clone(),
-            next: local_path(&input.next).unwrap_or("").to_owned(),
-            error: Some(message),
-        };
-        render(false, status, &page, None)
+    let attempt = auth::core::Input {
+        username: &input.username,
+        password: &input.password,
     };
-    let attempt = auth::model::begin(&state.pool, &keys, device.hash().as_deref()).await?;
-    if attempt == auth::model::Attempt::Refused {
-        tracing::warn!(%username, %ip, "staff sign-in refused: too many failures");
-        let csrf = session::csrf_token(&session).await?;
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed sign-ins. Wait a little, then try again.".into(),
-            csrf,
-        );
-    }
-    let found = identity::staff::credentials(&state.pool, &username).await?;
-    let verified = state
-        .hasher
-        .verify(found.as_ref().map(|(_, hash)| hash.as_str()), &input.password)
-        .await?;
-    let Some((staff, _)) = found.filter(|_| verified) else {
-        tracing::warn!(%username, %ip, "failed staff sign-in");
-        let csrf = session::csrf_token(&session).await?;
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, auth::FAILED.into(), csrf);
+    let signed_in = match auth::core::sign_in(&state, &session, auth::Realm::Staff, ip, &device, attempt).await {
+        Ok(signed_in) => signed_in,
+        Err(err) => {
+            let (status, message) = err.refusal()?;
+            let page = LoginPage {
+                layout: Layout::anonymous(session::csrf_token(&session).await?, "Staff sign in"),
+                username: input.username.clone(),
+                next: local_path(&input.next).unwrap_or("").to_owned(),
+                error: Some(message),
+            };
+            return render(false, status, &page, None);
+        }
     };
-    let (device_hash, device_cookie) = device.after_sign_in(&state.web);
-    auth::model::succeeded(&state.pool, &keys, attempt, &device_hash).await?;
-    session::staff_sign_in(&session, staff.id, staff.auth_version).await?;
-    tracing::info!(staff = staff.username, %ip, "staff signed in");
     let to = local_path(&input.next)
         .filter(|p| p.starts_with("/staff"))
         .unwrap_or("/staff");
     let mut response = Redirect::to(to).into_response();
     response
         .headers_mut()
-        .append(axum::http::header::SET_COOKIE, device_cookie);
+        .append(axum::http::header::SET_COOKIE, signed_in.device_cookie);
     Ok(response)
 }
 
 async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, session: Session) -> Result<Response, AppError> {
+    if let Some(auth) = session::staff_auth(&session).await?
+        && let Some(staff) = crate::identity::staff::by_id(&state.pool, auth.staff_id).await?
+    {
+        let name = UsernameKey::new(&staff.username);
+        audit::staff::record(&state.pool, Some(staff.id), &name, StaffEvent::SignOut, "", Some(ip)).await?;
+    }
     session::end_if_impersonating(&state, &session, ip, "ended by signing out").await?;
     session::sign_out(&session).await?;
     Ok(Redirect::to("/staff/login").into_response())
@@ -366,21 +371,9 @@ async fn set_role(
     Form(input): Form<RoleInput>,
 ) -> Result<Response, AppError> {
     me.require_write()?;
-    model::customer(&state.pool, id).await?.ok_or(AppError::NotFound)?;
     let granted = input.granted == "true";
-    let mut tx = state.pool.begin().await?;
-    let Some(changed) = model::set_role(&mut tx, id, &input.role, granted).await? else {
-        return Err(AppError::Unreadable("There is no such role."));
-    };
-    let (kind, verb) = if granted {
-        ("role_granted", "granted")
-    } else {
-        ("role_revoked", "revoked")
-    };
-    if changed {
-        record_parts(&mut *tx, id, &me.staff.actor(), kind, &input.role, Some(ip)).await?;
-    }
-    tx.commit().await?;
+    ops::set_role(&state.pool, &me.who(id, ip), &input.role, granted).await?;
+    let verb = if granted { "granted" } else { "revoked" };
     let to = format!("/staff/customers/{id}");
     see_other(&me.session, &to, &format!("Role {} {verb}.", input.role)).await
 }
@@ -392,14 +385,7 @@ async fn complete_cancellation(
     PathIds(id, request): PathIds<CustomerId, i64>,
 ) -> Result<Response, AppError> {
     me.require_write()?;
-    let mut tx = state.pool.begin().await?;
-    if !model::complete_cancellation(&mut tx, id, request).await? {
-        return Err(AppError::NotFound);
-    }
-    record_parts(&mut *tx, id, &me.staff.actor(), "cancellation_completed", "", Some(ip)).await?;
-    tx.commit().await?;
-    // After the commit: cleared before, a call in between would keep the keys working.
-    crate::identity::key::forget_verified();
+    ops::complete_cancellation(&state.pool, &me.who(id, ip), request).await?;
     let to = format!("/staff/customers/{id}");
     see_other(
         &me.session,
@@ -415,10 +401,7 @@ struct PinInput {
     pin: String,
 }
 
-/// Checks the PIN a caller gives. The staff member learns only match or no match; five
-/// misses in 15 minutes lock checks for the customer; every check is in the audit log. The
-/// attempt is counted before the PIN is compared, in one statement, so parallel checks
-/// cannot all pass a count taken before any of them missed; a locked check compares nothing.
+/// Checks the PIN a caller gives ([`ops::check_pin`]) and says only match or no match.
 async fn check_pin(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -427,31 +410,16 @@ async fn check_pin(
     Form(input): Form<PinInput>,
 ) -> Result<Response, AppError> {
     use account::model::Guard;
-    let hash = model::pin_hash(&state.pool, id).await?.ok_or(AppError::NotFound)?;
-    let actor = me.staff.actor();
-    let (kind, detail, result) = if account::model::count_attempt(&state.pool, Guard::PinCheck, id)
-        .await?
-        .is_none()
-    {
-        let result = format!(
+    let result = match ops::check_pin(&state.pool, &state.hasher, &me.who(id, ip), &input.pin).await? {
+        ops::PinCheck::Locked => format!(
             "Locked: {} wrong PINs in the last {} minutes. Try again later.",
             Guard::LIMIT,
             Guard::WINDOW_MINUTES
-        );
-        ("pin_check_locked", "", result)
-    } else if hash.is_none() {
-        (
-            "pin_check_failed",
-            "no PIN set",
-            "No match: this customer has not set a PIN.".to_owned(),
-        )
-    } else if state.hasher.verify(hash.as_deref(), input.pin.trim()).await? {
-        account::model::give_back(&state.pool, Guard::PinCheck, id).await?;
-        ("pin_check_passed", "", "Match: the PIN is right.".to_owned())
-    } else {
-        ("pin_check_failed", "", "No match.".to_owned())
+        ),
+        ops::PinCheck::NoPin => "No match: this customer has not set a PIN.".to_owned(),
+        ops::PinCheck::Match => "Match: the PIN is right.".to_owned(),
+        ops::PinCheck::NoMatch => "No match.".to_owned(),
     };
-    record_parts(&state.pool, id, &actor, kind, detail, Some(ip)).await?;
     let page = customer_page(&state, &me, id, Some(result)).await?;
     render(false, StatusCode::OK, &page, None)
 }
@@ -486,19 +454,11 @@ async fn impersonate(
         "read-only"
     };
     let detail = format!("{reason} ({mode})");
-    record_parts(
-        &state.pool,
-        id,
-        &me.staff.actor(),
-        "impersonation_started",
-        &detail,
-        Some(ip),
-    )
-    .await?;
+    audit::record(&state.pool, &me.who(id, ip), "impersonation_started", &detail).await?;
     let imp = session::Impersonation {
         customer_id: id,
         reason: reason.to_owned(),
-        started_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+        started_at: state.clock.unix(),
     };
     session::set_impersonation(&me.session, &me.auth, Some(imp)).await?;
     tracing::info!(staff = me.staff.username, customer = %id, "impersonation started");

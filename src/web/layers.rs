@@ -62,7 +62,7 @@ pub fn timeout() -> TimeoutLayer {
 /// errors, no session: see `api::router`). Both get the request id, the request log and
 /// the security headers.
 pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -> Router {
-    let sessions = SessionManagerLayer::new(CachedStore::new(state.pool.clone()))
+    let sessions = SessionManagerLayer::new(CachedStore::new(state.pool.clone(), state.clock.clone()))
         .with_name(state.web.cookie_name())
         .with_secure(state.web.secure_cookies)
         .with_http_only(true)

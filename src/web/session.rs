@@ -5,10 +5,10 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::Method;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use crate::audit::record_parts;
+use crate::audit;
+use crate::identity::customer::CustomerStatus;
 use crate::identity::staff::Staff;
 use crate::identity::{self, Customer, CustomerId, Who};
 use crate::state::AppState;
@@ -30,13 +30,13 @@ pub struct Auth {
     pub last_seen: i64,
 }
 
-/// Starts a signed-in session: a new session id (the pre-sign-in cookie is worthless after
-/// this), a new CSRF token, and the principal with the account's current auth version.
-pub async fn sign_in(session: &Session, customer_id: CustomerId, auth_version: i64) -> Result<(), AppError> {
+/// Starts a signed-in session at `now` (Unix seconds, `AppState::clock`): a new session id
+/// (the pre-sign-in cookie is worthless after this), a new CSRF token, and the principal
+/// with the account's current auth version.
+pub async fn sign_in(session: &Session, customer_id: CustomerId, auth_version: i64, now: i64) -> Result<(), AppError> {
     session.cycle_id().await?;
     // A customer sign-in never shares a session with a staff one.
     session.remove_value(STAFF).await?;
-    let now = OffsetDateTime::now_utc().unix_timestamp();
     session.insert(CSRF, new_token()).await?;
     session
         .insert(
@@ -91,11 +91,10 @@ pub async fn set_impersonation(
     Ok(())
 }
 
-/// Starts a staff session: a new id, a new CSRF token, no customer principal.
-pub async fn staff_sign_in(session: &Session, staff_id: i64, auth_version: i64) -> Result<(), AppError> {
+/// Starts a staff session at `now`: a new id, a new CSRF token, no customer principal.
+pub async fn staff_sign_in(session: &Session, staff_id: i64, auth_version: i64, now: i64) -> Result<(), AppError> {
     session.cycle_id().await?;
     session.remove_value(AUTH).await?;
-    let now = OffsetDateTime::now_utc().unix_timestamp();
     session.insert(CSRF, new_token()).await?;
     session
         .insert(
@@ -123,7 +122,7 @@ pub async fn staff_auth(session: &Session) -> Result<Option<StaffAuth>, AppError
 /// ends here: an impersonation in progress is recorded as ended in the customer's Activity,
 /// and the session record is deleted.
 pub async fn checked_staff(state: &AppState, session: &Session, auth: &StaffAuth) -> Result<Option<Staff>, AppError> {
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = state.clock.unix();
     let staff = crate::identity::staff::by_id(&state.pool, auth.staff_id).await?;
     let why = match &staff {
         None => "the staff account no longer exists",
@@ -138,24 +137,16 @@ pub async fn checked_staff(state: &AppState, session: &Session, auth: &StaffAuth
         Some(_) => return Ok(staff),
     };
     if let (Some(staff), Some(imp)) = (&staff, &auth.impersonating) {
-        record_parts(
-            &state.pool,
-            imp.customer_id,
-            &staff.actor(),
-            "impersonation_ended",
-            why,
-            None,
-        )
-        .await?;
+        let who = Who::new(imp.customer_id, staff.actor(), None);
+        audit::record(&state.pool, &who, "impersonation_ended", why).await?;
     }
     tracing::info!(staff = auth.staff_id, why, "staff session ended");
     session.flush().await?;
     Ok(None)
 }
 
-/// Records the staff member's last request (at most once a minute).
-pub async fn touch_staff(session: &Session, auth: &StaffAuth) -> Result<(), AppError> {
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+/// Records the staff member's last request, at `now` (at most once a minute).
+pub async fn touch_staff(session: &Session, auth: &StaffAuth, now: i64) -> Result<(), AppError> {
     if now - auth.last_seen >= TOUCH_EVERY_SECS {
         session
             .insert(
@@ -321,7 +312,7 @@ impl SignedIn {
         let Some(mut auth) = session.get::<Auth>(AUTH).await? else {
             return impersonated(&state, parts, session).await;
         };
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let now = state.clock.unix();
         let idle = now - auth.last_seen > state.web.idle_timeout.as_secs() as i64;
         let too_old = now - auth.signed_in_at > state.web.absolute_timeout.as_secs() as i64;
         if idle || too_old {
@@ -329,7 +320,9 @@ impl SignedIn {
             return Err(AppError::SignInRequired);
         }
         let customer = identity::customer::by_id(&state.pool, auth.customer_id).await?;
-        let Some(customer) = customer.filter(|c| c.auth_version == auth.auth_version && c.status != "cancelled") else {
+        let Some(customer) =
+            customer.filter(|c| c.auth_version == auth.auth_version && c.status != CustomerStatus::Cancelled.as_str())
+        else {
             session.flush().await?;
             return Err(AppError::SignInRequired);
         };
@@ -362,19 +355,12 @@ async fn impersonated(state: &AppState, parts: &Parts, session: Session) -> Resu
     let Some(staff) = checked_staff(state, &session, &staff_auth).await? else {
         return Err(AppError::StaffConsole);
     };
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = state.clock.unix();
     let limit = state.web.impersonation_limit.as_secs() as i64;
     if now - imp.started_at > limit {
         let detail = format!("time limit of {} minutes reached", limit / 60);
-        record_parts(
-            &state.pool,
-            imp.customer_id,
-            &staff.actor(),
-            "impersonation_ended",
-            &detail,
-            None,
-        )
-        .await?;
+        let who = Who::new(imp.customer_id, staff.actor(), None);
+        audit::record(&state.pool, &who, "impersonation_ended", &detail).await?;
         set_impersonation(&session, &staff_auth, None).await?;
         flash(&session, "The impersonation reached its time limit and ended.").await?;
         return Err(AppError::StaffConsole);
@@ -389,17 +375,10 @@ async fn impersonated(state: &AppState, parts: &Parts, session: Session) -> Resu
     if changes {
         // Every change made while impersonating is in the customer's Activity.
         let detail = format!("{} {}", parts.method, parts.uri.path());
-        record_parts(
-            &state.pool,
-            customer.id,
-            &staff.actor(),
-            "impersonated_request",
-            &detail,
-            None,
-        )
-        .await?;
+        let who = Who::new(customer.id, staff.actor(), None);
+        audit::record(&state.pool, &who, "impersonated_request", &detail).await?;
     }
-    touch_staff(&session, &staff_auth).await?;
+    touch_staff(&session, &staff_auth, now).await?;
     let csrf = csrf_token(&session).await?;
     Ok(SignedIn {
         customer,
@@ -429,15 +408,8 @@ pub async fn end_if_impersonating(
         return Ok(None);
     };
     if let Some(staff) = identity::staff::by_id(&state.pool, auth.staff_id).await? {
-        record_parts(
-            &state.pool,
-            imp.customer_id,
-            &staff.actor(),
-            "impersonation_ended",
-            how,
-            Some(ip),
-        )
-        .await?;
+        let who = Who::new(imp.customer_id, staff.actor(), Some(ip));
+        audit::record(&state.pool, &who, "impersonation_ended", how).await?;
     }
     set_impersonation(session, &auth, None).await?;
     Ok(Some(imp.customer_id))

@@ -2,7 +2,8 @@
 //! view does not always read its session row. Entries live two seconds at most, so with
 //! several Berth processes a sign-out on one is seen by the others within two seconds; in
 //! this process it is seen at once. The account's auth version is still checked against
-//! the database on every request (see `session::SignedIn`).
+//! the database on every request (see `session::SignedIn`). The two seconds go by
+//! `AppState::clock`, as the sessions' own timeouts do.
 
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_sqlx_store::PostgresStore;
 
+use crate::clock::Clock;
+
 pub const CACHE_TTL: Duration = Duration::from_secs(2);
 const CACHE_ENTRIES: u64 = 10_000;
 
@@ -20,7 +23,9 @@ const CACHE_ENTRIES: u64 = 10_000;
 pub struct CachedStore {
     store: PostgresStore,
     pool: PgPool,
-    cache: moka::future::Cache<Id, Record>,
+    /// Each record with the time it was cached at, by `clock`.
+    cache: moka::future::Cache<Id, (Record, OffsetDateTime)>,
+    clock: Clock,
 }
 
 /// How a session-store error says the database is unreachable (the store's errors carry
@@ -28,7 +33,7 @@ pub struct CachedStore {
 const UNAVAILABLE: &str = "database unavailable: ";
 
 impl CachedStore {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: PgPool, clock: Clock) -> Self {
         let cache = moka::future::Cache::builder()
             .max_capacity(CACHE_ENTRIES)
             .time_to_live(CACHE_TTL)
@@ -37,7 +42,12 @@ impl CachedStore {
             store: PostgresStore::new(pool.clone()),
             pool,
             cache,
+            clock,
         }
+    }
+
+    async fn remember(&self, record: &Record) {
+        self.cache.insert(record.id, (record.clone(), self.clock.now())).await;
     }
 
     /// Runs `call` again once when it failed in the database and the database answers:
@@ -52,7 +62,7 @@ impl CachedStore {
         match call().await {
             Err(session_store::Error::Backend(msg)) => {
                 crate::db::note_connection_error();
-                match sqlx::query("select 1").execute(&self.pool).await {
+                match sqlx::query!("select 1 as probe").fetch_one(&self.pool).await {
                     Ok(_) => call().await,
                     Err(err) if crate::db::note_error(&err) => {
                         Err(session_store::Error::Backend(format!("{UNAVAILABLE}{msg}")))
@@ -103,7 +113,7 @@ impl SessionStore for CachedStore {
             })
             .await?;
         *record = created;
-        self.cache.insert(record.id, record.clone()).await;
+        self.remember(record).await;
         Ok(())
     }
 
@@ -115,19 +125,21 @@ impl SessionStore for CachedStore {
             return Ok(());
         }
         self.retry(|| self.store.save(record)).await?;
-        self.cache.insert(record.id, record.clone()).await;
+        self.remember(record).await;
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        if let Some(record) = self.cache.get(id).await
-            && record.expiry_date > OffsetDateTime::now_utc()
+        let now = self.clock.now();
+        if let Some((record, cached_at)) = self.cache.get(id).await
+            && now - cached_at < CACHE_TTL
+            && record.expiry_date > now
         {
             return Ok(Some(record));
         }
         let record = self.retry(|| self.store.load(id)).await?;
         match &record {
-            Some(r) => self.cache.insert(*id, r.clone()).await,
+            Some(r) => self.remember(r).await,
             None => self.cache.invalidate(id).await,
         }
         Ok(record)

@@ -249,6 +249,8 @@ impl TestApp {
             pool: pool.clone(),
             hasher: Hasher::new(2).unwrap(),
             web: Arc::new(web),
+            // Tests move it on (`app.advance`) instead of sleeping through a timeout.
+            clock: berth::clock::Clock::adjustable(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -264,6 +266,11 @@ impl TestApp {
             pool,
             state,
         }
+    }
+
+    /// Moves the app's clock `by` forward: sessions, impersonations and sign-in delays age.
+    pub fn advance(&self, by: std::time::Duration) {
+        self.state.clock.advance(by);
     }
 
     pub async fn create_customer(&self, username: &str) -> CustomerId {

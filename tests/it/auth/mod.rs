@@ -144,25 +144,30 @@ async fn password_change_ends_the_customers_other_sessions_at_once() {
 #[tokio::test]
 async fn idle_sessions_expire() {
     let mut web = WebConfig::new(None);
-    web.idle_timeout = Duration::from_secs(1);
+    web.idle_timeout = Duration::from_secs(10 * 60);
     let app = TestApp::spawn_with(web).await;
     let (client, _) = app.signed_in_client("alice").await;
     assert_eq!(client.get("/").await.status, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.advance(Duration::from_secs(9 * 60));
+    assert_eq!(client.get("/").await.status, StatusCode::OK, "not idle long enough yet");
+    app.advance(Duration::from_secs(10 * 60 + 1));
     assert_eq!(client.get("/").await.status, StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
 async fn sessions_end_after_the_absolute_timeout_even_when_active() {
     let mut web = WebConfig::new(None);
-    web.absolute_timeout = Duration::from_secs(2);
+    web.idle_timeout = Duration::from_secs(30 * 60);
+    web.absolute_timeout = Duration::from_secs(60 * 60);
     let app = TestApp::spawn_with(web).await;
     let (client, _) = app.signed_in_client("alice").await;
-    for _ in 0..3 {
+    // Never idle for 30 minutes; 56 minutes in, still signed in.
+    for _ in 0..4 {
         assert_eq!(client.get("/").await.status, StatusCode::OK);
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        app.advance(Duration::from_secs(14 * 60));
     }
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(client.get("/").await.status, StatusCode::OK);
+    app.advance(Duration::from_secs(5 * 60));
     assert_eq!(client.get("/").await.status, StatusCode::SEE_OTHER);
 }
 
@@ -185,7 +190,7 @@ async fn failed_sign_ins_are_throttled_with_a_growing_delay_and_shown_in_activit
     assert_eq!(locks, 1);
 
     // The delay runs out (1 s after the fifth failure); a sixth failure doubles it.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.advance(Duration::from_millis(1100));
     assert_eq!(
         attacker.sign_in("alice", "still guessing").await.status,
         StatusCode::UNPROCESSABLE_ENTITY
@@ -194,7 +199,7 @@ async fn failed_sign_ins_are_throttled_with_a_growing_delay_and_shown_in_activit
         attacker.sign_in("alice", PASSWORD).await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    app.advance(Duration::from_millis(2100));
 
     let owner = app.client();
     assert_eq!(owner.sign_in("alice", PASSWORD).await.status, StatusCode::SEE_OTHER);

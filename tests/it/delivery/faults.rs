@@ -185,6 +185,7 @@ async fn no_delivery_is_sent_twice_across_a_database_restart() {
             pool: pool.clone(),
             hasher: Hasher::new(2).unwrap(),
             web: Arc::new(WebConfig::new(None)),
+            clock: berth::clock::Clock::real(),
         },
     };
     // Answers after 3 s: the database is down when the answers come.

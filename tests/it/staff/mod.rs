@@ -72,6 +72,96 @@ async fn staff_sign_ins_are_throttled_like_customers() {
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// The wait the form tells: "Too many failed sign-ins. Wait N seconds, then try again."
+fn told_wait(r: &Resp) -> i64 {
+    let message = r.text("#login-error");
+    message
+        .strip_prefix("Too many failed sign-ins. Wait ")
+        .and_then(|rest| rest.strip_suffix(" seconds, then try again."))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no wait told in {message:?}"))
+}
+
+/// Issue 17: staff sign in through the customers' core, so a staff failure is recorded (in
+/// the staff log: staff have no Activity) and a locked staff form tells the wait, as the
+/// customer form does.
+#[tokio::test]
+async fn staff_sign_in_failures_are_recorded_and_told_the_wait() {
+    use berth::audit::staff::{StaffEvent, recent};
+    let app = TestApp::spawn().await;
+    app.create_staff("sam", true).await;
+    let sam: i64 = app.scalar("select id from staff where username = 'sam'").await;
+    let client = app.client();
+    client.get("/staff/login").await;
+    let staff_login = |username: &'static str, password: &'static str| {
+        let client = client.clone();
+        async move {
+            client
+                .post_form("/staff/login", &[("username", username), ("password", password)])
+                .await
+        }
+    };
+    for _ in 0..5 {
+        let r = staff_login("SAM", "wrong password!").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.text("#login-error"), "Unknown username or wrong password.");
+    }
+    // Locked: the right password waits too, and the form says for how long.
+    let r = staff_login("sam", STAFF_PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!((1..=2).contains(&told_wait(&r)), "{}", r.text("#login-error"));
+    // The customer form tells a locked customer the same way.
+    app.create_customer("alice").await;
+    let customer = app.client();
+    for _ in 0..5 {
+        customer.sign_in("alice", "wrong password!").await;
+    }
+    let r = customer.sign_in("alice", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!((1..=2).contains(&told_wait(&r)), "{}", r.text("#login-error"));
+    // A name that is no staff member's is recorded too.
+    assert_eq!(
+        staff_login("admin", "guess").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    let log = recent(&app.pool, 100).await.unwrap();
+    let of = |kind: StaffEvent, staff: Option<i64>| {
+        log.iter()
+            .filter(|e| e.kind == kind && e.staff_id == staff)
+            .collect::<Vec<_>>()
+    };
+    let failed = of(StaffEvent::SignInFailed, Some(sam));
+    assert_eq!(failed.len(), 5, "{log:#?}");
+    assert!(
+        failed.iter().all(|e| e.username == "sam"
+            && e.detail == "wrong password"
+            && e.address == Some("127.0.0.1".parse().unwrap())),
+        "{failed:#?}"
+    );
+    let locked = of(StaffEvent::SignInLocked, Some(sam));
+    assert_eq!(locked.len(), 1, "{log:#?}");
+    assert!(locked[0].detail.contains("refused for 1 s"), "{:?}", locked[0].detail);
+    let unknown = of(StaffEvent::SignInFailed, None);
+    assert_eq!(unknown.len(), 1, "{log:#?}");
+    assert_eq!(unknown[0].username, "admin");
+    assert!(of(StaffEvent::SignIn, Some(sam)).is_empty());
+    // No customer's Activity got any of it: only alice's five failures and her lock.
+    let activity: i64 = app.scalar("select count(*) from activity").await;
+    assert_eq!(activity, 6);
+
+    // Past the wait, the right password signs in; the sign-in and the sign-out are logged.
+    app.advance(std::time::Duration::from_secs(3));
+    let r = staff_login("sam", STAFF_PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(client.get("/staff").await.status, StatusCode::OK);
+    client.post_form("/staff/logout", &[]).await;
+    let log = recent(&app.pool, 100).await.unwrap();
+    assert_eq!(log[0].kind, StaffEvent::SignOut, "{log:#?}");
+    assert_eq!(log[1].kind, StaffEvent::SignIn, "{log:#?}");
+    assert!(log[..2].iter().all(|e| e.staff_id == Some(sam) && e.username == "sam"));
+}
+
 #[tokio::test]
 async fn search_and_the_customer_page() {
     let app = TestApp::spawn().await;

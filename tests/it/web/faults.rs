@@ -49,6 +49,7 @@ impl OwnCluster {
             pool: berth::db::web_pool(options),
             hasher: hasher.clone(),
             web: Arc::new(WebConfig::new(None)),
+            clock: berth::clock::Clock::real(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

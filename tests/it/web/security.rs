@@ -1577,7 +1577,7 @@ async fn signed_out_visitor_is_sent_to_the_sign_in_page() {
         .await
         .unwrap();
     // Berth caches a session for a moment; past that, the deleted record is gone for it too.
-    tokio::time::sleep(berth::web::session_store::CACHE_TTL + std::time::Duration::from_millis(100)).await;
+    app.advance(berth::web::session_store::CACHE_TTL);
     let resp = client.get_htmx("/settings").await;
     assert_eq!(resp.header("hx-redirect"), "/login?next=%2Fsettings");
     let resp = client.get("/settings").await;
@@ -1595,7 +1595,7 @@ async fn htmx_post_after_the_session_expired_is_sent_to_the_sign_in_page() {
         .await
         .unwrap();
     // Berth caches a session for a moment; past that, the deleted record is gone for it too.
-    tokio::time::sleep(berth::web::session_store::CACHE_TTL + std::time::Duration::from_millis(100)).await;
+    app.advance(berth::web::session_store::CACHE_TTL);
     let resp = client
         .post_htmx("/settings", &[("settings[items_per_page]", "50")])
         .await;
