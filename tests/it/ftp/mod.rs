@@ -2,6 +2,7 @@
 //! rules over plain POST and htmx; usernames unique on the whole platform; other customers'
 //! FTP users, sites and environments.
 
+pub mod api;
 pub mod browser;
 
 use berth::identity::CustomerId;
