@@ -160,6 +160,7 @@ async fn create_key(
     Args(args): Args<CreateKeyArgs>,
 ) -> Result<Reply<CreatedKey>, AppError> {
     let kind = KeyType::from(args.kind.unwrap_or(ApiKeyType::Standard));
+    ops::refuse_internal(Some(kind)).map_err(|err| err.into_app(Names::Seed))?;
     let customer = caller.customer(&state.pool, args.id).await?;
     let input = NewKeyInput {
         name: args.name.unwrap_or_else(|| "API".to_owned()),

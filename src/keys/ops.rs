@@ -140,14 +140,20 @@ pub struct Created {
     pub secret: Secret,
 }
 
-/// Creates a key of `who`'s customer (createKey, the `/keys` form, `berth create-key`).
-pub async fn create_key(db: &PgPool, who: &Who, input: NewKeyInput) -> Result<Created, KeyError> {
-    // Internal keys act for any customer and are the platform's: they are made in the
-    // staff console under the staff member's own name or by an operator, never for a
-    // customer, and impersonation grants no such power (DESIGN §5).
-    if input.kind == Some(KeyType::Internal) {
+/// Internal keys act for any customer and are the platform's: they are made in the staff
+/// console under the staff member's own name or by an operator, never for a customer, and
+/// impersonation grants no such power (DESIGN §5). The API asks this before it looks the
+/// customer up, so a refused call is written to no customer's Activity.
+pub fn refuse_internal(kind: Option<KeyType>) -> Result<(), KeyError> {
+    if kind == Some(KeyType::Internal) {
         return Err(KeyError::Internal);
     }
+    Ok(())
+}
+
+/// Creates a key of `who`'s customer (createKey, the `/keys` form, `berth create-key`).
+pub async fn create_key(db: &PgPool, who: &Who, input: NewKeyInput) -> Result<Created, KeyError> {
+    refuse_internal(input.kind)?;
     let mut invalid = Invalid::default();
     let name = invalid.check(KeyField::Name, input.name.parse::<KeyName>());
     if input.kind.is_none() {
