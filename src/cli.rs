@@ -269,9 +269,8 @@ async fn set_staff_disabled(db: &Database, username: &str, disabled: bool) -> an
 }
 
 async fn create_key(db: &Database, username: &str, name: &str, kind: &str) -> anyhow::Result<()> {
-    use crate::identity::KeyType;
-    use crate::keys::model::{self, KeyName};
-    let name: KeyName = name.parse().map_err(|e: String| anyhow::anyhow!("name: {e}"))?;
+    use crate::identity::{KeyType, Who};
+    use crate::keys::ops::{self, KeyError, NewKeyInput};
     let kind = KeyType::parse(kind)
         .filter(|k| *k != KeyType::Internal)
         .context("type: standard or read-only (internal keys: --internal)")?;
@@ -279,16 +278,25 @@ async fn create_key(db: &Database, username: &str, name: &str, kind: &str) -> an
         .await?
         .with_context(|| format!("no customer {username}"))?
         .id;
-    let mut tx = db.pool.begin().await?;
-    let created = model::create(&mut tx, customer, "berth create-key", &name, kind, None, None)
-        .await?
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "{username} has {} active keys, the most allowed",
-                model::MAX_ACTIVE_KEYS
-            )
-        })?;
-    tx.commit().await?;
+    let who = Who::new(customer, "berth create-key", None);
+    let input = NewKeyInput {
+        name: name.to_owned(),
+        kind: Some(kind),
+        once: None,
+    };
+    let created = match ops::create_key(&db.pool, &who, input).await {
+        Ok(created) => created,
+        Err(KeyError::Invalid(invalid)) => {
+            let (field, message) = invalid
+                .errors(crate::validation::Names::Form)
+                .iter()
+                .next()
+                .map_or_else(|| (String::new(), String::new()), |(f, m)| (f.to_owned(), m.to_owned()));
+            anyhow::bail!("{field}: {message}");
+        }
+        Err(KeyError::Db(err)) => return Err(err.into()),
+        Err(other) => anyhow::bail!("refused: {other:?}"),
+    };
     eprintln!(
         "created {} key {} for {username} (id {}); its secret, shown only now:",
         kind.as_str(),
@@ -302,16 +310,14 @@ async fn create_key(db: &Database, username: &str, name: &str, kind: &str) -> an
 /// Creates an internal key, the platform's, owned by the operator `by` (default: the OS
 /// user), and prints its secret.
 async fn create_internal_key(db: &Database, name: &str, by: Option<&str>) -> anyhow::Result<()> {
-    use crate::keys::model::{self, KeyName, Maker};
+    use crate::keys::model::{KeyName, Maker};
     let name: KeyName = name.parse().map_err(|e: String| anyhow::anyhow!("name: {e}"))?;
     let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok();
     let by = by.or(user.as_deref()).unwrap_or("operator");
     let by = crate::validation::one_line(by, 64, "--by: name the operator making the key")
         .map_err(|e| anyhow::anyhow!("--by: {e}"))?;
     let maker = Maker::Operator(by);
-    let mut tx = db.pool.begin().await?;
-    let created = model::create_internal(&mut tx, &maker, &name).await?;
-    tx.commit().await?;
+    let created = crate::keys::ops::create_internal(&db.pool, &maker, &name).await?;
     tracing::info!(key = created.prefix, owner = maker.describe(), "internal key created");
     eprintln!(
         "created internal key {} of {} (id {}); it may act for any customer. Its secret, shown only now:",

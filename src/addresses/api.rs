@@ -1,7 +1,6 @@
 //! The IP addresses' Customer API methods: addIpAddress, getIpAddresses,
-//! getDetailedIpAddresses, freeIpAddress; the same model calls and rules as `/addresses`.
-
-use std::net::IpAddr;
+//! getDetailedIpAddresses, freeIpAddress: JSON arguments to the addresses' operations
+//! (`ops`), the same the `/addresses` page calls.
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -10,10 +9,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{self, Family, Held, Refused};
-use super::{NOT_AN_ADDRESS, attached, not_taken};
-use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply, invalid};
+use super::model::{self, Family, Held};
+use super::ops::{self, AddInput};
+use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply};
 use crate::state::AppState;
+use crate::validation::Names;
 use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -123,44 +123,14 @@ async fn add_ip_address(
     Args(args): Args<AddIpAddressArgs>,
 ) -> Result<Reply<IpAddressDetails>, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
-    caller.internal_argument("address", args.address.is_some())?;
-    let specific = match args.address.as_deref() {
-        None => None,
-        Some(raw) => Some(
-            raw.trim()
-                .parse::<IpAddr>()
-                .map_err(|_| invalid("address", NOT_AN_ADDRESS))?,
-        ),
+    let input = AddInput {
+        family: args.family.map(|f| Family::from(f).name().to_owned()),
+        address: args.address,
+        internal: caller.internal(),
     };
-    let family = match (specific, args.family.map(Family::from)) {
-        (Some(address), given) => {
-            let of = if address.is_ipv4() { Family::V4 } else { Family::V6 };
-            if given.is_some_and(|given| given != of) {
-                return Err(invalid(
-                    "family",
-                    format!("{address} is an {} address; leave family out.", of.label()),
-                ));
-            }
-            of
-        }
-        (None, given) => given.unwrap_or(Family::V4),
-    };
-    let mut tx = state.pool.begin().await?;
-    let address = match model::add(
-        &mut tx,
-        customer,
-        &caller.actor(),
-        family,
-        specific,
-        Some(caller.address),
-    )
-    .await?
-    {
-        Ok(address) => address,
-        Err(refused @ Refused::NotFree) => return Err(invalid("address", not_taken(&refused, family))),
-        Err(refused) => return Err(AppError::Conflict(not_taken(&refused, family))),
-    };
-    tx.commit().await?;
+    let address = ops::add_address(&state.pool, &caller.who(customer), input)
+        .await
+        .map_err(|err| err.into_app(Names::Seed))?;
     let held = model::one(&state.pool, customer, address)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -219,16 +189,9 @@ async fn free_ip_address(
     Args(args): Args<FreeIpAddressArgs>,
 ) -> Result<Done, AppError> {
     let customer = caller.customer(&state.pool, args.id).await?;
-    let address = args
-        .address
-        .trim()
-        .parse::<IpAddr>()
-        .map_err(|_| invalid("address", NOT_AN_ADDRESS))?;
-    let mut tx = state.pool.begin().await?;
-    match model::free(&mut tx, customer, &caller.actor(), address, Some(caller.address)).await? {
-        Ok(()) => tx.commit().await?,
-        Err(Refused::Attached(holder)) => return Err(AppError::Conflict(attached(address, &holder))),
-        Err(_) => return Err(AppError::NotFound),
-    }
+    let address = ops::parse_address(&args.address).map_err(|err| err.into_app(Names::Seed))?;
+    ops::free_address(&state.pool, &caller.who(customer), address)
+        .await
+        .map_err(|err| err.into_app(Names::Seed))?;
     Ok(Done::YES)
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod model;
+pub mod ops;
 
 use std::net::IpAddr;
 
@@ -16,12 +17,13 @@ use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
-use crate::settings::model::Preferences;
+use crate::page;
+use crate::settings::Current;
 use crate::state::AppState;
-use crate::validation::FieldErrors;
+use crate::validation::{FieldErrors, Names};
 use crate::web::{AppError, ClientIp, Form, FormState, Layout, PathId, SignedIn, render};
-use crate::{page, settings};
-use model::{Family, Held, Refused, ReverseName};
+use model::Held;
+use ops::{AddInput, AddressError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -55,8 +57,13 @@ enum Failed {
 }
 
 impl AddressesPage {
-    async fn load(state: &AppState, me: &SignedIn, failed: Option<Failed>) -> Result<Self, AppError> {
-        let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
+    async fn load(
+        state: &AppState,
+        me: &SignedIn,
+        settings: &Current,
+        failed: Option<Failed>,
+    ) -> Result<Self, AppError> {
+        let prefs = settings.preferences();
         let (mut add_form, mut reverse) = (FormState::default(), None);
         match failed {
             Some(Failed::Add(form)) => add_form = form,
@@ -93,53 +100,33 @@ impl AddressesPage {
 async fn respond(
     state: &AppState,
     me: &SignedIn,
+    settings: &Current,
     htmx: bool,
     outcome: Result<String, Failed>,
 ) -> Result<Response, AppError> {
-    let block = async |failed| AddressesPage::load(state, me, failed).await;
-    let page = async |failed| AddressesPage::load(state, me, Some(failed)).await;
+    let block = async |failed| AddressesPage::load(state, me, settings, failed).await;
+    let page = async |failed| AddressesPage::load(state, me, settings, Some(failed)).await;
     let status = StatusCode::UNPROCESSABLE_ENTITY;
     crate::web::respond(me, htmx, "/addresses", status, outcome, block, page).await
 }
 
-async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
-    render(
-        htmx,
-        StatusCode::OK,
-        &AddressesPage::load(&state, &me, None).await?,
-        None,
-    )
-}
-
-const NOT_AN_ADDRESS: &str = "That is not an IP address.";
-
-/// Why an address could not be taken, as the page and the API say it.
-fn not_taken(refused: &Refused, family: Family) -> String {
-    match refused {
-        Refused::NotFree => "That address is not a free address of the pool.".to_owned(),
-        Refused::OverQuota { held, quota } => format!(
-            "You hold {held} of your {quota} {} addresses; free one first, or ask support for a larger quota.",
-            family.label()
-        ),
-        _ => format!(
-            "No free {} address is left in the pool. Try the other kind, or ask support to add addresses.",
-            family.label()
-        ),
-    }
-}
-
-/// Why an attached address cannot be freed, as the page and the API say it.
-fn attached(address: IpAddr, holder: &str) -> String {
-    format!("{address} cannot be freed: it is attached to {holder}.")
+async fn index(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    me: SignedIn,
+    settings: Current,
+) -> Result<Response, AppError> {
+    let page = AddressesPage::load(&state, &me, &settings, None).await?;
+    render(htmx, StatusCode::OK, &page, None)
 }
 
 #[derive(Deserialize)]
-struct AddInput {
+struct AddForm {
     #[serde(default)]
-    family: String,
-    /// `role: internal`: refused on this page (see `add`).
+    family: Option<String>,
+    /// `role: internal`: refused on this page (see `ops::add_address`).
     #[serde(default)]
-    address: String,
+    address: Option<String>,
 }
 
 async fn add(
@@ -147,37 +134,28 @@ async fn add(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Form(input): Form<AddInput>,
+    settings: Current,
+    Form(form): Form<AddForm>,
 ) -> Result<Response, AppError> {
-    // Naming a specific pool address is a `role: internal` power: never on a customer's
-    // page, impersonating or not (an internal API key may, for any customer).
-    if !input.address.trim().is_empty() {
-        return Err(AppError::Forbidden(
-            "a specific address is chosen only with an internal API key",
-        ));
-    }
-    let failed = |message: &str| {
-        let mut errors = FieldErrors::default();
-        errors.add("family", message);
-        Err(Failed::Add(FormState::failed(&[("family", &input.family)], errors)))
+    let typed = form.family.clone().unwrap_or_default();
+    let input = AddInput {
+        family: form.family,
+        address: form.address,
+        internal: false,
     };
-    let Some(family) = Family::parse(&input.family) else {
-        return respond(&state, &me, htmx, failed("Choose IPv4 or IPv6.")).await;
-    };
-    let mut tx = state.pool.begin().await?;
-    let outcome = match model::add(&mut tx, me.id(), &me.actor(), family, None, Some(ip)).await? {
-        Ok(address) => {
-            tx.commit().await?;
-            Ok(format!("{address} is yours."))
+    let failed = |errors: FieldErrors| Err(Failed::Add(FormState::failed(&[("family", &typed)], errors)));
+    let outcome = match ops::add_address(&state.pool, &me.who(ip), input).await {
+        Ok(address) => Ok(format!("{address} is yours.")),
+        Err(AddressError::Invalid(invalid)) => failed(invalid.errors(Names::Form)),
+        // The pool or the quota: said on the form, about the family asked for.
+        Err(err) if err.unavailable().is_some() => {
+            let mut errors = FieldErrors::default();
+            errors.add("family", err.unavailable().unwrap_or_default());
+            failed(errors)
         }
-        Err(refused) => {
-            // Before the page is rendered: the transaction holds the customer's row lock
-            // (`model::add`), which parallel requests wait for.
-            tx.rollback().await?;
-            failed(&not_taken(&refused, family))
-        }
+        Err(err) => return Err(err.into_app(Names::Form)),
     };
-    respond(&state, &me, htmx, outcome).await
+    respond(&state, &me, &settings, htmx, outcome).await
 }
 
 #[derive(Deserialize)]
@@ -191,31 +169,22 @@ async fn set_reverse_dns(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
+    settings: Current,
     PathId(address): PathId<IpAddr>,
     Form(input): Form<ReverseInput>,
 ) -> Result<Response, AppError> {
-    model::one(&state.pool, me.id(), address)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let name = match input.reverse_dns.parse::<ReverseName>() {
-        Ok(name) => name,
-        Err(message) => {
-            let mut errors = FieldErrors::default();
-            errors.add("reverse_dns", message);
-            let form = FormState::failed(&[("reverse_dns", &input.reverse_dns)], errors);
-            return respond(&state, &me, htmx, Err(Failed::Reverse(address, form))).await;
+    let outcome = match ops::set_reverse_dns(&state.pool, &me.who(ip), address, &input.reverse_dns).await {
+        Ok(name) => Ok(match name.ascii() {
+            Some(host) => format!("The reverse DNS name of {address} is now {host}."),
+            None => format!("{address} has no reverse DNS name now."),
+        }),
+        Err(AddressError::Invalid(invalid)) => {
+            let form = FormState::failed(&[("reverse_dns", &input.reverse_dns)], invalid.errors(Names::Form));
+            Err(Failed::Reverse(address, form))
         }
+        Err(err) => return Err(err.into_app(Names::Form)),
     };
-    let mut tx = state.pool.begin().await?;
-    model::set_reverse_dns(&mut tx, me.id(), &me.actor(), address, &name, Some(ip))
-        .await?
-        .map_err(|_| AppError::NotFound)?;
-    tx.commit().await?;
-    let message = match name.ascii() {
-        Some(host) => format!("The reverse DNS name of {address} is now {host}."),
-        None => format!("{address} has no reverse DNS name now."),
-    };
-    respond(&state, &me, htmx, Ok(message)).await
+    respond(&state, &me, &settings, htmx, outcome).await
 }
 
 async fn free(
@@ -223,13 +192,12 @@ async fn free(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
+    settings: Current,
     PathId(address): PathId<IpAddr>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    match model::free(&mut tx, me.id(), &me.actor(), address, Some(ip)).await? {
-        Ok(()) => tx.commit().await?,
-        Err(Refused::Attached(holder)) => return Err(AppError::Conflict(attached(address, &holder))),
-        Err(_) => return Err(AppError::NotFound),
-    }
-    respond(&state, &me, htmx, Ok(format!("{address} went back to the pool."))).await
+    ops::free_address(&state.pool, &me.who(ip), address)
+        .await
+        .map_err(|err| err.into_app(Names::Form))?;
+    let message = format!("{address} went back to the pool.");
+    respond(&state, &me, &settings, htmx, Ok(message)).await
 }

@@ -1,14 +1,16 @@
-//! IP addresses from the platform pool: taking the next free one, the customer's addresses
-//! with what holds them, reverse DNS names, and giving an address back. Every query of a
-//! held address filters by its customer.
+//! IP addresses from the platform pool: the domain types and the queries (the decisions are
+//! in `ops`): taking the next free one, the customer's addresses with what holds them,
+//! reverse DNS names, and giving an address back. Every query of a held address filters by
+//! its customer.
 
 use std::net::IpAddr;
 
+use sqlx::types::ipnetwork::IpNetwork;
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
-use crate::audit::record_parts;
-use crate::identity::CustomerId;
+use crate::audit;
+use crate::identity::{CustomerId, Who};
 use crate::sites::names::Hostname;
 
 /// Which kind of address to take from the pool.
@@ -27,6 +29,14 @@ impl Family {
         }
     }
 
+    /// How the form and the API name it: `ipv4`, `ipv6`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::V4 => "ipv4",
+            Self::V6 => "ipv6",
+        }
+    }
+
     pub fn number(self) -> i32 {
         match self {
             Self::V4 => 4,
@@ -39,6 +49,11 @@ impl Family {
             Self::V4 => "IPv4",
             Self::V6 => "IPv6",
         }
+    }
+
+    /// The family of `address`.
+    pub fn of(address: IpAddr) -> Self {
+        if address.is_ipv4() { Self::V4 } else { Self::V6 }
     }
 }
 
@@ -63,7 +78,7 @@ impl ReverseName {
 }
 
 /// An address the customer holds, with what it is attached to (getDetailedIpAddresses).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Held {
     pub address: IpAddr,
     pub family: i32,
@@ -101,72 +116,94 @@ impl Held {
     }
 }
 
-const HELD: &str = "select p.address, family(p.address) as family, p.reverse_dns, p.allocated_at,
-        c.name as container, s.id as site_id, s.name as site
-     from ip_pool p
-     left join containers c on c.id = p.container_id
-     left join sites s on s.id = c.site_id
-     where p.customer_id = $1";
-
 /// The customer's addresses, IPv4 first, in address order.
 pub async fn held(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Vec<Held>> {
-    sqlx::query_as(&format!("{HELD} order by p.address"))
-        .bind(customer)
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        Held,
+        r#"select p.address as "address: IpAddr", family(p.address) as "family!", p.reverse_dns, p.allocated_at,
+                  c.name as "container?", s.id as "site_id?", s.name as "site?"
+           from ip_pool p
+           left join containers c on c.id = p.container_id
+           left join sites s on s.id = c.site_id
+           where p.customer_id = $1
+           order by p.address"#,
+        customer as CustomerId,
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// One address of the customer's.
 pub async fn one(db: impl PgExecutor<'_>, customer: CustomerId, address: IpAddr) -> sqlx::Result<Option<Held>> {
-    sqlx::query_as(&format!("{HELD} and p.address = $2"))
-        .bind(customer)
-        .bind(address)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        Held,
+        r#"select p.address as "address: IpAddr", family(p.address) as "family!", p.reverse_dns, p.allocated_at,
+                  c.name as "container?", s.id as "site_id?", s.name as "site?"
+           from ip_pool p
+           left join containers c on c.id = p.container_id
+           left join sites s on s.id = c.site_id
+           where p.customer_id = $1 and p.address = $2"#,
+        customer as CustomerId,
+        IpNetwork::from(address),
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// One address of the customer's, locked for a change.
+pub async fn one_for_update(
+    tx: &mut PgConnection,
+    customer: CustomerId,
+    address: IpAddr,
+) -> sqlx::Result<Option<Held>> {
+    sqlx::query_as!(
+        Held,
+        r#"select p.address as "address: IpAddr", family(p.address) as "family!", p.reverse_dns, p.allocated_at,
+                  c.name as "container?", s.id as "site_id?", s.name as "site?"
+           from ip_pool p
+           left join containers c on c.id = p.container_id
+           left join sites s on s.id = c.site_id
+           where p.customer_id = $1 and p.address = $2
+           for update of p"#,
+        customer as CustomerId,
+        IpNetwork::from(address),
+    )
+    .fetch_optional(&mut *tx)
+    .await
 }
 
 /// How many free addresses of each family the pool has.
 pub async fn free_counts(db: impl PgExecutor<'_>) -> sqlx::Result<(i64, i64)> {
-    sqlx::query_as(
-        "select count(*) filter (where family(address) = 4), count(*) filter (where family(address) = 6)
-         from ip_pool where customer_id is null",
+    let row = sqlx::query!(
+        r#"select count(*) filter (where family(address) = 4) as "v4!", count(*) filter (where family(address) = 6) as "v6!"
+           from ip_pool where customer_id is null"#,
     )
     .fetch_one(db)
-    .await
-}
-
-/// Why an address could not be taken or given back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refused {
-    /// No free address of that family.
-    PoolEmpty,
-    /// The named address is not in the pool, or not free.
-    NotFree,
-    /// The customer holds no such address.
-    NotFound,
-    /// A container holds it: "container web of site My shop".
-    Attached(String),
-    /// The customer holds `held` addresses of the family, and may hold `quota`.
-    OverQuota { held: i64, quota: i32 },
+    .await?;
+    Ok((row.v4, row.v6))
 }
 
 /// How many addresses of each family a customer may hold: (IPv4, IPv6).
 pub async fn quotas(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Option<(i32, i32)>> {
-    sqlx::query_as("select ipv4_quota, ipv6_quota from customers where id = $1")
-        .bind(customer)
-        .fetch_optional(db)
-        .await
+    let row = sqlx::query!(
+        "select ipv4_quota, ipv6_quota from customers where id = $1",
+        customer as CustomerId
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| (r.ipv4_quota, r.ipv6_quota)))
 }
 
 /// How many addresses of each family a customer holds: (IPv4, IPv6).
 pub async fn held_counts(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<(i64, i64)> {
-    sqlx::query_as(
-        "select count(*) filter (where family(address) = 4), count(*) filter (where family(address) = 6)
-         from ip_pool where customer_id = $1",
+    let row = sqlx::query!(
+        r#"select count(*) filter (where family(address) = 4) as "v4!", count(*) filter (where family(address) = 6) as "v6!"
+           from ip_pool where customer_id = $1"#,
+        customer as CustomerId,
     )
-    .bind(customer)
     .fetch_one(db)
-    .await
+    .await?;
+    Ok((row.v4, row.v6))
 }
 
 /// The most a quota may be set to.
@@ -183,156 +220,125 @@ pub async fn set_quotas(
     ipv6: i32,
     from: Option<IpAddr>,
 ) -> sqlx::Result<bool> {
-    let before: Option<(i32, i32)> =
-        sqlx::query_as("select ipv4_quota, ipv6_quota from customers where id = $1 for no key update")
-            .bind(customer)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((old4, old6)) = before else {
+    let before = sqlx::query!(
+        "select ipv4_quota, ipv6_quota from customers where id = $1 for no key update",
+        customer as CustomerId,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(before) = before else {
         return Ok(false);
     };
-    sqlx::query("update customers set ipv4_quota = $2, ipv6_quota = $3 where id = $1")
-        .bind(customer)
-        .bind(ipv4)
-        .bind(ipv6)
-        .execute(&mut *tx)
-        .await?;
+    let (old4, old6) = (before.ipv4_quota, before.ipv6_quota);
+    sqlx::query!(
+        "update customers set ipv4_quota = $2, ipv6_quota = $3 where id = $1",
+        customer as CustomerId,
+        ipv4,
+        ipv6,
+    )
+    .execute(&mut *tx)
+    .await?;
     if (old4, old6) != (ipv4, ipv6) {
         let detail = format!("IPv4 {old4} → {ipv4}, IPv6 {old6} → {ipv6}");
-        record_parts(&mut *tx, customer, actor, "address_quota_changed", &detail, from).await?;
+        let who = Who::new(customer, actor, from);
+        audit::record(&mut *tx, &who, "address_quota_changed", &detail).await?;
     }
     Ok(true)
 }
 
-/// Takes the lowest free address of `family` (addIpAddress), or, for staff, the named one.
-/// Parallel requests never get the same address: a taken row is locked and skipped.
-pub async fn add(
-    tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
-    family: Family,
-    specific: Option<IpAddr>,
-    from: Option<IpAddr>,
-) -> sqlx::Result<Result<IpAddr, Refused>> {
-    // The customer's row is locked first, so parallel requests count one after another
-    // and together never pass the quota.
-    let quota: i32 = sqlx::query_scalar(&format!(
-        "select {} from customers where id = $1 for no key update",
-        match family {
-            Family::V4 => "ipv4_quota",
-            Family::V6 => "ipv6_quota",
-        }
-    ))
-    .bind(customer)
-    .fetch_one(&mut *tx)
-    .await?;
-    let held: i64 = sqlx::query_scalar("select count(*) from ip_pool where customer_id = $1 and family(address) = $2")
-        .bind(customer)
-        .bind(family.number())
-        .fetch_one(&mut *tx)
-        .await?;
-    let pool_empty: bool = sqlx::query_scalar(
-        "select not exists (select 1 from ip_pool where customer_id is null and family(address) = $1)",
+/// Locks the customer's row and reads their quota of `family`: parallel requests then count
+/// one after another and together never pass the quota.
+pub async fn lock_quota(tx: &mut PgConnection, customer: CustomerId, family: Family) -> sqlx::Result<i32> {
+    sqlx::query_scalar!(
+        r#"select case when $2 = 4 then ipv4_quota else ipv6_quota end as "quota!"
+           from customers where id = $1 for no key update"#,
+        customer as CustomerId,
+        family.number(),
     )
-    .bind(family.number())
     .fetch_one(&mut *tx)
-    .await?;
-    // An empty pool is said first: a larger quota would not help.
-    if specific.is_none() && pool_empty {
-        return Ok(Err(Refused::PoolEmpty));
-    }
-    if held >= i64::from(quota) {
-        return Ok(Err(Refused::OverQuota { held, quota }));
-    }
-    let taken: Option<IpAddr> = match specific {
-        Some(address) => {
-            sqlx::query_scalar(
-                "update ip_pool set customer_id = $1, allocated_at = now()
-                 where address = $2 and customer_id is null returning host(address)::inet",
-            )
-            .bind(customer)
-            .bind(address)
-            .fetch_optional(&mut *tx)
-            .await?
-        }
-        None => {
-            sqlx::query_scalar(
-                "with free as (
-                     select address from ip_pool where customer_id is null and family(address) = $2
-                     order by address limit 1 for update skip locked
-                 )
-                 update ip_pool p set customer_id = $1, allocated_at = now()
-                 from free where p.address = free.address
-                 returning host(p.address)::inet",
-            )
-            .bind(customer)
-            .bind(family.number())
-            .fetch_optional(&mut *tx)
-            .await?
-        }
-    };
-    let Some(address) = taken else {
-        return Ok(Err(if specific.is_some() {
-            Refused::NotFree
-        } else {
-            Refused::PoolEmpty
-        }));
-    };
-    record_parts(&mut *tx, customer, actor, "address_added", &address.to_string(), from).await?;
-    Ok(Ok(address))
+    .await
 }
 
-/// Sets or clears the reverse DNS name of an address the customer holds.
+/// How many addresses of `family` the customer holds.
+pub async fn held_of(db: impl PgExecutor<'_>, customer: CustomerId, family: Family) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from ip_pool where customer_id = $1 and family(address) = $2"#,
+        customer as CustomerId,
+        family.number(),
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Whether the pool has no free address of `family`.
+pub async fn pool_empty(db: impl PgExecutor<'_>, family: Family) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select not exists (select 1 from ip_pool where customer_id is null and family(address) = $1) as "empty!""#,
+        family.number(),
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Takes `address` for the customer, if it is a free address of the pool.
+pub async fn take(tx: &mut PgConnection, customer: CustomerId, address: IpAddr) -> sqlx::Result<Option<IpAddr>> {
+    sqlx::query_scalar!(
+        r#"update ip_pool set customer_id = $1, allocated_at = now()
+           where address = $2 and customer_id is null returning host(address)::inet as "address!: IpAddr""#,
+        customer as CustomerId,
+        IpNetwork::from(address),
+    )
+    .fetch_optional(&mut *tx)
+    .await
+}
+
+/// Takes the lowest free address of `family` for the customer. Parallel requests never get
+/// the same address: a taken row is locked and skipped.
+pub async fn take_next(tx: &mut PgConnection, customer: CustomerId, family: Family) -> sqlx::Result<Option<IpAddr>> {
+    sqlx::query_scalar!(
+        r#"with free as (
+               select address from ip_pool where customer_id is null and family(address) = $2
+               order by address limit 1 for update skip locked
+           )
+           update ip_pool p set customer_id = $1, allocated_at = now()
+           from free where p.address = free.address
+           returning host(p.address)::inet as "address!: IpAddr""#,
+        customer as CustomerId,
+        family.number(),
+    )
+    .fetch_optional(&mut *tx)
+    .await
+}
+
+/// Sets or clears the reverse DNS name of an address the customer holds; `false` when they
+/// hold no such address.
 pub async fn set_reverse_dns(
-    tx: &mut PgConnection,
+    db: impl PgExecutor<'_>,
     customer: CustomerId,
-    actor: &str,
     address: IpAddr,
     name: &ReverseName,
-    from: Option<IpAddr>,
-) -> sqlx::Result<Result<(), Refused>> {
-    let updated = sqlx::query("update ip_pool set reverse_dns = $3 where customer_id = $1 and address = $2")
-        .bind(customer)
-        .bind(address)
-        .bind(name.ascii())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if updated == 0 {
-        return Ok(Err(Refused::NotFound));
-    }
-    let detail = format!("{address}: {}", name.ascii().unwrap_or("(none)"));
-    record_parts(&mut *tx, customer, actor, "reverse_dns_changed", &detail, from).await?;
-    Ok(Ok(()))
+) -> sqlx::Result<bool> {
+    let updated = sqlx::query!(
+        "update ip_pool set reverse_dns = $3 where customer_id = $1 and address = $2",
+        customer as CustomerId,
+        IpNetwork::from(address),
+        name.ascii(),
+    )
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(updated > 0)
 }
 
-/// Gives an address back to the pool (freeIpAddress), unless a container holds it.
-pub async fn free(
-    tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
-    address: IpAddr,
-    from: Option<IpAddr>,
-) -> sqlx::Result<Result<(), Refused>> {
-    let Some(held) = sqlx::query_as::<_, Held>(&format!("{HELD} and p.address = $2 for update of p"))
-        .bind(customer)
-        .bind(address)
-        .fetch_optional(&mut *tx)
-        .await?
-    else {
-        return Ok(Err(Refused::NotFound));
-    };
-    if let Some(holder) = held.holder() {
-        return Ok(Err(Refused::Attached(holder)));
-    }
-    sqlx::query(
+/// Gives an address of the customer's back to the pool.
+pub async fn release(db: impl PgExecutor<'_>, customer: CustomerId, address: IpAddr) -> sqlx::Result<()> {
+    sqlx::query!(
         "update ip_pool set customer_id = null, container_id = null, allocated_at = null, reverse_dns = null
          where customer_id = $1 and address = $2",
+        customer as CustomerId,
+        IpNetwork::from(address),
     )
-    .bind(customer)
-    .bind(address)
-    .execute(&mut *tx)
+    .execute(db)
     .await?;
-    record_parts(&mut *tx, customer, actor, "address_freed", &address.to_string(), from).await?;
-    Ok(Ok(()))
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! The FTP users' Customer API methods: createFTPUser, listFTPUsers, updateFTPUser,
-//! destroyFTPUser; the same validation (`super::validate`) and model calls as `/ftp-users`.
+//! destroyFTPUser: JSON arguments to the FTP users' operations (`ops`), the same the
+//! `/ftp-users` pages call.
 
 use axum::extract::State;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -8,14 +9,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{self, Filter, FtpUser, FtpUserId, Refused};
-use super::{Typed, UserInput, validate};
+use super::model::{self, Filter, FtpUser, FtpUserId};
+use super::ops::{self, UserInput};
 use crate::api::model::Object;
-use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply, invalid};
+use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply};
 use crate::identity::CustomerId;
 use crate::sites::model::{EnvironmentId, SiteId};
 use crate::state::AppState;
-use crate::validation::FieldErrors;
+use crate::validation::Names;
 use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -60,7 +61,7 @@ impl From<FtpUser> for ApiFtpUser {
             id: user.id.0,
             name: user.name,
             username: user.username,
-            kind: user.kind,
+            kind: user.kind.to_string(),
             relative_root: user.relative_root,
             site_id: user.site_id.map(|s| s.0),
             site_name: user.site_name,
@@ -72,26 +73,7 @@ impl From<FtpUser> for ApiFtpUser {
     }
 }
 
-/// The page's field names as the seed names the arguments.
-fn seed_name(field: &str) -> &str {
-    match field {
-        "relative_root" => "relativeRoot",
-        "site_id" => "siteId",
-        "environment_id" => "environmentId",
-        other => other,
-    }
-}
-
-/// The page's field errors, keyed by the seed's argument names.
-fn renamed(errors: &FieldErrors) -> FieldErrors {
-    let mut renamed = FieldErrors::default();
-    for (field, message) in errors.iter() {
-        renamed.add(seed_name(field), message);
-    }
-    renamed
-}
-
-/// An optional id as the form has it: empty is none.
+/// An optional id as the operations read it: empty is none.
 fn form_id(id: Option<i64>) -> String {
     id.map(|id| id.to_string()).unwrap_or_default()
 }
@@ -130,30 +112,20 @@ async fn create_ftp_user(
     Args(args): Args<CreateFtpUserArgs>,
 ) -> Result<Reply<ApiFtpUser>, AppError> {
     let customer = caller.customer(&state.pool, args.customer_id).await?;
-    let typed = Typed::new(
-        UserInput {
-            name: Some(args.name),
-            username: Some(args.username),
-            password: Some(args.password),
-            relative_root: Some(args.relative_root),
-            kind: Some(args.kind),
-            site_id: Some(form_id(args.site_id)),
-            environment_id: Some(form_id(args.environment_id)),
-            version: None,
-        },
-        None,
-    );
-    let (fields, password) = validate(&state.pool, customer, &typed, None)
-        .await?
-        .map_err(|errors| AppError::Invalid(renamed(&errors)))?;
-    let password = password.ok_or_else(|| invalid("password", "Choose a password of at least 12 characters."))?;
-    let hash = state.hasher.hash(password.as_str()).await?;
-    let mut tx = state.pool.begin().await?;
-    let id = model::create(&mut tx, customer, &caller.actor(), &fields, &hash, Some(caller.address))
-        .await?
-        .map_err(|_| invalid("username", model::USERNAME_TAKEN))?;
-    tx.commit().await?;
-    user_reply(&state, customer, id).await
+    let input = UserInput {
+        name: Some(args.name),
+        username: Some(args.username),
+        password: Some(args.password),
+        relative_root: Some(args.relative_root),
+        kind: Some(args.kind),
+        site: Some(form_id(args.site_id)),
+        environment: Some(form_id(args.environment_id)),
+        version: None,
+    };
+    let saved = ops::create_user(&state.pool, &state.hasher, &caller.who(customer), input)
+        .await
+        .map_err(|err| err.into_app(Names::Seed))?;
+    user_reply(&state, customer, saved.id).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -185,9 +157,9 @@ async fn list_ftp_users(
     let customer = caller.customer(&state.pool, args.id).await?;
     let site = args.site_id.map(SiteId);
     let environment = args.environment_id.map(EnvironmentId);
-    model::place(&state.pool, customer, site, environment)
-        .await?
-        .map_err(|errors| AppError::Invalid(renamed(&errors)))?;
+    ops::place(&state.pool, customer, site, environment)
+        .await
+        .map_err(|err| err.into_app(Names::Seed))?;
     let (users, _) = model::list(&state.pool, customer, Filter { site, environment }, ALL_USERS, 0).await?;
     Ok(Reply::new(users.into_iter().map(ApiFtpUser::from).collect()))
 }
@@ -205,7 +177,7 @@ pub struct UpdateFtpUserArgs {
     /// A field left out keeps its value; the rules are createFTPUser's.
     pub name: Option<String>,
     pub username: Option<String>,
-    /// A new password; left out, the current one stays.
+    /// A new password; left out or empty, the current one stays (as on the edit form).
     pub password: Option<String>,
     pub relative_root: Option<String>,
     #[serde(rename = "type")]
@@ -231,63 +203,31 @@ async fn update_ftp_user(
     Args(args): Args<UpdateFtpUserArgs>,
 ) -> Result<Reply<ApiFtpUser>, AppError> {
     let customer = caller.owner(&state.pool, Object::FtpUser, args.id).await?;
-    let current = model::user(&state.pool, customer, FtpUserId(args.id))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let empty_password = args.password.as_deref() == Some("");
     // A site set to null takes the environment with it, unless one is given.
     let environment_id = match (args.site_id, args.environment_id) {
         (Some(None), None) => Some(None),
         (_, environment) => environment,
     };
-    let typed = Typed::new(
-        UserInput {
-            name: args.name,
-            username: args.username,
-            password: args.password,
-            relative_root: args.relative_root,
-            kind: args.kind,
-            site_id: args.site_id.map(form_id),
-            environment_id: environment_id.map(form_id),
-            version: None,
-        },
-        Some(&current),
-    );
-    let valid = validate(&state.pool, customer, &typed, Some(&current)).await?;
-    let (fields, password) = match valid {
-        Ok(valid) if !empty_password => valid,
-        Ok(_) => return Err(invalid("password", "Choose a password of at least 12 characters.")),
-        Err(mut errors) => {
-            if empty_password {
-                errors.add("password", "Choose a password of at least 12 characters.");
-            }
-            return Err(AppError::Invalid(renamed(&errors)));
-        }
+    let input = UserInput {
+        name: args.name,
+        username: args.username,
+        password: args.password,
+        relative_root: args.relative_root,
+        kind: args.kind,
+        site: args.site_id.map(form_id),
+        environment: environment_id.map(form_id),
+        version: None,
     };
-    if !model::changes(&current, &fields, password.is_some()).is_empty() {
-        let hash = match &password {
-            Some(password) => Some(state.hasher.hash(password.as_str()).await?),
-            None => None,
-        };
-        let mut tx = state.pool.begin().await?;
-        model::update(
-            &mut tx,
-            customer,
-            &caller.actor(),
-            &current,
-            &fields,
-            hash.as_deref(),
-            Some(caller.address),
-        )
-        .await?
-        .map_err(|refused| match refused {
-            Refused::NotFound => AppError::NotFound,
-            Refused::UsernameTaken => invalid("username", model::USERNAME_TAKEN),
-            Refused::Changed => AppError::Conflict(model::CHANGED_MEANWHILE.into()),
-        })?;
-        tx.commit().await?;
-    }
-    user_reply(&state, customer, current.id).await
+    let saved = ops::update_user(
+        &state.pool,
+        &state.hasher,
+        &caller.who(customer),
+        FtpUserId(args.id),
+        input,
+    )
+    .await
+    .map_err(|err| err.into_app(Names::Seed))?;
+    user_reply(&state, customer, saved.id).await
 }
 
 #[utoipa::path(post, path = "/destroyFTPUser", operation_id = "destroyFTPUser", tag = "FTP users",
@@ -300,17 +240,9 @@ async fn destroy_ftp_user(
     Args(args): Args<IdArgs>,
 ) -> Result<Done, AppError> {
     let customer = caller.owner(&state.pool, Object::FtpUser, args.id).await?;
-    let mut tx = state.pool.begin().await?;
-    model::delete(
-        &mut tx,
-        customer,
-        &caller.actor(),
-        FtpUserId(args.id),
-        Some(caller.address),
-    )
-    .await?
-    .map_err(|_| AppError::NotFound)?;
-    tx.commit().await?;
+    ops::delete_user(&state.pool, &caller.who(customer), FtpUserId(args.id))
+        .await
+        .map_err(|err| err.into_app(Names::Seed))?;
     Ok(Done::YES)
 }
 

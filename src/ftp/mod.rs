@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod model;
+pub mod ops;
 pub mod root;
 
 use std::sync::Arc;
@@ -14,22 +15,21 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum_htmx::{HxCurrentUrl, HxRequest};
+use axum_htmx::{HxCurrentUrl, HxRedirect, HxRequest};
 use serde::Deserialize;
 
-use crate::identity::CustomerId;
-use crate::password::NewPassword;
+use crate::page;
+use crate::settings::Current;
 use crate::settings::model::Preferences;
 use crate::sites::model::{EnvironmentId, SiteId};
 use crate::state::AppState;
-use crate::validation::FieldErrors;
+use crate::validation::{FieldErrors, Names};
 use crate::web::{AppError, ClientIp, Form, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render, see_other};
-use crate::{page, settings};
-use model::{Fields, Filter, FtpName, FtpType, FtpUser, FtpUserId, FtpUsername, Refused, SiteChoice};
-use root::RelativeRoot;
+use model::{Filter, FtpUser, FtpUserId, SiteChoice};
+use ops::{FtpError, Shown, UserInput};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -83,7 +83,7 @@ fn user_form(user: &FtpUser) -> FormState {
             ("name", &user.name),
             ("username", &user.username),
             ("relative_root", &user.relative_root),
-            ("type", &user.kind),
+            ("type", user.kind.as_str()),
             ("site_id", &site),
             ("environment_id", &environment),
         ],
@@ -153,13 +153,13 @@ impl FtpPage {
     async fn load(
         state: &AppState,
         me: &SignedIn,
+        settings: &Current,
         filter: Filter,
         paging: &PageQuery,
         form: FormState,
     ) -> Result<Self, AppError> {
-        let values = settings::model::load(&state.pool, me.id()).await?;
-        let prefs = Preferences::from_values(&values);
-        let pager = Pager::new(paging, values.number("items_per_page"));
+        let prefs = settings.preferences();
+        let pager = Pager::new(paging, settings.per_page());
         let (users, total) = model::list(&state.pool, me.id(), filter, pager.limit(), pager.offset()).await?;
         let choices = Arc::new(model::choices(&state.pool, me.id()).await?);
         Ok(Self {
@@ -196,17 +196,18 @@ async fn index(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     me: SignedIn,
+    settings: Current,
     Query(filter): Query<FilterQuery>,
     Query(paging): Query<PageQuery>,
 ) -> Result<Response, AppError> {
-    let page = FtpPage::load(&state, &me, filter.filter(), &paging, FormState::default()).await?;
+    let page = FtpPage::load(&state, &me, &settings, filter.filter(), &paging, FormState::default()).await?;
     render(htmx, StatusCode::OK, &page, None)
 }
 
 /// The fields of the create and edit forms, as typed. On an edit a field left out keeps its
-/// current value (updateFTPUser's arguments are optional); an empty password keeps it.
+/// current value; an empty password keeps it (`ops::UserInput`).
 #[derive(Deserialize, Default)]
-struct UserInput {
+struct UserForm {
     name: Option<String>,
     username: Option<String>,
     password: Option<String>,
@@ -219,132 +220,34 @@ struct UserInput {
     version: Option<String>,
 }
 
-/// What was typed, with what is kept for a field left out.
-struct Typed {
-    name: String,
-    username: String,
-    password: String,
-    relative_root: String,
-    kind: String,
-    site_id: String,
-    environment_id: String,
-}
-
-impl Typed {
-    fn new(input: UserInput, current: Option<&FtpUser>) -> Self {
-        let keep = |given: Option<String>, now: Option<String>| given.or(now).unwrap_or_default();
+impl From<UserForm> for UserInput {
+    fn from(form: UserForm) -> Self {
         Self {
-            name: keep(input.name, current.map(|u| u.name.clone())),
-            username: keep(input.username, current.map(|u| u.username.clone())),
-            password: input.password.unwrap_or_default(),
-            relative_root: keep(input.relative_root, current.map(|u| u.relative_root.clone())),
-            kind: keep(input.kind, current.map(|u| u.kind.clone())),
-            site_id: keep(input.site_id, current.and_then(|u| u.site_id).map(|s| s.to_string())),
-            environment_id: keep(
-                input.environment_id,
-                current.and_then(|u| u.environment_id).map(|e| e.to_string()),
-            ),
-        }
-    }
-
-    /// The form again with what was typed (never the password) and the errors.
-    fn failed(&self, errors: FieldErrors) -> FormState {
-        FormState::failed(
-            &[
-                ("name", &self.name),
-                ("username", &self.username),
-                ("relative_root", &self.relative_root),
-                ("type", &self.kind),
-                ("site_id", &self.site_id),
-                ("environment_id", &self.environment_id),
-            ],
-            errors,
-        )
-    }
-}
-
-/// An optional id from a form: empty is none; anything but a number is `unknown`.
-fn optional_id<T: std::str::FromStr>(
-    errors: &mut FieldErrors,
-    field: &str,
-    raw: &str,
-    unknown: &str,
-) -> Option<Option<T>> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Some(None);
-    }
-    match raw.parse() {
-        Ok(id) => Some(Some(id)),
-        Err(_) => {
-            errors.add(field, unknown);
-            None
+            name: form.name,
+            username: form.username,
+            password: form.password,
+            relative_root: form.relative_root,
+            kind: form.kind,
+            site: form.site_id,
+            environment: form.environment_id,
+            version: form.version,
         }
     }
 }
 
-/// Reads the typed fields into an FTP user's fields and, when one was given (or is
-/// required, on create), a new password.
-async fn validate(
-    db: &sqlx::PgPool,
-    customer: CustomerId,
-    typed: &Typed,
-    current: Option<&FtpUser>,
-) -> Result<Result<(Fields, Option<NewPassword>), FieldErrors>, AppError> {
-    let mut errors = FieldErrors::default();
-    let name = errors.check("name", typed.name.parse::<FtpName>());
-    let username = errors.check("username", typed.username.parse::<FtpUsername>());
-    let password = if typed.password.is_empty() && current.is_some() {
-        None
-    } else if typed.password.is_empty() {
-        errors.add("password", "Choose a password of at least 12 characters.");
-        None
-    } else {
-        errors.check("password", NewPassword::parse(&typed.password))
-    };
-    let relative_root = errors.check("relative_root", typed.relative_root.parse::<RelativeRoot>());
-    let kind = FtpType::parse(&typed.kind);
-    if kind.is_none() {
-        errors.add("type", "Choose read-write or read-only.");
-    }
-    let site = optional_id::<SiteId>(&mut errors, "site_id", &typed.site_id, model::SITE_UNKNOWN);
-    let environment = optional_id::<EnvironmentId>(
-        &mut errors,
-        "environment_id",
-        &typed.environment_id,
-        model::ENVIRONMENT_UNKNOWN,
-    );
-    let mut placement = None;
-    if let (Some(site), Some(environment)) = (site, environment) {
-        match model::place(db, customer, site, environment).await? {
-            Ok(placed) => placement = Some(placed),
-            Err(wrong) => {
-                for (field, message) in wrong.iter() {
-                    errors.add(field, message);
-                }
-            }
-        }
-    }
-    if let Some(username) = &username
-        && model::username_taken(db, username, current.map(|u| u.id)).await?
-    {
-        errors.add("username", model::USERNAME_TAKEN);
-    }
-    match (name, username, relative_root, kind, placement) {
-        (Some(name), Some(username), Some(relative_root), Some(kind), Some(placement)) if errors.is_empty() => {
-            Ok(Ok((
-                Fields {
-                    name,
-                    username,
-                    relative_root,
-                    kind,
-                    placement,
-                },
-                password,
-            )))
-        }
-        _ => Ok(Err(errors)),
-    }
+/// The form again with what was typed (never the password) and the errors.
+fn failed(shown: &Shown, errors: FieldErrors) -> FormState {
+    FormState::failed(
+        &[
+            ("name", &shown.name),
+            ("username", &shown.username),
+            ("relative_root", &shown.relative_root),
+            ("type", &shown.kind),
+            ("site_id", &shown.site),
+            ("environment_id", &shown.environment),
+        ],
+        errors,
+    )
 }
 
 async fn create(
@@ -352,43 +255,28 @@ async fn create(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
-    Form(input): Form<UserInput>,
+    settings: Current,
+    Form(form): Form<UserForm>,
 ) -> Result<Response, AppError> {
-    let typed = Typed::new(input, None);
-    let refuse = |errors: FieldErrors| async {
-        let page = FtpPage::load(
-            &state,
-            &me,
-            Filter::default(),
-            &PageQuery::default(),
-            typed.failed(errors),
-        )
-        .await?;
-        render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None)
-    };
-    let (fields, password) = match validate(&state.pool, me.id(), &typed, None).await? {
-        Ok(valid) => valid,
-        Err(errors) => return refuse(errors).await,
-    };
-    let password = password.ok_or_else(|| AppError::Internal(anyhow::anyhow!("create without a password")))?;
-    let hash = state.hasher.hash(password.as_str()).await?;
-    let mut tx = state.pool.begin().await?;
-    match model::create(&mut tx, me.id(), &me.actor(), &fields, &hash, Some(ip)).await? {
-        Ok(_) => tx.commit().await?,
-        Err(_) => {
-            drop(tx);
-            let mut errors = FieldErrors::default();
-            errors.add("username", model::USERNAME_TAKEN);
-            return refuse(errors).await;
+    let input = UserInput::from(form);
+    let shown = input.shown(None);
+    let saved = match ops::create_user(&state.pool, &state.hasher, &me.who(ip), input).await {
+        Ok(saved) => saved,
+        Err(FtpError::Invalid(invalid)) => {
+            let form = failed(&shown, invalid.errors(Names::Form));
+            let page = FtpPage::load(&state, &me, &settings, Filter::default(), &PageQuery::default(), form).await?;
+            return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
         }
-    }
-    let message = format!("FTP user {} created.", fields.username.as_str());
+        Err(err) => return Err(err.into_app(Names::Form)),
+    };
+    let message = format!("FTP user {} created.", saved.username);
     if !htmx {
         return see_other(&me.session, "/ftp-users", &message).await;
     }
     let page = FtpPage::load(
         &state,
         &me,
+        &settings,
         Filter::default(),
         &PageQuery::default(),
         FormState::default(),
@@ -405,20 +293,20 @@ struct UserPage {
 }
 page!(UserPage);
 
-async fn load_user(state: &AppState, me: &SignedIn, id: FtpUserId) -> Result<UserView, AppError> {
+async fn load_user(state: &AppState, me: &SignedIn, settings: &Current, id: FtpUserId) -> Result<UserView, AppError> {
     let user = model::user(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
-    let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
     let choices = Arc::new(model::choices(&state.pool, me.id()).await?);
-    Ok(UserView::new(user, &prefs, &me.csrf, choices))
+    Ok(UserView::new(user, &settings.preferences(), &me.csrf, choices))
 }
 
 async fn show(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     me: SignedIn,
+    settings: Current,
     PathId(user): PathId<FtpUserId>,
 ) -> Result<Response, AppError> {
-    let mut view = load_user(&state, &me, user).await?;
+    let mut view = load_user(&state, &me, &settings, user).await?;
     view.open = true;
     let page = UserPage {
         layout: Layout::new(&me, "ftp", format!("FTP user {}", view.user.username)).await?,
@@ -445,9 +333,10 @@ async fn edit_form(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     me: SignedIn,
+    settings: Current,
     PathId(user): PathId<FtpUserId>,
 ) -> Result<Response, AppError> {
-    let view = load_user(&state, &me, user).await?;
+    let view = load_user(&state, &me, &settings, user).await?;
     if !htmx {
         return Ok(Redirect::to(&format!("/ftp-users/{}", view.user.id)).into_response());
     }
@@ -459,6 +348,7 @@ async fn edit_form(
 async fn respond(
     state: &AppState,
     me: &SignedIn,
+    settings: &Current,
     htmx: bool,
     user: FtpUserId,
     outcome: Result<String, FormState>,
@@ -466,7 +356,7 @@ async fn respond(
     let back = format!("/ftp-users/{user}");
     let status = StatusCode::UNPROCESSABLE_ENTITY;
     let block = async |form: Option<FormState>| {
-        let view = load_user(state, me, user).await?;
+        let view = load_user(state, me, settings, user).await?;
         Ok(UserBlock {
             view: match form {
                 Some(form) => view.failed(form),
@@ -475,7 +365,7 @@ async fn respond(
         })
     };
     let page = async |form: FormState| {
-        let view = load_user(state, me, user).await?.failed(form);
+        let view = load_user(state, me, settings, user).await?.failed(form);
         Ok(UserPage {
             layout: Layout::new(me, "ftp", format!("FTP user {}", view.user.username)).await?,
             view,
@@ -489,55 +379,22 @@ async fn update(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
+    settings: Current,
     PathId(user): PathId<FtpUserId>,
-    Form(input): Form<UserInput>,
+    Form(form): Form<UserForm>,
 ) -> Result<Response, AppError> {
-    let current = model::user(&state.pool, me.id(), user)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    // Changed since this form was shown (another tab): say so, save nothing.
-    if let Some(version) = input.version.as_deref()
-        && version != current.updated_at.unix_timestamp_nanos().to_string()
-    {
-        return Err(AppError::Conflict(model::CHANGED_MEANWHILE.into()));
-    }
-    let typed = Typed::new(input, Some(&current));
-    let (fields, password) = match validate(&state.pool, me.id(), &typed, Some(&current)).await? {
-        Ok(valid) => valid,
-        Err(errors) => return respond(&state, &me, htmx, current.id, Err(typed.failed(errors))).await,
-    };
-    if model::changes(&current, &fields, password.is_some()).is_empty() {
-        let message = format!("Nothing changed for FTP user {}.", current.username);
-        return respond(&state, &me, htmx, current.id, Ok(message)).await;
-    }
-    let hash = match &password {
-        Some(password) => Some(state.hasher.hash(password.as_str()).await?),
-        None => None,
-    };
-    let mut tx = state.pool.begin().await?;
-    match model::update(
-        &mut tx,
-        me.id(),
-        &me.actor(),
-        &current,
-        &fields,
-        hash.as_deref(),
-        Some(ip),
-    )
-    .await?
-    {
-        Ok(()) => tx.commit().await?,
-        Err(Refused::NotFound) => return Err(AppError::NotFound),
-        Err(Refused::Changed) => return Err(AppError::Conflict(model::CHANGED_MEANWHILE.into())),
-        Err(Refused::UsernameTaken) => {
-            drop(tx);
-            let mut errors = FieldErrors::default();
-            errors.add("username", model::USERNAME_TAKEN);
-            return respond(&state, &me, htmx, current.id, Err(typed.failed(errors))).await;
+    let input = UserInput::from(form);
+    let typed = input.clone();
+    let outcome = match ops::update_user(&state.pool, &state.hasher, &me.who(ip), user, input).await {
+        Ok(saved) if saved.changed => Ok(format!("FTP user {} saved.", saved.username)),
+        Ok(saved) => Ok(format!("Nothing changed for FTP user {}.", saved.username)),
+        Err(FtpError::Invalid(invalid)) => {
+            let current = model::user(&state.pool, me.id(), user).await?;
+            Err(failed(&typed.shown(current.as_ref()), invalid.errors(Names::Form)))
         }
-    }
-    let message = format!("FTP user {} saved.", fields.username.as_str());
-    respond(&state, &me, htmx, current.id, Ok(message)).await
+        Err(err) => return Err(err.into_app(Names::Form)),
+    };
+    respond(&state, &me, &settings, htmx, user, outcome).await
 }
 
 async fn delete(
@@ -548,11 +405,9 @@ async fn delete(
     me: SignedIn,
     PathId(user): PathId<FtpUserId>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let username = model::delete(&mut tx, me.id(), &me.actor(), user, Some(ip))
-        .await?
-        .map_err(|_| AppError::NotFound)?;
-    tx.commit().await?;
+    let username = ops::delete_user(&state.pool, &me.who(ip), user)
+        .await
+        .map_err(|err| err.into_app(Names::Form))?;
     let message = format!("FTP user {username} deleted.");
     let from_its_page = from.is_some_and(|url| url.path() == format!("/ftp-users/{user}"));
     match (htmx, from_its_page) {
@@ -560,11 +415,7 @@ async fn delete(
         (true, false) => render(true, StatusCode::OK, &Removed, Some(&message)),
         (true, true) => {
             crate::web::session::flash(&me.session, message).await?;
-            let mut response = StatusCode::OK.into_response();
-            response
-                .headers_mut()
-                .insert("hx-redirect", HeaderValue::from_static("/ftp-users"));
-            Ok(response)
+            Ok((HxRedirect("/ftp-users".to_owned()), StatusCode::OK).into_response())
         }
         (false, _) => see_other(&me.session, "/ftp-users", &message).await,
     }

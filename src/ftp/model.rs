@@ -1,19 +1,15 @@
-//! FTP users: their validated fields, where they may be placed (a site of the customer's
-//! and one of its environments), and the queries. Every query of an FTP user filters by its
-//! customer; usernames are unique on the whole platform, without regard to case.
+//! FTP users: their validated fields and the queries (the decisions are in `ops`). Every
+//! query of an FTP user filters by its customer; usernames are unique on the whole
+//! platform, without regard to case.
 
-use std::net::IpAddr;
-
+use sqlx::PgExecutor;
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
-use crate::audit::record_parts;
 use crate::ftp::root::RelativeRoot;
 use crate::identity::CustomerId;
 use crate::identity::username;
 use crate::sites::model::{EnvironmentId, SiteId};
-use crate::validation::FieldErrors;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
 #[sqlx(transparent)]
@@ -77,8 +73,10 @@ impl FtpUsername {
     }
 }
 
-/// What an FTP user may do in its folder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an FTP user may do in its folder (`ftp_users.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[serde(rename_all = "kebab-case")]
+#[sqlx(type_name = "text", rename_all = "kebab-case")]
 pub enum FtpType {
     ReadWrite,
     ReadOnly,
@@ -99,6 +97,12 @@ impl FtpType {
     }
 }
 
+impl std::fmt::Display for FtpType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Everything an FTP user is, validated, but its password.
 #[derive(Debug, Clone)]
 pub struct Fields {
@@ -116,13 +120,12 @@ pub struct Placement {
     pub environment: Option<EnvironmentId>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct FtpUser {
     pub id: FtpUserId,
     pub name: String,
     pub username: String,
-    #[sqlx(rename = "type")]
-    pub kind: String,
+    pub kind: FtpType,
     pub relative_root: String,
     pub site_id: Option<SiteId>,
     pub site_name: Option<String>,
@@ -148,10 +151,6 @@ impl FtpUser {
     }
 }
 
-const USER_COLUMNS: &str = "f.id, f.name, f.username, f.type, f.relative_root, f.site_id, s.name as site_name,
-     f.environment_id, e.name as environment_name, f.created_at, f.updated_at";
-const USER_JOINS: &str = "left join sites s on s.id = f.site_id left join environments e on e.id = f.environment_id";
-
 /// The list's filters (listFTPUsers' optional site and environment).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Filter {
@@ -168,49 +167,53 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<FtpUser>, i64)> {
-    // One statement per filter (not `$2 is null or …`), so PostgreSQL keeps one plan for
-    // each; the page of users is taken first (walking `ftp_users_customer` by username) and
-    // only its rows are joined with their sites and environments.
-    let mut conditions = String::new();
-    let mut n = 1;
-    for (value, column) in [
-        (filter.site.map(|s| s.0), "site_id"),
-        (filter.environment.map(|e| e.0), "environment_id"),
-    ] {
-        if value.is_some() {
-            n += 1;
-            conditions.push_str(&format!(" and {column} = ${n}"));
-        }
-    }
-    let users_sql = format!(
-        "select {USER_COLUMNS}
-         from (select * from ftp_users where customer_id = $1{conditions}
-               order by username limit ${} offset ${}) f {USER_JOINS}
-         order by f.username",
-        n + 1,
-        n + 2
-    );
-    let count_sql = format!("select count(*) from ftp_users where customer_id = $1{conditions}");
-    let mut users = sqlx::query_as(&users_sql).bind(customer);
-    let mut total = sqlx::query_scalar(&count_sql).bind(customer);
-    for value in [filter.site.map(|s| s.0), filter.environment.map(|e| e.0)]
-        .into_iter()
-        .flatten()
-    {
-        users = users.bind(value);
-        total = total.bind(value);
-    }
-    let users = users.bind(limit).bind(offset).fetch_all(db).await?;
-    Ok((users, total.fetch_one(db).await?))
+    // The page of users is taken first (walking `ftp_users_customer` by username) and only
+    // its rows are joined with their sites and environments.
+    let users = sqlx::query_as!(
+        FtpUser,
+        r#"select f.id as "id: FtpUserId", f.name, f.username, f.type as "kind: FtpType", f.relative_root,
+                  f.site_id as "site_id: SiteId", s.name as "site_name?",
+                  f.environment_id as "environment_id: EnvironmentId", e.name as "environment_name?",
+                  f.created_at, f.updated_at
+           from (select * from ftp_users where customer_id = $1
+                   and ($2::bigint is null or site_id = $2) and ($3::bigint is null or environment_id = $3)
+                 order by username limit $4 offset $5) f
+           left join sites s on s.id = f.site_id left join environments e on e.id = f.environment_id
+           order by f.username"#,
+        customer as CustomerId,
+        filter.site as Option<SiteId>,
+        filter.environment as Option<EnvironmentId>,
+        limit,
+        offset,
+    )
+    .fetch_all(db)
+    .await?;
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from ftp_users where customer_id = $1
+           and ($2::bigint is null or site_id = $2) and ($3::bigint is null or environment_id = $3)"#,
+        customer as CustomerId,
+        filter.site as Option<SiteId>,
+        filter.environment as Option<EnvironmentId>,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((users, total))
 }
 
 /// One FTP user of the customer's.
 pub async fn user(db: impl PgExecutor<'_>, customer: CustomerId, id: FtpUserId) -> sqlx::Result<Option<FtpUser>> {
-    sqlx::query_as(&format!(
-        "select {USER_COLUMNS} from ftp_users f {USER_JOINS} where f.customer_id = $1 and f.id = $2"
-    ))
-    .bind(customer)
-    .bind(id)
+    sqlx::query_as!(
+        FtpUser,
+        r#"select f.id as "id: FtpUserId", f.name, f.username, f.type as "kind: FtpType", f.relative_root,
+                  f.site_id as "site_id: SiteId", s.name as "site_name?",
+                  f.environment_id as "environment_id: EnvironmentId", e.name as "environment_name?",
+                  f.created_at, f.updated_at
+           from ftp_users f
+           left join sites s on s.id = f.site_id left join environments e on e.id = f.environment_id
+           where f.customer_id = $1 and f.id = $2"#,
+        customer as CustomerId,
+        id as FtpUserId,
+    )
     .fetch_optional(db)
     .await
 }
@@ -233,32 +236,29 @@ pub struct SiteChoice {
 
 /// The customer's sites by name, each with its environments by name.
 pub async fn choices(db: &sqlx::PgPool, customer: CustomerId) -> sqlx::Result<Vec<SiteChoice>> {
-    #[derive(sqlx::FromRow)]
-    struct Site {
-        id: SiteId,
-        name: String,
-        hostname: String,
-    }
-    let sites: Vec<Site> =
-        sqlx::query_as("select id, name, hostname from sites where customer_id = $1 order by name, id")
-            .bind(customer)
-            .fetch_all(db)
-            .await?;
-    let environments: Vec<(SiteId, EnvironmentId, String)> =
-        sqlx::query_as("select site_id, id, name from environments where customer_id = $1 order by site_id, name, id")
-            .bind(customer)
-            .fetch_all(db)
-            .await?;
+    let sites = sqlx::query!(
+        r#"select id as "id: SiteId", name, hostname from sites where customer_id = $1 order by name, id"#,
+        customer as CustomerId,
+    )
+    .fetch_all(db)
+    .await?;
+    let environments = sqlx::query!(
+        r#"select site_id as "site_id: SiteId", id as "id: EnvironmentId", name from environments
+           where customer_id = $1 order by site_id, name, id"#,
+        customer as CustomerId,
+    )
+    .fetch_all(db)
+    .await?;
     Ok(sites
         .into_iter()
         .map(|site| SiteChoice {
             environments: Json(
                 environments
                     .iter()
-                    .filter(|(of, _, _)| *of == site.id)
-                    .map(|(_, id, name)| EnvironmentChoice {
-                        id: *id,
-                        name: name.clone(),
+                    .filter(|e| e.site_id == site.id)
+                    .map(|e| EnvironmentChoice {
+                        id: e.id,
+                        name: e.name.clone(),
                     })
                     .collect(),
             ),
@@ -269,48 +269,24 @@ pub async fn choices(db: &sqlx::PgPool, customer: CustomerId) -> sqlx::Result<Ve
         .collect())
 }
 
-pub const SITE_UNKNOWN: &str = "Choose one of your sites, or none.";
-pub const ENVIRONMENT_UNKNOWN: &str = "Choose one of your environments, or none.";
-pub const ENVIRONMENT_ELSEWHERE: &str = "That environment is not one of the chosen site's.";
-pub const USERNAME_TAKEN: &str = "This username is taken; choose another.";
-
-/// Checks that the site is the customer's and the environment is theirs and of that site;
-/// an environment without a site places the user on the environment's site. Another
-/// customer's site or environment is told exactly as one that does not exist.
-pub async fn place(
+/// Whether `site` is the customer's, and the site of the customer's environment
+/// `environment` (either `None` when not asked or not the customer's).
+pub async fn placement_facts(
     db: impl PgExecutor<'_>,
     customer: CustomerId,
     site: Option<SiteId>,
     environment: Option<EnvironmentId>,
-) -> sqlx::Result<Result<Placement, FieldErrors>> {
-    let (site_found, environment_site): (Option<SiteId>, Option<SiteId>) = sqlx::query_as(
-        "select (select id from sites where customer_id = $1 and id = $2),
-                (select site_id from environments where customer_id = $1 and id = $3)",
+) -> sqlx::Result<(Option<SiteId>, Option<SiteId>)> {
+    let row = sqlx::query!(
+        r#"select (select id from sites where customer_id = $1 and id = $2) as "site: SiteId",
+                  (select site_id from environments where customer_id = $1 and id = $3) as "environment_site: SiteId""#,
+        customer as CustomerId,
+        site as Option<SiteId>,
+        environment as Option<EnvironmentId>,
     )
-    .bind(customer)
-    .bind(site)
-    .bind(environment)
     .fetch_one(db)
     .await?;
-    let mut errors = FieldErrors::default();
-    if site.is_some() && site_found.is_none() {
-        errors.add("site_id", SITE_UNKNOWN);
-    }
-    let site = match (environment, environment_site) {
-        (None, _) => site,
-        (Some(_), None) => {
-            errors.add("environment_id", ENVIRONMENT_UNKNOWN);
-            site
-        }
-        (Some(_), Some(of)) if site.is_none() => Some(of),
-        (Some(_), Some(of)) => {
-            if site_found.is_some() && site != Some(of) {
-                errors.add("environment_id", ENVIRONMENT_ELSEWHERE);
-            }
-            site
-        }
-    };
-    Ok(errors.into_result().map(|()| Placement { site, environment }))
+    Ok((row.site, row.environment_site))
 }
 
 /// Whether any customer on the platform has this FTP username (other than the FTP user
@@ -320,182 +296,82 @@ pub async fn username_taken(
     username: &FtpUsername,
     except: Option<FtpUserId>,
 ) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "select exists(select 1 from ftp_users where username = $1
-                       and ($2::bigint is null or id <> $2))",
+    sqlx::query_scalar!(
+        r#"select exists(select 1 from ftp_users where username = $1
+                         and ($2::bigint is null or id <> $2)) as "taken!""#,
+        username.as_str(),
+        except as Option<FtpUserId>,
     )
-    .bind(username.as_str())
-    .bind(except)
     .fetch_one(db)
     .await
 }
 
-/// Why a change was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
-    NotFound,
-    /// Someone took the username between the check and the write.
-    UsernameTaken,
-    /// The user was changed (in another tab, or by an API call) after `current` was read.
-    Changed,
-}
-
-/// What an edit says when the user changed after its form was shown.
-pub const CHANGED_MEANWHILE: &str = "This FTP user was changed in another tab or device since you opened it; nothing was saved. Reload it and make your change again.";
-
-fn username_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(e)
-        if e.is_unique_violation() && e.constraint() == Some("ftp_users_username_key"))
-}
-
-/// A description for Activity: never the password.
-fn describe(fields: &Fields) -> String {
-    let root = if fields.relative_root.is_home() {
-        "home".to_owned()
-    } else {
-        format!("/{}", fields.relative_root)
-    };
-    let mut detail = format!("{} ({}, {root}", fields.username.as_str(), fields.kind.as_str());
-    if let Some(site) = fields.placement.site {
-        detail.push_str(&format!(", site {site}"));
-    }
-    if let Some(env) = fields.placement.environment {
-        detail.push_str(&format!(", environment {env}"));
-    }
-    detail.push(')');
-    detail
-}
+/// The unique index that keeps a username to one FTP user on the platform.
+pub const USERNAME_KEY: &str = "ftp_users_username_key";
 
 /// Creates an FTP user with an already-hashed password.
-pub async fn create(
-    tx: &mut PgConnection,
+pub async fn insert(
+    db: impl PgExecutor<'_>,
     customer: CustomerId,
-    actor: &str,
     fields: &Fields,
     password_hash: &str,
-    address: Option<IpAddr>,
-) -> sqlx::Result<Result<FtpUserId, Refused>> {
-    let inserted = sqlx::query_scalar(
-        "insert into ftp_users (customer_id, name, username, password_hash, relative_root, type, site_id, environment_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8) returning id",
+) -> sqlx::Result<FtpUserId> {
+    sqlx::query_scalar!(
+        r#"insert into ftp_users (customer_id, name, username, password_hash, relative_root, type, site_id, environment_id)
+           values ($1, $2, $3, $4, $5, $6, $7, $8) returning id as "id: FtpUserId""#,
+        customer as CustomerId,
+        fields.name.as_str(),
+        fields.username.as_str(),
+        password_hash,
+        fields.relative_root.as_str(),
+        fields.kind as FtpType,
+        fields.placement.site as Option<SiteId>,
+        fields.placement.environment as Option<EnvironmentId>,
     )
-    .bind(customer)
-    .bind(fields.name.as_str())
-    .bind(fields.username.as_str())
-    .bind(password_hash)
-    .bind(fields.relative_root.as_str())
-    .bind(fields.kind.as_str())
-    .bind(fields.placement.site)
-    .bind(fields.placement.environment)
-    .fetch_one(&mut *tx)
-    .await;
-    let id = match inserted {
-        Ok(id) => id,
-        Err(err) if username_violation(&err) => return Ok(Err(Refused::UsernameTaken)),
-        Err(err) => return Err(err),
-    };
-    record_parts(
-        &mut *tx,
-        customer,
-        actor,
-        "ftp_user_created",
-        &describe(fields),
-        address,
-    )
-    .await?;
-    Ok(Ok(id))
+    .fetch_one(db)
+    .await
 }
 
-/// What an update changed, by field name, for the message and Activity.
-pub fn changes(current: &FtpUser, new: &Fields, password: bool) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    if current.name != new.name.as_str() {
-        changed.push("name");
-    }
-    if current.username != new.username.as_str() {
-        changed.push("username");
-    }
-    if password {
-        changed.push("password");
-    }
-    if current.relative_root != new.relative_root.as_str() {
-        changed.push("folder");
-    }
-    if current.kind != new.kind.as_str() {
-        changed.push("type");
-    }
-    if current.site_id != new.placement.site || current.environment_id != new.placement.environment {
-        changed.push("site");
-    }
-    changed
-}
-
-/// Replaces an FTP user's fields (updateFTPUser); a `password_hash` of `None` keeps its
-/// password. Only while it is still as `current` shows it (same `updated_at`): an edit
-/// from an older form must not silently undo another one.
+/// Replaces an FTP user's fields; a `password_hash` of `None` keeps its password. Only while
+/// it is still as `current` shows it (same `updated_at`); `false` when it is not (changed
+/// since, or gone).
 pub async fn update(
-    tx: &mut PgConnection,
+    db: impl PgExecutor<'_>,
     customer: CustomerId,
-    actor: &str,
     current: &FtpUser,
     fields: &Fields,
     password_hash: Option<&str>,
-    address: Option<IpAddr>,
-) -> sqlx::Result<Result<(), Refused>> {
-    let updated = sqlx::query(
+) -> sqlx::Result<bool> {
+    let updated = sqlx::query!(
         "update ftp_users set name = $3, username = $4, password_hash = coalesce($5, password_hash),
              relative_root = $6, type = $7, site_id = $8, environment_id = $9,
              updated_at = greatest(now(), updated_at + interval '1 microsecond')
          where customer_id = $1 and id = $2 and updated_at = $10",
+        customer as CustomerId,
+        current.id as FtpUserId,
+        fields.name.as_str(),
+        fields.username.as_str(),
+        password_hash,
+        fields.relative_root.as_str(),
+        fields.kind as FtpType,
+        fields.placement.site as Option<SiteId>,
+        fields.placement.environment as Option<EnvironmentId>,
+        current.updated_at,
     )
-    .bind(customer)
-    .bind(current.id)
-    .bind(fields.name.as_str())
-    .bind(fields.username.as_str())
-    .bind(password_hash)
-    .bind(fields.relative_root.as_str())
-    .bind(fields.kind.as_str())
-    .bind(fields.placement.site)
-    .bind(fields.placement.environment)
-    .bind(current.updated_at)
-    .execute(&mut *tx)
-    .await;
-    match updated {
-        Ok(done) if done.rows_affected() == 0 => {
-            return Ok(Err(match user(&mut *tx, customer, current.id).await? {
-                Some(_) => Refused::Changed,
-                None => Refused::NotFound,
-            }));
-        }
-        Ok(_) => {}
-        Err(err) if username_violation(&err) => return Ok(Err(Refused::UsernameTaken)),
-        Err(err) => return Err(err),
-    }
-    let changed = changes(current, fields, password_hash.is_some()).join(", ");
-    let detail = format!("{}: {changed} changed; now {}", current.username, describe(fields));
-    record_parts(&mut *tx, customer, actor, "ftp_user_changed", &detail, address).await?;
-    Ok(Ok(()))
+    .execute(db)
+    .await?;
+    Ok(updated.rows_affected() > 0)
 }
 
-/// Deletes an FTP user of the customer's (destroyFTPUser); answers its username.
-pub async fn delete(
-    tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
-    id: FtpUserId,
-    address: Option<IpAddr>,
-) -> sqlx::Result<Result<String, Refused>> {
-    let username: Option<String> =
-        sqlx::query_scalar("delete from ftp_users where customer_id = $1 and id = $2 returning username")
-            .bind(customer)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(username) = username else {
-        return Ok(Err(Refused::NotFound));
-    };
-    record_parts(&mut *tx, customer, actor, "ftp_user_deleted", &username, address).await?;
-    Ok(Ok(username))
+/// Deletes an FTP user of the customer's; its username, if there was one.
+pub async fn delete(db: impl PgExecutor<'_>, customer: CustomerId, id: FtpUserId) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        "delete from ftp_users where customer_id = $1 and id = $2 returning username",
+        customer as CustomerId,
+        id as FtpUserId,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 #[cfg(test)]

@@ -18,8 +18,9 @@ crate::id_type!(KeyId);
 /// What a key may do: `standard` everything, `read-only` only what changes nothing;
 /// `internal` (the platform's, made by staff in the staff console or by an operator with
 /// `berth create-key --internal`) may act for any customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
 #[serde(rename_all = "kebab-case")]
+#[sqlx(type_name = "text", rename_all = "kebab-case")]
 pub enum KeyType {
     Standard,
     ReadOnly,
@@ -41,6 +42,12 @@ impl KeyType {
 
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == raw.trim())
+    }
+}
+
+impl std::fmt::Display for KeyType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -73,12 +80,10 @@ pub enum Refusal {
     },
 }
 
-#[derive(sqlx::FromRow)]
 struct Presented {
     id: KeyId,
     customer_id: Option<CustomerId>,
-    #[sqlx(rename = "type")]
-    kind: String,
+    kind: KeyType,
     prefix: String,
     created_by: Option<String>,
     revoked: bool,
@@ -152,15 +157,18 @@ pub async fn verify(db: &sqlx::PgPool, presented: &str, client: IpAddr) -> sqlx:
     let verified = match VERIFIED.get(&hash).await.filter(|v| v.generation == generation) {
         Some(verified) => verified,
         None => {
-            let key: Option<Presented> = sqlx::query_as(
-                "select k.id, k.customer_id, k.type, k.prefix, k.created_by, k.revoked_at is not null as revoked,
-                        coalesce(c.status = 'cancelled', false) as closed,
-                        coalesce(array_agg(a.network) filter (where a.id is not null), '{}') as networks
+            let key = sqlx::query_as!(
+                Presented,
+                r#"select k.id as "id: KeyId", k.customer_id as "customer_id: CustomerId",
+                        k.type as "kind: KeyType", k.prefix, k.created_by,
+                        k.revoked_at is not null as "revoked!",
+                        coalesce(c.status = 'cancelled', false) as "closed!",
+                        coalesce(array_agg(a.network) filter (where a.id is not null), '{}') as "networks!: Vec<IpNetwork>"
                  from api_keys k left join customers c on c.id = k.customer_id
                  left join api_key_acls a on a.key_id = k.id
-                 where k.secret_hash = $1 group by k.id, c.status",
+                 where k.secret_hash = $1 group by k.id, c.status"#,
+                hash.as_slice(),
             )
-            .bind(hash.as_slice())
             .fetch_optional(db)
             .await?;
             let verified = std::sync::Arc::new(Verified {
@@ -189,21 +197,20 @@ pub async fn verify(db: &sqlx::PgPool, presented: &str, client: IpAddr) -> sqlx:
         }));
     }
     if verified.due(client) {
-        sqlx::query(
+        sqlx::query!(
             "update api_keys set last_used_at = now(), last_used_address = $2
              where id = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute'
                                 or last_used_address is distinct from $2)",
+            key.id as KeyId,
+            IpNetwork::from(client),
         )
-        .bind(key.id)
-        .bind(client)
         .execute(db)
         .await?;
     }
-    let kind = KeyType::parse(&key.kind).unwrap_or(KeyType::ReadOnly);
     Ok(Ok(Principal {
         key: key.id,
         customer: key.customer_id,
-        kind,
+        kind: key.kind,
         prefix: key.prefix.clone(),
         created_by: key.created_by.clone(),
     }))
@@ -227,19 +234,22 @@ pub async fn record_refusal(
 ) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
     // One refusal of the key at a time, so parallel ones share one window.
-    sqlx::query("select 1 from api_keys where id = $1 for update")
-        .bind(key)
-        .execute(&mut *tx)
-        .await?;
-    let window: Option<(i64, i64, i32, Vec<IpNetwork>)> = sqlx::query_as(
+    sqlx::query!(
+        "select 1 as locked from api_keys where id = $1 for update",
+        key as KeyId
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let window = sqlx::query!(
         "select id, activity_id, refusals, addresses from api_key_refusals
          where key_id = $1 and started_at > now() - make_interval(mins => $2)
          order by started_at desc limit 1",
+        key as KeyId,
+        REFUSALS_WINDOW_MINUTES,
     )
-    .bind(key)
-    .bind(REFUSALS_WINDOW_MINUTES)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|w| (w.id, w.activity_id, w.refusals, w.addresses));
     let client_net = IpNetwork::from(client);
     let (refusals, addresses) = match &window {
         Some((_, _, refusals, addresses)) => {
@@ -254,40 +264,44 @@ pub async fn record_refusal(
     let detail = refusal_detail(prefix, refusals, &addresses);
     match window {
         Some((id, activity, _, _)) => {
-            sqlx::query("update activity set detail = $3, at = now(), address = $4 where id = $1 and customer_id = $2")
-                .bind(activity)
-                .bind(customer)
-                .bind(&detail)
-                .bind(client)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
+            sqlx::query!(
+                "update activity set detail = $3, at = now(), address = $4 where id = $1 and customer_id = $2",
+                activity,
+                customer as CustomerId,
+                detail,
+                client_net,
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query!(
                 "update api_key_refusals set refusals = refusals + 1,
                         addresses = case when $2 = any(addresses) then addresses else addresses || $2 end
                  where id = $1",
+                id,
+                client_net,
             )
-            .bind(id)
-            .bind(client_net)
             .execute(&mut *tx)
             .await?;
         }
         None => {
-            let activity: i64 = sqlx::query_scalar(
+            let activity = sqlx::query_scalar!(
                 "insert into activity (customer_id, actor, kind, detail, address)
                  values ($1, $2, 'api_key_refused', $3, $4) returning id",
+                customer as CustomerId,
+                BY_API,
+                detail,
+                client_net,
             )
-            .bind(customer)
-            .bind(BY_API)
-            .bind(&detail)
-            .bind(client)
             .fetch_one(&mut *tx)
             .await?;
-            sqlx::query("insert into api_key_refusals (key_id, activity_id, addresses) values ($1, $2, $3)")
-                .bind(key)
-                .bind(activity)
-                .bind(vec![client_net])
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "insert into api_key_refusals (key_id, activity_id, addresses) values ($1, $2, $3)",
+                key as KeyId,
+                activity,
+                &[client_net] as &[IpNetwork],
+            )
+            .execute(&mut *tx)
+            .await?;
         }
     }
     tx.commit().await

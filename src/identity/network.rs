@@ -5,7 +5,27 @@ use std::net::IpAddr;
 
 use sqlx::types::ipnetwork::IpNetwork;
 
-use crate::validation::FieldErrors;
+use crate::validation::{Field, Invalid};
+
+/// The two parts of an ACL, each a field of its forms and API arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclPart {
+    Address,
+    Cidr,
+}
+
+impl Field for AclPart {
+    fn form(self) -> &'static str {
+        match self {
+            Self::Address => "address",
+            Self::Cidr => "cidr",
+        }
+    }
+
+    fn seed(self) -> &'static str {
+        self.form()
+    }
+}
 
 /// A validated ACL network. `cleared` says the address given had host bits set, which were
 /// cleared (`203.0.113.7/24` is stored as `203.0.113.0/24`), so the customer can be told.
@@ -17,20 +37,26 @@ pub struct AclNetwork {
 
 impl AclNetwork {
     /// Reads the `address` and `cidr` fields; every problem is a message on its field.
-    pub fn parse(address: &str, cidr: &str) -> Result<Self, FieldErrors> {
-        let mut errors = FieldErrors::default();
+    pub fn parse(address: &str, cidr: &str) -> Result<Self, Invalid<AclPart>> {
+        let mut errors = Invalid::default();
         let address = address.trim();
         let ip = if address.is_empty() {
-            errors.add("address", "Enter an IP address, such as 203.0.113.0 or 2001:db8::.");
+            errors.add(
+                AclPart::Address,
+                "Enter an IP address, such as 203.0.113.0 or 2001:db8::.",
+            );
             None
         } else if address.contains('/') {
-            errors.add("address", "Enter the address alone; the mask goes in its own field.");
+            errors.add(
+                AclPart::Address,
+                "Enter the address alone; the mask goes in its own field.",
+            );
             None
         } else {
             let parsed = address.parse::<IpAddr>().ok();
             if parsed.is_none() {
                 errors.add(
-                    "address",
+                    AclPart::Address,
                     "That is not an IP address, such as 203.0.113.0 or 2001:db8::.",
                 );
             }
@@ -38,19 +64,22 @@ impl AclNetwork {
         };
         let cidr = cidr.trim();
         let mask = if cidr.is_empty() {
-            errors.add("cidr", "Enter a mask: 0 to 32 for IPv4, 0 to 128 for IPv6.");
+            errors.add(AclPart::Cidr, "Enter a mask: 0 to 32 for IPv4, 0 to 128 for IPv6.");
             None
         } else {
             let parsed = cidr.parse::<u8>().ok().filter(|m| *m <= 128);
             if parsed.is_none() {
-                errors.add("cidr", "A mask is a whole number: 0 to 32 for IPv4, 0 to 128 for IPv6.");
+                errors.add(
+                    AclPart::Cidr,
+                    "A mask is a whole number: 0 to 32 for IPv4, 0 to 128 for IPv6.",
+                );
             }
             parsed
         };
         if let (Some(IpAddr::V4(_)), Some(mask)) = (ip, mask)
             && mask > 32
         {
-            errors.add("cidr", "An IPv4 address takes a mask of 0 to 32.");
+            errors.add(AclPart::Cidr, "An IPv4 address takes a mask of 0 to 32.");
         }
         errors.into_result()?;
         let (ip, mask) = (ip.expect("checked"), mask.expect("checked"));
@@ -67,20 +96,18 @@ impl AclNetwork {
     /// A change of the ACL `current` (updateKeyACL, the edit form): a part left out keeps its
     /// current value, except that a new address of the other family (IPv4 to IPv6 or back)
     /// needs its mask given again: the old one means something else there.
-    pub fn change(current: IpNetwork, address: Option<&str>, cidr: Option<&str>) -> Result<Self, FieldErrors> {
+    pub fn change(current: IpNetwork, address: Option<&str>, cidr: Option<&str>) -> Result<Self, Invalid<AclPart>> {
         if let (Some(address), None) = (address, cidr)
             && let Ok(ip) = address.trim().parse::<IpAddr>()
             && ip.is_ipv4() != current.is_ipv4()
         {
-            let mut errors = FieldErrors::default();
-            errors.add(
-                "cidr",
+            return Err(Invalid::one(
+                AclPart::Cidr,
                 match ip {
                     IpAddr::V6(_) => "The new address is IPv6 and the ACL was IPv4: give its mask too (0 to 128).",
                     IpAddr::V4(_) => "The new address is IPv4 and the ACL was IPv6: give its mask too (0 to 32).",
                 },
-            );
-            return Err(errors);
+            ));
         }
         let address = address.map_or_else(|| current.network().to_string(), str::to_owned);
         let cidr = cidr.map_or_else(|| current.prefix().to_string(), str::to_owned);
@@ -154,18 +181,19 @@ mod tests {
 
     #[test]
     fn refuses_bad_parts_on_their_fields() {
+        use AclPart::{Address, Cidr};
         let cases = [
-            ("", "24", "address"),
-            ("10.0.0", "24", "address"),
-            ("10.0.0.0/8", "8", "address"),
-            ("example.com", "24", "address"),
-            ("10.0.0.1", "33", "cidr"),
-            ("10.0.0.1", "128", "cidr"),
-            ("2001:db8::", "129", "cidr"),
-            ("10.0.0.1", "-1", "cidr"),
-            ("10.0.0.1", "2x", "cidr"),
-            ("10.0.0.1", "", "cidr"),
-            ("10.0.0.1", "1e1", "cidr"),
+            ("", "24", Address),
+            ("10.0.0", "24", Address),
+            ("10.0.0.0/8", "8", Address),
+            ("example.com", "24", Address),
+            ("10.0.0.1", "33", Cidr),
+            ("10.0.0.1", "128", Cidr),
+            ("2001:db8::", "129", Cidr),
+            ("10.0.0.1", "-1", Cidr),
+            ("10.0.0.1", "2x", Cidr),
+            ("10.0.0.1", "", Cidr),
+            ("10.0.0.1", "1e1", Cidr),
         ];
         for (address, cidr, field) in cases {
             let errors = AclNetwork::parse(address, cidr).expect_err(&format!("{address}/{cidr}"));
@@ -230,7 +258,7 @@ mod tests {
     fn a_change_of_family_needs_the_mask_again() {
         let v4 = net("203.0.113.0/25");
         let errors = AclNetwork::change(v4, Some("2001:db8::"), None).unwrap_err();
-        assert!(errors.get("cidr").is_some());
+        assert!(errors.get(AclPart::Cidr).is_some());
         let acl = AclNetwork::change(v4, Some("2001:db8::"), Some("48")).unwrap();
         assert_eq!(acl.network, net("2001:db8::/48"));
         // The same family keeps the mask.

@@ -1,5 +1,6 @@
 //! The keys' Customer API methods: createKey, revokeKey, getKeys, createKeyACL,
-//! updateKeyACL, deleteKeyACL; the same model calls and rules as the `/keys` pages.
+//! updateKeyACL, deleteKeyACL: JSON arguments to the keys' operations (`ops`), the same the
+//! `/keys` pages call.
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -8,14 +9,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{self, Acl, AclId, Key, KeyName, Refused};
-use super::network::AclNetwork;
-use super::{acl_field_error, changeable_key, refused};
+use super::model::{self, Acl, AclId, Key};
+use super::ops::{self, AclChange, AclInput, AclSaved, NewKeyInput};
 use crate::api::model::Object;
-use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply, invalid};
-use crate::identity::key::forget_verified;
+use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply};
 use crate::identity::{KeyId, KeyType};
 use crate::state::AppState;
+use crate::validation::Names;
 use crate::web::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -80,7 +80,7 @@ impl From<Key> for ApiKey {
         Self {
             id: key.id.0,
             name: key.name,
-            kind: key.kind,
+            kind: key.kind.to_string(),
             prefix: key.prefix,
             created: key.created_at,
             last_used: key.last_used_at,
@@ -130,6 +130,11 @@ pub struct CreateKeyArgs {
     pub kind: Option<ApiKeyType>,
     /// Berth's addition: the key's name, 1–64 characters (default "API").
     pub name: Option<String>,
+    /// Berth's addition: a token of the caller's choosing (1–64 characters) that makes a
+    /// retried call safe: a second call with the same token creates nothing and answers 409
+    /// Conflict, as the `/keys` form sent twice does (the secret is shown only once).
+    #[serde(rename = "formToken")]
+    pub form_token: Option<String>,
 }
 
 /// A key just created, with its secret: the only time the secret is returned.
@@ -155,43 +160,20 @@ async fn create_key(
     Args(args): Args<CreateKeyArgs>,
 ) -> Result<Reply<CreatedKey>, AppError> {
     let kind = KeyType::from(args.kind.unwrap_or(ApiKeyType::Standard));
-    if kind == KeyType::Internal {
-        return Err(AppError::Forbidden(
-            "internal keys are made only in the staff console or with berth create-key --internal",
-        ));
-    }
+    ops::refuse_internal(Some(kind)).map_err(|err| err.into_app(Names::Seed))?;
     let customer = caller.customer(&state.pool, args.id).await?;
-    let name: KeyName = args
-        .name
-        .as_deref()
-        .unwrap_or("API")
-        .parse()
-        .map_err(|message: String| invalid("name", message))?;
-    let mut tx = state.pool.begin().await?;
-    let created = model::create(
-        &mut tx,
-        customer,
-        &caller.actor(),
-        &name,
-        kind,
-        None,
-        Some(caller.address),
-    )
-    .await?
-    .map_err(|_| {
-        invalid(
-            "id",
-            format!(
-                "The customer has {} active keys, the most allowed. Revoke one first.",
-                model::MAX_ACTIVE_KEYS
-            ),
-        )
-    })?;
-    tx.commit().await?;
+    let input = NewKeyInput {
+        name: args.name.unwrap_or_else(|| "API".to_owned()),
+        kind: Some(kind),
+        once: args.form_token,
+    };
+    let created = ops::create_key(&state.pool, &caller.who(customer), input)
+        .await
+        .map_err(|err| err.into_app(Names::Seed))?;
     Ok(Reply::new(CreatedKey {
         id: created.id.0,
-        name: name.as_str().to_owned(),
-        kind: kind.as_str().to_owned(),
+        name: created.name.as_str().to_owned(),
+        kind: created.kind.to_string(),
         prefix: created.prefix,
         secret: created.secret.expose().to_owned(),
     }))
@@ -207,12 +189,9 @@ async fn revoke_key(
     Args(args): Args<IdArgs>,
 ) -> Result<Reply<ApiKey>, AppError> {
     let customer = caller.owner(&state.pool, Object::Key, args.id).await?;
-    let mut tx = state.pool.begin().await?;
-    model::revoke(&mut tx, customer, &caller.actor(), KeyId(args.id), Some(caller.address))
-        .await?
-        .map_err(refused)?;
-    tx.commit().await?;
-    forget_verified();
+    ops::revoke_key(&state.pool, &caller.who(customer), KeyId(args.id))
+        .await
+        .map_err(|err| err.into_app(Names::Seed))?;
     let key = model::key(&state.pool, customer, KeyId(args.id))
         .await?
         .ok_or(AppError::NotFound)?;
@@ -265,16 +244,14 @@ async fn create_key_acl(
     Args(args): Args<CreateKeyAclArgs>,
 ) -> Result<Reply<ApiKeyAcl>, AppError> {
     let customer = caller.owner(&state.pool, Object::Key, args.id).await?;
-    let key = KeyId(args.id);
-    changeable_key(&state, customer, key).await?;
-    let network = AclNetwork::parse(&args.address, &args.cidr.to_string())?;
-    let mut tx = state.pool.begin().await?;
-    let id = model::add_acl(&mut tx, customer, &caller.actor(), key, &network, Some(caller.address))
-        .await?
-        .map_err(acl_refused)?;
-    tx.commit().await?;
-    forget_verified();
-    acl_reply(&state, customer, id, network.cleared_note(&args.address)).await
+    let input = AclInput {
+        address: args.address,
+        cidr: args.cidr.to_string(),
+    };
+    let saved = ops::add_acl(&state.pool, &caller.who(customer), KeyId(args.id), input)
+        .await
+        .map_err(|err| err.into_app(Names::Seed))?;
+    Ok(Reply::new(saved.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -300,37 +277,16 @@ async fn update_key_acl(
     Args(args): Args<UpdateKeyAclArgs>,
 ) -> Result<Reply<ApiKeyAcl>, AppError> {
     let customer = caller.owner(&state.pool, Object::KeyAcl, args.id).await?;
-    let shown = model::acl(&state.pool, customer, AclId(args.id))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    changeable_key(&state, customer, shown.key_id).await?;
-    // A part left out keeps the value stored when this call holds the key's lock, so two
-    // partial updates at once apply in turn: neither undoes the other.
-    let mut tx = state.pool.begin().await?;
-    let current = model::lock_acl(&mut tx, customer, shown.id).await?.map_err(refused)?;
-    let cidr = args.cidr.map(|c| c.to_string());
-    let network = AclNetwork::change(current.network, args.address.as_deref(), cidr.as_deref())?;
-    let note = args.address.as_deref().and_then(|typed| network.cleared_note(typed));
-    if network.network != current.network {
-        model::update_acl(
-            &mut tx,
-            customer,
-            &caller.actor(),
-            &current,
-            &network,
-            Some(caller.address),
-        )
-        .await?
-        .map_err(acl_refused)?;
-        tx.commit().await?;
-        forget_verified();
-    }
-    // What this call stored, not what a later call may have stored since.
-    let stored = Acl {
-        network: network.network,
-        ..current
+    let change = AclChange {
+        address: args.address,
+        cidr: args.cidr.map(|c| c.to_string()),
+        version: None,
     };
-    Ok(Reply::new(ApiKeyAcl { note, ..stored.into() }))
+    // What this call stored, not what a later call may have stored since.
+    let saved = ops::update_acl(&state.pool, &caller.who(customer), AclId(args.id), change)
+        .await
+        .map_err(|err| err.into_app(Names::Seed))?;
+    Ok(Reply::new(saved.into()))
 }
 
 #[utoipa::path(post, path = "/deleteKeyACL", operation_id = "deleteKeyACL", tag = "API keys",
@@ -343,32 +299,17 @@ async fn delete_key_acl(
     Args(args): Args<IdArgs>,
 ) -> Result<Done, AppError> {
     let customer = caller.owner(&state.pool, Object::KeyAcl, args.id).await?;
-    let current = model::acl(&state.pool, customer, AclId(args.id))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let mut tx = state.pool.begin().await?;
-    model::delete_acl(&mut tx, customer, &caller.actor(), &current, Some(caller.address))
-        .await?
-        .map_err(refused)?;
-    tx.commit().await?;
-    forget_verified();
+    ops::delete_acl(&state.pool, &caller.who(customer), AclId(args.id))
+        .await
+        .map_err(|err| err.into_app(Names::Seed))?;
     Ok(Done::YES)
 }
 
-/// A refused ACL change: on the `address` argument, as on the page's form.
-fn acl_refused(refusal: Refused) -> AppError {
-    match acl_field_error(&refusal) {
-        Some(message) => invalid("address", message),
-        None => refused(refusal),
+impl From<AclSaved> for ApiKeyAcl {
+    fn from(saved: AclSaved) -> Self {
+        Self {
+            note: saved.note(),
+            ..saved.acl.into()
+        }
     }
-}
-
-async fn acl_reply(
-    state: &AppState,
-    customer: crate::identity::CustomerId,
-    id: AclId,
-    note: Option<String>,
-) -> Result<Reply<ApiKeyAcl>, AppError> {
-    let acl = model::acl(&state.pool, customer, id).await?.ok_or(AppError::NotFound)?;
-    Ok(Reply::new(ApiKeyAcl { note, ..acl.into() }))
 }

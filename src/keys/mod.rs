@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod model;
+pub mod ops;
 
 use std::net::IpAddr;
 
@@ -21,14 +22,16 @@ use axum_htmx::HxRequest;
 use serde::Deserialize;
 
 use crate::identity::CustomerId;
-use crate::identity::network::{self, AclNetwork, Verdict};
+use crate::identity::network::{self, Verdict};
 use crate::identity::{KeyId, KeyType};
+use crate::page;
+use crate::settings::Current;
 use crate::settings::model::Preferences;
 use crate::state::AppState;
-use crate::validation::FieldErrors;
+use crate::validation::{FieldErrors, Names};
 use crate::web::{AppError, ClientIp, Form, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render};
-use crate::{page, settings};
-use model::{Acl, AclId, Key, KeyName, Refused};
+use model::{Acl, AclId, Key};
+use ops::{AclChange, KeyError, NewKeyInput};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -142,14 +145,14 @@ impl KeysPage {
     async fn load(
         state: &AppState,
         me: &SignedIn,
+        settings: &Current,
         filter: &TypeFilter,
         paging: &PageQuery,
         form: FormState,
     ) -> Result<Self, AppError> {
-        let values = settings::model::load(&state.pool, me.id()).await?;
-        let prefs = Preferences::from_values(&values);
+        let prefs = settings.preferences();
         let kind = filter.kind.as_deref().and_then(KeyType::parse);
-        let pager = Pager::new(paging, values.number("items_per_page"));
+        let pager = Pager::new(paging, settings.per_page());
         let (keys, total) = model::list(&state.pool, me.id(), kind, pager.limit(), pager.offset()).await?;
         Ok(Self {
             layout: Layout::new(me, "keys", "API keys").await?,
@@ -184,10 +187,11 @@ async fn index(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     me: SignedIn,
+    settings: Current,
     Query(filter): Query<TypeFilter>,
     Query(paging): Query<PageQuery>,
 ) -> Result<Response, AppError> {
-    let page = KeysPage::load(&state, &me, &filter, &paging, FormState::default()).await?;
+    let page = KeysPage::load(&state, &me, &settings, &filter, &paging, FormState::default()).await?;
     render(htmx, StatusCode::OK, &page, None)
 }
 
@@ -217,73 +221,39 @@ async fn create(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
+    settings: Current,
     Form(input): Form<CreateInput>,
 ) -> Result<Response, AppError> {
-    let mut errors = FieldErrors::default();
-    let name = errors.check("name", input.name.parse::<KeyName>());
-    let kind = match KeyType::parse(&input.kind) {
-        // Internal keys act for any customer and are the platform's: they are made in the
-        // staff console under the staff member's own name, never on a customer's page, and
-        // impersonation grants no such power (DESIGN §5).
-        Some(KeyType::Internal) => {
-            return Err(AppError::Forbidden(
-                "internal keys are made only in the staff console, under the staff member's own name",
-            ));
-        }
-        Some(kind) => Some(kind),
-        None => {
-            errors.add("type", "Choose standard or read-only.");
-            None
-        }
+    let new = NewKeyInput {
+        name: input.name.clone(),
+        kind: KeyType::parse(&input.kind),
+        once: Some(input.form_token.clone()),
     };
-    let token = Some(input.form_token.trim()).filter(|t| !t.is_empty() && t.len() <= 64);
-    let failed = |errors: FieldErrors| FormState::failed(&[("name", &input.name), ("type", &input.kind)], errors);
-    let (Some(name), Some(kind)) = (name, kind) else {
-        let page = KeysPage::load(
-            &state,
-            &me,
-            &TypeFilter::default(),
-            &PageQuery::default(),
-            failed(errors),
-        )
-        .await?;
-        return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
-    };
-    let mut tx = state.pool.begin().await?;
-    let created = match model::create(&mut tx, me.id(), &me.actor(), &name, kind, token, Some(ip)).await? {
+    let created = match ops::create_key(&state.pool, &me.who(ip), new).await {
         Ok(created) => created,
-        Err(Refused::Repeated) => {
-            return Err(AppError::Conflict(
-                "This form was already sent and its key created; the secret was shown then and cannot be shown \
-                 again. If you did not keep it, revoke that key and create another."
-                    .into(),
-            ));
-        }
-        Err(_) => {
-            errors.add(
-                "name",
-                format!(
-                    "You have {} active keys, the most allowed. Revoke one you no longer use first.",
-                    model::MAX_ACTIVE_KEYS
-                ),
+        Err(KeyError::Invalid(invalid)) => {
+            let form = FormState::failed(
+                &[("name", &input.name), ("type", &input.kind)],
+                invalid.errors(Names::Form),
             );
             let page = KeysPage::load(
                 &state,
                 &me,
+                &settings,
                 &TypeFilter::default(),
                 &PageQuery::default(),
-                failed(errors),
+                form,
             )
             .await?;
             return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
         }
+        Err(err) => return Err(err.into_app(Names::Form)),
     };
-    tx.commit().await?;
     let page = CreatedPage {
         layout: Layout::new(&me, "keys", "New API key").await?,
         id: created.id,
-        name: name.as_str().to_owned(),
-        kind: kind.as_str(),
+        name: created.name.as_str().to_owned(),
+        kind: created.kind.as_str(),
         secret: created.secret.expose().to_owned(),
     };
     let mut response = render(htmx, StatusCode::CREATED, &page, Some("API key created."))?;
@@ -340,10 +310,11 @@ async fn show(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     me: SignedIn,
+    settings: Current,
     PathId(id): PathId<KeyId>,
     Query(query): Query<CheckQuery>,
 ) -> Result<Response, AppError> {
-    let key = load_key(&state, &me, id).await?;
+    let key = load_key(&state, &me, &settings, id).await?;
     let (check, result, status) = match query.address.as_deref() {
         None => (FormState::default(), None, StatusCode::OK),
         Some(address) => match check(&key.key, address) {
@@ -368,10 +339,9 @@ async fn show(
     render(htmx, status, &page, None)
 }
 
-async fn load_key(state: &AppState, me: &SignedIn, id: KeyId) -> Result<KeyView, AppError> {
+async fn load_key(state: &AppState, me: &SignedIn, settings: &Current, id: KeyId) -> Result<KeyView, AppError> {
     let key = model::key(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
-    let prefs = Preferences::from_values(&settings::model::load(&state.pool, me.id()).await?);
-    Ok(KeyView::new(key, &prefs, &me.csrf))
+    Ok(KeyView::new(key, &settings.preferences(), &me.csrf))
 }
 
 /// The answer to a change of one key: for htmx its block (with a toast, or at 422 with the
@@ -379,6 +349,7 @@ async fn load_key(state: &AppState, me: &SignedIn, id: KeyId) -> Result<KeyView,
 async fn respond(
     state: &AppState,
     me: &SignedIn,
+    settings: &Current,
     htmx: bool,
     key: KeyId,
     outcome: Result<String, Failed>,
@@ -389,7 +360,7 @@ async fn respond(
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     let block = async |failed: Option<Failed>| {
-        let view = load_key(state, me, key).await?;
+        let view = load_key(state, me, settings, key).await?;
         Ok(KeyBlock {
             view: match failed {
                 Some(failed) => view.failed(failed),
@@ -398,7 +369,7 @@ async fn respond(
         })
     };
     let page = async |failed: Failed| {
-        let view = load_key(state, me, key).await?.failed(failed);
+        let view = load_key(state, me, settings, key).await?.failed(failed);
         Ok(KeyPage {
             layout: Layout::new(me, "keys", view.key.name.clone()).await?,
             view,
@@ -409,52 +380,23 @@ async fn respond(
     crate::web::respond(me, htmx, &back, status, outcome, block, page).await
 }
 
-/// Checks, before the form is read, that the key is the customer's (else 404, whatever
-/// the form says) and not revoked (else 409: its forms are gone, so field errors could not
-/// be shown).
-async fn changeable_key(state: &AppState, customer: CustomerId, id: KeyId) -> Result<(), AppError> {
-    let key = model::key(&state.pool, customer, id).await?.ok_or(AppError::NotFound)?;
-    if key.revoked() {
-        return Err(refused(Refused::Revoked));
-    }
-    Ok(())
-}
-
-/// A refusal that is not about one field.
-fn refused(refusal: Refused) -> AppError {
-    match refusal {
-        Refused::NotFound => AppError::NotFound,
-        Refused::Revoked => AppError::Conflict("This key is revoked: it cannot be used or changed.".into()),
-        other => AppError::Internal(anyhow::anyhow!("unexpected refusal {other:?}")),
-    }
-}
-
 async fn revoke(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
+    settings: Current,
     PathId(key): PathId<KeyId>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    model::revoke(&mut tx, me.id(), &me.actor(), key, Some(ip))
-        .await?
-        .map_err(refused)?;
-    tx.commit().await?;
-    // After the commit: cleared before, a call in between would keep the key as it was.
-    crate::identity::key::forget_verified();
-    respond(
-        &state,
-        &me,
-        htmx,
-        key,
-        Ok("Key revoked. It can no longer be used.".into()),
-    )
-    .await
+    ops::revoke_key(&state.pool, &me.who(ip), key)
+        .await
+        .map_err(|err| err.into_app(Names::Form))?;
+    let message = "Key revoked. It can no longer be used.".to_owned();
+    respond(&state, &me, &settings, htmx, key, Ok(message)).await
 }
 
 #[derive(Deserialize)]
-struct AclInput {
+struct AclForm {
     #[serde(default)]
     address: Option<String>,
     #[serde(default)]
@@ -464,63 +406,30 @@ struct AclInput {
     version: Option<String>,
 }
 
-/// Where a refused ACL change is told: on its form's `address` field.
-fn acl_field_error(refusal: &Refused) -> Option<String> {
-    match refusal {
-        Refused::Duplicate => Some("This key already has that network.".into()),
-        Refused::TooManyAcls => Some(format!(
-            "This key has {} ACLs, the most allowed. Delete one, or widen a network to cover more.",
-            model::MAX_ACLS
-        )),
-        _ => None,
-    }
-}
-
-fn saved_message(verb: &str, acl: &AclNetwork, typed: &str) -> String {
-    if acl.cleared {
-        format!(
-            "ACL {verb}: stored as {} (the host bits of {} were cleared).",
-            acl.network,
-            typed.trim()
-        )
-    } else {
-        format!("ACL {verb}: {}.", acl.network)
-    }
-}
-
 async fn add_acl(
     State(state): State<AppState>,
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
+    settings: Current,
     PathId(key): PathId<KeyId>,
-    Form(input): Form<AclInput>,
+    Form(input): Form<AclForm>,
 ) -> Result<Response, AppError> {
     let address = input.address.unwrap_or_default();
     let cidr = input.cidr.unwrap_or_default();
-    let fail = |errors| Failed::Add(FormState::failed(&[("address", &address), ("cidr", &cidr)], errors));
-    changeable_key(&state, me.id(), key).await?;
-    let acl = match AclNetwork::parse(&address, &cidr) {
-        Ok(acl) => acl,
-        Err(errors) => return respond(&state, &me, htmx, key, Err(fail(errors))).await,
+    let typed = ops::AclInput {
+        address: address.clone(),
+        cidr: cidr.clone(),
     };
-    let mut tx = state.pool.begin().await?;
-    match model::add_acl(&mut tx, me.id(), &me.actor(), key, &acl, Some(ip)).await? {
-        Ok(_) => {
-            tx.commit().await?;
-            crate::identity::key::forget_verified();
-            respond(&state, &me, htmx, key, Ok(saved_message("added", &acl, &address))).await
-        }
-        Err(refusal) => {
-            drop(tx);
-            let Some(message) = acl_field_error(&refusal) else {
-                return Err(refused(refusal));
-            };
-            let mut errors = FieldErrors::default();
-            errors.add("address", message);
-            respond(&state, &me, htmx, key, Err(fail(errors))).await
-        }
-    }
+    let outcome = match ops::add_acl(&state.pool, &me.who(ip), key, typed).await {
+        Ok(saved) => Ok(saved.message("added")),
+        Err(KeyError::Invalid(invalid)) => Err(Failed::Add(FormState::failed(
+            &[("address", &address), ("cidr", &cidr)],
+            invalid.errors(Names::Form),
+        ))),
+        Err(err) => return Err(err.into_app(Names::Form)),
+    };
+    respond(&state, &me, &settings, htmx, key, outcome).await
 }
 
 async fn update_acl(
@@ -528,90 +437,36 @@ async fn update_acl(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
+    settings: Current,
     PathId(id): PathId<AclId>,
-    Form(input): Form<AclInput>,
+    Form(input): Form<AclForm>,
 ) -> Result<Response, AppError> {
-    let shown = model::acl(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
-    changeable_key(&state, me.id(), shown.key_id).await?;
-    // The ACL is read under its key's lock: what the version and a part left out are
-    // checked against is what is stored until this change commits.
-    let mut tx = state.pool.begin().await?;
-    let current = model::lock_acl(&mut tx, me.id(), id).await?.map_err(refused)?;
-    let address = input.address.clone().unwrap_or_else(|| current.address());
-    let cidr = input.cidr.clone().unwrap_or_else(|| current.cidr().to_string());
-    let acl_id = current.id;
-    let form = |errors| FormState::failed(&[("address", &address), ("cidr", &cidr)], errors);
-    // Changed since this form was shown (another tab or device): say what it holds now,
-    // keep what was typed, save nothing.
-    if let Some(version) = input.version.as_deref()
-        && version.trim().parse::<sqlx::types::ipnetwork::IpNetwork>().ok() != Some(current.network)
-    {
-        drop(tx);
-        let mut errors = FieldErrors::default();
-        errors.add("address", changed_meanwhile(&current));
-        return respond(
-            &state,
-            &me,
-            htmx,
-            current.key_id,
-            Err(Failed::Stale(acl_id, form(errors))),
-        )
-        .await;
-    }
-    // A part left out keeps its current value (updateKeyACL's arguments are optional),
-    // except a mask when the address changes family.
-    let acl = match AclNetwork::change(current.network, input.address.as_deref(), input.cidr.as_deref()) {
-        Ok(acl) => acl,
-        Err(errors) => {
-            drop(tx);
-            return respond(
-                &state,
-                &me,
-                htmx,
-                current.key_id,
-                Err(Failed::Edit(acl_id, form(errors))),
-            )
-            .await;
-        }
+    let change = AclChange {
+        address: input.address.clone(),
+        cidr: input.cidr.clone(),
+        version: input.version.clone(),
     };
-    if acl.network == current.network {
-        drop(tx);
-        let message = format!("Nothing changed: the ACL is {}.", acl.network);
-        return respond(&state, &me, htmx, current.key_id, Ok(message)).await;
-    }
-    match model::update_acl(&mut tx, me.id(), &me.actor(), &current, &acl, Some(ip)).await? {
-        Ok(()) => {
-            tx.commit().await?;
-            crate::identity::key::forget_verified();
-            let message = saved_message("saved", &acl, &address);
-            respond(&state, &me, htmx, current.key_id, Ok(message)).await
-        }
-        Err(refusal) => {
-            drop(tx);
-            let Some(message) = acl_field_error(&refusal) else {
-                return Err(refused(refusal));
-            };
+    // The form again with what was typed, a part left out showing the ACL's.
+    let form = |current: &Acl, errors: FieldErrors| {
+        let address = input.address.clone().unwrap_or_else(|| current.address());
+        let cidr = input.cidr.clone().unwrap_or_else(|| current.cidr().to_string());
+        FormState::failed(&[("address", &address), ("cidr", &cidr)], errors)
+    };
+    let (key, outcome) = match ops::update_acl(&state.pool, &me.who(ip), id, change).await {
+        Ok(saved) => (saved.acl.key_id, Ok(saved.message("saved"))),
+        Err(KeyError::Stale { current }) => {
             let mut errors = FieldErrors::default();
-            errors.add("address", message);
-            respond(
-                &state,
-                &me,
-                htmx,
-                current.key_id,
-                Err(Failed::Edit(acl_id, form(errors))),
-            )
-            .await
+            errors.add("address", ops::changed_meanwhile(&current));
+            (current.key_id, Err(Failed::Stale(id, form(&current, errors))))
         }
-    }
-}
-
-/// What a stale edit form is told: what the ACL holds now.
-fn changed_meanwhile(current: &Acl) -> String {
-    format!(
-        "This ACL was changed in another tab or device since you opened it: it is now {}. \
-         Nothing was saved; save again to replace it with what you typed.",
-        current.network
-    )
+        Err(KeyError::Invalid(invalid)) => {
+            let current = model::acl(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
+            let failed = Failed::Edit(id, form(&current, invalid.errors(Names::Form)));
+            (current.key_id, Err(failed))
+        }
+        Err(err) => return Err(err.into_app(Names::Form)),
+    };
+    respond(&state, &me, &settings, htmx, key, outcome).await
 }
 
 async fn delete_acl(
@@ -619,15 +474,12 @@ async fn delete_acl(
     HxRequest(htmx): HxRequest,
     ClientIp(ip): ClientIp,
     me: SignedIn,
+    settings: Current,
     PathId(id): PathId<AclId>,
 ) -> Result<Response, AppError> {
-    let current = model::acl(&state.pool, me.id(), id).await?.ok_or(AppError::NotFound)?;
-    let mut tx = state.pool.begin().await?;
-    model::delete_acl(&mut tx, me.id(), &me.actor(), &current, Some(ip))
-        .await?
-        .map_err(refused)?;
-    tx.commit().await?;
-    crate::identity::key::forget_verified();
-    let message = format!("ACL {} deleted.", current.network);
-    respond(&state, &me, htmx, current.key_id, Ok(message)).await
+    let deleted = ops::delete_acl(&state.pool, &me.who(ip), id)
+        .await
+        .map_err(|err| err.into_app(Names::Form))?;
+    let message = format!("ACL {} deleted.", deleted.network);
+    respond(&state, &me, &settings, htmx, deleted.key_id, Ok(message)).await
 }

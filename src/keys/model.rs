@@ -1,7 +1,7 @@
-//! API keys and their ACLs: creating, listing, revoking, the ACL changes with their limits,
-//! and `verify`, the check every API request goes through. Every query of a customer's key
-//! or ACL filters by its customer; internal keys belong to the platform (no customer) and
-//! have their own functions, used only by the staff console and `berth create-key`.
+//! API keys and their ACLs: the domain types and the queries (the decisions are in
+//! `ops`). Every query of a customer's key or ACL filters by its customer; internal keys
+//! belong to the platform (no customer) and have their own queries, used only by the staff
+//! console and `berth create-key`.
 
 use std::net::IpAddr;
 
@@ -10,10 +10,7 @@ use sqlx::types::ipnetwork::IpNetwork;
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
-use crate::audit::record_parts;
 use crate::identity::CustomerId;
-use crate::identity::network::AclNetwork;
-use crate::identity::secret::Secret;
 use crate::identity::{KeyId, KeyType};
 
 /// At most this many keys that are not revoked, per customer.
@@ -40,7 +37,7 @@ impl KeyName {
     }
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Acl {
     pub id: AclId,
     pub key_id: KeyId,
@@ -62,12 +59,11 @@ impl Acl {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Key {
     pub id: KeyId,
     pub name: String,
-    #[sqlx(rename = "type")]
-    pub kind: String,
+    pub kind: KeyType,
     pub prefix: String,
     pub created_at: OffsetDateTime,
     pub last_used_at: Option<OffsetDateTime>,
@@ -75,7 +71,6 @@ pub struct Key {
     pub revoked_at: Option<OffsetDateTime>,
     /// Internal keys only: who made it ("staff sam", "operator root").
     pub created_by: Option<String>,
-    #[sqlx(skip)]
     pub acls: Vec<Acl>,
 }
 
@@ -89,22 +84,64 @@ impl Key {
     }
 }
 
-const KEY_COLUMNS: &str = "k.id, k.name, k.type, k.prefix, k.created_at, k.last_used_at, k.last_used_address, \
-                           k.revoked_at, k.created_by";
+/// A key's row, before its ACLs are added.
+struct KeyRow {
+    id: KeyId,
+    name: String,
+    kind: KeyType,
+    prefix: String,
+    created_at: OffsetDateTime,
+    last_used_at: Option<OffsetDateTime>,
+    last_used_address: Option<IpAddr>,
+    revoked_at: Option<OffsetDateTime>,
+    created_by: Option<String>,
+}
+
+impl From<KeyRow> for Key {
+    fn from(row: KeyRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            kind: row.kind,
+            prefix: row.prefix,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            last_used_address: row.last_used_address,
+            revoked_at: row.revoked_at,
+            created_by: row.created_by,
+            acls: Vec::new(),
+        }
+    }
+}
 
 /// Fills in each key's ACLs, oldest first: keys of `owner`, or with `None` the platform's.
-async fn with_acls(db: impl PgExecutor<'_>, owner: Option<CustomerId>, mut keys: Vec<Key>) -> sqlx::Result<Vec<Key>> {
+async fn with_acls(db: impl PgExecutor<'_>, owner: Option<CustomerId>, rows: Vec<KeyRow>) -> sqlx::Result<Vec<Key>> {
+    let mut keys: Vec<Key> = rows.into_iter().map(Key::from).collect();
     let ids: Vec<i64> = keys.iter().map(|k| k.id.0).collect();
     // Two statements rather than `is not distinct from`, which no index serves.
-    let sql = match owner {
-        Some(_) => {
-            "select id, key_id, network from api_key_acls where customer_id = $1 and key_id = any($2) order by id"
+    let acls = match owner {
+        Some(owner) => {
+            sqlx::query_as!(
+                Acl,
+                r#"select id as "id: AclId", key_id as "key_id: KeyId", network from api_key_acls
+                   where customer_id = $1 and key_id = any($2) order by id"#,
+                owner as CustomerId,
+                &ids,
+            )
+            .fetch_all(db)
+            .await?
         }
         None => {
-            "select id, key_id, network from api_key_acls where customer_id is null and $1::bigint is null and key_id = any($2) order by id"
+            sqlx::query_as!(
+                Acl,
+                r#"select id as "id: AclId", key_id as "key_id: KeyId", network from api_key_acls
+                   where customer_id is null and key_id = any($1) order by id"#,
+                &ids,
+            )
+            .fetch_all(db)
+            .await?
         }
     };
-    let acls: Vec<Acl> = sqlx::query_as(sql).bind(owner).bind(&ids).fetch_all(db).await?;
     for acl in acls {
         if let Some(key) = keys.iter_mut().find(|k| k.id == acl.key_id) {
             key.acls.push(acl);
@@ -122,51 +159,58 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<Key>, i64)> {
-    let kind = kind.map(KeyType::as_str);
-    let keys: Vec<Key> = sqlx::query_as(&format!(
-        "select {KEY_COLUMNS} from api_keys k where customer_id = $1 and ($2::text is null or type = $2)
-         order by id desc limit $3 offset $4"
-    ))
-    .bind(customer)
-    .bind(kind)
-    .bind(limit)
-    .bind(offset)
+    let rows = sqlx::query_as!(
+        KeyRow,
+        r#"select id as "id: KeyId", name, type as "kind: KeyType", prefix, created_at, last_used_at,
+                  last_used_address as "last_used_address: IpAddr", revoked_at, created_by
+           from api_keys where customer_id = $1 and ($2::text is null or type = $2)
+           order by id desc limit $3 offset $4"#,
+        customer as CustomerId,
+        kind as Option<KeyType>,
+        limit,
+        offset,
+    )
     .fetch_all(db)
     .await?;
-    let total =
-        sqlx::query_scalar("select count(*) from api_keys where customer_id = $1 and ($2::text is null or type = $2)")
-            .bind(customer)
-            .bind(kind)
-            .fetch_one(db)
-            .await?;
-    Ok((with_acls(db, Some(customer), keys).await?, total))
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from api_keys where customer_id = $1 and ($2::text is null or type = $2)"#,
+        customer as CustomerId,
+        kind as Option<KeyType>,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((with_acls(db, Some(customer), rows).await?, total))
 }
 
 /// Every key of the customer's (of `kind`, when given), newest first, with their ACLs
 /// (getKeys), in one statement.
 pub async fn all(db: &sqlx::PgPool, customer: CustomerId, kind: Option<KeyType>) -> sqlx::Result<Vec<Key>> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        key: Key,
-        acl: Option<AclId>,
-        network: Option<IpNetwork>,
-    }
-    let sql = format!(
-        "select {KEY_COLUMNS}, a.id as acl, a.network
-         from api_keys k left join api_key_acls a on a.customer_id = k.customer_id and a.key_id = k.id
-         where k.customer_id = $1{}
-         order by k.id desc, a.id",
-        if kind.is_some() { " and k.type = $2" } else { "" }
-    );
-    let mut query = sqlx::query_as::<_, Row>(&sql).bind(customer);
-    if let Some(kind) = kind {
-        query = query.bind(kind.as_str());
-    }
+    let rows = sqlx::query!(
+        r#"select k.id as "id: KeyId", k.name, k.type as "kind: KeyType", k.prefix, k.created_at, k.last_used_at,
+                  k.last_used_address as "last_used_address: IpAddr", k.revoked_at, k.created_by,
+                  a.id as "acl?: AclId", a.network as "network?"
+           from api_keys k left join api_key_acls a on a.customer_id = k.customer_id and a.key_id = k.id
+           where k.customer_id = $1 and ($2::text is null or k.type = $2)
+           order by k.id desc, a.id"#,
+        customer as CustomerId,
+        kind as Option<KeyType>,
+    )
+    .fetch_all(db)
+    .await?;
     let mut keys: Vec<Key> = Vec::new();
-    for row in query.fetch_all(db).await? {
-        if keys.last().is_none_or(|k| k.id != row.key.id) {
-            keys.push(row.key);
+    for row in rows {
+        if keys.last().is_none_or(|k| k.id != row.id) {
+            keys.push(Key::from(KeyRow {
+                id: row.id,
+                name: row.name,
+                kind: row.kind,
+                prefix: row.prefix,
+                created_at: row.created_at,
+                last_used_at: row.last_used_at,
+                last_used_address: row.last_used_address,
+                revoked_at: row.revoked_at,
+                created_by: row.created_by,
+            }));
         }
         if let (Some(id), Some(network)) = (row.acl, row.network) {
             let key = keys.last_mut().expect("pushed above");
@@ -182,122 +226,225 @@ pub async fn all(db: &sqlx::PgPool, customer: CustomerId, kind: Option<KeyType>)
 
 /// One key of the customer's, with its ACLs.
 pub async fn key(db: &sqlx::PgPool, customer: CustomerId, id: KeyId) -> sqlx::Result<Option<Key>> {
-    let key: Option<Key> = sqlx::query_as(&format!(
-        "select {KEY_COLUMNS} from api_keys k where customer_id = $1 and id = $2"
-    ))
-    .bind(customer)
-    .bind(id)
+    let row = sqlx::query_as!(
+        KeyRow,
+        r#"select id as "id: KeyId", name, type as "kind: KeyType", prefix, created_at, last_used_at,
+                  last_used_address as "last_used_address: IpAddr", revoked_at, created_by
+           from api_keys where customer_id = $1 and id = $2"#,
+        customer as CustomerId,
+        id as KeyId,
+    )
     .fetch_optional(db)
     .await?;
-    match key {
-        Some(key) => Ok(with_acls(db, Some(customer), vec![key]).await?.pop()),
+    match row {
+        Some(row) => Ok(with_acls(db, Some(customer), vec![row]).await?.pop()),
         None => Ok(None),
     }
 }
 
-/// Why a change to keys or ACLs was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refused {
-    /// No such key or ACL of this customer's.
-    NotFound,
-    Revoked,
-    TooManyKeys,
-    TooManyAcls,
-    /// The key already has this network.
-    Duplicate,
-    /// The create form was submitted before: its key exists and its secret was shown.
-    Repeated,
-    /// An internal key was asked for a customer: internal keys are the platform's.
-    Internal,
+/// Every internal key, newest first (the staff console's list), with their ACLs.
+pub async fn internal_keys(db: &sqlx::PgPool) -> sqlx::Result<Vec<Key>> {
+    let rows = sqlx::query_as!(
+        KeyRow,
+        r#"select id as "id: KeyId", name, type as "kind: KeyType", prefix, created_at, last_used_at,
+                  last_used_address as "last_used_address: IpAddr", revoked_at, created_by
+           from api_keys where customer_id is null order by id desc"#,
+    )
+    .fetch_all(db)
+    .await?;
+    with_acls(db, None, rows).await
 }
 
-/// A key just created, with the secret that is shown this once.
-#[derive(Debug)]
-pub struct Created {
-    pub id: KeyId,
+/// Locks the customer's row: one key creation at a time per customer, so the limit holds
+/// under parallel requests.
+pub async fn lock_customer(tx: &mut PgConnection, customer: CustomerId) -> sqlx::Result<()> {
+    sqlx::query!(
+        "select 1 as locked from customers where id = $1 for update",
+        customer as CustomerId
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// How many keys of the customer's are not revoked.
+pub async fn active_keys(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from api_keys where customer_id = $1 and revoked_at is null"#,
+        customer as CustomerId,
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Whether a key of the customer's was made by the create form holding `token`.
+pub async fn form_token_used(db: impl PgExecutor<'_>, customer: CustomerId, token: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists(select 1 from api_keys where customer_id = $1 and form_token = $2) as "used!""#,
+        customer as CustomerId,
+        token,
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// A key's row as it is written: who owns it, its name, type and secret.
+pub struct NewKey<'a> {
+    pub customer: Option<CustomerId>,
+    pub name: &'a KeyName,
+    pub kind: KeyType,
+    pub prefix: &'a str,
+    pub secret_hash: &'a [u8],
+    pub form_token: Option<&'a str>,
+    /// Internal keys: who made it, and the staff member when staff did.
+    pub created_by: Option<String>,
+    pub created_by_staff: Option<i64>,
+}
+
+pub async fn insert_key(db: impl PgExecutor<'_>, key: NewKey<'_>) -> sqlx::Result<KeyId> {
+    sqlx::query_scalar!(
+        r#"insert into api_keys (customer_id, name, type, prefix, secret_hash, form_token, created_by, created_by_staff)
+           values ($1, $2, $3, $4, $5, $6, $7, $8) returning id as "id: KeyId""#,
+        key.customer as Option<CustomerId>,
+        key.name.as_str(),
+        key.kind as KeyType,
+        key.prefix,
+        key.secret_hash,
+        key.form_token,
+        key.created_by,
+        key.created_by_staff,
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// A key locked for a change: its name, its prefix, and whether it is revoked.
+pub struct Locked {
+    pub name: String,
     pub prefix: String,
-    pub secret: Secret,
+    pub revoked: bool,
 }
 
-/// Creates a key; `form_token` makes a repeated submission of one form create nothing.
-pub async fn create(
-    tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
-    name: &KeyName,
-    kind: KeyType,
-    form_token: Option<&str>,
-    address: Option<IpAddr>,
-) -> sqlx::Result<Result<Created, Refused>> {
-    if kind == KeyType::Internal {
-        return Ok(Err(Refused::Internal));
-    }
-    // One creation at a time per customer, so the limit holds under parallel requests.
-    sqlx::query("select 1 from customers where id = $1 for update")
-        .bind(customer)
+/// Locks a key: one of `owner`'s, or with `None` one of the platform's (internal).
+pub async fn lock_key(tx: &mut PgConnection, owner: Option<CustomerId>, id: KeyId) -> sqlx::Result<Option<Locked>> {
+    sqlx::query_as!(
+        Locked,
+        r#"select name, prefix, revoked_at is not null as "revoked!" from api_keys
+           where customer_id is not distinct from $1 and id = $2 for update"#,
+        owner as Option<CustomerId>,
+        id as KeyId,
+    )
+    .fetch_optional(&mut *tx)
+    .await
+}
+
+pub async fn mark_revoked(tx: &mut PgConnection, id: KeyId) -> sqlx::Result<()> {
+    sqlx::query!("update api_keys set revoked_at = now() where id = $1", id as KeyId)
         .execute(&mut *tx)
         .await?;
-    let active: i64 = sqlx::query_scalar("select count(*) from api_keys where customer_id = $1 and revoked_at is null")
-        .bind(customer)
-        .fetch_one(&mut *tx)
-        .await?;
-    if form_token.is_some() {
-        let repeated: bool =
-            sqlx::query_scalar("select exists(select 1 from api_keys where customer_id = $1 and form_token = $2)")
-                .bind(customer)
-                .bind(form_token)
-                .fetch_one(&mut *tx)
-                .await?;
-        if repeated {
-            return Ok(Err(Refused::Repeated));
-        }
-    }
-    if active >= MAX_ACTIVE_KEYS {
-        return Ok(Err(Refused::TooManyKeys));
-    }
-    let secret = Secret::generate();
-    let prefix = secret.prefix();
-    let id = sqlx::query_scalar(
-        "insert into api_keys (customer_id, name, type, prefix, secret_hash, form_token)
-         values ($1, $2, $3, $4, $5, $6) returning id",
-    )
-    .bind(customer)
-    .bind(name.as_str())
-    .bind(kind.as_str())
-    .bind(&prefix)
-    .bind(secret.hash().as_slice())
-    .bind(form_token)
-    .fetch_one(&mut *tx)
-    .await?;
-    let detail = format!("{} ({prefix}, {})", name.as_str(), kind.as_str());
-    record_parts(&mut *tx, customer, actor, "api_key_created", &detail, address).await?;
-    Ok(Ok(Created { id, prefix, secret }))
+    Ok(())
 }
 
-/// Revokes a key of the customer's. A revoked key stays, marked, for the record. The caller
-/// clears the key cache ([`forget_verified`]) once the transaction has committed; like every
-/// change below.
-pub async fn revoke(
-    tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
-    id: KeyId,
-    address: Option<IpAddr>,
-) -> sqlx::Result<Result<(), Refused>> {
-    let (name, prefix) = match mark_revoked(tx, Some(customer), id).await? {
-        Ok(key) => key,
-        Err(refused) => return Ok(Err(refused)),
-    };
-    record_parts(
-        &mut *tx,
-        customer,
-        actor,
-        "api_key_revoked",
-        &format!("{name} ({prefix})"),
-        address,
+/// How many ACLs a key has.
+pub async fn acl_count(db: impl PgExecutor<'_>, key: KeyId) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from api_key_acls where key_id = $1"#,
+        key as KeyId
     )
-    .await?;
-    Ok(Ok(()))
+    .fetch_one(db)
+    .await
+}
+
+/// Whether the key already has `network` (other than the ACL `except`).
+pub async fn has_network(
+    db: impl PgExecutor<'_>,
+    key: KeyId,
+    network: IpNetwork,
+    except: Option<AclId>,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists(select 1 from api_key_acls where key_id = $1 and network = $2
+                         and ($3::bigint is null or id <> $3)) as "exists!""#,
+        key as KeyId,
+        network,
+        except as Option<AclId>,
+    )
+    .fetch_one(db)
+    .await
+}
+
+pub async fn insert_acl(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    key: KeyId,
+    network: IpNetwork,
+) -> sqlx::Result<AclId> {
+    sqlx::query_scalar!(
+        r#"insert into api_key_acls (customer_id, key_id, network) values ($1, $2, $3) returning id as "id: AclId""#,
+        customer as CustomerId,
+        key as KeyId,
+        network,
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// An ACL of the customer's, with its key.
+pub async fn acl(db: impl PgExecutor<'_>, customer: CustomerId, id: AclId) -> sqlx::Result<Option<Acl>> {
+    sqlx::query_as!(
+        Acl,
+        r#"select id as "id: AclId", key_id as "key_id: KeyId", network from api_key_acls
+           where customer_id = $1 and id = $2"#,
+        customer as CustomerId,
+        id as AclId,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// An ACL of the customer's, locked for a change.
+pub async fn acl_for_update(db: impl PgExecutor<'_>, customer: CustomerId, id: AclId) -> sqlx::Result<Option<Acl>> {
+    sqlx::query_as!(
+        Acl,
+        r#"select id as "id: AclId", key_id as "key_id: KeyId", network from api_key_acls
+           where customer_id = $1 and id = $2 for update"#,
+        customer as CustomerId,
+        id as AclId,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Sets an ACL's network; `false` when the customer has no such ACL.
+pub async fn set_acl_network(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    id: AclId,
+    network: IpNetwork,
+) -> sqlx::Result<bool> {
+    let updated = sqlx::query!(
+        "update api_key_acls set network = $3 where customer_id = $1 and id = $2",
+        customer as CustomerId,
+        id as AclId,
+        network,
+    )
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(updated > 0)
+}
+
+/// Deletes an ACL; `false` when the customer has no such ACL.
+pub async fn delete_acl(db: impl PgExecutor<'_>, customer: CustomerId, id: AclId) -> sqlx::Result<bool> {
+    let deleted = sqlx::query!(
+        "delete from api_key_acls where customer_id = $1 and id = $2",
+        customer as CustomerId,
+        id as AclId,
+    )
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(deleted > 0)
 }
 
 /// Who made an internal key: a staff member in the staff console, or an operator with
@@ -316,228 +463,12 @@ impl Maker {
             Self::Operator(name) => format!("operator {name}"),
         }
     }
-}
 
-/// Creates an internal key, the platform's: no customer lists, revokes or changes it.
-pub async fn create_internal(tx: &mut PgConnection, maker: &Maker, name: &KeyName) -> sqlx::Result<Created> {
-    let secret = Secret::generate();
-    let prefix = secret.prefix();
-    let staff = match maker {
-        Maker::Staff { id, .. } => Some(*id),
-        Maker::Operator(_) => None,
-    };
-    let id = sqlx::query_scalar(
-        "insert into api_keys (customer_id, name, type, prefix, secret_hash, created_by, created_by_staff)
-         values (null, $1, 'internal', $2, $3, $4, $5) returning id",
-    )
-    .bind(name.as_str())
-    .bind(&prefix)
-    .bind(secret.hash().as_slice())
-    .bind(maker.describe())
-    .bind(staff)
-    .fetch_one(&mut *tx)
-    .await?;
-    Ok(Created { id, prefix, secret })
-}
-
-/// Every internal key, newest first (the staff console's list), with their ACLs.
-pub async fn internal_keys(db: &sqlx::PgPool) -> sqlx::Result<Vec<Key>> {
-    let keys: Vec<Key> = sqlx::query_as(&format!(
-        "select {KEY_COLUMNS} from api_keys k where customer_id is null order by id desc"
-    ))
-    .fetch_all(db)
-    .await?;
-    with_acls(db, None, keys).await
-}
-
-/// Revokes an internal key (staff console); the key's name and prefix for the log.
-pub async fn revoke_internal(tx: &mut PgConnection, id: KeyId) -> sqlx::Result<Result<(String, String), Refused>> {
-    mark_revoked(tx, None, id).await
-}
-
-/// Marks a key revoked: one of `owner`'s, or with `None` one of the platform's (internal).
-/// Its name and prefix, or why not.
-async fn mark_revoked(
-    tx: &mut PgConnection,
-    owner: Option<CustomerId>,
-    id: KeyId,
-) -> sqlx::Result<Result<(String, String), Refused>> {
-    let Some((name, prefix, revoked)) = sqlx::query_as::<_, (String, String, bool)>(
-        "select name, prefix, revoked_at is not null from api_keys
-         where customer_id is not distinct from $1 and id = $2 for update",
-    )
-    .bind(owner)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    else {
-        return Ok(Err(Refused::NotFound));
-    };
-    if revoked {
-        return Ok(Err(Refused::Revoked));
+    /// The staff member who made it, if staff did.
+    pub fn staff(&self) -> Option<i64> {
+        match self {
+            Self::Staff { id, .. } => Some(*id),
+            Self::Operator(_) => None,
+        }
     }
-    sqlx::query("update api_keys set revoked_at = now() where id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    Ok(Ok((name, prefix)))
-}
-
-/// Locks a key of the customer's for an ACL change; refuses a revoked one.
-async fn lock_key(tx: &mut PgConnection, customer: CustomerId, id: KeyId) -> sqlx::Result<Result<String, Refused>> {
-    let row: Option<(String, bool)> = sqlx::query_as(
-        "select prefix, revoked_at is not null from api_keys where customer_id = $1 and id = $2 for update",
-    )
-    .bind(customer)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    Ok(match row {
-        None => Err(Refused::NotFound),
-        Some((_, true)) => Err(Refused::Revoked),
-        Some((prefix, false)) => Ok(prefix),
-    })
-}
-
-/// Whether the key already has `network` (other than the ACL `except`).
-async fn has_network(
-    tx: &mut PgConnection,
-    key: KeyId,
-    network: IpNetwork,
-    except: Option<AclId>,
-) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "select exists(select 1 from api_key_acls where key_id = $1 and network = $2
-                       and ($3::bigint is null or id <> $3))",
-    )
-    .bind(key)
-    .bind(network)
-    .bind(except)
-    .fetch_one(&mut *tx)
-    .await
-}
-
-pub async fn add_acl(
-    tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
-    key: KeyId,
-    acl: &AclNetwork,
-    address: Option<IpAddr>,
-) -> sqlx::Result<Result<AclId, Refused>> {
-    let prefix = match lock_key(tx, customer, key).await? {
-        Ok(prefix) => prefix,
-        Err(refused) => return Ok(Err(refused)),
-    };
-    let count: i64 = sqlx::query_scalar("select count(*) from api_key_acls where key_id = $1")
-        .bind(key)
-        .fetch_one(&mut *tx)
-        .await?;
-    if count >= MAX_ACLS {
-        return Ok(Err(Refused::TooManyAcls));
-    }
-    if has_network(tx, key, acl.network, None).await? {
-        return Ok(Err(Refused::Duplicate));
-    }
-    let id =
-        sqlx::query_scalar("insert into api_key_acls (customer_id, key_id, network) values ($1, $2, $3) returning id")
-            .bind(customer)
-            .bind(key)
-            .bind(acl.network)
-            .fetch_one(&mut *tx)
-            .await?;
-    let detail = format!("{} on {prefix}", acl.network);
-    record_parts(&mut *tx, customer, actor, "api_key_acl_added", &detail, address).await?;
-    Ok(Ok(id))
-}
-
-/// An ACL of the customer's, with its key.
-pub async fn acl(db: impl PgExecutor<'_>, customer: CustomerId, id: AclId) -> sqlx::Result<Option<Acl>> {
-    sqlx::query_as("select id, key_id, network from api_key_acls where customer_id = $1 and id = $2")
-        .bind(customer)
-        .bind(id)
-        .fetch_optional(db)
-        .await
-}
-
-/// Locks the key of an ACL of the customer's for a change and reads the ACL inside that lock.
-/// A change computed from what it holds (a partial updateKeyACL, the edit form's version
-/// check) then sees the last change committed, never one that is about to be overwritten.
-pub async fn lock_acl(tx: &mut PgConnection, customer: CustomerId, id: AclId) -> sqlx::Result<Result<Acl, Refused>> {
-    let key: Option<KeyId> = sqlx::query_scalar("select key_id from api_key_acls where customer_id = $1 and id = $2")
-        .bind(customer)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(key) = key else {
-        return Ok(Err(Refused::NotFound));
-    };
-    if let Err(refused) = lock_key(tx, customer, key).await? {
-        return Ok(Err(refused));
-    }
-    // Read again under the lock: this statement sees what a change before ours committed.
-    let acl =
-        sqlx::query_as("select id, key_id, network from api_key_acls where customer_id = $1 and id = $2 for update")
-            .bind(customer)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    Ok(acl.ok_or(Refused::NotFound))
-}
-
-/// Replaces an ACL's network (updateKeyACL). `new` is computed by the caller from the parts
-/// it was given and `current`, read by `lock_acl` in the same transaction.
-pub async fn update_acl(
-    tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
-    current: &Acl,
-    new: &AclNetwork,
-    address: Option<IpAddr>,
-) -> sqlx::Result<Result<(), Refused>> {
-    let prefix = match lock_key(tx, customer, current.key_id).await? {
-        Ok(prefix) => prefix,
-        Err(refused) => return Ok(Err(refused)),
-    };
-    if has_network(tx, current.key_id, new.network, Some(current.id)).await? {
-        return Ok(Err(Refused::Duplicate));
-    }
-    let updated = sqlx::query("update api_key_acls set network = $3 where customer_id = $1 and id = $2")
-        .bind(customer)
-        .bind(current.id)
-        .bind(new.network)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if updated == 0 {
-        return Ok(Err(Refused::NotFound));
-    }
-    let detail = format!("{} to {} on {prefix}", current.network, new.network);
-    record_parts(&mut *tx, customer, actor, "api_key_acl_changed", &detail, address).await?;
-    Ok(Ok(()))
-}
-
-pub async fn delete_acl(
-    tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
-    current: &Acl,
-    address: Option<IpAddr>,
-) -> sqlx::Result<Result<(), Refused>> {
-    let prefix = match lock_key(tx, customer, current.key_id).await? {
-        Ok(prefix) => prefix,
-        Err(refused) => return Ok(Err(refused)),
-    };
-    let deleted = sqlx::query("delete from api_key_acls where customer_id = $1 and id = $2")
-        .bind(customer)
-        .bind(current.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if deleted == 0 {
-        return Ok(Err(Refused::NotFound));
-    }
-    let detail = format!("{} on {prefix}", current.network);
-    record_parts(&mut *tx, customer, actor, "api_key_acl_deleted", &detail, address).await?;
-    Ok(Ok(()))
 }

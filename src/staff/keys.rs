@@ -13,7 +13,8 @@ use serde::Deserialize;
 
 use super::StaffSignedIn;
 use crate::identity::KeyId;
-use crate::keys::model::{self as keys, Key, KeyName, Maker, Refused};
+use crate::keys::model::{self as keys, Key, KeyName, Maker};
+use crate::keys::ops::{self, KeyError};
 use crate::page;
 use crate::settings::model::Preferences;
 use crate::state::AppState;
@@ -111,9 +112,7 @@ async fn create(
         id: me.staff.id,
         username: me.staff.username.clone(),
     };
-    let mut tx = state.pool.begin().await?;
-    let created = keys::create_internal(&mut tx, &maker, &name).await?;
-    tx.commit().await?;
+    let created = ops::create_internal(&state.pool, &maker, &name).await?;
     tracing::info!(staff = me.staff.username, key = created.prefix, %ip, "internal key created");
     let page = CreatedPage {
         layout: me.layout("Internal API key created").await?,
@@ -136,15 +135,13 @@ async fn revoke(
     PathId(id): PathId<KeyId>,
 ) -> Result<Response, AppError> {
     me.require_write()?;
-    let mut tx = state.pool.begin().await?;
-    let (name, prefix) = match keys::revoke_internal(&mut tx, id).await? {
+    // The key cache is cleared after the commit, by the operation.
+    let (name, prefix) = match ops::revoke_internal(&state.pool, id).await {
         Ok(revoked) => revoked,
-        Err(Refused::Revoked) => return Err(AppError::Conflict("This key is already revoked.".into())),
+        Err(KeyError::Revoked) => return Err(AppError::Conflict("This key is already revoked.".into())),
+        Err(KeyError::Db(err)) => return Err(err.into()),
         Err(_) => return Err(AppError::NotFound),
     };
-    tx.commit().await?;
-    // After the commit: cleared before, a call in between would keep the key as it was.
-    crate::identity::key::forget_verified();
     tracing::info!(staff = me.staff.username, key = prefix, %ip, "internal key revoked");
     see_other(
         &me.session,

@@ -400,9 +400,9 @@ async fn ftp_users_round_trip_through_the_api_with_the_pages_rules() {
             "Choose read-write or read-only.",
         ),
         (
-            json!({"id": id, "password": ""}),
+            json!({"id": id, "password": "short"}),
             "password",
-            "Choose a password of at least 12 characters.",
+            "Use at least 12 characters.",
         ),
         (
             json!({"id": id, "name": ""}),
@@ -434,6 +434,9 @@ async fn ftp_users_round_trip_through_the_api_with_the_pages_rules() {
         (&json!("Designer 2"), &json!("public_html/uploads"), &json!(envs[1]))
     );
     assert_eq!(ftp_hash(&fx, id).await, hash);
+    // An empty password keeps it too, as on the edit form.
+    fx.ok("updateFTPUser", json!({"id": id, "password": ""})).await;
+    assert_eq!(ftp_hash(&fx, id).await, hash, "an empty password keeps it");
     fx.ok("updateFTPUser", json!({"id": id, "password": "another api password"}))
         .await;
     assert_ne!(ftp_hash(&fx, id).await, hash);
@@ -552,4 +555,75 @@ async fn bandwidth_through_the_api_is_the_pages_figures_in_bytes() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn page_and_api_refuse_a_named_address_and_an_empty_pool_alike() {
+    let fx = Fixture::new().await;
+    let client = fx.app.client();
+    client.sign_in("alice", PASSWORD).await;
+    client.get("/addresses").await;
+
+    // A customer names an address: refused alike, whatever the family says.
+    let fields = [("family", "ipv6"), ("address", "198.51.100.77")];
+    let page = client.post_form("/addresses", &fields).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    let error = refused(
+        &fx,
+        "addIpAddress",
+        json!({"id": fx.alice.0, "family": "ipv6", "address": "198.51.100.77"}),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        page.body.contains("only internal keys may name a specific address"),
+        "{}",
+        page.body
+    );
+    assert!(
+        message.contains("only internal keys may name a specific address"),
+        "{message}"
+    );
+
+    // An internal key naming an IPv4 address as IPv6: refused on `family` by the same operation.
+    let (_, internal) = key(&fx.app, fx.bob, KeyType::Internal).await;
+    let (status, body) = fx
+        .call_with(
+            &internal,
+            "addIpAddress",
+            json!({"id": fx.alice.0, "family": "ipv6", "address": "198.51.100.77"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["error"]["fields"]["family"],
+        "198.51.100.77 is an IPv4 address; leave family out."
+    );
+
+    // An empty pool: the same message on the page's form and in the API's answer.
+    sqlx::query("update ip_pool set customer_id = $1 where family(address) = 6")
+        .bind(fx.bob)
+        .execute(&fx.app.pool)
+        .await
+        .unwrap();
+    let page = client.post_form("/addresses", &[("family", "ipv6")]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", page.body);
+    let error = refused(
+        &fx,
+        "addIpAddress",
+        json!({"id": fx.alice.0, "family": "ipv6"}),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(page.text("#add-family-error"), error["message"].as_str().unwrap());
+    assert!(held_by(&fx, fx.alice).await.is_empty());
+}
+
+async fn held_by(fx: &Fixture, customer: berth::identity::CustomerId) -> Vec<String> {
+    sqlx::query_scalar("select host(address) from ip_pool where customer_id = $1")
+        .bind(customer)
+        .fetch_all(&fx.app.pool)
+        .await
+        .unwrap()
 }

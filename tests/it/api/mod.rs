@@ -197,28 +197,20 @@ fn document_errors(doc: &Value, method: &str, status: StatusCode, body: &Value) 
 /// A new key of `kind` for `customer`: its id and secret. An internal key is the
 /// platform's (`customer` is then ignored), made by the operator "test".
 pub async fn key(app: &TestApp, customer: CustomerId, kind: KeyType) -> (i64, String) {
-    let mut tx = app.pool.begin().await.unwrap();
     if kind == KeyType::Internal {
         let maker = berth::keys::model::Maker::Operator("test".into());
-        let created = berth::keys::model::create_internal(&mut tx, &maker, &"test key".parse().unwrap())
+        let created = berth::keys::ops::create_internal(&app.pool, &maker, &"test key".parse().unwrap())
             .await
             .unwrap();
-        tx.commit().await.unwrap();
         return (created.id.0, created.secret.expose().to_owned());
     }
-    let created = berth::keys::model::create(
-        &mut tx,
-        customer,
-        "test",
-        &"test key".parse().unwrap(),
-        kind,
-        None,
-        None,
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    tx.commit().await.unwrap();
+    let who = berth::identity::Who::new(customer, "test", None);
+    let input = berth::keys::ops::NewKeyInput {
+        name: "test key".into(),
+        kind: Some(kind),
+        once: None,
+    };
+    let created = berth::keys::ops::create_key(&app.pool, &who, input).await.unwrap();
     (created.id.0, created.secret.expose().to_owned())
 }
 

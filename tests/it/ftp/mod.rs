@@ -2,6 +2,7 @@
 //! rules over plain POST and htmx; usernames unique on the whole platform; other customers'
 //! FTP users, sites and environments.
 
+pub mod api;
 pub mod browser;
 
 use berth::identity::CustomerId;
@@ -441,12 +442,17 @@ async fn a_taken_username_is_a_field_error_that_names_no_one() {
         kind: berth::ftp::model::FtpType::ReadOnly,
         placement: Default::default(),
     };
-    let mut tx = app.pool.begin().await.unwrap();
-    let refused = berth::ftp::model::create(&mut tx, alice_id, "customer", &fields, "$argon2id$x", None)
+    let err = berth::ftp::model::insert(&app.pool, alice_id, &fields, "$argon2id$x")
         .await
-        .unwrap();
-    assert_eq!(refused, Err(berth::ftp::model::Refused::UsernameTaken));
-    drop(tx);
+        .unwrap_err();
+    let refused = berth::ftp::ops::write_error(err);
+    let berth::ftp::ops::FtpError::Invalid(invalid) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(
+        invalid.errors(berth::validation::Names::Form).get("username"),
+        Some("This username is taken; choose another.")
+    );
     assert_eq!(snapshot(&app).await, before);
 }
 

@@ -134,3 +134,44 @@ async fn keys_round_trip_through_the_api() {
         "{kinds:?}"
     );
 }
+
+#[tokio::test]
+async fn a_repeated_create_is_refused_alike_on_the_page_and_through_the_api() {
+    let fx = Fixture::new().await;
+    let client = fx.app.client();
+    client.sign_in("alice", crate::helpers::PASSWORD).await;
+    let count = async || -> i64 {
+        sqlx::query_scalar("select count(*) from api_keys where customer_id = $1 and name = 'deploy'")
+            .bind(fx.alice)
+            .fetch_one(&fx.app.pool)
+            .await
+            .unwrap()
+    };
+
+    // The page: one form sent twice makes one key, and the second answer says why.
+    let token = client
+        .get("/keys")
+        .await
+        .text_attr(r#"input[name="form_token"]"#, "value");
+    let fields = [("name", "deploy"), ("type", "standard"), ("form_token", token.as_str())];
+    assert_eq!(client.post_form("/keys", &fields).await.status, StatusCode::CREATED);
+    let page = client.post_form("/keys", &fields).await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+    assert_eq!(count().await, 1);
+
+    // The API: a call retried with the same token, the same answer.
+    let args = json!({"id": fx.alice.0, "name": "deploy", "formToken": "retry-7f3a"});
+    fx.ok("createKey", args.clone()).await;
+    let (status, body) = fx.call_with(&fx.alice_key, "createKey", args).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("This form was already sent and its key created"),
+        "{message}"
+    );
+    assert!(page.body.contains(message), "the page says the same: {}", page.body);
+    assert_eq!(count().await, 2);
+    // Without a token, every call is its own.
+    fx.ok("createKey", json!({"id": fx.alice.0, "name": "deploy"})).await;
+    assert_eq!(count().await, 3);
+}

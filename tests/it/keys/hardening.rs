@@ -604,13 +604,14 @@ async fn a_flood_from_outside_the_acls_is_rate_limited_and_gathered_in_one_activ
     web.api_burst = 5;
     let fx = Fixture::with(web).await;
     let (id, secret) = key(&fx.app, fx.alice, KeyType::Standard).await;
-    let mut tx = fx.app.pool.begin().await.unwrap();
-    let acl = berth::identity::network::AclNetwork::parse("203.0.113.0", "24").unwrap();
-    berth::keys::model::add_acl(&mut tx, fx.alice, "test", berth::identity::key::KeyId(id), &acl, None)
+    let who = berth::identity::Who::new(fx.alice, "test", None);
+    let acl = berth::keys::ops::AclInput {
+        address: "203.0.113.0".into(),
+        cidr: "24".into(),
+    };
+    berth::keys::ops::add_acl(&fx.app.pool, &who, berth::identity::key::KeyId(id), acl)
         .await
-        .unwrap()
         .unwrap();
-    tx.commit().await.unwrap();
     let url = format!("{}/api/Customer/getKeys", fx.app.base);
     let (mut refused, mut limited) = (0, 0);
     for i in 0..60 {
