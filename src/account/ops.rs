@@ -300,7 +300,7 @@ async fn sign_in_change_notice(
     let ip = who.address.map(|a| a.to_string()).unwrap_or_default();
     let draft = crate::notices::model::Draft {
         notice_type: "security".to_owned(),
-        severity: "warning".to_owned(),
+        severity: crate::notices::model::Severity::Warning,
         title: "Your sign-in details were changed through the API".to_owned(),
         body: format!(
             "Your {what}, by {actor} from {ip}, at {at} UTC.\n\n\
