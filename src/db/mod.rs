@@ -1,6 +1,7 @@
 //! The database: the connection pool, migrations and the embedded default cluster.
 
 pub mod embedded;
+pub mod jobs;
 
 use std::str::FromStr;
 use std::sync::LazyLock;
