@@ -34,7 +34,9 @@ async fn ready(State(state): State<AppState>) -> Response {
     let check = async {
         let first = sqlx::query_scalar!("select 1 as one").fetch_one(&state.pool).await;
         match first {
-            Err(err) if crate::db::note_error(&err) => sqlx::query_scalar!("select 1 as one").fetch_one(&state.pool).await,
+            Err(err) if crate::db::note_error(&err) => {
+                sqlx::query_scalar!("select 1 as one").fetch_one(&state.pool).await
+            }
             other => other,
         }
     };

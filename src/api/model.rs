@@ -32,42 +32,60 @@ pub async fn owner(db: impl PgExecutor<'_>, object: Object, id: i64) -> sqlx::Re
     // One query per table: a table name cannot be a parameter.
     let owner = match object {
         Object::Key => {
-            sqlx::query_scalar!(r#"select customer_id as "c!: CustomerId" from api_keys where id = $1"#, id)
-                .fetch_optional(db)
-                .await?
+            sqlx::query_scalar!(
+                r#"select customer_id as "c!: CustomerId" from api_keys where id = $1"#,
+                id
+            )
+            .fetch_optional(db)
+            .await?
         }
         Object::KeyAcl => {
-            sqlx::query_scalar!(r#"select customer_id as "c!: CustomerId" from api_key_acls where id = $1"#, id)
-                .fetch_optional(db)
-                .await?
+            sqlx::query_scalar!(
+                r#"select customer_id as "c!: CustomerId" from api_key_acls where id = $1"#,
+                id
+            )
+            .fetch_optional(db)
+            .await?
         }
         Object::FtpUser => {
-            sqlx::query_scalar!(r#"select customer_id as "c!: CustomerId" from ftp_users where id = $1"#, id)
-                .fetch_optional(db)
-                .await?
+            sqlx::query_scalar!(
+                r#"select customer_id as "c!: CustomerId" from ftp_users where id = $1"#,
+                id
+            )
+            .fetch_optional(db)
+            .await?
         }
-        Object::Notice => {
-            sqlx::query_scalar!(r#"select customer_id as "c?: CustomerId" from notices where id = $1"#, id)
-                .fetch_optional(db)
-                .await?
-                .flatten()
-        }
-        Object::Contact => {
-            sqlx::query_scalar!(r#"select customer_id as "c!: CustomerId" from contacts where id = $1"#, id)
-                .fetch_optional(db)
-                .await?
-        }
-        Object::ContactMethod => {
-            sqlx::query_scalar!(r#"select customer_id as "c!: CustomerId" from contact_methods where id = $1"#, id)
-                .fetch_optional(db)
-                .await?
-        }
-        Object::ContactMethodNotice => sqlx::query_scalar!(
-            r#"select customer_id as "c!: CustomerId" from contact_method_notices where id = $1"#,
+        Object::Notice => sqlx::query_scalar!(
+            r#"select customer_id as "c?: CustomerId" from notices where id = $1"#,
             id
         )
         .fetch_optional(db)
-        .await?,
+        .await?
+        .flatten(),
+        Object::Contact => {
+            sqlx::query_scalar!(
+                r#"select customer_id as "c!: CustomerId" from contacts where id = $1"#,
+                id
+            )
+            .fetch_optional(db)
+            .await?
+        }
+        Object::ContactMethod => {
+            sqlx::query_scalar!(
+                r#"select customer_id as "c!: CustomerId" from contact_methods where id = $1"#,
+                id
+            )
+            .fetch_optional(db)
+            .await?
+        }
+        Object::ContactMethodNotice => {
+            sqlx::query_scalar!(
+                r#"select customer_id as "c!: CustomerId" from contact_method_notices where id = $1"#,
+                id
+            )
+            .fetch_optional(db)
+            .await?
+        }
     };
     Ok(owner)
 }
