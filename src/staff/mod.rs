@@ -22,6 +22,7 @@ use crate::identity::{self, Staff};
 use crate::identity::{CustomerId, UsernameKey};
 use crate::settings::model::Preferences;
 use crate::state::AppState;
+use crate::web::error::{AuthError, RequestError};
 use crate::web::render::see_other;
 use crate::web::{AppError, ClientIp, Device, Form, Layout, PathId, PathIds, local_path, render, session};
 use crate::{account, addresses, audit, auth, page};
@@ -69,10 +70,10 @@ where
             .cloned()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
         let Some(auth) = session::staff_auth(&session).await? else {
-            return Err(AppError::SignInRequired);
+            return Err(AppError::Auth(AuthError::SignInRequired));
         };
         let Some(staff) = session::checked_staff(&state, &session, &auth).await? else {
-            return Err(AppError::SignInRequired);
+            return Err(AppError::Auth(AuthError::SignInRequired));
         };
         session::touch_staff(&session, &auth).await?;
         let csrf = session::csrf_token(&session).await?;
@@ -370,7 +371,7 @@ async fn set_role(
     let granted = input.granted == "true";
     let mut tx = state.pool.begin().await?;
     let Some(changed) = model::set_role(&mut tx, id, &input.role, granted).await? else {
-        return Err(AppError::Unreadable("There is no such role."));
+        return Err(AppError::Request(RequestError::Unreadable("There is no such role.")));
     };
     let (kind, verb) = if granted {
         ("role_granted", "granted")

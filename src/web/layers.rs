@@ -22,7 +22,7 @@ use crate::state::AppState;
 use crate::web::error::ErrorInfo;
 use crate::web::render::error_response;
 use crate::web::session_store::CachedStore;
-use crate::web::{AppError, csrf};
+use crate::web::{AppError, RequestError, csrf};
 
 /// Marks a response that the error-page layer passes as it is: probes read the status
 /// and a plain word, never the HTML error page.
@@ -148,7 +148,7 @@ pub async fn read_body_first(limit: usize, req: Request, next: Next) -> Response
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let too_large = |keep_alive: bool| {
-        let mut response = AppError::TooLarge.into_response();
+        let mut response = AppError::Request(RequestError::TooLarge).into_response();
         if !keep_alive {
             response
                 .headers_mut()
@@ -165,7 +165,7 @@ pub async fn read_body_first(limit: usize, req: Request, next: Next) -> Response
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
-            return AppError::Unreadable("The request body could not be read.").into_response();
+            return AppError::Request(RequestError::Unreadable("The request body could not be read.")).into_response();
         };
         let Ok(data) = frame.into_data() else {
             continue;
