@@ -66,7 +66,8 @@ static JANITOR: (Mutex<Phase>, std::sync::Condvar) = (Mutex::new(Phase::Running)
 extern "C" fn stop_cluster() {
     if let Some(cluster) = CLUSTER.get() {
         if let Some(pg) = &cluster.embedded {
-            pg.stop();
+            // Deleted next: nothing to checkpoint.
+            pg.stop_to_discard();
         }
         if let Some(dir) = &cluster.dir {
             let _ = std::fs::remove_dir_all(dir);
