@@ -167,8 +167,16 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
             let _ = stop_rx.wait_for(|stopped| *stopped).await;
         }
     };
-    let worker = crate::provisioning::spawn(db.pool.clone(), Arc::new(crate::provisioning::DevelopmentDriver));
-    let delivery = crate::delivery::spawn_until(db.pool.clone(), delivery, stop(), drain);
+    // Wakes are not wired to the areas yet: the workers poll (every 500 ms and
+    // BERTH_DELIVERY_POLL_MS).
+    let worker = crate::provisioning::worker::spawn_until(
+        db.pool.clone(),
+        Arc::new(crate::provisioning::DevelopmentDriver),
+        stop(),
+        drain,
+        Arc::default(),
+    );
+    let delivery = crate::delivery::spawn_until(db.pool.clone(), delivery, stop(), drain, Arc::default());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -188,19 +196,26 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
     });
     let served = crate::web::serve::serve(listener, app(state), limits, stop()).await;
     signal.abort();
-    // The delivery worker drained alongside the server; it hands back what the drain time
-    // cut off in under a second.
-    if tokio::time::timeout(std::time::Duration::from_secs(2), delivery)
+    // The workers drained alongside the server; they hand back what the drain time cut off
+    // in under a second (a provisioning step cut off rolls back and runs again later).
+    let aborts = [delivery.abort_handle(), worker.abort_handle()];
+    let workers = async {
+        let (delivery, worker) = tokio::join!(delivery, worker);
+        for (name, joined) in [("delivery", delivery), ("provisioning", worker)] {
+            if let Err(err) = joined {
+                tracing::error!(error = %err, "the {name} worker ended abnormally");
+            }
+        }
+    };
+    if tokio::time::timeout(std::time::Duration::from_secs(2), workers)
         .await
         .is_err()
     {
-        tracing::warn!("the delivery worker did not stop in time");
+        tracing::warn!("the workers did not stop in time");
+        aborts.iter().for_each(tokio::task::AbortHandle::abort);
     }
     cleanup.abort();
-    // A provisioning step cut off here is resumed by the next process (its lease).
-    worker.abort();
-    let _ = worker.await;
-    tracing::info!("in-flight requests and deliveries drained; stopping");
+    tracing::info!("in-flight requests, steps and deliveries drained; stopping");
     db.close().await;
     served.context("the server failed")
 }

@@ -32,9 +32,11 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
 /// up.
 async fn ready(State(state): State<AppState>) -> Response {
     let check = async {
-        let first = sqlx::query("select 1").execute(&state.pool).await;
+        let first = sqlx::query_scalar!("select 1 as one").fetch_one(&state.pool).await;
         match first {
-            Err(err) if crate::db::note_error(&err) => sqlx::query("select 1").execute(&state.pool).await,
+            Err(err) if crate::db::note_error(&err) => {
+                sqlx::query_scalar!("select 1 as one").fetch_one(&state.pool).await
+            }
             other => other,
         }
     };

@@ -19,7 +19,7 @@ use crate::api::model::{self, Object};
 use crate::identity::CustomerId;
 use crate::identity::{KeyId, KeyType, Principal, Refusal, Who};
 use crate::state::AppState;
-use crate::web::{AppError, ClientIp};
+use crate::web::{AppError, AuthError, ClientIp};
 
 /// The per-key rate limit: a bucket of `burst` calls refilled at `per_second`.
 pub struct RateLimit(DefaultKeyedRateLimiter<KeyId>);
@@ -79,24 +79,26 @@ where
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(|s| s.trim().to_owned())
-            .ok_or(AppError::BadKey(
+            .ok_or(AppError::Auth(AuthError::BadKey(
                 "Send an API key from the panel's API keys page as Authorization: Bearer berth_….",
-            ))?;
+            )))?;
         let ClientIp(address) = ClientIp::from_request_parts(parts, state).await?;
         let limit = parts.extensions.get::<Arc<RateLimit>>().cloned();
         let principal = match crate::identity::key::verify(&app.pool, &secret, address).await? {
             Ok(principal) => principal,
-            Err(Refusal::Unknown) => return Err(AppError::BadKey("This API key is not known.")),
-            Err(Refusal::Revoked) => return Err(AppError::BadKey("This API key is revoked.")),
+            Err(Refusal::Unknown) => return Err(AppError::Auth(AuthError::BadKey("This API key is not known."))),
+            Err(Refusal::Revoked) => return Err(AppError::Auth(AuthError::BadKey("This API key is revoked."))),
             Err(Refusal::Closed) => {
-                return Err(AppError::BadKey(
+                return Err(AppError::Auth(AuthError::BadKey(
                     "This account is cancelled; its API keys no longer work.",
-                ));
+                )));
             }
             Err(Refusal::AddressNotAllowed { key, customer, prefix }) => {
                 // The key's rate first: a flood of refused calls gets 429 and writes nothing.
                 if let Some(limit) = &limit {
-                    limit.check(key).map_err(AppError::RateLimited)?;
+                    limit
+                        .check(key)
+                        .map_err(|after| AppError::Auth(AuthError::RateLimited(after)))?;
                 }
                 match customer {
                     Some(customer) => {
@@ -115,7 +117,9 @@ where
             created_by,
         } = principal;
         if let Some(limit) = &limit {
-            limit.check(key).map_err(AppError::RateLimited)?;
+            limit
+                .check(key)
+                .map_err(|after| AppError::Auth(AuthError::RateLimited(after)))?;
         }
         if kind == KeyType::ReadOnly && !reads_only(&method) {
             return Err(AppError::Forbidden(

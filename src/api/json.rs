@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
 use crate::validation::FieldErrors;
-use crate::web::AppError;
+use crate::web::{AppError, RequestError};
 
 /// A method's arguments: a JSON object by the seed's argument names. An empty body is an
 /// empty object. JSON that does not parse is a 400 with the parser's position; a value of
@@ -40,9 +40,11 @@ where
                     .trim()
                     .eq_ignore_ascii_case("application/json")
             });
-        let body = Bytes::from_request(req, state).await.map_err(|_| AppError::TooLarge)?;
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| AppError::Request(RequestError::TooLarge))?;
         if json == Some(false) || (json.is_none() && !body.is_empty()) {
-            return Err(AppError::NotJson);
+            return Err(AppError::Request(RequestError::NotJson));
         }
         parse(if body.iter().all(u8::is_ascii_whitespace) {
             b"{}"
@@ -59,11 +61,11 @@ where
 /// Messages name the argument by its seed name and say in plain words what was expected.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     let bad_json = |err: &serde_json::Error| {
-        AppError::BadJson(format!(
+        AppError::Request(RequestError::BadJson(format!(
             "The body is not a JSON object: {err} (line {}, column {}).",
             err.line(),
             err.column()
-        ))
+        )))
     };
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|err| bad_json(&err))?;
     if !value.is_object() {

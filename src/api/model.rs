@@ -18,33 +18,74 @@ pub enum Object {
     ContactMethodNotice,
 }
 
-impl Object {
-    fn table(self) -> &'static str {
-        match self {
-            Self::Key => "api_keys",
-            Self::KeyAcl => "api_key_acls",
-            Self::FtpUser => "ftp_users",
-            Self::Notice => "notices",
-            Self::Contact => "contacts",
-            Self::ContactMethod => "contact_methods",
-            Self::ContactMethodNotice => "contact_method_notices",
-        }
-    }
-}
-
 pub async fn customer_exists(db: impl PgExecutor<'_>, id: CustomerId) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists(select 1 from customers where id = $1)")
-        .bind(id)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"select exists(select 1 from customers where id = $1) as "exists!""#,
+        id as CustomerId
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// The customer whose `object` with `id` is, if there is one.
 pub async fn owner(db: impl PgExecutor<'_>, object: Object, id: i64) -> sqlx::Result<Option<CustomerId>> {
-    // The table name comes from the enum above, never from input.
-    sqlx::query_scalar(&format!("select customer_id from {} where id = $1", object.table()))
-        .bind(id)
+    // One query per table: a table name cannot be a parameter.
+    let owner = match object {
+        Object::Key => {
+            sqlx::query_scalar!(
+                r#"select customer_id as "c!: CustomerId" from api_keys where id = $1"#,
+                id
+            )
+            .fetch_optional(db)
+            .await?
+        }
+        Object::KeyAcl => {
+            sqlx::query_scalar!(
+                r#"select customer_id as "c!: CustomerId" from api_key_acls where id = $1"#,
+                id
+            )
+            .fetch_optional(db)
+            .await?
+        }
+        Object::FtpUser => {
+            sqlx::query_scalar!(
+                r#"select customer_id as "c!: CustomerId" from ftp_users where id = $1"#,
+                id
+            )
+            .fetch_optional(db)
+            .await?
+        }
+        Object::Notice => sqlx::query_scalar!(
+            r#"select customer_id as "c?: CustomerId" from notices where id = $1"#,
+            id
+        )
         .fetch_optional(db)
-        .await
-        .map(Option::flatten)
+        .await?
+        .flatten(),
+        Object::Contact => {
+            sqlx::query_scalar!(
+                r#"select customer_id as "c!: CustomerId" from contacts where id = $1"#,
+                id
+            )
+            .fetch_optional(db)
+            .await?
+        }
+        Object::ContactMethod => {
+            sqlx::query_scalar!(
+                r#"select customer_id as "c!: CustomerId" from contact_methods where id = $1"#,
+                id
+            )
+            .fetch_optional(db)
+            .await?
+        }
+        Object::ContactMethodNotice => {
+            sqlx::query_scalar!(
+                r#"select customer_id as "c!: CustomerId" from contact_method_notices where id = $1"#,
+                id
+            )
+            .fetch_optional(db)
+            .await?
+        }
+    };
+    Ok(owner)
 }

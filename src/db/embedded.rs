@@ -192,6 +192,16 @@ impl EmbeddedPostgres {
     /// Stops the cluster if this process started or adopted it (fast shutdown: sessions are
     /// ended, committed data is safe).
     pub fn stop(&self) {
+        self.stop_with("fast");
+    }
+
+    /// Stops a cluster that is about to be deleted (a test run's): immediate shutdown, with
+    /// no checkpoint; what was not checkpointed is lost.
+    pub fn stop_to_discard(&self) {
+        self.stop_with("immediate");
+    }
+
+    fn stop_with(&self, mode: &str) {
         if !self.started_here {
             return;
         }
@@ -200,7 +210,7 @@ impl EmbeddedPostgres {
             .arg("stop")
             .arg("-D")
             .arg(&self.data)
-            .args(["-m", "fast", "-w", "-s"])
+            .args(["-m", mode, "-w", "-s"])
             .status();
         let _ = fs::remove_dir(&self.socket_dir);
         match status {

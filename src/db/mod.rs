@@ -1,6 +1,7 @@
 //! The database: the connection pool, migrations and the embedded default cluster.
 
 pub mod embedded;
+pub mod jobs;
 
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -43,7 +44,7 @@ impl Database {
                 let dir = data_dir.join("postgres");
                 let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&dir)).await??;
                 let admin = pg.connect_options("postgres");
-                ensure_database(admin, embedded::DATABASE).await?;
+                ensure_database(admin).await?;
                 let pool = pool(pg.connect_options(embedded::DATABASE)).await?;
                 Ok(Self {
                     pool,
@@ -192,17 +193,20 @@ fn idle_since_last_error(idle_for: Duration) -> bool {
     idle_for >= since
 }
 
-/// Creates `name` unless it exists (the embedded cluster starts with only `postgres`).
-pub async fn ensure_database(admin: PgConnectOptions, name: &str) -> anyhow::Result<()> {
+/// Creates the [`embedded::DATABASE`] database unless it exists (the embedded cluster starts
+/// with only `postgres`).
+pub async fn ensure_database(admin: PgConnectOptions) -> anyhow::Result<()> {
     let mut conn = admin.connect().await.context("cannot connect to PostgreSQL")?;
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-        .bind(name)
-        .fetch_one(&mut conn)
-        .await?;
+    let exists = sqlx::query_scalar!(
+        r#"select exists(select 1 from pg_database where datname = $1) as "exists!""#,
+        embedded::DATABASE
+    )
+    .fetch_one(&mut conn)
+    .await?;
     if !exists {
-        sqlx::query(&format!("create database \"{name}\""))
-            .execute(&mut conn)
-            .await?;
+        // A name cannot be a parameter: it is written out, and must match `embedded::DATABASE`.
+        const _: () = assert!(matches!(embedded::DATABASE.as_bytes(), b"berth"));
+        sqlx::query!("create database berth").execute(&mut conn).await?;
     }
     Ok(())
 }

@@ -1,19 +1,19 @@
 //! The worker: claims due deliveries under a lease, sends them, records each result as it
 //! arrives, and drains on a stop (see the module documentation of [`crate::delivery`]).
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, StreamExt};
 use sqlx::PgPool;
-use tokio::sync::{Semaphore, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
 
 use super::DeliveryConfig;
 use super::model::{self, Claimed, DeliveryId};
 use super::send::{self, SendError};
+use crate::db::jobs;
 
 /// Attempts at a delivery before it is `failed`.
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -69,175 +69,75 @@ pub fn backoff_secs(attempts: i32) -> i64 {
 /// `config.poll` when nothing is due. It runs until aborted; [`spawn_until`] stops it in
 /// order.
 pub fn spawn(pool: PgPool, config: Arc<DeliveryConfig>) -> JoinHandle<()> {
-    spawn_until(pool, config, std::future::pending(), Duration::ZERO)
+    spawn_until(
+        pool,
+        config,
+        std::future::pending(),
+        Duration::ZERO,
+        Arc::new(Notify::new()),
+    )
 }
 
 /// [`spawn`], stopping once `stop` completes: no more claims; deliveries being sent are
 /// awaited for up to `drain` and their results recorded; any still unfinished then are
 /// handed back, due at once (their attempt counted if it had started: it may have
 /// arrived). The handle completes when that is done, within `drain` plus about a second.
+/// `wake` makes the worker look for due deliveries at once.
 pub fn spawn_until(
     pool: PgPool,
     config: Arc<DeliveryConfig>,
     stop: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
+    wake: Arc<Notify>,
 ) -> JoinHandle<()> {
     tracing::info!(smtp = config.relay(), "delivery worker started");
-    tokio::spawn(async move {
-        // `Some(end of the drain time)` once `stop` has completed.
-        let (stopping_tx, mut stopping) = watch::channel(None::<Instant>);
-        // Ended with the worker, also when the worker is aborted.
-        let _stop_task = AbortOnDrop(tokio::spawn(async move {
-            stop.await;
-            let _ = stopping_tx.send(Some(Instant::now() + drain));
-            // Kept until the worker ends, so `changed` never reports a closed channel.
-            std::future::pending::<()>().await;
-        }));
-        let slots = Arc::new(Semaphore::new(config.batch.max(1) as usize));
-        let flights = Flights::default();
-        let mut sending = JoinSet::new();
-        let mut db_failures = 0u32;
-        while stopping.borrow_and_update().is_none() {
-            // Finished attempts are reaped (their panics were caught in `attempt`).
-            while sending.try_join_next().is_some() {}
-            let free = slots.available_permits();
-            if free == 0 {
-                // Wait for a slot to come free.
-                tokio::select! {
-                    permit = slots.acquire() => drop(permit),
-                    _ = stopping.changed() => {}
-                }
-                continue;
-            }
-            // A claim that committed must reach its deliveries, so a stop gives it a moment
-            // to finish (it is short) before giving up on it; what it claimed then waits
-            // out its lease.
-            let claiming = claim(&pool, &config, free as i64);
-            tokio::pin!(claiming);
-            let claimed = tokio::select! {
-                claimed = &mut claiming => claimed,
-                _ = stopping.changed() => match tokio::time::timeout(CLAIM_GRACE, claiming).await {
-                    Ok(claimed) => claimed,
-                    Err(_) => break,
-                },
-            };
-            match claimed {
-                Ok(claimed) if claimed.is_empty() => {
-                    db_failures = 0;
-                    // Nothing due, or every customer with due deliveries is at its limit.
-                    tokio::select! {
-                        _ = tokio::time::sleep(config.poll) => {}
-                        Some(_) = sending.join_next() => {}
-                        _ = stopping.changed() => {}
-                    }
-                }
-                Ok(claimed) if stopping.borrow().is_some() => {
-                    // Claimed as the stop came: not sent, so handed back below, uncounted.
-                    for claimed in &claimed {
-                        flights.set(claimed, false);
-                    }
-                }
-                Ok(claimed) => {
-                    db_failures = 0;
-                    let lease_end = Instant::now() + Duration::from_secs(LEASE_SECS as u64);
-                    for claimed in claimed {
-                        let Ok(permit) = slots.clone().try_acquire_owned() else {
-                            // Cannot happen: at most `free` were claimed.
-                            break;
-                        };
-                        flights.set(&claimed, false);
-                        let (pool, config, flights) = (pool.clone(), config.clone(), flights.clone());
-                        let stopping = stopping.clone();
-                        sending.spawn(async move {
-                            flights.set(&claimed, true);
-                            let result = attempt(&config, &claimed).await;
-                            // The result is known: from here on, never sent again by us.
-                            flights.remove(claimed.id);
-                            record(&pool, &claimed, result, lease_end, &stopping).await;
-                            drop(permit);
-                        });
-                    }
-                }
-                // A lost database: at once, then with back-off while it stays down.
-                Err(err) if crate::db::is_lost_database(&err) => {
-                    tracing::warn!(
-                        error = format!("{err:#}"),
-                        "delivery worker lost the database; retrying"
-                    );
-                    tokio::select! {
-                        _ = tokio::time::sleep(crate::db::retry_wait(db_failures)) => {}
-                        _ = stopping.changed() => {}
-                    }
-                    db_failures = db_failures.saturating_add(1);
-                }
-                Err(err) => {
-                    db_failures = 0;
-                    tracing::error!(error = format!("{err:#}"), "delivery worker failed; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(AFTER_ERROR) => {}
-                        _ = stopping.changed() => {}
-                    }
-                }
-            }
-        }
-        // Draining: the attempts in flight finish (each within its timeout) and are recorded,
-        // retrying the record only until the drain time is up.
-        let deadline = stopping.borrow().unwrap_or_else(Instant::now);
-        let in_flight = sending.len();
-        let _ = tokio::time::timeout_at(deadline.into(), async { while sending.join_next().await.is_some() {} }).await;
-        sending.abort_all();
-        while sending.join_next().await.is_some() {}
-        let left = flights.take();
-        if !left.is_empty() {
-            tracing::warn!(
-                deliveries = left.len(),
-                "deliveries still being sent at the end of the drain time are handed back"
-            );
-        }
-        let hand_back = async {
-            for (id, (attempt, started)) in left {
-                if let Err(err) = model::hand_back(&pool, id, attempt, !started, CUT_OFF).await {
-                    tracing::error!(error = %err, delivery = %id, "handing a delivery back failed; it is sent again when its lease runs out");
-                }
-            }
+    let options = jobs::Options {
+        wake,
+        ..jobs::Options::new(config.batch.max(1) as usize, config.poll, AFTER_ERROR)
+    };
+    jobs::spawn(Deliveries { pool, config }, options, stop, drain)
+}
+
+/// Delivery as a job of the runner: a delivery's claim is a lease; its result is recorded
+/// as soon as it is known; one cut off is handed back.
+struct Deliveries {
+    pool: PgPool,
+    config: Arc<DeliveryConfig>,
+}
+
+impl jobs::Job for Deliveries {
+    type Work = Claimed;
+    /// The delivery and its attempt.
+    type Ticket = (DeliveryId, i32);
+    const NAME: &'static str = "delivery";
+
+    fn ticket(&self, claimed: &Claimed) -> (DeliveryId, i32) {
+        (claimed.id, claimed.attempts)
+    }
+
+    async fn claim(&self, limit: usize) -> anyhow::Result<Vec<Claimed>> {
+        claim(&self.pool, &self.config, limit as i64).await
+    }
+
+    async fn run(&self, claimed: Claimed, flight: jobs::Flight) -> anyhow::Result<()> {
+        let lease_end = flight.claimed_at() + Duration::from_secs(LEASE_SECS as u64);
+        let result = attempt(&self.config, &claimed).await;
+        // The result is known: from here on, never sent again by us.
+        flight.settle();
+        record(&self.pool, &claimed, result, lease_end, flight.stopping()).await;
+        Ok(())
+    }
+
+    /// Due at once; an attempt that had started counts (it may have arrived).
+    async fn hand_back(&self, (id, attempt): (DeliveryId, i32), cut: jobs::Cut) {
+        let (uncount, error) = match cut {
+            jobs::Cut::NotStarted => (true, CUT_OFF),
+            jobs::Cut::Stopped => (false, CUT_OFF),
+            jobs::Cut::Panicked => (false, INTERNAL_ERROR),
         };
-        if tokio::time::timeout(HAND_BACK_TIMEOUT, hand_back).await.is_err() {
-            tracing::error!("handing deliveries back took too long; they are sent again when their leases run out");
+        if let Err(err) = model::hand_back(&self.pool, id, attempt, uncount, error).await {
+            tracing::error!(error = %err, delivery = %id, "handing a delivery back failed; it is sent again when its lease runs out");
         }
-        tracing::info!(in_flight, "delivery worker stopped");
-    })
-}
-
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// How long a stop waits for a claim under way.
-const CLAIM_GRACE: Duration = Duration::from_secs(1);
-/// The most a stopping worker spends handing back what the drain time cut off.
-const HAND_BACK_TIMEOUT: Duration = Duration::from_millis(700);
-
-/// The deliveries this worker has claimed and whose attempt has not ended: `(attempt,
-/// started)` by id, for handing back what a stop cuts off.
-#[derive(Clone, Default)]
-struct Flights(Arc<Mutex<HashMap<DeliveryId, (i32, bool)>>>);
-
-impl Flights {
-    fn set(&self, claimed: &Claimed, started: bool) {
-        self.0
-            .lock()
-            .expect("not poisoned")
-            .insert(claimed.id, (claimed.attempts, started));
-    }
-    fn remove(&self, id: DeliveryId) {
-        self.0.lock().expect("not poisoned").remove(&id);
-    }
-    fn take(&self) -> HashMap<DeliveryId, (i32, bool)> {
-        std::mem::take(&mut *self.0.lock().expect("not poisoned"))
     }
 }
 

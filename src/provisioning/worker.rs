@@ -1,14 +1,17 @@
 //! The worker: claims one due step at a time and runs it (see the module documentation of
 //! [`crate::provisioning`]).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::{Acquire, PgConnection, PgPool};
+use sqlx::{Acquire, PgConnection, PgPool, Postgres, Transaction};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::driver::{ContainerDriver, ContainerSpec};
-use super::model::{self, ClaimedStep, SiteContainer};
+use super::model::{self, ClaimedStep, SiteContainer, StepId};
+use crate::db::jobs;
 use crate::sites::model::SiteStatus;
 use crate::sites::steps::Step;
 
@@ -68,81 +71,114 @@ pub fn worker_name() -> String {
 
 /// Starts the worker: it runs due steps one after another and polls every 500 ms when
 /// there are none. Abort the handle to stop it (a step in progress is rolled back and runs
-/// again later).
+/// again later); [`spawn_until`] stops it in order.
 pub fn spawn(pool: PgPool, driver: Arc<dyn ContainerDriver>) -> JoinHandle<()> {
+    spawn_until(
+        pool,
+        driver,
+        std::future::pending(),
+        Duration::ZERO,
+        Arc::new(Notify::new()),
+    )
+}
+
+/// [`spawn`], stopping once `stop` completes: no more claims; a step being run is awaited
+/// for up to `drain` (it commits with its result), and rolled back if it is still running
+/// then (it runs again later). `wake` makes the worker look for due steps at once.
+pub fn spawn_until(
+    pool: PgPool,
+    driver: Arc<dyn ContainerDriver>,
+    stop: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+    wake: Arc<Notify>,
+) -> JoinHandle<()> {
     let name = worker_name();
     tracing::info!(worker = %name, driver = driver.name(), "provisioning worker started");
-    tokio::spawn(async move {
-        // Connection errors in a row (see `db::retry_wait`).
-        let mut db_failures = 0u32;
-        loop {
-            // Each step in a task of its own, so that a panicking driver does not end the
-            // worker; aborting the worker aborts the step too.
-            let step = AbortOnDrop(tokio::spawn({
-                let (pool, driver, name) = (pool.clone(), driver.clone(), name.clone());
-                async move { run_once(&pool, driver.as_ref(), &name).await }
-            }));
-            match step.wait().await {
-                Ok(Ok(true)) => db_failures = 0,
-                Ok(Ok(false)) => {
-                    db_failures = 0;
-                    tokio::time::sleep(IDLE).await
-                }
-                Ok(Err(err)) if crate::db::is_lost_database(&err) => {
-                    let wait = crate::db::retry_wait(db_failures);
-                    db_failures = db_failures.saturating_add(1);
-                    tracing::warn!(
-                        error = format!("{err:#}"),
-                        ?wait,
-                        "provisioning worker lost the database; retrying"
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-                Ok(Err(err)) => {
-                    db_failures = 0;
-                    tracing::error!(error = format!("{err:#}"), "provisioning worker failed; retrying");
-                    tokio::time::sleep(AFTER_ERROR).await;
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "provisioning step panicked; it runs again later");
-                    tokio::time::sleep(AFTER_ERROR).await;
-                }
-            }
-        }
-    })
+    let options = jobs::Options {
+        wake,
+        ..jobs::Options::new(1, IDLE, AFTER_ERROR)
+    };
+    jobs::spawn(Provisioning { pool, driver, name }, options, stop, drain)
 }
 
-struct AbortOnDrop<T>(JoinHandle<T>);
+/// Provisioning as a job of the runner: one step at a time, each in its claiming
+/// transaction.
+struct Provisioning {
+    pool: PgPool,
+    driver: Arc<dyn ContainerDriver>,
+    name: String,
+}
 
-impl<T> AbortOnDrop<T> {
-    async fn wait(mut self) -> Result<T, tokio::task::JoinError> {
-        (&mut self.0).await
+/// A claimed step, still locked by its claiming transaction.
+pub struct Claim {
+    tx: Transaction<'static, Postgres>,
+    step: ClaimedStep,
+}
+
+impl jobs::Job for Provisioning {
+    type Work = Claim;
+    type Ticket = StepId;
+    const NAME: &'static str = "provisioning";
+
+    fn ticket(&self, claim: &Claim) -> StepId {
+        claim.step.id
+    }
+
+    async fn claim(&self, _limit: usize) -> anyhow::Result<Vec<Claim>> {
+        Ok(claim(&self.pool).await?.into_iter().collect())
+    }
+
+    async fn run(&self, claim: Claim, _flight: jobs::Flight) -> anyhow::Result<()> {
+        run_claimed(claim, self.driver.as_ref(), &self.name).await
+    }
+
+    /// Nothing to do: the claim rolled back with its transaction, so the step is due again
+    /// (after the runner's pause, when it panicked).
+    async fn hand_back(&self, step: StepId, cut: jobs::Cut) {
+        tracing::info!(%step, ?cut, "provisioning step rolled back; it runs again later");
     }
 }
 
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+/// Claims one due step, in a transaction that keeps it locked until its result commits.
+async fn claim(pool: &PgPool) -> anyhow::Result<Option<Claim>> {
+    let mut tx = pool.begin().await?;
+    let Some(step) = model::claim_step(&mut *tx).await? else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    Ok(Some(Claim { tx, step }))
 }
 
 /// Claims one due step and runs it; `false` when no step was due.
+pub async fn run_once(pool: &PgPool, driver: &dyn ContainerDriver, worker: &str) -> anyhow::Result<bool> {
+    match claim(pool).await? {
+        Some(claim) => run_claimed(claim, driver, worker).await.map(|()| true),
+        None => Ok(false),
+    }
+}
+
+/// Runs a claimed step and records the attempt.
 ///
 /// The step runs inside the claiming transaction, in a savepoint: its writes commit
-/// together with it being marked done, or are rolled back when it fails while the attempt
-/// and its error are still recorded.
-pub async fn run_once(pool: &PgPool, driver: &dyn ContainerDriver, worker: &str) -> anyhow::Result<bool> {
-    let mut tx = pool.begin().await?;
-    let Some(claimed) = model::claim_step(&mut *tx).await? else {
-        tx.rollback().await?;
-        return Ok(false);
-    };
+/// together with it being marked done, or are rolled back when it fails (or panics) while
+/// the attempt and its error are still recorded.
+async fn run_claimed(claim: Claim, driver: &dyn ContainerDriver, worker: &str) -> anyhow::Result<()> {
+    let Claim { mut tx, step: claimed } = claim;
     let attempt = claimed.attempts + 1;
 
     let result = {
         let mut savepoint = tx.begin().await?;
         let result = match Step::from_name(&claimed.name) {
-            Some(step) => run_step(&mut savepoint, driver, step, &claimed).await,
+            Some(step) => {
+                let run = std::panic::AssertUnwindSafe(run_step(&mut savepoint, driver, step, &claimed));
+                match futures_util::FutureExt::catch_unwind(run).await {
+                    Ok(result) => result,
+                    Err(panic) => Err(StepError::Internal(anyhow::anyhow!(
+                        "the step panicked: {}",
+                        jobs::panic_message(&*panic)
+                    ))),
+                }
+            }
             None => Err(StepError::Internal(anyhow::anyhow!("unknown step {:?}", claimed.name))),
         };
         match result {
@@ -210,7 +246,7 @@ pub async fn run_once(pool: &PgPool, driver: &dyn ContainerDriver, worker: &str)
         }
     }
     tx.commit().await?;
-    Ok(true)
+    Ok(())
 }
 
 /// A driver's message as stored: trimmed, on one line, at most [`MAX_ERROR_CHARS`].

@@ -22,6 +22,7 @@ use crate::audit::staff::StaffEvent;
 use crate::identity::{CustomerId, Staff, UsernameKey, Who};
 use crate::settings::model::Preferences;
 use crate::state::AppState;
+use crate::web::error::{AuthError, RequestError};
 use crate::web::render::see_other;
 use crate::web::{AppError, ClientIp, Device, Form, Layout, PathId, PathIds, local_path, render, session};
 use crate::{account, addresses, audit, auth, page};
@@ -69,10 +70,10 @@ where
             .cloned()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
         let Some(auth) = session::staff_auth(&session).await? else {
-            return Err(AppError::SignInRequired);
+            return Err(AppError::Auth(AuthError::SignInRequired));
         };
         let Some(staff) = session::checked_staff(&state, &session, &auth).await? else {
-            return Err(AppError::SignInRequired);
+            return Err(AppError::Auth(AuthError::SignInRequired));
         };
         session::touch_staff(&session, &auth, state.clock.unix()).await?;
         let csrf = session::csrf_token(&session).await?;
@@ -89,7 +90,7 @@ impl From<ops::StaffError> for AppError {
     fn from(err: ops::StaffError) -> Self {
         match err {
             ops::StaffError::NotFound => AppError::NotFound,
-            ops::StaffError::NoSuchRole => AppError::Unreadable("There is no such role."),
+            ops::StaffError::NoSuchRole => AppError::Request(RequestError::Unreadable("There is no such role.")),
             ops::StaffError::Db(err) => err.into(),
             ops::StaffError::Internal(err) => AppError::Internal(err),
         }

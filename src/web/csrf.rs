@@ -10,6 +10,7 @@ use axum::response::Response;
 use tower_sessions::Session;
 
 use crate::state::AppState;
+use crate::web::error::{AuthError, RequestError};
 use crate::web::{AppError, session};
 
 /// The largest form body Berth reads (larger bodies are refused with 413).
@@ -30,7 +31,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     // No token in the session: it expired or was signed out. Whatever was sent is refused
     // either way; the answer sends the user to sign in (HX-Redirect for htmx).
     let Some(expected) = session::expected_csrf_token(&session).await? else {
-        return Err(AppError::SignInRequired);
+        return Err(AppError::Auth(AuthError::SignInRequired));
     };
     let (req, presented) = presented_token(req).await?;
     let matches = presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected.as_bytes()));
@@ -79,7 +80,9 @@ async fn presented_token(req: Request) -> Result<(Request, Option<String>), AppE
         return Ok((req, None));
     }
     let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| AppError::TooLarge)?;
+    let bytes = to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|_| AppError::Request(RequestError::TooLarge))?;
     let token = form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == FIELD)
         .map(|(_, v)| v.into_owned());

@@ -12,17 +12,43 @@ pub enum AppError {
     NotFound,
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
-    #[error("sign-in required")]
-    SignInRequired,
-    /// A staff session asked for a customer page without (or after) an impersonation.
-    #[error("back to the staff console")]
-    StaffConsole,
     #[error("invalid input")]
     Invalid(FieldErrors),
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("too many requests: {0}")]
     TooMany(String),
+    /// Who is asking is not known, or not for this (a 401, or a 429 for a key over its rate).
+    #[error(transparent)]
+    Auth(AuthError),
+    /// The request itself could not be read (before any area saw it).
+    #[error(transparent)]
+    Request(RequestError),
+    #[error("service unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Why who is asking is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("sign-in required")]
+    SignInRequired,
+    /// A staff session asked for a customer page without (or after) an impersonation.
+    #[error("back to the staff console")]
+    StaffConsole,
+    /// An API call without a key, or with an unknown or revoked one.
+    #[error("bad key: {0}")]
+    BadKey(&'static str),
+    /// Too many API calls with one key; try again after this many seconds.
+    #[error("rate limited")]
+    RateLimited(u64),
+}
+
+/// Why a request could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
     #[error("request body too large")]
     TooLarge,
     #[error("unreadable request: {0}")]
@@ -35,16 +61,6 @@ pub enum AppError {
     /// An API call whose body does not parse, with the parser's position.
     #[error("bad JSON: {0}")]
     BadJson(String),
-    /// An API call without a key, or with an unknown or revoked one.
-    #[error("bad key: {0}")]
-    BadKey(&'static str),
-    /// Too many API calls with one key; try again after this many seconds.
-    #[error("rate limited")]
-    RateLimited(u64),
-    #[error("service unavailable")]
-    Unavailable,
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
 }
 
 /// What the error-page layer needs to render an error (see `web::pages`).
@@ -58,18 +74,54 @@ pub struct ErrorInfo {
     pub fields: FieldErrors,
 }
 
+impl AuthError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::SignInRequired | Self::StaffConsole | Self::BadKey(_) => StatusCode::UNAUTHORIZED,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::SignInRequired => "Please sign in.".into(),
+            Self::StaffConsole => "The impersonation has ended.".into(),
+            Self::BadKey(why) => (*why).into(),
+            Self::RateLimited(after) => format!("Too many requests with this key; try again in {after} s."),
+        }
+    }
+}
+
+impl RequestError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unreadable(_) | Self::BadJson(_) => StatusCode::BAD_REQUEST,
+            Self::NotAForm | Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::TooLarge => "The request was too large.".into(),
+            Self::Unreadable(why) => (*why).into(),
+            Self::NotAForm => "Send the form as application/x-www-form-urlencoded.".into(),
+            Self::NotJson => "Send the arguments as a JSON object, with Content-Type: application/json.".into(),
+            Self::BadJson(why) => why.clone(),
+        }
+    }
+}
+
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::SignInRequired | Self::StaffConsole | Self::BadKey(_) => StatusCode::UNAUTHORIZED,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::TooMany(_) | Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unreadable(_) | Self::BadJson(_) => StatusCode::BAD_REQUEST,
-            Self::NotAForm | Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Auth(err) => err.status(),
+            Self::Request(err) => err.status(),
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -79,19 +131,10 @@ impl AppError {
         match self {
             Self::NotFound => "That page does not exist, or it is not yours.".into(),
             Self::Forbidden(why) => format!("This request was refused: {why}."),
-            Self::SignInRequired => "Please sign in.".into(),
-            Self::StaffConsole => "The impersonation has ended.".into(),
             Self::Invalid(errors) => errors.summary(),
             Self::Conflict(msg) | Self::TooMany(msg) => msg.clone(),
-            Self::TooLarge => "The request was too large.".into(),
-            Self::Unreadable(why) => (*why).into(),
-            Self::NotAForm => "Send the form as application/x-www-form-urlencoded.".into(),
-            Self::NotJson => "Send the arguments as a JSON object, with Content-Type: application/json.".into(),
-            Self::BadJson(why) => why.clone(),
-            Self::BadKey(why) => (*why).into(),
-            Self::RateLimited(after) => {
-                format!("Too many requests with this key; try again in {after} s.")
-            }
+            Self::Auth(err) => err.message(),
+            Self::Request(err) => err.message(),
             Self::Unavailable => "The service is unavailable right now; please try again shortly.".into(),
             Self::Internal(_) => "Something went wrong on our side.".into(),
         }
@@ -113,14 +156,14 @@ impl IntoResponse for AppError {
             tracing::error!(error = format!("{err:#}"), "internal error");
         }
         let mut response = self.status().into_response();
-        if let Self::RateLimited(after) = self {
+        if let Self::Auth(AuthError::RateLimited(after)) = self {
             response.headers_mut().insert(header::RETRY_AFTER, after.into());
         }
         response.extensions_mut().insert(ErrorInfo {
             message: self.message(),
             internal: matches!(self, Self::Internal(_)),
             sign_in: match self {
-                Self::StaffConsole => Some("/staff"),
+                Self::Auth(AuthError::StaffConsole) => Some("/staff"),
                 _ => None,
             },
             fields: match self {
@@ -160,8 +203,65 @@ impl From<tower_sessions::session::Error> for AppError {
     }
 }
 
+impl From<AuthError> for AppError {
+    fn from(err: AuthError) -> Self {
+        Self::Auth(err)
+    }
+}
+
+impl From<RequestError> for AppError {
+    fn from(err: RequestError) -> Self {
+        Self::Request(err)
+    }
+}
+
 impl From<FieldErrors> for AppError {
     fn from(errors: FieldErrors) -> Self {
         Self::Invalid(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statuses and messages users see, as they were before the request-level and
+    /// credential refusals moved into `RequestError` and `AuthError`.
+    #[test]
+    fn every_refusal_keeps_its_status_and_message() {
+        let cases: [(AppError, u16, &str); 9] = [
+            (AuthError::SignInRequired.into(), 401, "Please sign in."),
+            (AuthError::StaffConsole.into(), 401, "The impersonation has ended."),
+            (
+                AuthError::BadKey("This API key is revoked.").into(),
+                401,
+                "This API key is revoked.",
+            ),
+            (
+                AuthError::RateLimited(3).into(),
+                429,
+                "Too many requests with this key; try again in 3 s.",
+            ),
+            (RequestError::TooLarge.into(), 413, "The request was too large."),
+            (RequestError::Unreadable("Unreadable.").into(), 400, "Unreadable."),
+            (
+                RequestError::NotAForm.into(),
+                415,
+                "Send the form as application/x-www-form-urlencoded.",
+            ),
+            (
+                RequestError::NotJson.into(),
+                415,
+                "Send the arguments as a JSON object, with Content-Type: application/json.",
+            ),
+            (RequestError::BadJson("at line 1".into()).into(), 400, "at line 1"),
+        ];
+        for (err, status, message) in cases {
+            assert_eq!((err.status().as_u16(), err.message().as_str()), (status, message));
+        }
+        let limited = AppError::from(AuthError::RateLimited(7)).into_response();
+        assert_eq!(limited.headers()[header::RETRY_AFTER], "7");
+        let console = AppError::from(AuthError::StaffConsole).into_response();
+        assert_eq!(console.extensions().get::<ErrorInfo>().unwrap().sign_in, Some("/staff"));
     }
 }

@@ -13,7 +13,7 @@ use sqlx::types::ipnetwork::IpNetwork;
 
 use crate::state::AppState;
 use crate::validation::{FieldErrors, control_character};
-use crate::web::AppError;
+use crate::web::{AppError, RequestError};
 
 /// A URL-encoded form, read strictly: text that is not valid UTF-8 is refused rather than
 /// silently turned into replacement characters, and a body of another type is refused.
@@ -28,16 +28,22 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_form(req.headers()) {
-            return Err(AppError::NotAForm);
+            return Err(AppError::Request(RequestError::NotAForm));
         }
-        let body = Bytes::from_request(req, state).await.map_err(|_| AppError::TooLarge)?;
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| AppError::Request(RequestError::TooLarge))?;
         if !is_utf8_form(&body) {
-            return Err(AppError::Unreadable("The form contained text that is not valid UTF-8."));
+            return Err(AppError::Request(RequestError::Unreadable(
+                "The form contained text that is not valid UTF-8.",
+            )));
         }
         refuse_control_characters(form_urlencoded::parse(&body))?;
-        serde_urlencoded::from_bytes(&body)
-            .map(Form)
-            .map_err(|_| AppError::Unreadable("The form could not be read; please use the page's form."))
+        serde_urlencoded::from_bytes(&body).map(Form).map_err(|_| {
+            AppError::Request(RequestError::Unreadable(
+                "The form could not be read; please use the page's form.",
+            ))
+        })
     }
 }
 
@@ -68,7 +74,10 @@ pub async fn checked_query(req: Request, next: axum::middleware::Next) -> axum::
     use axum::response::IntoResponse;
     if let Some(query) = req.uri().query() {
         if !is_utf8_form(query.as_bytes()) {
-            return AppError::Unreadable("The address contained text that is not valid UTF-8.").into_response();
+            return AppError::Request(RequestError::Unreadable(
+                "The address contained text that is not valid UTF-8.",
+            ))
+            .into_response();
         }
         if let Err(err) = refuse_control_characters(form_urlencoded::parse(query.as_bytes())) {
             return err.into_response();

@@ -9,6 +9,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum_htmx::{HX_REQUEST, HxRedirect};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -22,7 +23,7 @@ use crate::state::AppState;
 use crate::web::error::ErrorInfo;
 use crate::web::render::error_response;
 use crate::web::session_store::CachedStore;
-use crate::web::{AppError, csrf};
+use crate::web::{AppError, RequestError, csrf};
 
 /// Marks a response that the error-page layer passes as it is: probes read the status
 /// and a plain word, never the HTML error page.
@@ -148,7 +149,7 @@ pub async fn read_body_first(limit: usize, req: Request, next: Next) -> Response
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let too_large = |keep_alive: bool| {
-        let mut response = AppError::TooLarge.into_response();
+        let mut response = AppError::Request(RequestError::TooLarge).into_response();
         if !keep_alive {
             response
                 .headers_mut()
@@ -165,7 +166,7 @@ pub async fn read_body_first(limit: usize, req: Request, next: Next) -> Response
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
-            return AppError::Unreadable("The request body could not be read.").into_response();
+            return AppError::Request(RequestError::Unreadable("The request body could not be read.")).into_response();
         };
         let Ok(data) = frame.into_data() else {
             continue;
@@ -188,7 +189,7 @@ pub async fn read_body_first(limit: usize, req: Request, next: Next) -> Response
 /// `HX-Redirect` for htmx); other errors become an error page (or a toast for htmx) with
 /// the request id. Responses that are already HTML (a form re-rendered with 422) pass.
 async fn error_pages(req: Request, next: Next) -> Response {
-    let htmx = req.headers().contains_key("hx-request");
+    let htmx = req.headers().contains_key(HX_REQUEST);
     let request_id = req
         .headers()
         .get(REQUEST_ID)
@@ -233,12 +234,8 @@ fn error_page(response: Response, htmx: bool, is_get: bool, path: &str, request_
             login.to_owned()
         };
         return if htmx {
-            let mut r = StatusCode::UNAUTHORIZED.into_response();
-            r.headers_mut().insert(
-                "hx-redirect",
-                HeaderValue::from_str(&to).unwrap_or(HeaderValue::from_static("/login")),
-            );
-            r
+            // `to` is a local path (or this path, URL-encoded): a valid header value.
+            (StatusCode::UNAUTHORIZED, HxRedirect(to), ()).into_response()
         } else {
             Redirect::to(&to).into_response()
         };

@@ -15,7 +15,7 @@ pub mod session;
 pub mod session_store;
 
 pub use device::Device;
-pub use error::AppError;
+pub use error::{AppError, AuthError, RequestError};
 pub use form::{ClientIp, Form, FormState};
 pub use paging::{PageQuery, Pager};
 pub use path::{PathId, PathIds};

@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_htmx::{HxReswap, SwapOption};
 use tower_sessions::Session;
 
 use crate::web::assets::{URLS, Urls};
@@ -207,14 +208,8 @@ pub fn error_response(status: StatusCode, message: &str, request_id: &str, htmx:
         tracing::error!(%err, "error page did not render");
         "Something went wrong.".to_owned()
     });
-    let mut response = (status, Html(body)).into_response();
-    if htmx {
-        response
-            .headers_mut()
-            .insert("hx-reswap", HeaderValue::from_static("none"));
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    // For htmx the toast comes out of band and nothing else is swapped.
+    let reswap = htmx.then_some(HxReswap(SwapOption::None));
+    let no_store = [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
+    (status, reswap, no_store, Html(body)).into_response()
 }

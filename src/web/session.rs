@@ -13,6 +13,7 @@ use crate::identity::staff::Staff;
 use crate::identity::{self, Customer, CustomerId, Who};
 use crate::state::AppState;
 use crate::web::AppError;
+use crate::web::error::AuthError;
 
 const AUTH: &str = "auth";
 const STAFF: &str = "staff";
@@ -317,14 +318,14 @@ impl SignedIn {
         let too_old = now - auth.signed_in_at > state.web.absolute_timeout.as_secs() as i64;
         if idle || too_old {
             session.flush().await?;
-            return Err(AppError::SignInRequired);
+            return Err(AppError::Auth(AuthError::SignInRequired));
         }
         let customer = identity::customer::by_id(&state.pool, auth.customer_id).await?;
         let Some(customer) =
             customer.filter(|c| c.auth_version == auth.auth_version && c.status != CustomerStatus::Cancelled.as_str())
         else {
             session.flush().await?;
-            return Err(AppError::SignInRequired);
+            return Err(AppError::Auth(AuthError::SignInRequired));
         };
         if now - auth.last_seen >= TOUCH_EVERY_SECS {
             auth.last_seen = now;
@@ -345,15 +346,15 @@ impl SignedIn {
 /// A customer page asked for by a staff session: allowed only while impersonating.
 async fn impersonated(state: &AppState, parts: &Parts, session: Session) -> Result<SignedIn, AppError> {
     let Some(staff_auth) = staff_auth(&session).await? else {
-        return Err(AppError::SignInRequired);
+        return Err(AppError::Auth(AuthError::SignInRequired));
     };
     let Some(imp) = staff_auth.impersonating.clone() else {
-        return Err(AppError::StaffConsole);
+        return Err(AppError::Auth(AuthError::StaffConsole));
     };
     // The staff session's own limits hold throughout the impersonation; when it ends, the
     // staff member signs in again at the console.
     let Some(staff) = checked_staff(state, &session, &staff_auth).await? else {
-        return Err(AppError::StaffConsole);
+        return Err(AppError::Auth(AuthError::StaffConsole));
     };
     let now = state.clock.unix();
     let limit = state.web.impersonation_limit.as_secs() as i64;
@@ -363,11 +364,11 @@ async fn impersonated(state: &AppState, parts: &Parts, session: Session) -> Resu
         audit::record(&state.pool, &who, "impersonation_ended", &detail).await?;
         set_impersonation(&session, &staff_auth, None).await?;
         flash(&session, "The impersonation reached its time limit and ended.").await?;
-        return Err(AppError::StaffConsole);
+        return Err(AppError::Auth(AuthError::StaffConsole));
     }
     let customer = identity::customer::by_id(&state.pool, imp.customer_id)
         .await?
-        .ok_or(AppError::StaffConsole)?;
+        .ok_or(AppError::Auth(AuthError::StaffConsole))?;
     let changes = !matches!(parts.method, Method::GET | Method::HEAD);
     if changes && !staff.may_write() {
         return Err(AppError::Forbidden("support access is read-only; nothing was changed"));

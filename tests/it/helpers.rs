@@ -33,6 +33,8 @@ struct Cluster {
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 static TEMPLATE: tokio::sync::Mutex<bool> = tokio::sync::Mutex::const_new(false);
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
+static PASSWORD_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+static STAFF_PASSWORD_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
 /// Every database of a run is named `berth_test_<pid>_…`, so that runs sharing one
 /// `DATABASE_URL` server never touch each other's, and a run can drop all of its own.
 const PREFIX: &str = "berth_test_";
@@ -64,7 +66,8 @@ static JANITOR: (Mutex<Phase>, std::sync::Condvar) = (Mutex::new(Phase::Running)
 extern "C" fn stop_cluster() {
     if let Some(cluster) = CLUSTER.get() {
         if let Some(pg) = &cluster.embedded {
-            pg.stop();
+            // Deleted next: nothing to checkpoint.
+            pg.stop_to_discard();
         }
         if let Some(dir) = &cluster.dir {
             let _ = std::fs::remove_dir_all(dir);
@@ -173,6 +176,7 @@ fn cluster() -> &'static Cluster {
         }
         let dir = std::env::temp_dir().join(format!("berth-test-{}", std::process::id()));
         let pg = EmbeddedPostgres::start(&dir.join("postgres")).expect("the test PostgreSQL cluster starts");
+        without_durability(&pg);
         // SAFETY: registering a plain extern "C" function; it runs once at process exit.
         unsafe { libc::atexit(stop_cluster) };
         Cluster {
@@ -181,6 +185,33 @@ fn cluster() -> &'static Cluster {
             dir: Some(dir),
         }
     })
+}
+
+/// The run's own cluster is thrown away at the end of the run: it need not survive a crash,
+/// so commits do not wait for the disk (the clusters the fault tests restart are their own).
+fn without_durability(pg: &EmbeddedPostgres) {
+    let admin = pg.connect_options("postgres");
+    // On a thread of its own, as the caller may be inside a runtime.
+    let set = move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let mut conn = admin.connect().await.expect("admin connection");
+            for setting in [
+                "alter system set fsync = off",
+                "alter system set synchronous_commit = off",
+                "alter system set full_page_writes = off",
+                "select pg_reload_conf()",
+            ] {
+                sqlx::query(setting).execute(&mut conn).await.expect(setting);
+            }
+        });
+    };
+    std::thread::spawn(set)
+        .join()
+        .expect("the test cluster's settings apply");
 }
 
 /// A fresh database with every migration applied.
@@ -273,8 +304,17 @@ impl TestApp {
         self.state.clock.advance(by);
     }
 
+    /// The Argon2id hash of `password`, made once per run: every account created here gets
+    /// a real hash that sign-in verifies, only not salted anew for each (Argon2 is slow on
+    /// purpose, and the accounts of a run are counted in hundreds).
+    async fn password_hash(&self, cell: &'static tokio::sync::OnceCell<String>, password: &str) -> String {
+        cell.get_or_init(|| async { self.state.hasher.hash(password).await.unwrap() })
+            .await
+            .clone()
+    }
+
     pub async fn create_customer(&self, username: &str) -> CustomerId {
-        let hash = self.state.hasher.hash(PASSWORD).await.unwrap();
+        let hash = self.password_hash(&PASSWORD_HASH, PASSWORD).await;
         let mut conn = self.pool.acquire().await.unwrap();
         berth::identity::customer::create(
             &mut conn,
@@ -289,7 +329,7 @@ impl TestApp {
 
     /// A staff account with `support`, and `support-write` when `write`.
     pub async fn create_staff(&self, username: &str, write: bool) {
-        let hash = self.state.hasher.hash(STAFF_PASSWORD).await.unwrap();
+        let hash = self.password_hash(&STAFF_PASSWORD_HASH, STAFF_PASSWORD).await;
         berth::identity::staff::create(&self.pool, &username.parse::<Username>().unwrap(), &hash, write)
             .await
             .unwrap()

@@ -15,6 +15,8 @@ use berth::sites::model::SiteId;
 
 use crate::helpers::TestApp;
 
+mod shutdown;
+
 /// What the wizard writes on "Create", written here directly: the site (provisioning), its
 /// hostnames, one pending container without an address, two pending environments, planned
 /// A records (when `create_dns`), and the job with its five pending steps.

@@ -38,7 +38,7 @@ impl OwnCluster {
             .await
             .unwrap()
             .expect("the fault tests' own cluster starts");
-        berth::db::ensure_database(pg.connect_options("postgres"), "berth")
+        berth::db::ensure_database(pg.connect_options("postgres"))
             .await
             .unwrap();
         let options = pg.connect_options("berth");
