@@ -206,15 +206,7 @@ impl Caller {
 
     /// Every call with an internal key is written to the customer's Activity.
     async fn record_internal(&self, db: &sqlx::PgPool, customer: CustomerId) -> Result<(), AppError> {
-        crate::audit::record_parts(
-            db,
-            customer,
-            &self.actor(),
-            "api_internal_call",
-            &self.method,
-            Some(self.address),
-        )
-        .await?;
+        crate::audit::record(db, &self.who(customer), "api_internal_call", &self.method).await?;
         Ok(())
     }
 }

@@ -84,25 +84,13 @@ impl Entry {
 
 /// Writes one Activity entry of `who`'s customer, naming `who`'s actor and address.
 pub async fn record(db: impl PgExecutor<'_>, who: &Who, kind: &str, detail: &str) -> sqlx::Result<()> {
-    record_parts(db, who.customer, &who.actor, kind, detail, who.address).await
-}
-
-/// [`record`] from its parts, for the callers not yet given a [`Who`].
-pub async fn record_parts(
-    db: impl PgExecutor<'_>,
-    customer: CustomerId,
-    actor: &str,
-    kind: &str,
-    detail: &str,
-    address: Option<IpAddr>,
-) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into activity (customer_id, actor, kind, detail, address) values ($1, $2, $3, $4, $5)",
-        customer as CustomerId,
-        actor,
+        who.customer as CustomerId,
+        who.actor,
         kind,
         detail,
-        address.map(IpNetwork::from),
+        who.address.map(IpNetwork::from),
     )
     .execute(db)
     .await?;

@@ -130,13 +130,11 @@ async fn activity_pages_by_the_rows_per_page_setting() {
     let app = TestApp::spawn().await;
     let (client, id) = app.signed_in_client("alice").await;
     for i in 0..25 {
-        berth::audit::record_parts(
+        berth::audit::record(
             &app.pool,
-            id,
-            "customer",
+            &berth::identity::Who::new(id, "customer", None),
             "settings_changed",
             &format!("entry {i}"),
-            None,
         )
         .await
         .unwrap();

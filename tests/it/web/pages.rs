@@ -52,7 +52,7 @@ async fn an_unreachable_database_is_a_503_page_with_the_request_id_and_no_intern
     let app = TestApp::spawn().await;
     let (client, _) = app.signed_in_client("alice").await;
     // Wait out the session cache so the next request must reach the (closed) database.
-    tokio::time::sleep(berth::web::session_store::CACHE_TTL + std::time::Duration::from_millis(100)).await;
+    app.advance(berth::web::session_store::CACHE_TTL + std::time::Duration::from_millis(100));
     app.pool.close().await;
     let resp = client.get("/account").await;
     assert_eq!(resp.status, StatusCode::SERVICE_UNAVAILABLE);
