@@ -129,6 +129,10 @@ pub struct Customer {
     /// Notices addressed to the customer (or to everyone) not acknowledged yet, for the
     /// navigation; read with the row, so a page costs no extra query.
     pub unread_notices: i64,
+    /// The customer's stored settings (keys and values, in key order), read with the row for
+    /// the same reason: `settings::Current` makes the request's settings from them.
+    pub setting_keys: Vec<String>,
+    pub setting_values: Vec<String>,
 }
 
 impl Customer {
@@ -150,7 +154,11 @@ pub async fn by_id(db: impl PgExecutor<'_>, id: CustomerId) -> sqlx::Result<Opti
                 (select count(*) from notices n
                  where (n.customer_id = c.id or n.customer_id is null)
                    and not exists (select 1 from notice_acknowledgements a
-                                   where a.customer_id = c.id and a.notice_id = n.id)) as "unread_notices!"
+                                   where a.customer_id = c.id and a.notice_id = n.id)) as "unread_notices!",
+                array(select s.key from customer_settings s where s.customer_id = c.id order by s.key)
+                    as "setting_keys!",
+                array(select s.value from customer_settings s where s.customer_id = c.id order by s.key)
+                    as "setting_values!"
          from customers c where c.id = $1"#,
         id as CustomerId,
     )

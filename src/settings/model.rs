@@ -304,7 +304,8 @@ impl Values {
         self.0.iter().map(|(k, v)| (*k, v.as_str()))
     }
 
-    fn from_stored(stored: Vec<(String, String)>) -> Self {
+    /// Every setting: its stored value (of `stored`, key and value) or its default.
+    pub fn from_stored(stored: Vec<(String, String)>) -> Self {
         let mut map: BTreeMap<&'static str, String> = REGISTRY.iter().map(|s| (s.key, s.default.to_owned())).collect();
         for (key, value) in stored {
             if let Some(setting) = find(&key) {
