@@ -100,7 +100,7 @@ impl Reason {
     }
 }
 
-crate::sites::model::text_enum!(
+crate::text_enum!(
     /// `cancellation_requests.status`.
     CancellationStatus {
         Pending = "pending",

@@ -212,14 +212,8 @@ pub const MAX_QUOTA: i32 = 65_536;
 /// Sets a customer's quotas (staff, support-write) and records it in their Activity;
 /// `false` when there is no such customer. Addresses already held above a lowered quota
 /// stay; only new ones are refused.
-pub async fn set_quotas(
-    tx: &mut PgConnection,
-    customer: CustomerId,
-    actor: &str,
-    ipv4: i32,
-    ipv6: i32,
-    from: Option<IpAddr>,
-) -> sqlx::Result<bool> {
+pub async fn set_quotas(tx: &mut PgConnection, who: &Who, ipv4: i32, ipv6: i32) -> sqlx::Result<bool> {
+    let customer = who.customer;
     let before = sqlx::query!(
         "select ipv4_quota, ipv6_quota from customers where id = $1 for no key update",
         customer as CustomerId,
@@ -240,8 +234,7 @@ pub async fn set_quotas(
     .await?;
     if (old4, old6) != (ipv4, ipv6) {
         let detail = format!("IPv4 {old4} → {ipv4}, IPv6 {old6} → {ipv6}");
-        let who = Who::new(customer, actor, from);
-        audit::record(&mut *tx, &who, "address_quota_changed", &detail).await?;
+        audit::record(&mut *tx, who, "address_quota_changed", &detail).await?;
     }
     Ok(true)
 }

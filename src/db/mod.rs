@@ -215,6 +215,39 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("database migrations failed")
 }
 
+/// Declares a status or type column's values: a Rust enum stored as checked text (the
+/// column's CHECK constraint lists the same spellings), shown as it is stored.
+#[macro_export]
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize, serde::Deserialize)]
+        #[sqlx(type_name = "text")]
+        pub enum $name {
+            $(
+                #[sqlx(rename = $text)]
+                #[serde(rename = $text)]
+                $variant,
+            )*
+        }
+
+        impl $name {
+            /// As stored (and shown).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 /// A typed `bigint` id: `id_type!(/// doc… KeyId, AclId)`. Shown and parsed as its number,
 /// stored transparently.
 #[macro_export]

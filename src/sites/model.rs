@@ -16,40 +16,7 @@ crate::id_type!(
     EnvironmentId
 );
 
-/// Declares a status or type column's values: a Rust enum stored as checked text (the
-/// column's CHECK constraint lists the same spellings), shown as it is stored.
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize, serde::Deserialize)]
-        #[sqlx(type_name = "text")]
-        pub enum $name {
-            $(
-                #[sqlx(rename = $text)]
-                #[serde(rename = $text)]
-                $variant,
-            )*
-        }
-
-        impl $name {
-            /// As stored (and shown).
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text,)*
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-pub(crate) use text_enum;
-
-text_enum!(
+crate::text_enum!(
     /// `sites.status`.
     SiteStatus {
         Provisioning = "provisioning",
@@ -58,7 +25,7 @@ text_enum!(
     }
 );
 
-text_enum!(
+crate::text_enum!(
     /// `containers.status` and `environments.status`: pending until provisioning made them.
     ResourceStatus {
         Pending = "pending",
@@ -67,7 +34,7 @@ text_enum!(
     }
 );
 
-text_enum!(
+crate::text_enum!(
     /// `provisioning_jobs.status`.
     JobStatus {
         Pending = "pending",
@@ -84,7 +51,7 @@ impl JobStatus {
     }
 }
 
-text_enum!(
+crate::text_enum!(
     /// `job_steps.status`.
     StepStatus {
         Pending = "pending",
@@ -93,7 +60,7 @@ text_enum!(
     }
 );
 
-text_enum!(
+crate::text_enum!(
     /// `dns_records.type`.
     RecordType {
         A = "A",

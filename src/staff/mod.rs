@@ -343,7 +343,7 @@ async fn set_address_quota(
         return Err(AppError::Invalid(errors));
     };
     let mut tx = state.pool.begin().await?;
-    if !addresses::model::set_quotas(&mut tx, id, &me.staff.actor(), ipv4, ipv6, Some(ip)).await? {
+    if !addresses::model::set_quotas(&mut tx, &me.who(id, ip), ipv4, ipv6).await? {
         return Err(AppError::NotFound);
     }
     tx.commit().await?;
