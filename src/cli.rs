@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
-use crate::config::{BandwidthCommand, Cli, Command, DbConfig, NoticeCommand, PoolCommand, ServeConfig, StaffCommand};
+use crate::config::{
+    BandwidthCommand, Cli, Command, DbConfig, EngineConfig, ImageCommand, NoticeCommand, PoolCommand, ServeConfig,
+    StaffCommand,
+};
 use crate::db::Database;
 use crate::identity::customer::DisplayName;
 use crate::identity::{Email, Username, UsernameKey};
@@ -59,7 +62,7 @@ fn init_tracing() {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve(ServeConfig::from_env()));
     if let Command::Serve(serve_config) = command {
-        return serve(&cli.db, serve_config).await;
+        return serve(&cli.db, &cli.engine, serve_config).await;
     }
     let db = open(&cli.db).await?;
     let result = match command {
@@ -101,7 +104,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => set_staff_disabled(&db, &username, false).await,
         Command::Pool {
             command: PoolCommand::Add { cidr },
-        } => pool_add(&db, &cidr).await,
+        } => pool_add(&db, &cli.engine.platform(&cli.db.data), &cidr).await,
+        Command::Image {
+            command: ImageCommand::Set { type_id, os_id, image },
+        } => image_set(&db, &type_id, &os_id, &image).await,
+        Command::Image {
+            command: ImageCommand::List,
+        } => image_list(&db).await,
+        Command::Doctor => doctor(&db, &cli.engine.platform(&cli.db.data)).await,
         Command::Bandwidth {
             command: BandwidthCommand::Import { file },
         } => bandwidth_import(&db, &file).await,
@@ -131,7 +141,7 @@ async fn open(config: &DbConfig) -> anyhow::Result<Database> {
     Ok(db)
 }
 
-async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> {
+async fn serve(db_config: &DbConfig, engine: &EngineConfig, config: ServeConfig) -> anyhow::Result<()> {
     // Checked before the database starts, so a bad setting stops nothing half-way.
     let mut delivery =
         crate::delivery::DeliveryConfig::new(config.smtp_url.as_ref().map(|u| u.0.as_str()), &config.mail_from)?
@@ -140,6 +150,8 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
     let delivery = Arc::new(delivery);
     let db = open(db_config).await?;
     let hasher = Hasher::for_this_machine()?;
+    let platform = Arc::new(engine.platform(&db_config.data));
+    tracing::info!(driver = platform.driver.name(), data = %db_config.data.display(), "platform");
     if db.embedded.is_some() {
         if demo::seed(&db.pool, &hasher).await? {
             tracing::info!("seeded demo data");
@@ -156,6 +168,7 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
             ..WebConfig::new(config.public_url.as_deref())
         }),
         clock: crate::clock::Clock::real(),
+        platform: platform.clone(),
     };
     let cleanup = crate::web::session_store::spawn_cleanup(db.pool.clone(), std::time::Duration::from_secs(600));
     // One stop for everything: the server, then the workers, all within the drain time.
@@ -169,13 +182,8 @@ async fn serve(db_config: &DbConfig, config: ServeConfig) -> anyhow::Result<()> 
     };
     // Wakes are not wired to the areas yet: the workers poll (every 500 ms and
     // BERTH_DELIVERY_POLL_MS).
-    let worker = crate::provisioning::worker::spawn_until(
-        db.pool.clone(),
-        Arc::new(crate::provisioning::DevelopmentDriver),
-        stop(),
-        drain,
-        Arc::default(),
-    );
+    let worker =
+        crate::provisioning::worker::spawn_until(db.pool.clone(), platform.clone(), stop(), drain, Arc::default());
     let delivery = crate::delivery::spawn_until(db.pool.clone(), delivery, stop(), drain, Arc::default());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -403,15 +411,106 @@ async fn bandwidth_import(db: &Database, file: &std::path::Path) -> anyhow::Resu
     }
 }
 
-async fn pool_add(db: &Database, cidr: &str) -> anyhow::Result<()> {
+async fn pool_add(db: &Database, platform: &crate::engine::Platform, cidr: &str) -> anyhow::Result<()> {
+    use crate::provisioning::model;
     let network: crate::provisioning::PoolNetwork = cidr.parse().map_err(anyhow::Error::msg)?;
-    let hosts = network.hosts();
-    let added = crate::provisioning::model::add_to_pool(&db.pool, &hosts).await?;
+    let mut hosts = network.hosts();
+    // A network of two or more hosts becomes an engine network; its first host is the
+    // gateway, kept out of the pool.
+    if hosts.len() >= 2 {
+        let gateway = model::add_pool_network(&db.pool, network.network(), hosts[0]).await?;
+        hosts.retain(|h| *h != gateway);
+        let net = crate::engine::PoolNet {
+            network: network.network(),
+            gateway,
+        };
+        platform.driver.ensure_network(&net).await.map_err(anyhow::Error::msg)?;
+        println!(
+            "network {network}: gateway {gateway}, engine network {} ({} driver)",
+            net.engine_name(),
+            platform.driver.name()
+        );
+    }
+    let added = model::add_to_pool(&db.pool, &hosts).await?;
     let plural = |n: u64| if n == 1 { "address" } else { "addresses" };
     let already = hosts.len() as u64 - added;
     println!(
         "added {added} {} of {network} to the pool ({already} were there already)",
         plural(added)
     );
+    Ok(())
+}
+
+async fn image_set(db: &Database, type_id: &str, os_id: &str, image: &str) -> anyhow::Result<()> {
+    use crate::provisioning::model;
+    let (type_ok, os_ok) = model::catalogue_has(&db.pool, type_id, os_id).await?;
+    if !type_ok {
+        bail!("{type_id:?} is not a container type (or *)");
+    }
+    if !os_ok {
+        bail!("{os_id:?} is not an operating system (or *)");
+    }
+    let reference = image.len() <= 255
+        && image.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && image.chars().all(|c| c.is_ascii_alphanumeric() || "._/:@-".contains(c));
+    if !reference {
+        bail!("{image:?} is not an image reference (letters, digits and ._/:@-)");
+    }
+    model::set_image(&db.pool, type_id, os_id, image).await?;
+    println!("sites of type {type_id} on {os_id} run {image}");
+    Ok(())
+}
+
+async fn image_list(db: &Database) -> anyhow::Result<()> {
+    let images = crate::provisioning::model::images(&db.pool).await?;
+    if images.is_empty() {
+        println!("no image is set: run berth image set TYPE OS IMAGE ('*' matches any)");
+    }
+    for row in images {
+        println!("{:<10} {:<14} {}", row.type_id, row.os_id, row.image);
+    }
+    Ok(())
+}
+
+/// Checks the configured engine; fails when something is missing.
+async fn doctor(db: &Database, platform: &crate::engine::Platform) -> anyhow::Result<()> {
+    println!("driver: {}", platform.driver.name());
+    let images: Vec<String> = crate::provisioning::model::images(&db.pool)
+        .await?
+        .into_iter()
+        .map(|row| row.image)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut checks = platform
+        .driver
+        .doctor(if platform.driver.needs_images() { &images } else { &[] })
+        .await;
+    if platform.driver.needs_images() {
+        for (network, gateway) in crate::provisioning::model::pool_networks(&db.pool).await? {
+            let net = crate::engine::PoolNet { network, gateway };
+            checks.push(match platform.driver.ensure_network(&net).await {
+                Ok(()) => crate::engine::Check::ok(format!(
+                    "pool network {network} is on the engine ({})",
+                    net.engine_name()
+                )),
+                Err(err) => crate::engine::Check::missing(format!("pool network {network}: {err}")),
+            });
+        }
+    }
+    let data = platform.files().site(0);
+    let sites = data.parent().unwrap_or(&data);
+    checks.push(match std::fs::create_dir_all(sites) {
+        Ok(()) => crate::engine::Check::ok(format!("site files live in {}", sites.display())),
+        Err(err) => crate::engine::Check::missing(format!("cannot make {}: {err}", sites.display())),
+    });
+    let missing = checks.iter().filter(|c| !c.ok).count();
+    for check in &checks {
+        println!("{} {}", if check.ok { "ok     " } else { "MISSING" }, check.what);
+    }
+    if missing > 0 {
+        bail!("{missing} thing(s) missing");
+    }
+    println!("everything Berth needs is there");
     Ok(())
 }

@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(flatten)]
     pub db: DbConfig,
+    #[command(flatten)]
+    pub engine: EngineConfig,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -64,6 +66,13 @@ pub enum Command {
     Staff {
         #[command(subcommand)]
         command: StaffCommand,
+    },
+    /// Check the configured container engine and say what is missing.
+    Doctor,
+    /// The images sites' containers run, per container type and operating system.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
     },
     /// The platform's address pool.
     Pool {
@@ -128,6 +137,63 @@ pub enum PoolCommand {
         /// The network, e.g. 192.0.2.0/24 or 2001:db8::/120.
         cidr: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Set the image for a container type and operating system; `*` matches any (the most
+    /// specific setting wins).
+    Set {
+        /// A container type (`lamp`, `static`, …) or `*`.
+        #[arg(value_name = "TYPE")]
+        type_id: String,
+        /// An operating system (`debian-13`, …) or `*`.
+        #[arg(value_name = "OS")]
+        os_id: String,
+        /// The engine's image reference, e.g. `registry.example/berth/lamp:1`.
+        image: String,
+    },
+    /// List the images set.
+    List,
+}
+
+/// The container engine behind the panel (DESIGN §8).
+#[derive(Debug, Clone, Args)]
+pub struct EngineConfig {
+    /// `development` (runs no container; the default) or `docker` (the Docker Engine API:
+    /// dockerd or Podman's Docker-compatible socket).
+    #[arg(long, env = "BERTH_DRIVER", default_value = "development", value_parser = ["development", "docker"], global = true)]
+    pub driver: String,
+    /// Where the engine listens: `unix:///path` or `tcp://host:port`.
+    #[arg(
+        long,
+        env = "DOCKER_HOST",
+        default_value = "unix:///var/run/docker.sock",
+        global = true
+    )]
+    pub docker_host: String,
+    /// A host address to publish each container's port 80 on, at a free port (the site
+    /// page's preview address).
+    #[arg(long, env = "BERTH_PUBLISH", global = true)]
+    pub publish: Option<std::net::IpAddr>,
+    /// Seconds between two readings of the containers' traffic counters.
+    #[arg(long, env = "BERTH_METER_INTERVAL_S", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
+    pub meter_interval_s: u64,
+}
+
+impl EngineConfig {
+    /// The platform this configuration names, with files under `data`.
+    pub fn platform(&self, data: &std::path::Path) -> crate::engine::Platform {
+        let driver: std::sync::Arc<dyn crate::engine::ContainerDriver> = match self.driver.as_str() {
+            "docker" => std::sync::Arc::new(crate::engine::DockerDriver::new(&self.docker_host)),
+            _ => std::sync::Arc::new(crate::engine::DevelopmentDriver),
+        };
+        crate::engine::Platform {
+            driver,
+            data: data.to_owned(),
+            publish: self.publish,
+        }
+    }
 }
 
 #[derive(Clone, Args)]

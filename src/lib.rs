@@ -19,6 +19,7 @@ pub mod dashboard;
 pub mod db;
 pub mod delivery;
 pub mod demo;
+pub mod engine;
 pub mod ftp;
 pub mod health;
 pub mod identity;

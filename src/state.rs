@@ -16,6 +16,8 @@ pub struct AppState {
     pub web: std::sync::Arc<WebConfig>,
     /// The time sessions, the impersonation limit and the sign-in throttle go by.
     pub clock: Clock,
+    /// The container engine and the files folders behind the panel.
+    pub platform: std::sync::Arc<crate::engine::Platform>,
 }
 
 /// HTTP settings derived from the configuration.

@@ -8,13 +8,11 @@
 //! error is recorded in `job_attempts`, the latest error in `job_steps.last_error`.
 //!
 //! The work that belongs to Berth (addresses from the pool, DNS records, statuses) is done
-//! here; creating the container goes through a [`ContainerDriver`], whose built-in
-//! [`DevelopmentDriver`] creates nothing real.
+//! here; the container is made through the platform's driver ([`crate::engine`]), and every
+//! environment's files folder beside it.
 
-pub mod driver;
 pub mod model;
 pub mod worker;
 
-pub use driver::{ContainerDriver, ContainerSpec, DevelopmentDriver, DriverFuture};
 pub use model::{ContainerId, JobId, PoolNetwork, StepId};
 pub use worker::{INTERNAL_ERROR, MAX_ATTEMPTS, run_once, spawn, worker_name};

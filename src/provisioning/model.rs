@@ -247,6 +247,164 @@ pub async fn site_container(
     .await
 }
 
+/// What the engine needs beyond the container row: its image, its size's limits, the
+/// pool network of its address, its environments, and this installation's id.
+#[derive(Debug, Clone)]
+pub struct ContainerPlan {
+    pub image: Option<String>,
+    pub vcpu: i32,
+    pub memory_mib: i32,
+    pub network: Option<(IpNetwork, IpAddr)>,
+    pub installation: uuid::Uuid,
+    pub hostname: String,
+    /// The site's environments, oldest first.
+    pub environments: Vec<String>,
+}
+
+pub async fn container_plan(
+    db: &mut sqlx::PgConnection,
+    customer: CustomerId,
+    site: SiteId,
+    container: &SiteContainer,
+) -> sqlx::Result<ContainerPlan> {
+    let size = sqlx::query!(
+        "select vcpu, memory_mib from container_sizes where id = $1",
+        container.size_id
+    )
+    .fetch_one(&mut *db)
+    .await?;
+    let network = match container.address {
+        Some(address) => sqlx::query!(
+            r#"select network as "network!", host(gateway)::inet as "gateway!: IpAddr" from pool_networks
+             where network >>= $1 order by masklen(network) desc limit 1"#,
+            IpNetwork::from(address),
+        )
+        .fetch_optional(&mut *db)
+        .await?
+        .map(|row| (row.network, row.gateway)),
+        None => None,
+    };
+    let environments = sqlx::query_scalar!(
+        "select name from environments where customer_id = $1 and site_id = $2 order by id",
+        customer as CustomerId,
+        site as SiteId,
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let hostname = sqlx::query_scalar!(
+        "select hostname from sites where customer_id = $1 and id = $2",
+        customer as CustomerId,
+        site as SiteId,
+    )
+    .fetch_one(&mut *db)
+    .await?;
+    Ok(ContainerPlan {
+        image: image_for(&mut *db, &container.type_id, &container.os_id).await?,
+        vcpu: size.vcpu,
+        memory_mib: size.memory_mib,
+        network,
+        installation: installation(&mut *db).await?,
+        hostname,
+        environments,
+    })
+}
+
+/// This Berth's id on the engines it drives.
+pub async fn installation(db: impl PgExecutor<'_>) -> sqlx::Result<uuid::Uuid> {
+    sqlx::query_scalar!("select id from installation").fetch_one(db).await
+}
+
+// ---------------------------------------------------------------------------------------
+// Images
+
+/// The image for a type and operating system: the most specific setting (exact type and
+/// OS, then exact type, then exact OS, then `* *`).
+pub async fn image_for(db: impl PgExecutor<'_>, type_id: &str, os_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        "select image from container_images
+         where type_id in ($1, '*') and os_id in ($2, '*')
+         order by type_id = '*', os_id = '*' limit 1",
+        type_id,
+        os_id,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// One row of `berth image list`.
+#[derive(Debug, Clone)]
+pub struct ImageSetting {
+    pub type_id: String,
+    pub os_id: String,
+    pub image: String,
+}
+
+pub async fn images(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<ImageSetting>> {
+    sqlx::query_as!(
+        ImageSetting,
+        "select type_id, os_id, image from container_images order by type_id = '*', type_id, os_id = '*', os_id"
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Whether `id` is `*` or a container type / an operating system of the catalogue.
+pub async fn catalogue_has(db: impl PgExecutor<'_>, type_id: &str, os_id: &str) -> sqlx::Result<(bool, bool)> {
+    let row = sqlx::query!(
+        r#"select ($1 = '*' or exists(select 1 from container_types where id = $1)) as "type_ok!",
+                  ($2 = '*' or exists(select 1 from operating_systems where id = $2)) as "os_ok!""#,
+        type_id,
+        os_id,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.type_ok, row.os_ok))
+}
+
+pub async fn set_image(db: impl PgExecutor<'_>, type_id: &str, os_id: &str, image: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into container_images (type_id, os_id, image) values ($1, $2, $3)
+         on conflict (type_id, os_id) do update set image = excluded.image, updated_at = now()",
+        type_id,
+        os_id,
+        image,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Pool networks
+
+/// Records a pool network with its gateway (kept out of the pool); one already there keeps
+/// its gateway, which is returned.
+pub async fn add_pool_network(db: impl PgExecutor<'_>, network: IpNetwork, gateway: IpAddr) -> sqlx::Result<IpAddr> {
+    sqlx::query_scalar!(
+        r#"with added as (
+             insert into pool_networks (network, gateway) values ($1, $2) on conflict (network) do nothing
+             returning host(gateway)::inet as gateway
+         )
+         select coalesce((select gateway from added), (select host(gateway)::inet from pool_networks where network = $1)) as "gateway!: IpAddr""#,
+        network,
+        IpNetwork::from(gateway),
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Every pool network with its gateway.
+pub async fn pool_networks(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(IpNetwork, IpAddr)>> {
+    Ok(sqlx::query!(
+        r#"select network as "network!", host(gateway)::inet as "gateway!: IpAddr" from pool_networks order by network"#
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|row| (row.network, row.gateway))
+    .collect())
+}
+
 /// Takes the lowest free address of the pool for `container` (IPv4 sorts before IPv6, so
 /// IPv6 only when no IPv4 is left); `None` when none is free.
 pub async fn allocate_address(
@@ -438,6 +596,10 @@ impl fmt::Display for PoolNetwork {
 }
 
 impl PoolNetwork {
+    pub fn network(&self) -> IpNetwork {
+        self.0
+    }
+
     /// Its host addresses: without the IPv4 network and broadcast addresses, without the
     /// IPv6 subnet-router anycast address; a /31, /32, /127 or /128 gives all it has.
     pub fn hosts(&self) -> Vec<IpAddr> {

@@ -9,9 +9,9 @@ use sqlx::{Acquire, PgConnection, PgPool, Postgres, Transaction};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::driver::{ContainerDriver, ContainerSpec};
 use super::model::{self, ClaimedStep, SiteContainer, StepId};
 use crate::db::jobs;
+use crate::engine::{ContainerSpec, Mount, Platform, PoolNet};
 use crate::sites::model::SiteStatus;
 use crate::sites::steps::Step;
 
@@ -72,10 +72,10 @@ pub fn worker_name() -> String {
 /// Starts the worker: it runs due steps one after another and polls every 500 ms when
 /// there are none. Abort the handle to stop it (a step in progress is rolled back and runs
 /// again later); [`spawn_until`] stops it in order.
-pub fn spawn(pool: PgPool, driver: Arc<dyn ContainerDriver>) -> JoinHandle<()> {
+pub fn spawn(pool: PgPool, platform: Arc<Platform>) -> JoinHandle<()> {
     spawn_until(
         pool,
-        driver,
+        platform,
         std::future::pending(),
         Duration::ZERO,
         Arc::new(Notify::new()),
@@ -87,25 +87,25 @@ pub fn spawn(pool: PgPool, driver: Arc<dyn ContainerDriver>) -> JoinHandle<()> {
 /// then (it runs again later). `wake` makes the worker look for due steps at once.
 pub fn spawn_until(
     pool: PgPool,
-    driver: Arc<dyn ContainerDriver>,
+    platform: Arc<Platform>,
     stop: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
     wake: Arc<Notify>,
 ) -> JoinHandle<()> {
     let name = worker_name();
-    tracing::info!(worker = %name, driver = driver.name(), "provisioning worker started");
+    tracing::info!(worker = %name, driver = platform.driver.name(), "provisioning worker started");
     let options = jobs::Options {
         wake,
         ..jobs::Options::new(1, IDLE, AFTER_ERROR)
     };
-    jobs::spawn(Provisioning { pool, driver, name }, options, stop, drain)
+    jobs::spawn(Provisioning { pool, platform, name }, options, stop, drain)
 }
 
 /// Provisioning as a job of the runner: one step at a time, each in its claiming
 /// transaction.
 struct Provisioning {
     pool: PgPool,
-    driver: Arc<dyn ContainerDriver>,
+    platform: Arc<Platform>,
     name: String,
 }
 
@@ -129,7 +129,7 @@ impl jobs::Job for Provisioning {
     }
 
     async fn run(&self, claim: Claim, _flight: jobs::Flight) -> anyhow::Result<()> {
-        run_claimed(claim, self.driver.as_ref(), &self.name).await
+        run_claimed(claim, &self.platform, &self.name).await
     }
 
     /// Nothing to do: the claim rolled back with its transaction, so the step is due again
@@ -150,9 +150,9 @@ async fn claim(pool: &PgPool) -> anyhow::Result<Option<Claim>> {
 }
 
 /// Claims one due step and runs it; `false` when no step was due.
-pub async fn run_once(pool: &PgPool, driver: &dyn ContainerDriver, worker: &str) -> anyhow::Result<bool> {
+pub async fn run_once(pool: &PgPool, platform: &Platform, worker: &str) -> anyhow::Result<bool> {
     match claim(pool).await? {
-        Some(claim) => run_claimed(claim, driver, worker).await.map(|()| true),
+        Some(claim) => run_claimed(claim, platform, worker).await.map(|()| true),
         None => Ok(false),
     }
 }
@@ -162,7 +162,7 @@ pub async fn run_once(pool: &PgPool, driver: &dyn ContainerDriver, worker: &str)
 /// The step runs inside the claiming transaction, in a savepoint: its writes commit
 /// together with it being marked done, or are rolled back when it fails (or panics) while
 /// the attempt and its error are still recorded.
-async fn run_claimed(claim: Claim, driver: &dyn ContainerDriver, worker: &str) -> anyhow::Result<()> {
+async fn run_claimed(claim: Claim, platform: &Platform, worker: &str) -> anyhow::Result<()> {
     let Claim { mut tx, step: claimed } = claim;
     let attempt = claimed.attempts + 1;
 
@@ -170,7 +170,7 @@ async fn run_claimed(claim: Claim, driver: &dyn ContainerDriver, worker: &str) -
         let mut savepoint = tx.begin().await?;
         let result = match Step::from_name(&claimed.name) {
             Some(step) => {
-                let run = std::panic::AssertUnwindSafe(run_step(&mut savepoint, driver, step, &claimed));
+                let run = std::panic::AssertUnwindSafe(run_step(&mut savepoint, platform, step, &claimed));
                 match futures_util::FutureExt::catch_unwind(run).await {
                     Ok(result) => result,
                     Err(panic) => Err(StepError::Internal(anyhow::anyhow!(
@@ -266,7 +266,7 @@ fn clean_message(message: &str) -> String {
 
 async fn run_step(
     db: &mut PgConnection,
-    driver: &dyn ContainerDriver,
+    platform: &Platform,
     step: Step,
     claimed: &ClaimedStep,
 ) -> Result<(), StepError> {
@@ -287,29 +287,35 @@ async fn run_step(
             let address = container
                 .address
                 .ok_or_else(|| failed("the container has no address yet"))?;
+            let plan = model::container_plan(&mut *db, customer, site, &container).await?;
+            let mounts = environment_folders(platform, site, &plan).await?;
             let spec = ContainerSpec {
-                customer_id: customer,
-                site_id: site,
-                container_id: container.id,
-                name: container.name,
-                type_id: container.type_id,
-                os_id: container.os_id,
-                size_id: container.size_id,
+                site: site.0,
+                installation: plan.installation,
+                image: plan.image,
+                vcpu: plan.vcpu,
+                memory_mib: plan.memory_mib,
                 disk_gib: container.disk_gib,
                 address,
+                network: plan.network.map(|(network, gateway)| PoolNet { network, gateway }),
+                mounts,
+                publish: platform.publish,
             };
             // A panicking driver is an internal error of this attempt: it is recorded and
             // retried like any other, rather than ending the task before anything is noted.
-            let call = std::panic::AssertUnwindSafe(driver.create_container(&spec));
+            let call = std::panic::AssertUnwindSafe(platform.driver.ensure(&spec));
             match tokio::time::timeout(DRIVER_TIMEOUT, futures_util::FutureExt::catch_unwind(call)).await {
                 Ok(Ok(Ok(()))) => {}
                 Ok(Ok(Err(message))) => return Err(StepError::Failed(message)),
                 Ok(Err(_)) => return Err(StepError::Internal(anyhow::anyhow!("the container driver panicked"))),
                 Err(_) => return Err(failed("the platform did not answer in time")),
             }
-            model::set_container_active(&mut *db, customer, spec.container_id).await?;
+            model::set_container_active(&mut *db, customer, container.id).await?;
         }
         Step::CreateEnvironments => {
+            let container = container(db, claimed).await?;
+            let plan = model::container_plan(&mut *db, customer, site, &container).await?;
+            environment_folders(platform, site, &plan).await?;
             if model::activate_environments(&mut *db, customer, site).await? == 0 {
                 return Err(failed("the site has no environments"));
             }
@@ -333,6 +339,36 @@ async fn run_step(
         }
     }
     Ok(())
+}
+
+/// Makes every environment's files folder (a new one with its `index.html`) and says where
+/// the container sees it: the environment named `production`, or else the first, is also
+/// the site's `/var/www/html`.
+async fn environment_folders(
+    platform: &Platform,
+    site: crate::sites::model::SiteId,
+    plan: &model::ContainerPlan,
+) -> Result<Vec<Mount>, StepError> {
+    let production = plan
+        .environments
+        .iter()
+        .find(|name| *name == "production")
+        .or(plan.environments.first())
+        .cloned();
+    let files = platform.files();
+    let mut mounts = Vec::new();
+    for environment in &plan.environments {
+        let host = files
+            .ensure_environment(site.0, environment, &plan.hostname)
+            .await
+            .map_err(StepError::Failed)?;
+        mounts.push(Mount {
+            environment: environment.clone(),
+            host,
+            production: Some(environment) == production.as_ref(),
+        });
+    }
+    Ok(mounts)
 }
 
 async fn container(db: &mut PgConnection, claimed: &ClaimedStep) -> Result<SiteContainer, StepError> {

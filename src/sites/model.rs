@@ -142,24 +142,36 @@ impl Catalogue {
     }
 }
 
-pub async fn catalogue(db: &sqlx::PgPool) -> sqlx::Result<Catalogue> {
-    let offered = sqlx::query!("select type_id, os_id from container_type_os")
+/// What the wizard offers. With `needs_images` (the docker driver), a type and operating
+/// system with no image set (`container_images`) are not offered.
+pub async fn catalogue(db: &sqlx::PgPool, needs_images: bool) -> sqlx::Result<Catalogue> {
+    let offered = sqlx::query!(
+        "select type_id, os_id from container_type_os o
+         where not $1 or exists(select 1 from container_images i
+                                where i.type_id in (o.type_id, '*') and i.os_id in (o.os_id, '*'))",
+        needs_images,
+    )
+    .fetch_all(db)
+    .await?;
+    let offered: Vec<(String, String)> = offered.into_iter().map(|row| (row.type_id, row.os_id)).collect();
+    let mut types = sqlx::query_as!(Choice, "select id, label from container_types order by sort")
         .fetch_all(db)
         .await?;
+    types.retain(|t| offered.iter().any(|(type_id, _)| *type_id == t.id));
+    let mut systems = sqlx::query_as!(Choice, "select id, label from operating_systems order by sort")
+        .fetch_all(db)
+        .await?;
+    systems.retain(|o| offered.iter().any(|(_, os_id)| *os_id == o.id));
     Ok(Catalogue {
-        types: sqlx::query_as!(Choice, "select id, label from container_types order by sort")
-            .fetch_all(db)
-            .await?,
-        systems: sqlx::query_as!(Choice, "select id, label from operating_systems order by sort")
-            .fetch_all(db)
-            .await?,
+        types,
+        systems,
         sizes: sqlx::query_as!(
             Size,
             "select id, label, vcpu, memory_mib, disk_min_gib, disk_max_gib from container_sizes order by sort",
         )
         .fetch_all(db)
         .await?,
-        offered: offered.into_iter().map(|row| (row.type_id, row.os_id)).collect(),
+        offered,
     })
 }
 

@@ -153,6 +153,7 @@ async fn cp_wizard(
     // afresh (and finds its hostname taken).
     let created = ops::create(
         &state.pool,
+        &state.platform,
         &caller.who(customer),
         uuid::Uuid::new_v4(),
         &draft,

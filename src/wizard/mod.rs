@@ -220,7 +220,7 @@ async fn render_step(
             render(htmx, status, &page, None)
         }
         Step::Container => {
-            let catalogue = sites::model::catalogue(&state.pool).await?;
+            let catalogue = sites::model::catalogue(&state.pool, state.platform.driver.needs_images()).await?;
             let page = ContainerPage {
                 layout,
                 progress: Progress::new("container", &draft),
@@ -367,7 +367,7 @@ async fn submit(
             };
             return Ok(go(htmx, back.path()));
         }
-        let errors = ops::check_step(&state.pool, &who, &draft, step)
+        let errors = ops::check_step(&state.pool, &state.platform, &who, &draft, step)
             .await?
             .errors(Names::Form);
         let ok = errors.is_empty();
@@ -481,7 +481,7 @@ async fn show_review(
         sync.conflict = conflict.map(str::to_owned);
         return render_step(state, me, htmx, status, step, draft, FieldErrors::default(), sync).await;
     };
-    match ops::review(&state.pool, who, &draft).await {
+    match ops::review(&state.pool, &state.platform, who, &draft).await {
         Ok((plan, catalogue)) => {
             let mut sync = DraftSync::shown(revision, &draft, None);
             sync.conflict = conflict.map(str::to_owned);
@@ -559,7 +559,17 @@ async fn create(
         )
         .await;
     };
-    match ops::create(&state.pool, &who, token, &draft, Checks::StepByStep, Some(revision)).await {
+    match ops::create(
+        &state.pool,
+        &state.platform,
+        &who,
+        token,
+        &draft,
+        Checks::StepByStep,
+        Some(revision),
+    )
+    .await
+    {
         Ok(created) => Ok(to_site(htmx, created.site)),
         Err(WizardError::DraftChanged) => {
             let (token, revision, draft) = draft_of(&state, &who).await?;

@@ -2,6 +2,7 @@
 //! plans. The one place the wizard decides anything; the `/wizard` pages (`mod.rs`) and
 //! CP_Wizard (`api.rs`) only translate their input and these errors.
 
+use crate::engine::Platform;
 use crate::identity::{CustomerId, Who};
 use crate::sites::model::{self, Catalogue, CreateError, Created, Plan};
 use crate::sites::names::{DnsLabel, Hostname, SiteName};
@@ -179,14 +180,20 @@ pub async fn site_of_draft(db: &sqlx::PgPool, who: &Who, token: uuid::Uuid) -> s
 }
 
 /// Checks one step of the draft; the errors of that step when it fails.
-pub async fn check_step(db: &sqlx::PgPool, who: &Who, draft: &Draft, step: Step) -> sqlx::Result<WizardInvalid> {
+pub async fn check_step(
+    db: &sqlx::PgPool,
+    platform: &Platform,
+    who: &Who,
+    draft: &Draft,
+    step: Step,
+) -> sqlx::Result<WizardInvalid> {
     let mut errors = WizardInvalid::default();
     match step {
         Step::Site => {
             check_site(db, draft, &mut errors).await?;
         }
         Step::Container => {
-            let catalogue = model::catalogue(db).await?;
+            let catalogue = model::catalogue(db, platform.driver.needs_images()).await?;
             check_container(db, who.customer, &catalogue, draft, &mut errors).await?;
         }
         Step::Environments => {
@@ -199,8 +206,13 @@ pub async fn check_step(db: &sqlx::PgPool, who: &Who, draft: &Draft, step: Step)
 
 /// The plan of a draft that passes every step's checks (for the review), or the first
 /// step that does not with its errors.
-pub async fn review(db: &sqlx::PgPool, who: &Who, draft: &Draft) -> Result<(Plan, Catalogue), WizardError> {
-    let catalogue = model::catalogue(db).await?;
+pub async fn review(
+    db: &sqlx::PgPool,
+    platform: &Platform,
+    who: &Who,
+    draft: &Draft,
+) -> Result<(Plan, Catalogue), WizardError> {
+    let catalogue = model::catalogue(db, platform.driver.needs_images()).await?;
     match plan(db, who.customer, &catalogue, draft).await? {
         Ok(plan) => Ok((plan, catalogue)),
         Err((step, invalid)) => Err(WizardError::Invalid { step, invalid }),
@@ -220,6 +232,7 @@ pub async fn review(db: &sqlx::PgPool, who: &Who, draft: &Draft) -> Result<(Plan
 /// hostname taken.
 pub async fn create(
     db: &sqlx::PgPool,
+    platform: &Platform,
     who: &Who,
     token: uuid::Uuid,
     draft: &Draft,
@@ -231,7 +244,7 @@ pub async fn create(
         let mut conn = db.acquire().await?;
         return Ok(model::created(&mut conn, customer, site).await?);
     }
-    let catalogue = model::catalogue(db).await?;
+    let catalogue = model::catalogue(db, platform.driver.needs_images()).await?;
     let checked = match checks {
         Checks::StepByStep => plan(db, customer, &catalogue, draft).await?,
         Checks::AllAtOnce => {

@@ -257,6 +257,29 @@ pub async fn fresh_database() -> PgPool {
         .expect("test database connection")
 }
 
+/// A folder of its own for one test's platform files (`BERTH_DATA`), under the system's
+/// temporary folder; removed with the run's other folders at the next run's start.
+pub fn data_dir() -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    std::env::temp_dir()
+        .join(format!("berth-it-{}", std::process::id()))
+        .join(n.to_string())
+}
+
+/// The development driver with a fresh files folder.
+pub fn dev_platform() -> berth::engine::Platform {
+    berth::engine::Platform::development(data_dir())
+}
+
+/// `driver` with a fresh files folder.
+pub fn platform_with(driver: impl berth::engine::ContainerDriver + 'static) -> berth::engine::Platform {
+    berth::engine::Platform {
+        driver: Arc::new(driver),
+        ..dev_platform()
+    }
+}
+
 /// A Berth serving one fresh database on a free local port.
 pub struct TestApp {
     pub base: String,
@@ -275,6 +298,15 @@ impl TestApp {
 
     /// Served by `berth::web::serve::serve`, as `berth serve` is, with these limits.
     pub async fn spawn_limited(web: WebConfig, limits: berth::web::serve::ServeLimits) -> Self {
+        Self::spawn_on(dev_platform(), web, limits).await
+    }
+
+    /// On `platform` (its driver and files folder).
+    pub async fn spawn_on(
+        platform: berth::engine::Platform,
+        web: WebConfig,
+        limits: berth::web::serve::ServeLimits,
+    ) -> Self {
         let pool = fresh_database().await;
         let state = AppState {
             pool: pool.clone(),
@@ -282,6 +314,7 @@ impl TestApp {
             web: Arc::new(web),
             // Tests move it on (`app.advance`) instead of sleeping through a timeout.
             clock: berth::clock::Clock::adjustable(),
+            platform: Arc::new(platform),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

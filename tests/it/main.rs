@@ -13,6 +13,7 @@ mod bandwidth;
 mod browser;
 mod contacts;
 mod delivery;
+mod engine;
 mod ftp;
 mod helpers;
 mod keys;

@@ -186,6 +186,7 @@ async fn no_delivery_is_sent_twice_across_a_database_restart() {
             hasher: Hasher::new(2).unwrap(),
             web: Arc::new(WebConfig::new(None)),
             clock: berth::clock::Clock::real(),
+            platform: Arc::new(crate::helpers::dev_platform()),
         },
     };
     // Answers after 3 s: the database is down when the answers come.

@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use berth::engine::{ContainerDriver, ContainerSpec, DevelopmentDriver, EngineResult, Platform};
 use berth::identity::CustomerId;
-use berth::provisioning::{
-    self, ContainerDriver, ContainerSpec, DevelopmentDriver, DriverFuture, MAX_ATTEMPTS, run_once,
-};
+use berth::provisioning::{self, MAX_ATTEMPTS, run_once};
 use berth::sites::model::SiteId;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, dev_platform, platform_with};
 
 mod shutdown;
 
@@ -101,9 +100,9 @@ pub(crate) async fn insert_site_with_job(
 }
 
 /// Runs due steps until none is due; returns how many ran.
-async fn drain(app: &TestApp, driver: &dyn ContainerDriver) -> usize {
+async fn drain(app: &TestApp, platform: &Platform) -> usize {
     let mut ran = 0;
-    while run_once(&app.pool, driver, "test-worker").await.unwrap() {
+    while run_once(&app.pool, platform, "test-worker").await.unwrap() {
         ran += 1;
         assert!(ran < 1000, "the worker does not stop");
     }
@@ -169,36 +168,68 @@ async fn container_address(app: &TestApp, site: SiteId) -> Option<String> {
         .unwrap()
 }
 
-/// A driver that fails its first `failures` calls.
-struct FlakyDriver {
-    failures: usize,
-    calls: AtomicUsize,
-}
+/// The development driver, but `ensure` answers what `on_ensure` says.
+pub(crate) struct TestDriver<F>(pub F);
 
-impl FlakyDriver {
-    fn failing(failures: usize) -> Self {
-        Self {
-            failures,
-            calls: AtomicUsize::new(0),
-        }
-    }
-}
-
-impl ContainerDriver for FlakyDriver {
+#[async_trait::async_trait]
+impl<F, Fut> ContainerDriver for TestDriver<F>
+where
+    F: Fn() -> Fut + Send + Sync,
+    Fut: std::future::Future<Output = EngineResult<()>> + Send,
+{
     fn name(&self) -> &'static str {
-        "flaky (test)"
+        "test"
     }
+    fn needs_images(&self) -> bool {
+        false
+    }
+    async fn ensure_network(&self, network: &berth::engine::PoolNet) -> EngineResult<()> {
+        DevelopmentDriver.ensure_network(network).await
+    }
+    async fn ensure(&self, _spec: &ContainerSpec) -> EngineResult<()> {
+        (self.0)().await
+    }
+    async fn start(&self, site: i64) -> EngineResult<()> {
+        DevelopmentDriver.start(site).await
+    }
+    async fn stop(&self, site: i64) -> EngineResult<()> {
+        DevelopmentDriver.stop(site).await
+    }
+    async fn restart(&self, site: i64) -> EngineResult<()> {
+        DevelopmentDriver.restart(site).await
+    }
+    async fn remove(&self, site: i64, installation: uuid::Uuid) -> EngineResult<()> {
+        DevelopmentDriver.remove(site, installation).await
+    }
+    async fn observe(&self, site: i64) -> EngineResult<berth::engine::Observed> {
+        DevelopmentDriver.observe(site).await
+    }
+    async fn logs(&self, site: i64, lines: usize) -> EngineResult<Vec<String>> {
+        DevelopmentDriver.logs(site, lines).await
+    }
+    async fn traffic(&self, site: i64) -> EngineResult<Option<berth::engine::Traffic>> {
+        DevelopmentDriver.traffic(site).await
+    }
+    async fn doctor(&self, images: &[String]) -> Vec<berth::engine::Check> {
+        DevelopmentDriver.doctor(images).await
+    }
+}
 
-    fn create_container<'a>(&'a self, _spec: &'a ContainerSpec) -> DriverFuture<'a> {
-        Box::pin(async move {
-            let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-            if call <= self.failures {
+/// A platform whose driver fails its first `failures` calls, and the count of calls.
+fn flaky(failures: usize) -> (Platform, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let driver = TestDriver(move || {
+        let call = counted.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            if call <= failures {
                 Err(format!("The platform is busy (call {call})."))
             } else {
                 Ok(())
             }
-        })
-    }
+        }
+    });
+    (platform_with(driver), calls)
 }
 
 #[tokio::test]
@@ -208,7 +239,7 @@ async fn a_job_runs_to_the_end_and_the_site_is_active() {
     let site = insert_site_with_job(&app, alice, "shop.example.com", &["www.shop.example.com"], true).await;
     assert_eq!(site_status(&app, site).await, "provisioning");
 
-    assert_eq!(drain(&app, &DevelopmentDriver).await, 5);
+    assert_eq!(drain(&app, &dev_platform()).await, 5);
 
     assert_eq!(site_status(&app, site).await, "active");
     assert_eq!(job_status(&app, site).await, "done");
@@ -274,7 +305,7 @@ async fn a_job_runs_to_the_end_and_the_site_is_active() {
     );
 
     // Nothing left to do.
-    assert!(!run_once(&app.pool, &DevelopmentDriver, "test-worker").await.unwrap());
+    assert!(!run_once(&app.pool, &dev_platform(), "test-worker").await.unwrap());
 }
 
 #[tokio::test]
@@ -282,7 +313,7 @@ async fn without_create_dns_no_records_are_written() {
     let app = TestApp::spawn().await;
     let alice = app.create_customer("alice").await;
     let site = insert_site_with_job(&app, alice, "quiet.example.com", &["alias.example.com"], false).await;
-    drain(&app, &DevelopmentDriver).await;
+    drain(&app, &dev_platform()).await;
     assert_eq!(site_status(&app, site).await, "active");
     let records: i64 = sqlx::query_scalar("select count(*) from dns_records where site_id = $1")
         .bind(site)
@@ -302,7 +333,7 @@ async fn an_ipv6_address_gets_aaaa_records() {
         .await
         .unwrap();
     let site = insert_site_with_job(&app, alice, "v6.example.com", &["www.v6.example.com"], true).await;
-    drain(&app, &DevelopmentDriver).await;
+    drain(&app, &dev_platform()).await;
     assert_eq!(site_status(&app, site).await, "active");
     assert_eq!(container_address(&app, site).await.as_deref(), Some("2001:db8::10"));
     let records: Vec<(String, String)> =
@@ -331,7 +362,7 @@ async fn two_workers_run_every_step_exactly_once() {
         .await;
     }
 
-    let driver: Arc<dyn ContainerDriver> = Arc::new(DevelopmentDriver);
+    let driver = Arc::new(dev_platform());
     let workers: Vec<_> = ["worker-a", "worker-b"]
         .into_iter()
         .map(|name| {
@@ -339,7 +370,7 @@ async fn two_workers_run_every_step_exactly_once() {
             tokio::spawn(async move {
                 let mut ran = 0;
                 loop {
-                    if run_once(&pool, driver.as_ref(), name).await.unwrap() {
+                    if run_once(&pool, &driver, name).await.unwrap() {
                         ran += 1;
                         continue;
                     }
@@ -405,7 +436,7 @@ async fn a_failing_driver_is_retried_with_back_off_and_every_error_recorded() {
     let app = TestApp::spawn().await;
     let alice = app.create_customer("alice").await;
     let site = insert_site_with_job(&app, alice, "retry.example.com", &[], true).await;
-    let driver = FlakyDriver::failing(2);
+    let (driver, calls) = flaky(2);
 
     // allocate_address, then the first (failing) create_container.
     assert_eq!(drain(&app, &driver).await, 2);
@@ -465,7 +496,7 @@ async fn a_failing_driver_is_retried_with_back_off_and_every_error_recorded() {
             None
         ]
     );
-    assert_eq!(driver.calls.load(Ordering::SeqCst), 3);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
@@ -473,14 +504,14 @@ async fn a_driver_that_always_fails_fails_the_job_after_the_last_attempt() {
     let app = TestApp::spawn().await;
     let alice = app.create_customer("alice").await;
     let site = insert_site_with_job(&app, alice, "doomed.example.com", &[], true).await;
-    let driver = FlakyDriver::failing(usize::MAX);
+    let (driver, calls) = flaky(usize::MAX);
 
     for _ in 0..10 {
         drain(&app, &driver).await;
         make_due(&app).await;
     }
 
-    assert_eq!(driver.calls.load(Ordering::SeqCst), MAX_ATTEMPTS as usize);
+    assert_eq!(calls.load(Ordering::SeqCst), MAX_ATTEMPTS as usize);
     let (status, attempts_made, error) = step(&app, site, "create_container").await;
     assert_eq!((status.as_str(), attempts_made), ("failed", MAX_ATTEMPTS));
     assert_eq!(error.as_deref(), Some("The platform is busy (call 5)."));
@@ -517,7 +548,7 @@ async fn an_exhausted_pool_fails_allocation_until_an_address_is_added() {
     sqlx::query("delete from ip_pool").execute(&app.pool).await.unwrap();
     let site = insert_site_with_job(&app, alice, "empty.example.com", &[], true).await;
 
-    assert_eq!(drain(&app, &DevelopmentDriver).await, 1);
+    assert_eq!(drain(&app, &dev_platform()).await, 1);
     let (status, attempts_made, error) = step(&app, site, "allocate_address").await;
     assert_eq!((status.as_str(), attempts_made), ("pending", 1));
     assert_eq!(error.as_deref(), Some("no free address in the pool"));
@@ -532,7 +563,7 @@ async fn an_exhausted_pool_fails_allocation_until_an_address_is_added() {
     assert_eq!(container_address(&app, site).await, None);
     // Tried again when due; the later steps, due as they are, wait for it.
     make_due(&app).await;
-    assert_eq!(drain(&app, &DevelopmentDriver).await, 1);
+    assert_eq!(drain(&app, &dev_platform()).await, 1);
     assert_eq!(step(&app, site, "allocate_address").await.1, 2);
     assert_eq!(
         step(&app, site, "create_container").await,
@@ -544,7 +575,7 @@ async fn an_exhausted_pool_fails_allocation_until_an_address_is_added() {
         .await
         .unwrap();
     make_due(&app).await;
-    assert_eq!(drain(&app, &DevelopmentDriver).await, 5);
+    assert_eq!(drain(&app, &dev_platform()).await, 5);
     assert_eq!(site_status(&app, site).await, "active");
     assert_eq!(container_address(&app, site).await.as_deref(), Some("203.0.113.7"));
 }
@@ -565,7 +596,7 @@ async fn a_step_that_fails_half_way_leaves_nothing_behind_and_hides_internal_err
         sqlx::query(sql).execute(&app.pool).await.unwrap();
     }
 
-    assert_eq!(drain(&app, &DevelopmentDriver).await, 1);
+    assert_eq!(drain(&app, &dev_platform()).await, 1);
     let (status, attempts_made, error) = step(&app, site, "allocate_address").await;
     assert_eq!((status.as_str(), attempts_made), ("pending", 1));
     assert_eq!(error.as_deref(), Some(provisioning::INTERNAL_ERROR));
@@ -589,7 +620,7 @@ async fn a_step_that_fails_half_way_leaves_nothing_behind_and_hides_internal_err
         .await
         .unwrap();
     make_due(&app).await;
-    assert_eq!(drain(&app, &DevelopmentDriver).await, 5);
+    assert_eq!(drain(&app, &dev_platform()).await, 5);
     assert_eq!(site_status(&app, site).await, "active");
     assert_eq!(container_address(&app, site).await.as_deref(), Some("192.0.2.10"));
 }
@@ -624,21 +655,30 @@ async fn pool_add_adds_the_host_addresses_and_refuses_large_networks() {
 
     let (ok, out, err) = run(&["pool", "add", "203.0.113.0/28"]);
     assert!(ok, "{err}");
-    assert!(out.contains("added 14 addresses"), "{out}");
-    assert_eq!(count("203.0.113.0/28").await, 14);
-    assert_eq!(count("203.0.113.0/32").await + count("203.0.113.15/32").await, 0);
+    // The first host is the network's gateway on the engine, kept out of the pool.
+    assert!(out.contains("added 13 addresses"), "{out}");
+    assert!(out.contains("gateway 203.0.113.1"), "{out}");
+    assert_eq!(count("203.0.113.0/28").await, 13);
+    assert_eq!(
+        count("203.0.113.0/32").await + count("203.0.113.1/32").await + count("203.0.113.15/32").await,
+        0
+    );
+    let gateway: String = app
+        .scalar("select host(gateway) from pool_networks where network = '203.0.113.0/28'")
+        .await;
+    assert_eq!(gateway, "203.0.113.1");
 
     let (ok, out, err) = run(&["pool", "add", "203.0.113.0/28"]);
     assert!(ok, "{err}");
     assert!(
-        out.contains("added 0 addresses") && out.contains("14 were there already"),
+        out.contains("added 0 addresses") && out.contains("13 were there already"),
         "{out}"
     );
 
     let (ok, out, err) = run(&["pool", "add", "2001:db8:1::/120"]);
     assert!(ok, "{err}");
-    assert!(out.contains("added 255 addresses"), "{out}");
-    assert_eq!(count("2001:db8:1::/120").await, 255);
+    assert!(out.contains("added 254 addresses"), "{out}");
+    assert_eq!(count("2001:db8:1::/120").await, 254);
 
     let before: i64 = app.scalar("select count(*) from ip_pool").await;
     for (network, message) in [
@@ -655,14 +695,14 @@ async fn pool_add_adds_the_host_addresses_and_refuses_large_networks() {
 
     // An address the worker allocated stays allocated when its network is added again.
     let alice = app.create_customer("alice").await;
-    sqlx::query("update ip_pool set customer_id = $1, allocated_at = now() where address = '203.0.113.1'")
+    sqlx::query("update ip_pool set customer_id = $1, allocated_at = now() where address = '203.0.113.2'")
         .bind(alice)
         .execute(&app.pool)
         .await
         .unwrap();
     let (ok, _, err) = run(&["pool", "add", "203.0.113.0/28"]);
     assert!(ok, "{err}");
-    let owner: Option<CustomerId> = sqlx::query_scalar("select customer_id from ip_pool where address = '203.0.113.1'")
+    let owner: Option<CustomerId> = sqlx::query_scalar("select customer_id from ip_pool where address = '203.0.113.2'")
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -674,7 +714,7 @@ async fn the_site_page_shows_a_failed_attempt_and_when_it_is_tried_again() {
     let app = TestApp::spawn().await;
     let (client, alice) = app.signed_in_client("alice").await;
     let site = insert_site_with_job(&app, alice, "shown.example.com", &[], true).await;
-    drain(&app, &FlakyDriver::failing(1)).await;
+    drain(&app, &flaky(1).0).await;
     let page = client.get(&format!("/sites/{site}")).await;
     assert_eq!(page.status, reqwest::StatusCode::OK);
     let error = page.text(r#"li[data-step="create_container"] .step-error"#);
@@ -699,24 +739,13 @@ async fn the_site_page_shows_a_failed_attempt_and_when_it_is_tried_again() {
     }
 }
 
-struct PanickingDriver;
-
-impl ContainerDriver for PanickingDriver {
-    fn name(&self) -> &'static str {
-        "panicking (test)"
-    }
-
-    fn create_container<'a>(&'a self, _spec: &'a ContainerSpec) -> DriverFuture<'a> {
-        Box::pin(async { panic!("driver bug") })
-    }
-}
-
 #[tokio::test]
 async fn a_panicking_driver_counts_as_a_failed_attempt_not_a_stuck_job() {
     let app = TestApp::spawn().await;
     let alice = app.create_customer("alice").await;
     let site = insert_site_with_job(&app, alice, "panics.example.com", &[], true).await;
-    drain(&app, &PanickingDriver).await;
+    let panicking = platform_with(TestDriver(|| async { panic!("driver bug") }));
+    drain(&app, &panicking).await;
     let (status, attempts_made, error) = step(&app, site, "create_container").await;
     assert_eq!(
         (status.as_str(), attempts_made),

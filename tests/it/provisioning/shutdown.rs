@@ -4,40 +4,25 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth::provisioning::{ContainerDriver, ContainerSpec, DriverFuture};
 use tokio::sync::{Notify, oneshot};
 
-use super::{insert_site_with_job, step};
-use crate::helpers::TestApp;
-
-/// Creates containers slowly, and says when it has begun.
-struct SlowDriver {
-    takes: Duration,
-    begun: Arc<Notify>,
-}
-
-impl ContainerDriver for SlowDriver {
-    fn name(&self) -> &'static str {
-        "slow (test)"
-    }
-
-    fn create_container<'a>(&'a self, _spec: &'a ContainerSpec) -> DriverFuture<'a> {
-        Box::pin(async move {
-            self.begun.notify_one();
-            tokio::time::sleep(self.takes).await;
-            Ok(())
-        })
-    }
-}
+use super::{TestDriver, insert_site_with_job, step};
+use crate::helpers::{TestApp, platform_with};
 
 /// Starts a worker with `driver` and `drain`, waits until the driver has begun, stops the
 /// worker, and returns how long it took to stop.
 async fn stop_while_creating(app: &TestApp, takes: Duration, drain: Duration) -> Duration {
     let begun = Arc::new(Notify::new());
-    let driver = Arc::new(SlowDriver {
-        takes,
-        begun: begun.clone(),
-    });
+    let signal = begun.clone();
+    let driver = Arc::new(platform_with(TestDriver(move || {
+        let begun = signal.clone();
+        async move {
+            // Creates containers slowly, and says when it has begun.
+            begun.notify_one();
+            tokio::time::sleep(takes).await;
+            Ok(())
+        }
+    })));
     let (stop, stopped) = oneshot::channel::<()>();
     let worker = berth::provisioning::worker::spawn_until(
         app.pool.clone(),
@@ -102,6 +87,6 @@ async fn a_step_the_drain_time_cuts_off_rolls_back_and_runs_again_later() {
         "rolled back, not counted"
     );
     // The next worker runs it.
-    assert!(super::drain(&app, &berth::provisioning::DevelopmentDriver).await >= 1);
+    assert!(super::drain(&app, &crate::helpers::dev_platform()).await >= 1);
     assert_eq!(step(&app, site, "create_container").await.0, "done");
 }

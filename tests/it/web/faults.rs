@@ -50,6 +50,7 @@ impl OwnCluster {
             hasher: hasher.clone(),
             web: Arc::new(WebConfig::new(None)),
             clock: berth::clock::Clock::real(),
+            platform: Arc::new(crate::helpers::dev_platform()),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -142,7 +143,7 @@ async fn a_database_restart_under_load_gives_no_500_and_work_resumes_within_2_s(
     let review = client.get("/wizard/review").await;
     let token = review.text_attr(r#"input[name="draft_token"]"#, "value");
     let revision = review.text_attr(r#"input[name="revision"]"#, "value");
-    let worker = berth::provisioning::spawn(cluster.pool.clone(), Arc::new(berth::provisioning::DevelopmentDriver));
+    let worker = berth::provisioning::spawn(cluster.pool.clone(), Arc::new(crate::helpers::dev_platform()));
 
     // Load: four "users" reloading pages while the database restarts.
     let stop = Arc::new(AtomicBool::new(false));

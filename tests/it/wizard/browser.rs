@@ -4,7 +4,6 @@
 //! progress block htmx polls until the provisioning worker has finished the job.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
@@ -294,10 +293,7 @@ async fn wizard_creates_a_site_in_a_real_browser() {
     browser.js(MARKER).await;
 
     // The worker runs the job; the polled block shows it finished, without a reload.
-    let worker = Worker(berth::provisioning::spawn(
-        app.pool.clone(),
-        Arc::new(berth::provisioning::DevelopmentDriver),
-    ));
+    let worker = Worker(berth::provisioning::spawn(app.pool.clone(), app.state.platform.clone()));
     browser
         .eventually_within(PROVISIONING_TIMEOUT, "#job-status to read done", async || {
             let status = client.find(Locator::Css("#job-status")).await?.text().await?;
