@@ -185,6 +185,13 @@ async fn serve(db_config: &DbConfig, engine: &EngineConfig, config: ServeConfig)
     let worker =
         crate::provisioning::worker::spawn_until(db.pool.clone(), platform.clone(), stop(), drain, Arc::default());
     let delivery = crate::delivery::spawn_until(db.pool.clone(), delivery, stop(), drain, Arc::default());
+    let meter = crate::bandwidth::meter::spawn_until(
+        db.pool.clone(),
+        platform.clone(),
+        std::time::Duration::from_secs(engine.meter_interval_s),
+        stop(),
+        drain,
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -205,11 +212,12 @@ async fn serve(db_config: &DbConfig, engine: &EngineConfig, config: ServeConfig)
     let served = crate::web::serve::serve(listener, app(state), limits, stop()).await;
     signal.abort();
     // The workers drained alongside the server; they hand back what the drain time cut off
-    // in under a second (a provisioning step cut off rolls back and runs again later).
-    let aborts = [delivery.abort_handle(), worker.abort_handle()];
+    // in under a second (a provisioning step or a meter reading cut off rolls back and runs
+    // again later).
+    let aborts = [delivery.abort_handle(), worker.abort_handle(), meter.abort_handle()];
     let workers = async {
-        let (delivery, worker) = tokio::join!(delivery, worker);
-        for (name, joined) in [("delivery", delivery), ("provisioning", worker)] {
+        let (delivery, worker, meter) = tokio::join!(delivery, worker, meter);
+        for (name, joined) in [("delivery", delivery), ("provisioning", worker), ("meter", meter)] {
             if let Err(err) = joined {
                 tracing::error!(error = %err, "the {name} worker ended abnormally");
             }
@@ -223,7 +231,7 @@ async fn serve(db_config: &DbConfig, engine: &EngineConfig, config: ServeConfig)
         aborts.iter().for_each(tokio::task::AbortHandle::abort);
     }
     cleanup.abort();
-    tracing::info!("in-flight requests, steps and deliveries drained; stopping");
+    tracing::info!("in-flight requests, steps, deliveries and meter readings drained; stopping");
     db.close().await;
     served.context("the server failed")
 }

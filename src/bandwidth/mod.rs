@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod import;
+pub mod meter;
 pub mod model;
 pub mod ops;
 

@@ -1,11 +1,13 @@
 //! Billable bandwidth: the billing period, what was transferred in it (in all, per day,
-//! per site), and importing hourly samples. Every query filters by the customer.
+//! per site), importing hourly samples, and the meter's readings. Every query of what a
+//! customer sees filters by the customer.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::{Date, Duration, OffsetDateTime, Time};
 
 use crate::bandwidth::import::{Line, Parsed, Problem, SiteRef};
 use crate::identity::CustomerId;
+use crate::sites::model::{ResourceStatus, SiteId};
 
 /// The billing period holding `now`: its calendar month in UTC, `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +233,129 @@ pub async fn import(db: &PgPool, parsed: Parsed) -> anyhow::Result<Result<u64, V
     .rows_affected();
     tx.commit().await?;
     Ok(Ok(stored))
+}
+
+// ---------------------------------------------------------------------------------------
+// The meter (src/bandwidth/meter.rs)
+
+/// A site whose container the meter should read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meterable {
+    pub site_id: SiteId,
+    pub customer_id: CustomerId,
+}
+
+/// Up to `limit` sites with an active container that the meter has not looked at for
+/// `interval_s` seconds (or never), longest waiting first, leaving out `skip` (those this
+/// process is reading now). Not a claim: [`lock_reading`] decides who reads.
+pub async fn due_for_meter(db: &PgPool, interval_s: f64, skip: &[SiteId], limit: i64) -> sqlx::Result<Vec<Meterable>> {
+    let skip: Vec<i64> = skip.iter().map(|s| s.0).collect();
+    sqlx::query_as!(
+        Meterable,
+        r#"select s.id as "site_id: SiteId", s.customer_id as "customer_id: CustomerId"
+         from sites s
+         left join meter_readings r on r.site_id = s.id
+         where exists(select 1 from containers c where c.customer_id = s.customer_id and c.site_id = s.id and c.status = $1)
+           and (r.checked_at is null or r.checked_at <= now() - $2 * interval '1 second')
+           and s.id <> all($3)
+         order by r.checked_at nulls first, s.id
+         limit $4"#,
+        ResourceStatus::Active as ResourceStatus,
+        interval_s,
+        &skip,
+        limit,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Makes the site's reading row (zero counters, never read) when it has none. In a
+/// statement of its own, so that two meters making it at once do not wait for each other.
+pub async fn ensure_reading(db: &PgPool, site: Meterable) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into meter_readings (site_id, customer_id) values ($1, $2) on conflict (site_id) do nothing",
+        site.site_id as SiteId,
+        site.customer_id as CustomerId,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The last reading of a container's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastReading {
+    pub run: Option<String>,
+    pub received: i64,
+    pub sent: i64,
+}
+
+/// Locks the site's reading row for this transaction when it is due (not looked at for
+/// `interval_s` seconds) and no other meter holds it; `None` otherwise. The meter reads the
+/// engine only while it holds this lock, and commits the delta with the new reading.
+pub async fn lock_reading(tx: &mut PgConnection, site: SiteId, interval_s: f64) -> sqlx::Result<Option<LastReading>> {
+    sqlx::query_as!(
+        LastReading,
+        "select run, received, sent from meter_readings
+         where site_id = $1 and (checked_at is null or checked_at <= now() - $2 * interval '1 second')
+         for update skip locked",
+        site as SiteId,
+        interval_s,
+    )
+    .fetch_optional(tx)
+    .await
+}
+
+/// Adds `bytes_in` and `bytes_out` to the site's sample of the current hour (UTC); the
+/// rollups follow through their triggers. A sum past `i64::MAX` stops there.
+pub async fn add_to_sample(tx: &mut PgConnection, site: Meterable, bytes_in: i64, bytes_out: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into bandwidth_samples as s (customer_id, site_id, hour, bytes_in, bytes_out)
+         values ($1, $2, date_trunc('hour', now(), 'UTC'), $3, $4)
+         on conflict (site_id, hour) do update
+             set bytes_in = least(s.bytes_in::numeric + excluded.bytes_in, 9223372036854775807)::bigint,
+                 bytes_out = least(s.bytes_out::numeric + excluded.bytes_out, 9223372036854775807)::bigint",
+        site.customer_id as CustomerId,
+        site.site_id as SiteId,
+        bytes_in,
+        bytes_out,
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores a new reading of the site's counters.
+pub async fn record_reading(
+    tx: &mut PgConnection,
+    site: SiteId,
+    run: Option<&str>,
+    received: i64,
+    sent: i64,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update meter_readings set run = $2, received = $3, sent = $4, read_at = now(), checked_at = now()
+         where site_id = $1",
+        site as SiteId,
+        run,
+        received,
+        sent,
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The meter looked and read nothing (the container is not running, or the engine did not
+/// answer): the last reading stays, and the site is due again an interval later.
+pub async fn checked(tx: &mut PgConnection, site: SiteId) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update meter_readings set checked_at = now() where site_id = $1",
+        site as SiteId
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 /// Demo samples: every hour of the period so far for `site`, a daily curve with noise.

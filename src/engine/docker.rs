@@ -14,7 +14,7 @@ use bollard::Docker;
 use bollard::errors::Error;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig,
-    NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum, SystemVersion,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, StatsOptionsBuilder,
@@ -53,6 +53,9 @@ const UNREACHABLE: &str = "the container engine is not reachable; the operator h
 pub struct DockerDriver {
     host: String,
     client: OnceCell<Docker>,
+    /// Whether the engine reports a container's received and sent bytes the wrong way round
+    /// (Podman before 4.4; see [`podman_swaps_traffic`]), asked once.
+    swapped: OnceCell<bool>,
 }
 
 impl DockerDriver {
@@ -61,6 +64,7 @@ impl DockerDriver {
         Self {
             host: host.to_owned(),
             client: OnceCell::new(),
+            swapped: OnceCell::new(),
         }
     }
 
@@ -83,23 +87,68 @@ impl DockerDriver {
         }
     }
 
-    /// The container's traffic counters, summed over its networks.
-    async fn counters(&self, docker: &Docker, name: &str) -> EngineResult<Option<Traffic>> {
+    /// The container's traffic counters, summed over its networks, as the container sees
+    /// them (received: in to the site); `run` names the container's current run.
+    async fn counters(&self, docker: &Docker, name: &str, run: Option<String>) -> EngineResult<Option<Traffic>> {
+        let swapped = *self
+            .swapped
+            .get_or_try_init(|| async {
+                let version = docker.version().await?;
+                let swapped = podman_swaps_traffic(&version);
+                if swapped {
+                    tracing::warn!(
+                        "this Podman reports received and sent bytes swapped (fixed in Podman 4.4); Berth swaps them back"
+                    );
+                }
+                Ok::<_, Error>(swapped)
+            })
+            .await
+            .map_err(|err| engine_error("say its version", &err))?;
         let options = StatsOptionsBuilder::new().stream(false).one_shot(true).build();
         let mut stats = docker.stats(name, Some(options));
         match stats.next().await {
             Some(Ok(stats)) => Ok(stats.networks.map(|networks| {
-                networks
-                    .values()
-                    .fold(Traffic { received: 0, sent: 0 }, |sum, n| Traffic {
-                        received: sum.received + n.rx_bytes.unwrap_or(0),
-                        sent: sum.sent + n.tx_bytes.unwrap_or(0),
-                    })
+                let (rx, tx) = networks.values().fold((0u64, 0u64), |(rx, tx), n| {
+                    (
+                        rx.saturating_add(n.rx_bytes.unwrap_or(0)),
+                        tx.saturating_add(n.tx_bytes.unwrap_or(0)),
+                    )
+                });
+                let (received, sent) = if swapped { (tx, rx) } else { (rx, tx) };
+                Traffic { received, sent, run }
             })),
             Some(Err(err)) if status(&err) == Some(404) => Ok(None),
             Some(Err(err)) => Err(engine_error("read the container's traffic", &err)),
             None => Ok(None),
         }
+    }
+}
+
+/// Whether the engine is a Podman that reports a container's network counters the wrong way
+/// round in its Docker-compatible stats: received as sent and sent as received. Reported
+/// against Podman 4.3 (containers/podman#16618) and fixed in 4.4 (#16628); the code that
+/// swapped them (`NetInput = TxBytes`, read from the container's own interface) is older,
+/// so every Podman before 4.4 counts as swapping.
+pub fn podman_swaps_traffic(version: &SystemVersion) -> bool {
+    let podman = |name: &str| name.to_ascii_lowercase().contains("podman");
+    let component = version
+        .components
+        .iter()
+        .flatten()
+        .find(|c| podman(&c.name))
+        .map(|c| c.version.clone());
+    let platform = version.platform.as_ref().is_some_and(|p| podman(&p.name));
+    let Some(release) = component.or_else(|| platform.then(|| version.version.clone()).flatten()) else {
+        return false;
+    };
+    let mut numbers = release
+        .trim_start_matches('v')
+        .split(['.', '-', '+'])
+        .map(|n| n.parse::<u32>().ok());
+    match (numbers.next().flatten(), numbers.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) < (4, 4),
+        (Some(major), None) => major < 4,
+        _ => false,
     }
 }
 
@@ -448,7 +497,14 @@ impl ContainerDriver for DockerDriver {
         let docker = self.client().await?;
         match self.inspect(site).await? {
             Some(found) if observed(&found).state == State::Running => {
-                self.counters(docker, &container_name(site)).await
+                // The container's id and its last start: a restart (or a replacement) makes
+                // a new run, whose counters began at zero.
+                let started = found.state.as_ref().and_then(|s| s.started_at.clone());
+                let run = found
+                    .id
+                    .clone()
+                    .map(|id| format!("{id}@{}", started.unwrap_or_default()));
+                self.counters(docker, &container_name(site), run).await
             }
             _ => Ok(None),
         }
@@ -467,14 +523,22 @@ impl ContainerDriver for DockerDriver {
             }
         };
         match docker.version().await {
-            Ok(version) => checks.push(Check::ok(format!(
-                "the engine at {} answers: {} {}, API {} (Berth speaks {})",
-                self.host,
-                version.platform.map(|p| p.name).unwrap_or_else(|| "engine".to_owned()),
-                version.version.unwrap_or_default(),
-                version.api_version.unwrap_or_default(),
-                docker.client_version(),
-            ))),
+            Ok(version) => {
+                let swapped = podman_swaps_traffic(&version);
+                checks.push(Check::ok(format!(
+                    "the engine at {} answers: {} {}, API {} (Berth speaks {})",
+                    self.host,
+                    version.platform.map(|p| p.name).unwrap_or_else(|| "engine".to_owned()),
+                    version.version.unwrap_or_default(),
+                    version.api_version.unwrap_or_default(),
+                    docker.client_version(),
+                )));
+                if swapped {
+                    checks.push(Check::ok(
+                        "this Podman reports received and sent bytes swapped (fixed in Podman 4.4): the meter swaps them back",
+                    ));
+                }
+            }
             Err(err) => checks.push(Check::missing(format!("the engine does not say its version: {err}"))),
         }
         match docker.info().await {
@@ -552,6 +616,46 @@ mod tests {
             ],
             publish: Some("127.0.0.1".parse().unwrap()),
         }
+    }
+
+    fn version(platform: &str, version: &str, components: &[(&str, &str)]) -> SystemVersion {
+        SystemVersion {
+            platform: Some(bollard::models::SystemVersionPlatform {
+                name: platform.to_owned(),
+            }),
+            version: Some(version.to_owned()),
+            components: Some(
+                components
+                    .iter()
+                    .map(|(name, version)| bollard::models::SystemVersionComponents {
+                        name: (*name).to_owned(),
+                        version: (*version).to_owned(),
+                        details: None,
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn podman_before_4_4_swaps_received_and_sent() {
+        let podman = |release: &str| version("linux/amd64/debian-12", release, &[("Podman Engine", release)]);
+        assert!(podman_swaps_traffic(&podman("4.3.1")));
+        assert!(podman_swaps_traffic(&podman("4.3.0")));
+        assert!(podman_swaps_traffic(&podman("3.0.1")));
+        assert!(!podman_swaps_traffic(&podman("4.4.0")));
+        assert!(!podman_swaps_traffic(&podman("5.4.2")));
+        // Named by the platform alone.
+        assert!(podman_swaps_traffic(&version("Podman Engine", "4.3.1", &[])));
+        // Docker, whatever its version.
+        let docker = version(
+            "Docker Engine - Community",
+            "20.10.24",
+            &[("Engine", "20.10.24"), ("containerd", "1.6.20")],
+        );
+        assert!(!podman_swaps_traffic(&docker));
+        assert!(!podman_swaps_traffic(&version("", "", &[])));
     }
 
     #[test]

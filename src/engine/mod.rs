@@ -125,11 +125,15 @@ pub struct Observed {
 }
 
 /// A container's network counters since it started (they start again from zero when it
-/// restarts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// restarts), as the container sees them: `received` came in to the site, `sent` went out.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Traffic {
     pub received: u64,
     pub sent: u64,
+    /// Which run of the container the counters belong to (the engine's container id and
+    /// when it last started), when the engine says: when it changes, the counters started
+    /// again from zero even if they are higher than the last reading.
+    pub run: Option<String>,
 }
 
 /// One line of `berth doctor`.

@@ -2,6 +2,7 @@
 //! the page and the dashboard card, and another customer's traffic staying theirs.
 
 pub mod faults;
+pub mod meter;
 
 use std::process::Command;
 
@@ -196,6 +197,25 @@ async fn the_page_and_the_dashboard_show_the_customers_own_traffic() {
     assert!(!htmx.body.contains("<html") && htmx.body.contains("bandwidth-chart"));
 }
 
+/// The rollups hold exactly the sums of the samples.
+pub(crate) async fn consistent(app: &TestApp) {
+    let months = "select site_id, date_trunc('month', hour at time zone 'UTC')::date, customer_id,
+                         sum(bytes_in)::bigint, sum(bytes_out)::bigint from bandwidth_samples group by 1, 2, 3";
+    let month_rows = "select site_id, month, customer_id, bytes_in, bytes_out from bandwidth_site_months";
+    let days = "select customer_id, (hour at time zone 'UTC')::date, sum(bytes_in)::bigint, sum(bytes_out)::bigint
+                from bandwidth_samples group by 1, 2";
+    let day_rows = "select customer_id, day, bytes_in, bytes_out from bandwidth_customer_days";
+    for (a, b) in [
+        (months, month_rows),
+        (month_rows, months),
+        (days, day_rows),
+        (day_rows, days),
+    ] {
+        let differences: i64 = app.scalar(&format!("select count(*) from ({a} except {b}) as d")).await;
+        assert_eq!(differences, 0, "{a}\nexcept\n{b}");
+    }
+}
+
 /// The rollups the pages read hold exactly the sums of the samples, whatever changes them:
 /// inserts, re-imports that replace a sample, deleting a site, deleting a customer.
 #[tokio::test]
@@ -207,23 +227,6 @@ async fn the_rollups_always_equal_the_samples() {
     let blog = insert_site_with_job(&app, alice, "blog.example.com", &[], false).await;
     let bobs = insert_site_with_job(&app, bob, "bob.example.com", &[], false).await;
     let at = |s: &str| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
-    async fn consistent(app: &TestApp) {
-        let months = "select site_id, date_trunc('month', hour at time zone 'UTC')::date, customer_id,
-                             sum(bytes_in)::bigint, sum(bytes_out)::bigint from bandwidth_samples group by 1, 2, 3";
-        let month_rows = "select site_id, month, customer_id, bytes_in, bytes_out from bandwidth_site_months";
-        let days = "select customer_id, (hour at time zone 'UTC')::date, sum(bytes_in)::bigint, sum(bytes_out)::bigint
-                    from bandwidth_samples group by 1, 2";
-        let day_rows = "select customer_id, day, bytes_in, bytes_out from bandwidth_customer_days";
-        for (a, b) in [
-            (months, month_rows),
-            (month_rows, months),
-            (days, day_rows),
-            (day_rows, days),
-        ] {
-            let differences: i64 = app.scalar(&format!("select count(*) from ({a} except {b}) as d")).await;
-            assert_eq!(differences, 0, "{a}\nexcept\n{b}");
-        }
-    }
     // The last hour of October and the first of November fall in different months and days.
     insert(&app, alice, shop, at("2026-10-31T23:00:00Z"), 5, 6).await;
     insert(&app, alice, shop, at("2026-11-01T00:00:00Z"), 100, 200).await;
