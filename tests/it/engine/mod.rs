@@ -19,6 +19,9 @@ use tokio::sync::OnceCell;
 
 use crate::helpers::{TestApp, data_dir};
 
+mod meter;
+mod resume;
+
 pub const IMAGE: &str = "berth-test-httpd:1";
 /// How long a site may take to be provisioned on the engine.
 pub const PROVISIONED_WITHIN: Duration = Duration::from_secs(60);
