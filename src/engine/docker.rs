@@ -528,7 +528,11 @@ impl ContainerDriver for DockerDriver {
                 checks.push(Check::ok(format!(
                     "the engine at {} answers: {} {}, API {} (Berth speaks {})",
                     self.host,
-                    version.platform.map(|p| p.name).unwrap_or_else(|| "engine".to_owned()),
+                    version
+                        .platform
+                        .map(|p| p.name)
+                        .filter(|name| !name.is_empty())
+                        .unwrap_or_else(|| "engine".to_owned()),
                     version.version.unwrap_or_default(),
                     version.api_version.unwrap_or_default(),
                     docker.client_version(),

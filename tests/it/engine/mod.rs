@@ -26,7 +26,7 @@ pub const IMAGE: &str = "berth-test-httpd:1";
 /// How long a site may take to be provisioned on the engine.
 pub const PROVISIONED_WITHIN: Duration = Duration::from_secs(60);
 
-fn docker_host() -> String {
+pub fn docker_host() -> String {
     std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned())
 }
 

@@ -14,6 +14,7 @@ use berth::sites::model::SiteId;
 
 use crate::helpers::{TestApp, dev_platform, platform_with};
 
+mod platform;
 mod shutdown;
 
 /// What the wizard writes on "Create", written here directly: the site (provisioning), its
