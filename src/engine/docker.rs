@@ -547,24 +547,27 @@ impl ContainerDriver for DockerDriver {
         }
         match docker.info().await {
             Ok(info) => {
-                let userns = info
-                    .security_options
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|o| o.contains("name=userns"));
-                checks.push(if userns {
+                let options = info.security_options.unwrap_or_default();
+                let remapped = options.iter().any(|o| o.contains("name=userns"));
+                // A rootless engine (rootless Docker, rootless Podman) runs every container
+                // in the user namespace of the user running it.
+                let rootless = options.iter().any(|o| o.contains("name=rootless"));
+                checks.push(if remapped {
                     Check::ok("containers run in a user namespace")
+                } else if rootless {
+                    Check::ok("containers run in a user namespace (the engine runs rootless)")
                 } else {
                     Check::missing(
                         "containers do not run in a user namespace: start dockerd with --userns-remap=default (Podman: run rootless)",
                     )
                 });
+                let driver = info.driver.clone().unwrap_or_default();
                 checks.push(Check::ok(format!(
-                    "storage driver {}: the disk size is {}",
-                    info.driver.clone().unwrap_or_default(),
-                    match info.driver.as_deref() {
-                        Some("btrfs" | "zfs" | "devicemapper") => "enforceable",
-                        _ => "stored and shown, not enforced",
+                    "storage driver {driver}: {}; Berth stores and shows each site's disk size and does not set it on the container",
+                    match driver.as_str() {
+                        "btrfs" | "zfs" | "devicemapper" => "it can limit a container's size",
+                        "overlay2" => "it can limit a container's size only on xfs mounted with pquota",
+                        _ => "a size per container is documented only for overlay2 (on xfs with pquota), btrfs, zfs and devicemapper",
                     }
                 )));
             }
