@@ -153,7 +153,7 @@ pub struct LiveView {
     pub reason: Option<String>,
     pub driver: &'static str,
     pub preview: Option<String>,
-    /// What the customer last asked of the container, when it is to be stopped.
+    /// The customer asked for the container to be stopped (and the state does not say so).
     pub stopped_by_request: bool,
     /// Poll while the site is there (a deleted one changes no more).
     pub poll: bool,
@@ -168,11 +168,14 @@ impl LiveView {
             reason: live.shown.reason().map(str::to_owned),
             driver: live.driver,
             preview: live.preview.clone(),
+            // Said when the state does not say it already (a stop still to run, the
+            // development driver).
             stopped_by_request: detail
                 .container
                 .as_ref()
                 .is_some_and(|c| c.desired_state == model::DesiredState::Stopped)
-                && detail.site.status == SiteStatus::Active,
+                && detail.site.status == SiteStatus::Active
+                && !matches!(live.shown, ops::Shown::Stopped(_)),
             poll: detail.site.status != SiteStatus::Deleted,
         }
     }

@@ -261,8 +261,8 @@ pub fn shown(detail: &Detail, observed: Option<Result<State, String>>) -> Shown 
         }
         State::Exited { .. } if detail.site.status == SiteStatus::Failed => failed_setup(),
         State::Exited { code, reason } => Shown::Failed(match reason {
-            Some(reason) => format!("It stopped by itself (exit code {code}): {reason}."),
-            None => format!("It stopped by itself (exit code {code})."),
+            Some(reason) => format!("It stopped without being asked to (exit code {code}): {reason}."),
+            None => format!("It stopped without being asked to (exit code {code})."),
         }),
     }
 }
@@ -586,7 +586,7 @@ mod tests {
         );
         assert_eq!(
             shown(&detail(Active, Running, done(JobKind::Start)), exited()),
-            Shown::Failed("It stopped by itself (exit code 137): it ran out of memory.".into())
+            Shown::Failed("It stopped without being asked to (exit code 137): it ran out of memory.".into())
         );
         assert_eq!(
             shown(&detail(Active, Running, pending(JobKind::Start)), exited()).name(),

@@ -5,6 +5,7 @@
 //! and nobody else's site reachable. The same on a real engine: `engine/controls.rs`.
 
 pub mod api;
+pub mod browser;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -209,7 +210,7 @@ async fn the_site_page_shows_the_engines_state_the_driver_the_files_and_the_cont
         "no preview without a published port"
     );
     // The files folders, and where the container sees them.
-    let files = r.texts("#site-files li");
+    let files = r.texts("#site-files tbody tr");
     let folder = app.state.platform.data.join("sites").join(site.to_string());
     assert_eq!(files.len(), 2, "{files:?}");
     let production = files.iter().find(|f| f.starts_with("production")).unwrap();
@@ -284,6 +285,7 @@ async fn start_stop_and_restart_are_jobs_run_in_the_order_asked_once_each() {
     assert_eq!(desired(&app, site).await, "stopped");
     let page = client.get(&format!("/sites/{site}")).await;
     assert!(page.text("#toasts").contains("Stop requested"));
+    assert_eq!(page.text("#desired-state"), "You asked for it to be stopped.");
     assert_eq!(page.text("#progress h2"), "Stop: pending");
     assert_eq!(page.text_attr("#progress", "hx-trigger"), "every 1s");
     // Asked again while it waits: the same job.
