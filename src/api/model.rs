@@ -16,6 +16,7 @@ pub enum Object {
     Contact,
     ContactMethod,
     ContactMethodNotice,
+    Site,
 }
 
 pub async fn customer_exists(db: impl PgExecutor<'_>, id: CustomerId) -> sqlx::Result<bool> {
@@ -85,6 +86,11 @@ pub async fn owner(db: impl PgExecutor<'_>, object: Object, id: i64) -> sqlx::Re
             )
             .fetch_optional(db)
             .await?
+        }
+        Object::Site => {
+            sqlx::query_scalar!(r#"select customer_id as "c!: CustomerId" from sites where id = $1"#, id)
+                .fetch_optional(db)
+                .await?
         }
     };
     Ok(owner)

@@ -73,6 +73,12 @@ impl Entry {
             "impersonation_started" => "Support viewed your account",
             "impersonation_ended" => "Support stopped viewing your account",
             "impersonated_request" => "Support submitted a change",
+            "site_start_requested" => "Site start requested",
+            "site_stop_requested" => "Site stop requested",
+            "site_restart_requested" => "Site restart requested",
+            "site_deleted" => "Site deleted",
+            "site_restored" => "Site restored by support",
+            "site_files_removed" => "Deleted site's files removed",
             _ => "Other",
         }
     }

@@ -1,7 +1,8 @@
 //! The staff's own audit log (`staff_activity`): staff sign-ins, their failures and locks,
-//! and sign-outs, with the name as typed (canonical form), the staff member when the name is
-//! one, and the client address. What staff do to a customer's account is in that customer's
-//! Activity instead (see [`crate::audit::record`]).
+//! sign-outs, and the sites they restored, with the name as typed (canonical form), the
+//! staff member when the name is one, and the client address. What staff do to a
+//! customer's account is in that customer's Activity (see [`crate::audit::record`]); a
+//! restore is in both.
 
 use std::net::IpAddr;
 
@@ -19,6 +20,8 @@ pub enum StaffEvent {
     SignInFailed,
     SignInLocked,
     SignOut,
+    /// A customer's deleted site restored (detail: which customer and site).
+    SiteRestored,
 }
 
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use sqlx::types::ipnetwork::IpNetwork;
 use time::OffsetDateTime;
 
 use crate::identity::CustomerId;
-use crate::sites::model::{JobStatus, RecordType, ResourceStatus, SiteId, SiteStatus, StepStatus};
+use crate::sites::model::{JobKind, JobStatus, RecordType, ResourceStatus, SiteId, SiteStatus, StepStatus};
 
 crate::id_type!(
     /// A `containers.id`.
@@ -35,6 +35,8 @@ pub struct ClaimedStep {
     pub job_id: JobId,
     pub customer_id: CustomerId,
     pub site_id: SiteId,
+    /// What the job does to its site.
+    pub kind: JobKind,
     /// As stored in `job_steps.name` (see [`Step::from_name`](crate::sites::steps::Step::from_name)).
     pub name: String,
     /// Attempts made before this one.
@@ -43,18 +45,22 @@ pub struct ClaimedStep {
 }
 
 /// Locks and returns one due step: pending, `next_attempt_at` reached, the first unfinished
-/// step of a pending or running job, and not locked by another worker.
+/// step of a pending or running job, of a job with no earlier unfinished job of its site
+/// (a site's jobs run in the order they were asked for), and not locked by another worker.
 pub async fn claim_step(db: impl PgExecutor<'_>) -> sqlx::Result<Option<ClaimedStep>> {
     sqlx::query_as!(
         ClaimedStep,
         r#"select s.id as "id: StepId", s.job_id as "job_id: JobId", j.customer_id as "customer_id: CustomerId",
-                j.site_id as "site_id: SiteId", s.name, s.attempts, clock_timestamp() as "started_at!"
+                j.site_id as "site_id: SiteId", j.kind as "kind: JobKind", s.name, s.attempts,
+                clock_timestamp() as "started_at!"
          from job_steps s
          join provisioning_jobs j on j.id = s.job_id
          where j.status = any($1)
            and s.status = $2
            and s.next_attempt_at <= now()
            and s.position = (select min(o.position) from job_steps o where o.job_id = s.job_id and o.status <> $3)
+           and not exists (select 1 from provisioning_jobs e
+                           where e.site_id = j.site_id and e.id < j.id and e.status = any($1))
          order by s.next_attempt_at, s.id
          limit 1
          for update of s skip locked"#,
@@ -180,7 +186,8 @@ pub async fn job_failed(db: impl PgExecutor<'_>, job: JobId) -> sqlx::Result<()>
     Ok(())
 }
 
-/// Sets the site's status.
+/// Sets the status of a site being set up (its provisioning or restore job ended); a site
+/// deleted meanwhile stays deleted.
 pub async fn set_site_status(
     db: impl PgExecutor<'_>,
     customer: CustomerId,
@@ -188,10 +195,11 @@ pub async fn set_site_status(
     status: SiteStatus,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "update sites set status = $3 where customer_id = $1 and id = $2",
+        "update sites set status = $3 where customer_id = $1 and id = $2 and status = $4",
         customer as CustomerId,
         site as SiteId,
         status as SiteStatus,
+        SiteStatus::Provisioning as SiteStatus,
     )
     .execute(db)
     .await?;
@@ -312,6 +320,69 @@ pub async fn container_plan(
 /// This Berth's id on the engines it drives.
 pub async fn installation(db: impl PgExecutor<'_>) -> sqlx::Result<uuid::Uuid> {
     sqlx::query_scalar!("select id from installation").fetch_one(db).await
+}
+
+// ---------------------------------------------------------------------------------------
+// Deleting a site
+
+/// Gives the container's address back to the pool (free for anyone, its reverse DNS name
+/// cleared) and takes it off the container; returns it, `None` when it had none.
+pub async fn free_container_address(
+    db: &mut sqlx::PgConnection,
+    customer: CustomerId,
+    container: ContainerId,
+) -> sqlx::Result<Option<IpAddr>> {
+    let freed = sqlx::query_scalar!(
+        r#"update ip_pool set customer_id = null, container_id = null, allocated_at = null, reverse_dns = null
+         where customer_id = $1
+           and (container_id = $2 or address = (select address from containers where customer_id = $1 and id = $2))
+         returning host(address)::inet as "address!: IpAddr""#,
+        customer as CustomerId,
+        container as ContainerId,
+    )
+    .fetch_optional(&mut *db)
+    .await?;
+    sqlx::query!(
+        "update containers set address = null where customer_id = $1 and id = $2",
+        customer as CustomerId,
+        container as ContainerId,
+    )
+    .execute(&mut *db)
+    .await?;
+    Ok(freed)
+}
+
+/// Removes every DNS record of the site; returns how many there were.
+pub async fn remove_dns_records(db: impl PgExecutor<'_>, customer: CustomerId, site: SiteId) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "delete from dns_records where customer_id = $1 and site_id = $2",
+        customer as CustomerId,
+        site as SiteId,
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// After a deleted site's files are removed: its hostnames are free for any site again,
+/// its container's row (and so its name) goes, and the site records when. Returns its
+/// hostname.
+pub async fn files_removed(db: &mut sqlx::PgConnection, customer: CustomerId, site: SiteId) -> sqlx::Result<String> {
+    sqlx::query!(
+        "with h as (delete from hostnames where customer_id = $1 and site_id = $2)
+         delete from containers where customer_id = $1 and site_id = $2",
+        customer as CustomerId,
+        site as SiteId,
+    )
+    .execute(&mut *db)
+    .await?;
+    sqlx::query_scalar!(
+        "update sites set files_removed_at = now() where customer_id = $1 and id = $2 returning hostname",
+        customer as CustomerId,
+        site as SiteId,
+    )
+    .fetch_one(&mut *db)
+    .await
 }
 
 // ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use super::model::{self, ClaimedStep, SiteContainer, StepId};
 use crate::db::jobs;
-use crate::engine::{ContainerSpec, Mount, Platform, PoolNet};
+use crate::engine::{ContainerSpec, EngineResult, Mount, Platform, PoolNet};
 use crate::sites::model::SiteStatus;
 use crate::sites::steps::Step;
 
@@ -222,18 +222,23 @@ async fn run_claimed(claim: Claim, platform: &Platform, worker: &str) -> anyhow:
         None => {
             model::step_done(&mut *tx, claimed.id, attempt).await?;
             if model::job_done_if_complete(&mut *tx, claimed.job_id).await? {
-                model::set_site_status(&mut *tx, claimed.customer_id, claimed.site_id, SiteStatus::Active).await?;
-                tracing::info!(job = %claimed.job_id, site = %claimed.site_id, "provisioning job done");
+                if claimed.kind.provisions() {
+                    model::set_site_status(&mut *tx, claimed.customer_id, claimed.site_id, SiteStatus::Active).await?;
+                }
+                tracing::info!(job = %claimed.job_id, kind = %claimed.kind, site = %claimed.site_id, "job done");
             }
         }
         Some(error) if attempt >= MAX_ATTEMPTS => {
             model::step_failed(&mut *tx, claimed.id, attempt, &error).await?;
             model::job_failed(&mut *tx, claimed.job_id).await?;
-            model::set_site_status(&mut *tx, claimed.customer_id, claimed.site_id, SiteStatus::Failed).await?;
-            model::fail_pending_resources(&mut *tx, claimed.customer_id, claimed.site_id).await?;
+            // An action that failed leaves the site as it is; its page shows the job's error.
+            if claimed.kind.provisions() {
+                model::set_site_status(&mut *tx, claimed.customer_id, claimed.site_id, SiteStatus::Failed).await?;
+                model::fail_pending_resources(&mut *tx, claimed.customer_id, claimed.site_id).await?;
+            }
             tracing::warn!(
-                job = %claimed.job_id, site = %claimed.site_id, step = %claimed.name, attempt, error,
-                "provisioning job failed"
+                job = %claimed.job_id, kind = %claimed.kind, site = %claimed.site_id, step = %claimed.name, attempt,
+                error, "job failed"
             );
         }
         Some(error) => {
@@ -301,15 +306,7 @@ async fn run_step(
                 mounts,
                 publish: platform.publish,
             };
-            // A panicking driver is an internal error of this attempt: it is recorded and
-            // retried like any other, rather than ending the task before anything is noted.
-            let call = std::panic::AssertUnwindSafe(platform.driver.ensure(&spec));
-            match tokio::time::timeout(DRIVER_TIMEOUT, futures_util::FutureExt::catch_unwind(call)).await {
-                Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(message))) => return Err(StepError::Failed(message)),
-                Ok(Err(_)) => return Err(StepError::Internal(anyhow::anyhow!("the container driver panicked"))),
-                Err(_) => return Err(failed("the platform did not answer in time")),
-            }
+            drive(platform.driver.ensure(&spec)).await?;
             model::set_container_active(&mut *db, customer, container.id).await?;
         }
         Step::CreateEnvironments => {
@@ -337,8 +334,44 @@ async fn run_step(
                 model::add_missing_address_records(&mut *db, customer, site, address).await?;
             }
         }
+        Step::StartContainer => drive(platform.driver.start(site.0)).await?,
+        Step::StopContainer => drive(platform.driver.stop(site.0)).await?,
+        Step::RestartContainer => drive(platform.driver.restart(site.0)).await?,
+        Step::RemoveContainer => {
+            let installation = model::installation(&mut *db).await?;
+            drive(platform.driver.remove(site.0, installation)).await?;
+        }
+        Step::FreeAddress => {
+            // A site whose provisioning never got so far has no container or address.
+            if let Some(container) = model::site_container(&mut *db, customer, site).await? {
+                model::free_container_address(db, customer, container.id).await?;
+            }
+        }
+        Step::RemoveDns => {
+            model::remove_dns_records(&mut *db, customer, site).await?;
+        }
+        Step::PurgeFiles => {
+            platform.files().remove_site(site.0).await.map_err(StepError::Failed)?;
+            let hostname = model::files_removed(db, customer, site).await?;
+            let who = crate::identity::Who::new(customer, "Berth", None);
+            let detail = crate::sites::names::to_unicode(&hostname);
+            crate::audit::record(&mut *db, &who, "site_files_removed", &detail).await?;
+        }
     }
     Ok(())
+}
+
+/// Awaits a driver call: its error is the attempt's, a panic an internal error of the
+/// attempt (recorded and retried like any other, rather than ending the task before
+/// anything is noted), and a call that takes over [`DRIVER_TIMEOUT`] a failed attempt.
+async fn drive(call: impl Future<Output = EngineResult<()>>) -> Result<(), StepError> {
+    let call = std::panic::AssertUnwindSafe(call);
+    match tokio::time::timeout(DRIVER_TIMEOUT, futures_util::FutureExt::catch_unwind(call)).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(message))) => Err(StepError::Failed(message)),
+        Ok(Err(_)) => Err(StepError::Internal(anyhow::anyhow!("the container driver panicked"))),
+        Err(_) => Err(failed("the platform did not answer in time")),
+    }
 }
 
 /// Makes every environment's files folder (a new one with its `index.html`) and says where
@@ -349,12 +382,7 @@ async fn environment_folders(
     site: crate::sites::model::SiteId,
     plan: &model::ContainerPlan,
 ) -> Result<Vec<Mount>, StepError> {
-    let production = plan
-        .environments
-        .iter()
-        .find(|name| *name == "production")
-        .or(plan.environments.first())
-        .cloned();
+    let production = crate::sites::model::serving_environment(&plan.environments).cloned();
     let files = platform.files();
     let mut mounts = Vec::new();
     for environment in &plan.environments {

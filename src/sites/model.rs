@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::identity::CustomerId;
 use crate::sites::names::{DnsLabel, Hostname, SiteName};
+pub use crate::sites::steps::JobKind;
 
 crate::id_type!(
     /// A `sites.id`.
@@ -22,6 +23,16 @@ crate::text_enum!(
         Provisioning = "provisioning",
         Active = "active",
         Failed = "failed",
+        Deleted = "deleted",
+    }
+);
+
+crate::text_enum!(
+    /// `containers.desired_state`: what the customer last asked of the container, so that
+    /// a container that is not running can be told "stopped as asked" from "failed".
+    DesiredState {
+        Running = "running",
+        Stopped = "stopped",
     }
 );
 
@@ -52,11 +63,13 @@ impl JobStatus {
 }
 
 crate::text_enum!(
-    /// `job_steps.status`.
+    /// `job_steps.status`. `Cancelled`: made unnecessary by a later decision (a deleted
+    /// site's files are not removed once staff restored it).
     StepStatus {
         Pending = "pending",
         Done = "done",
         Failed = "failed",
+        Cancelled = "cancelled",
     }
 );
 
@@ -392,7 +405,7 @@ pub struct Created {
 pub async fn created(db: &mut sqlx::PgConnection, customer: CustomerId, site: SiteId) -> sqlx::Result<Created> {
     let ids = sqlx::query!(
         r#"select (select id from containers where customer_id = $1 and site_id = $2 order by id limit 1) as "container!",
-                (select id from provisioning_jobs where customer_id = $1 and site_id = $2) as "job!""#,
+                (select id from provisioning_jobs where customer_id = $1 and site_id = $2 order by id limit 1) as "job!""#,
         customer as CustomerId,
         site as SiteId,
     )
@@ -513,12 +526,23 @@ pub struct Container {
     pub disk_gib: i32,
     pub status: ResourceStatus,
     pub address: Option<std::net::IpAddr>,
+    pub desired_state: DesiredState,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Environment {
+    pub id: i64,
     pub name: String,
     pub status: ResourceStatus,
+}
+
+/// Which of a site's environments (by name, oldest first) its container serves at
+/// `/var/www/html`: the one named `production`, or else the oldest.
+pub fn serving_environment(oldest_first: &[String]) -> Option<&String> {
+    oldest_first
+        .iter()
+        .find(|name| *name == "production")
+        .or(oldest_first.first())
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -536,10 +560,9 @@ impl DnsRecord {
     }
 }
 
+/// A step of a job, as the site page shows it.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Step {
-    /// The status of the whole job the step belongs to.
-    pub job_status: JobStatus,
     pub name: crate::sites::steps::Step,
     pub status: StepStatus,
     pub attempts: i32,
@@ -554,14 +577,51 @@ impl Step {
     }
 }
 
+/// A job of the site's (provisioning, or an action on it) with its steps in order.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Job {
+    pub id: i64,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    pub steps: Vec<Step>,
+}
+
+impl Job {
+    /// When a deletion's last step removes the files, while it is still to come.
+    pub fn purge_at(&self) -> Option<OffsetDateTime> {
+        self.steps
+            .iter()
+            .find(|s| s.name == crate::sites::steps::Step::PurgeFiles && s.status == StepStatus::Pending)
+            .map(|s| s.next_attempt_at)
+    }
+
+    /// Whether it still has work to do now: unfinished, with a step other than the files'
+    /// removal (which waits out the grace period) still to run.
+    pub fn working(&self) -> bool {
+        self.status.is_running()
+            && self
+                .steps
+                .iter()
+                .any(|s| s.status == StepStatus::Pending && s.name != crate::sites::steps::Step::PurgeFiles)
+    }
+}
+
 pub struct Detail {
     pub site: Site,
     pub container: Option<Container>,
     pub environments: Vec<Environment>,
     pub aliases: Vec<String>,
     pub records: Vec<DnsRecord>,
-    pub job_status: Option<JobStatus>,
-    pub steps: Vec<Step>,
+    /// The site's job at work now (the earliest unfinished), else its latest.
+    pub job: Option<Job>,
+    /// The kinds of its unfinished jobs, in the order they run (the first is `job`).
+    pub unfinished: Vec<JobKind>,
+    pub deleted_at: Option<OffsetDateTime>,
+    pub files_removed_at: Option<OffsetDateTime>,
 }
 
 pub async fn site(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -> sqlx::Result<Option<Site>> {
@@ -581,15 +641,15 @@ pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -
     // One statement: the page's parts as JSON, each read through its customer index.
     let row = sqlx::query!(
         r#"select s.id as "id: SiteId", s.name, s.hostname, s.status as "status: SiteStatus", s.create_dns,
-            s.created_at,
+            s.created_at, s.deleted_at, s.files_removed_at,
             (select to_jsonb(x) from (
                 select c.name, t.label as type_label, o.label as os_label, z.label as size_label, z.vcpu,
-                       z.memory_mib, c.disk_gib, c.status, host(c.address) as address
+                       z.memory_mib, c.disk_gib, c.status, host(c.address) as address, c.desired_state
                 from containers c join container_types t on t.id = c.type_id
                      join operating_systems o on o.id = c.os_id join container_sizes z on z.id = c.size_id
                 where c.customer_id = $1 and c.site_id = s.id order by c.id limit 1) x)
                 as "container: Json<Container>",
-            (select coalesce(jsonb_agg(jsonb_build_object('name', e.name, 'status', e.status) order by e.name), '[]')
+            (select coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'name', e.name, 'status', e.status) order by e.name), '[]')
                 from environments e where e.customer_id = $1 and e.site_id = s.id)
                 as "environments!: Json<Vec<Environment>>",
             (select coalesce(jsonb_agg(h.hostname order by h.hostname), '[]')
@@ -599,15 +659,23 @@ pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -
                                        order by r.name, r.type), '[]')
                 from dns_records r where r.customer_id = $1 and r.site_id = s.id)
                 as "records!: Json<Vec<DnsRecord>>",
-            (select coalesce(jsonb_agg(jsonb_build_object('job_status', j.status, 'name', st.name, 'status', st.status,
-                                        'attempts', st.attempts, 'last_error', st.last_error,
-                                        'next_attempt_at', st.next_attempt_at) order by st.position), '[]')
-                from provisioning_jobs j join job_steps st on st.job_id = j.id
-                where j.customer_id = $1 and j.site_id = s.id)
-                as "steps!: Json<Vec<Step>>"
+            (select to_jsonb(x) from (
+                select j.id, j.kind, j.status, j.created_at, j.finished_at,
+                       (select coalesce(jsonb_agg(jsonb_build_object('name', st.name, 'status', st.status,
+                                'attempts', st.attempts, 'last_error', st.last_error,
+                                'next_attempt_at', st.next_attempt_at) order by st.position), '[]')
+                        from job_steps st where st.job_id = j.id) as steps
+                from provisioning_jobs j where j.customer_id = $1 and j.site_id = s.id
+                order by j.status = any($3) desc, case when j.status = any($3) then j.id else -j.id end
+                limit 1) x)
+                as "job: Json<Job>",
+            (select coalesce(jsonb_agg(j.kind order by j.id), '[]') from provisioning_jobs j
+                where j.customer_id = $1 and j.site_id = s.id and j.status = any($3))
+                as "unfinished!: Json<Vec<JobKind>>"
          from sites s where s.customer_id = $1 and s.id = $2"#,
         customer as CustomerId,
         id as SiteId,
+        &[JobStatus::Pending, JobStatus::Running] as &[JobStatus],
     )
     .fetch_optional(db)
     .await?;
@@ -624,8 +692,10 @@ pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -
         environments: row.environments.0,
         aliases: row.aliases.0,
         records: row.records.0,
-        job_status: row.steps.first().map(|s| s.job_status),
-        steps: row.steps.0,
+        job: row.job.map(|j| j.0),
+        unfinished: row.unfinished.0,
+        deleted_at: row.deleted_at,
+        files_removed_at: row.files_removed_at,
     }))
 }
 
@@ -641,22 +711,292 @@ pub async fn records(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) 
     .await
 }
 
-/// The provisioning job's status and its steps in order.
-pub async fn progress(
+/// The site's job at work now (the earliest unfinished), else its latest, with its steps in
+/// order; `None` when it has none.
+pub async fn current_job(db: impl PgExecutor<'_>, customer: CustomerId, site: SiteId) -> sqlx::Result<Option<Job>> {
+    let job = sqlx::query_scalar!(
+        r#"select to_jsonb(x) as "job!: Json<Job>" from (
+             select j.id, j.kind, j.status, j.created_at, j.finished_at,
+                    (select coalesce(jsonb_agg(jsonb_build_object('name', st.name, 'status', st.status,
+                             'attempts', st.attempts, 'last_error', st.last_error,
+                             'next_attempt_at', st.next_attempt_at) order by st.position), '[]')
+                     from job_steps st where st.job_id = j.id) as steps
+             from provisioning_jobs j where j.customer_id = $1 and j.site_id = $2
+             order by j.status = any($3) desc, case when j.status = any($3) then j.id else -j.id end
+             limit 1) x"#,
+        customer as CustomerId,
+        site as SiteId,
+        &[JobStatus::Pending, JobStatus::Running] as &[JobStatus],
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(job.map(|j| j.0))
+}
+
+/// The kinds of the site's unfinished jobs, in the order they run.
+pub async fn unfinished_kinds(
     db: impl PgExecutor<'_>,
     customer: CustomerId,
-    id: SiteId,
-) -> sqlx::Result<(Option<JobStatus>, Vec<Step>)> {
-    let steps = sqlx::query_as!(
-        Step,
-        r#"select j.status as "job_status: JobStatus", s.name as "name: crate::sites::steps::Step",
-                s.status as "status: StepStatus", s.attempts, s.last_error, s.next_attempt_at
-         from provisioning_jobs j join job_steps s on s.job_id = j.id
-         where j.customer_id = $1 and j.site_id = $2 order by s.position"#,
+    site: SiteId,
+) -> sqlx::Result<Vec<JobKind>> {
+    sqlx::query_scalar!(
+        r#"select kind as "kind: JobKind" from provisioning_jobs
+         where customer_id = $1 and site_id = $2 and status = any($3) order by id"#,
+        customer as CustomerId,
+        site as SiteId,
+        &[JobStatus::Pending, JobStatus::Running] as &[JobStatus],
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// One job of the customer's, with its steps.
+pub async fn job(db: impl PgExecutor<'_>, customer: CustomerId, id: i64) -> sqlx::Result<Option<Job>> {
+    let job = sqlx::query_scalar!(
+        r#"select to_jsonb(x) as "job!: Json<Job>" from (
+             select j.id, j.kind, j.status, j.created_at, j.finished_at,
+                    (select coalesce(jsonb_agg(jsonb_build_object('name', st.name, 'status', st.status,
+                             'attempts', st.attempts, 'last_error', st.last_error,
+                             'next_attempt_at', st.next_attempt_at) order by st.position), '[]')
+                     from job_steps st where st.job_id = j.id) as steps
+             from provisioning_jobs j where j.customer_id = $1 and j.id = $2) x"#,
+        customer as CustomerId,
+        id,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(job.map(|j| j.0))
+}
+
+// ---- the customer's controls ------------------------------------------------------------
+
+/// A site as an action on it needs it, locked until the action's transaction ends: actions
+/// of one site are queued one after the other, so their jobs' ids are in the order asked.
+#[derive(Debug, Clone)]
+pub struct Locked {
+    pub status: SiteStatus,
+    pub hostname: String,
+    pub files_removed_at: Option<OffsetDateTime>,
+}
+
+pub async fn lock(db: &mut sqlx::PgConnection, customer: CustomerId, id: SiteId) -> sqlx::Result<Option<Locked>> {
+    sqlx::query_as!(
+        Locked,
+        r#"select status as "status: SiteStatus", hostname, files_removed_at from sites
+         where customer_id = $1 and id = $2 for update"#,
         customer as CustomerId,
         id as SiteId,
     )
-    .fetch_all(db)
+    .fetch_optional(db)
+    .await
+}
+
+/// The site's latest job that is still unfinished: (id, kind).
+pub async fn unfinished_job(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    site: SiteId,
+) -> sqlx::Result<Option<(i64, JobKind)>> {
+    let row = sqlx::query!(
+        r#"select id, kind as "kind: JobKind" from provisioning_jobs
+         where customer_id = $1 and site_id = $2 and status = any($3) order by id desc limit 1"#,
+        customer as CustomerId,
+        site as SiteId,
+        &[JobStatus::Pending, JobStatus::Running] as &[JobStatus],
+    )
+    .fetch_optional(db)
     .await?;
-    Ok((steps.first().map(|s| s.job_status), steps))
+    Ok(row.map(|r| (r.id, r.kind)))
+}
+
+/// Queues a job of `kind` for the site with its steps, due now; a deletion's last step,
+/// removing the files, is due after the grace period. Returns the job's id.
+pub async fn queue(
+    db: &mut sqlx::PgConnection,
+    customer: CustomerId,
+    site: SiteId,
+    kind: JobKind,
+) -> sqlx::Result<i64> {
+    let job = sqlx::query_scalar!(
+        "insert into provisioning_jobs (customer_id, site_id, kind) values ($1, $2, $3) returning id",
+        customer as CustomerId,
+        site as SiteId,
+        kind as JobKind,
+    )
+    .fetch_one(&mut *db)
+    .await?;
+    sqlx::query!(
+        "insert into job_steps (job_id, position, name, next_attempt_at)
+         select $1, position, name,
+                case when name = $3 then now() + make_interval(days => $4) else now() end
+         from unnest($2::text[]) with ordinality as s(name, position)",
+        job,
+        &kind.step_names(),
+        crate::sites::steps::Step::PurgeFiles.name(),
+        crate::sites::steps::GRACE_DAYS,
+    )
+    .execute(&mut *db)
+    .await?;
+    Ok(job)
+}
+
+/// Records what the customer asks of the site's container.
+pub async fn set_desired_state(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    site: SiteId,
+    desired: DesiredState,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update containers set desired_state = $3 where customer_id = $1 and site_id = $2",
+        customer as CustomerId,
+        site as SiteId,
+        desired as DesiredState,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The site is deleted (as of now); its deletion job does the rest.
+pub async fn mark_deleted(db: impl PgExecutor<'_>, customer: CustomerId, site: SiteId) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update sites set status = $3, deleted_at = now() where customer_id = $1 and id = $2",
+        customer as CustomerId,
+        site as SiteId,
+        SiteStatus::Deleted as SiteStatus,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The deletion job of a deleted site, as a restore finds it (locked): its id and status,
+/// and its files' removal step with its status; `None` when there is no such job.
+#[derive(Debug, Clone)]
+pub struct Deletion {
+    pub job: i64,
+    pub job_status: JobStatus,
+    pub purge_step: i64,
+    pub purge_status: StepStatus,
+    /// The label of its first step before the files' removal that is not done yet.
+    pub unfinished: Option<crate::sites::steps::Step>,
+}
+
+pub async fn lock_deletion(
+    db: &mut sqlx::PgConnection,
+    customer: CustomerId,
+    site: SiteId,
+) -> sqlx::Result<Option<Deletion>> {
+    // The steps are locked too: a worker removing the files right now holds its step, and
+    // this waits for it (then sees the step done).
+    let row = sqlx::query!(
+        r#"select j.id as job, j.status as "job_status: JobStatus", s.id as purge_step,
+                  s.status as "purge_status: StepStatus",
+                  (select o.name from job_steps o where o.job_id = j.id and o.position < s.position and o.status <> $4
+                   order by o.position limit 1) as "unfinished: crate::sites::steps::Step"
+         from provisioning_jobs j join job_steps s on s.job_id = j.id and s.name = $5
+         where j.customer_id = $1 and j.site_id = $2 and j.kind = $3
+         order by j.id desc limit 1
+         for update of j, s"#,
+        customer as CustomerId,
+        site as SiteId,
+        JobKind::Delete as JobKind,
+        StepStatus::Done as StepStatus,
+        crate::sites::steps::Step::PurgeFiles.name(),
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| Deletion {
+        job: r.job,
+        job_status: r.job_status,
+        purge_step: r.purge_step,
+        purge_status: r.purge_status,
+        unfinished: r.unfinished,
+    }))
+}
+
+/// Cancels a deletion's removal of the files: the step is cancelled and the job, unless it
+/// failed, done.
+pub async fn cancel_purge(db: &mut sqlx::PgConnection, deletion: &Deletion) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update job_steps set status = $2, finished_at = now() where id = $1",
+        deletion.purge_step,
+        StepStatus::Cancelled as StepStatus,
+    )
+    .execute(&mut *db)
+    .await?;
+    sqlx::query!(
+        "update provisioning_jobs set status = $2, finished_at = now() where id = $1 and status = any($3)",
+        deletion.job,
+        JobStatus::Done as JobStatus,
+        &[JobStatus::Pending, JobStatus::Running] as &[JobStatus],
+    )
+    .execute(&mut *db)
+    .await?;
+    Ok(())
+}
+
+/// A deleted site is set up again: provisioning, its container and environments pending,
+/// to run.
+pub async fn mark_restored(db: &mut sqlx::PgConnection, customer: CustomerId, site: SiteId) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update sites set status = $3, deleted_at = null where customer_id = $1 and id = $2",
+        customer as CustomerId,
+        site as SiteId,
+        SiteStatus::Provisioning as SiteStatus,
+    )
+    .execute(&mut *db)
+    .await?;
+    sqlx::query!(
+        "with c as (
+             update containers set status = $3, desired_state = $4 where customer_id = $1 and site_id = $2
+         )
+         update environments set status = $3 where customer_id = $1 and site_id = $2",
+        customer as CustomerId,
+        site as SiteId,
+        ResourceStatus::Pending as ResourceStatus,
+        DesiredState::Running as DesiredState,
+    )
+    .execute(&mut *db)
+    .await?;
+    Ok(())
+}
+
+/// A customer's site as the staff console lists it.
+#[derive(Debug, Clone)]
+pub struct StaffSite {
+    pub id: SiteId,
+    pub name: String,
+    pub hostname: String,
+    pub status: SiteStatus,
+    pub deleted_at: Option<OffsetDateTime>,
+    pub files_removed_at: Option<OffsetDateTime>,
+    /// When a deleted site's files are removed, while that is still to come.
+    pub purge_at: Option<OffsetDateTime>,
+}
+
+impl StaffSite {
+    pub fn hostname_unicode(&self) -> String {
+        crate::sites::names::to_unicode(&self.hostname)
+    }
+}
+
+/// Every site of the customer's, by name, with when a deleted one's files go.
+pub async fn staff_list(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<Vec<StaffSite>> {
+    sqlx::query_as!(
+        StaffSite,
+        r#"select s.id as "id: SiteId", s.name, s.hostname, s.status as "status: SiteStatus", s.deleted_at,
+                  s.files_removed_at,
+                  (select st.next_attempt_at from provisioning_jobs j join job_steps st on st.job_id = j.id
+                   where j.customer_id = $1 and j.site_id = s.id and j.kind = $2 and st.name = $3 and st.status = $4
+                   order by j.id desc limit 1) as purge_at
+         from sites s where s.customer_id = $1 order by s.name, s.id"#,
+        customer as CustomerId,
+        JobKind::Delete as JobKind,
+        crate::sites::steps::Step::PurgeFiles.name(),
+        StepStatus::Pending as StepStatus,
+    )
+    .fetch_all(db)
+    .await
 }

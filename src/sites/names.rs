@@ -129,6 +129,13 @@ pub fn to_unicode(ascii: &str) -> String {
     idna::domain_to_unicode(ascii).0
 }
 
+/// Whether `typed` names the stored (ASCII) hostname `stored`: in Unicode or punycode, in
+/// any case, with spaces around it.
+pub fn same_hostname(typed: &str, stored: &str) -> bool {
+    let typed = typed.trim();
+    !typed.is_empty() && idna::domain_to_ascii(typed).is_ok_and(|ascii| ascii.eq_ignore_ascii_case(stored))
+}
+
 fn mixes_scripts(label: &str) -> bool {
     let mut seen: Option<Script> = None;
     for c in label.chars() {
@@ -148,6 +155,24 @@ fn mixes_scripts(label: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typed_hostname_matches_in_either_form() {
+        assert!(same_hostname("shop.example.com", "shop.example.com"));
+        assert!(same_hostname(" Shop.Example.COM ", "shop.example.com"));
+        assert!(same_hostname("bücher.example", "xn--bcher-kva.example"));
+        assert!(same_hostname("xn--bcher-kva.example", "xn--bcher-kva.example"));
+        for wrong in [
+            "",
+            " ",
+            "shop.example.org",
+            "www.shop.example.com",
+            "shop.example.com.x",
+            "\u{0}",
+        ] {
+            assert!(!same_hostname(wrong, "shop.example.com"), "{wrong:?}");
+        }
+    }
 
     #[test]
     fn hostnames() {

@@ -21,11 +21,12 @@ use tower_sessions::Session;
 use crate::audit::staff::StaffEvent;
 use crate::identity::{CustomerId, Staff, UsernameKey, Who};
 use crate::settings::model::Preferences;
+use crate::sites::model::{SiteId, StaffSite};
 use crate::state::AppState;
 use crate::web::error::{AuthError, RequestError};
 use crate::web::render::see_other;
 use crate::web::{AppError, ClientIp, Device, Form, Layout, PathId, PathIds, local_path, render, session};
-use crate::{account, addresses, audit, auth, page};
+use crate::{account, addresses, audit, auth, page, sites};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
             post(complete_cancellation),
         )
         .route("/staff/customers/{id}/pin", post(check_pin))
+        .route("/staff/customers/{id}/sites/{site}/restore", post(restore_site))
         .route("/staff/customers/{id}/impersonate", post(impersonate))
         .route("/staff/impersonation/end", post(end_impersonation))
         .route("/staff/notices", get(notice_page).post(publish_notice))
@@ -253,6 +255,16 @@ pub struct AuditRow {
     pub entry: audit::Entry,
 }
 
+/// A site on the customer's page: deleted ones with when (UTC) and until when they can be
+/// restored.
+pub struct SiteRow {
+    pub site: StaffSite,
+    pub deleted: String,
+    pub purge_at: Option<String>,
+    pub files_removed: Option<String>,
+    pub restorable: bool,
+}
+
 #[derive(Template)]
 #[template(path = "staff/customer.html", blocks = ["content"])]
 struct CustomerPage {
@@ -265,6 +277,9 @@ struct CustomerPage {
     /// How many IPv4 and IPv6 addresses the customer may hold, and holds.
     quotas: (i32, i32),
     held: (i64, i64),
+    /// The customer's sites, deleted ones with when their files go (restorable until then).
+    sites: Vec<SiteRow>,
+    grace_days: i32,
     pin_result: Option<String>,
     reason: String,
     reason_error: Option<&'static str>,
@@ -294,6 +309,18 @@ async fn customer_page(
         cancellations: account::model::cancellations(&state.pool, id).await?,
         quotas: addresses::model::quotas(&state.pool, id).await?.unwrap_or_default(),
         held: addresses::model::held_counts(&state.pool, id).await?,
+        sites: sites::model::staff_list(&state.pool, id)
+            .await?
+            .into_iter()
+            .map(|site| SiteRow {
+                deleted: site.deleted_at.map(|at| prefs.format(at)).unwrap_or_default(),
+                purge_at: site.purge_at.map(|at| prefs.format(at)),
+                files_removed: site.files_removed_at.map(|at| prefs.format(at)),
+                restorable: site.status == sites::model::SiteStatus::Deleted && site.purge_at.is_some(),
+                site,
+            })
+            .collect(),
+        grace_days: sites::steps::GRACE_DAYS,
         audit,
         pin_result,
         reason: String::new(),
@@ -392,6 +419,29 @@ async fn complete_cancellation(
         &me.session,
         &to,
         "Cancellation request handled; the account is cancelled.",
+    )
+    .await
+}
+
+/// Restores a deleted site whose files are still kept (`support-write`): it is provisioned
+/// again. In the customer's Activity and the staff log.
+async fn restore_site(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    me: StaffSignedIn,
+    PathIds(id, site): PathIds<CustomerId, SiteId>,
+) -> Result<Response, AppError> {
+    me.require_write()?;
+    model::customer(&state.pool, id).await?.ok_or(AppError::NotFound)?;
+    sites::ops::restore(&state.pool, &me.who(id, ip), &me.staff, site)
+        .await
+        .map_err(|err| err.into_app(crate::validation::Names::Form))?;
+    tracing::info!(staff = me.staff.username, customer = %id, %site, "site restored");
+    let to = format!("/staff/customers/{id}");
+    see_other(
+        &me.session,
+        &to,
+        &format!("Site {site} restored: it is being set up again, with a new address."),
     )
     .await
 }

@@ -20,6 +20,7 @@ mod keys;
 mod notices;
 mod provisioning;
 mod settings;
+mod sites;
 mod staff;
 mod tenancy;
 mod web;

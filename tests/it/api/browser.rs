@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use crate::api::SEED_METHODS;
+use crate::api::{BERTH_METHODS, SEED_METHODS};
 use crate::browser::{Tools, count, text};
 use crate::helpers::TestApp;
 
@@ -18,8 +18,11 @@ async fn the_api_reference_renders_every_method() {
     browser.goto("/api/docs").await;
     browser.wait_for_text(".swagger-ui .title", "Berth Customer API").await;
     browser.wait_for(".opblock").await;
-    assert_eq!(count(&browser, ".opblock").await, SEED_METHODS.len());
-    for method in ["getKeys", "CP_Wizard", "listContacts"] {
+    assert_eq!(
+        count(&browser, ".opblock").await,
+        SEED_METHODS.len() + BERTH_METHODS.len()
+    );
+    for method in ["getKeys", "CP_Wizard", "listContacts", "deleteSite"] {
         let path = text(&browser, &format!(r#".opblock[id$="-{method}"] .opblock-summary-path"#)).await;
         assert_eq!(path.replace('\u{200b}', ""), format!("/api/Customer/{method}"));
     }

@@ -52,6 +52,16 @@ pub const SEED_METHODS: [&str; 35] = [
     "listContacts",
 ];
 
+/// Berth's own methods beyond the seed's: the site's state and controls (issue 18).
+pub const BERTH_METHODS: [&str; 6] = [
+    "getSite",
+    "startSite",
+    "stopSite",
+    "restartSite",
+    "deleteSite",
+    "getSiteLogs",
+];
+
 /// Two customers with a standard key each: Alice, whose data the cases touch, and Bob,
 /// who must not reach it.
 pub struct Fixture {
@@ -253,18 +263,20 @@ async fn every_method_has_a_success_an_invalid_and_an_other_customer_case() {
         .collect();
     let mut missing: Vec<&str> = SEED_METHODS
         .iter()
+        .chain(&BERTH_METHODS)
         .copied()
         .filter(|m| !methods.iter().any(|x| x == m))
         .collect();
     missing.sort();
-    assert!(missing.is_empty(), "seed methods the API does not serve: {missing:?}");
-    assert_eq!(methods.len(), SEED_METHODS.len(), "{methods:?}");
+    assert!(missing.is_empty(), "methods the API does not serve: {missing:?}");
+    assert_eq!(methods.len(), SEED_METHODS.len() + BERTH_METHODS.len(), "{methods:?}");
 
     let mut cases = Vec::new();
     cases.extend(crate::keys::api::cases(&fx).await);
     cases.extend(crate::account::api::cases(&fx).await);
     cases.extend(crate::addresses::api::cases(&fx).await);
     cases.extend(crate::notices::api::cases(&fx).await);
+    cases.extend(crate::sites::api::cases(&fx).await);
     for method in &methods {
         let case = cases
             .iter()

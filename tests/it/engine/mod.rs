@@ -8,6 +8,8 @@
 //! engine without meeting; containers are reached only through ports published on
 //! 127.0.0.1.
 
+mod controls;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -704,7 +704,7 @@ async fn checksum(app: &TestApp) -> BTreeMap<String, String> {
 
 /// The POST routes of the pages, by pattern; `the_post_route_list_is_the_routers` keeps it
 /// equal to the routes the page routers declare, and the fuzz posts to each of them.
-const POST_ROUTES: [&str; 40] = [
+const POST_ROUTES: [&str; 42] = [
     "/account/cancel",
     "/account/email",
     "/account/name",
@@ -731,11 +731,13 @@ const POST_ROUTES: [&str; 40] = [
     "/logout",
     "/notices/{id}/ack",
     "/settings",
+    "/sites/{id}/{action}",
     "/staff/customers/{id}/address-quota",
     "/staff/customers/{id}/cancellations/{request}/complete",
     "/staff/customers/{id}/impersonate",
     "/staff/customers/{id}/pin",
     "/staff/customers/{id}/roles",
+    "/staff/customers/{id}/sites/{site}/restore",
     "/staff/impersonation/end",
     "/staff/keys",
     "/staff/keys/{id}/revoke",
@@ -795,6 +797,9 @@ fn pattern(action: &str) -> String {
     if action.starts_with("/staff/customers/") && action.contains("/cancellations/") {
         return "/staff/customers/{id}/cancellations/{request}/complete".to_owned();
     }
+    if action.starts_with("/staff/customers/") && action.ends_with("/restore") {
+        return "/staff/customers/{id}/sites/{site}/restore".to_owned();
+    }
     let parts: Vec<String> = action
         .split('?')
         .next()
@@ -808,6 +813,8 @@ fn pattern(action: &str) -> String {
                 "{address}".to_owned()
             } else if i == 2 && action.starts_with("/wizard/") && !["reset", "review"].contains(&part) {
                 "{step}".to_owned()
+            } else if i == 3 && action.starts_with("/sites/") {
+                "{action}".to_owned()
             } else {
                 part.to_owned()
             }
@@ -959,7 +966,9 @@ async fn every_page_form_refuses_bad_input_without_a_5xx_or_a_write() {
             .replace("{id}", "999999")
             .replace("{request}", "999999")
             .replace("{address}", "203.0.113.250")
-            .replace("{step}", "site");
+            .replace("{step}", "site")
+            .replace("{site}", "999999")
+            .replace("{action}", "stop");
         let staff_route = route.starts_with("/staff");
         targets.push((
             staff_route,
@@ -1057,7 +1066,10 @@ async fn every_api_method_refuses_bad_arguments_without_a_5xx_or_a_write() {
     let started = Instant::now();
     let mut calls = 0;
     let paths = doc["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), crate::api::SEED_METHODS.len());
+    assert_eq!(
+        paths.len(),
+        crate::api::SEED_METHODS.len() + crate::api::BERTH_METHODS.len()
+    );
     for (path, item) in paths {
         let method = path.rsplit('/').next().unwrap();
         let schema = resolve(&item["post"]["requestBody"]["content"]["application/json"]["schema"]);
