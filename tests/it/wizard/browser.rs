@@ -52,13 +52,16 @@ async fn text(browser: &Browser, css: &str) -> String {
         .await
 }
 
-/// The attribute `name` of the first element matching `css`.
+/// The attribute `name` of the first element matching `css`, found anew on each try like
+/// [`text`] (the progress block is replaced while the job runs).
 async fn attr(browser: &Browser, css: &str, name: &str) -> Option<String> {
-    let element = browser.wait_for(css).await;
-    element
-        .attr(name)
+    let client = &browser.client;
+    browser
+        .eventually(&format!("attribute {name} of {css}"), async || {
+            let element = client.find(Locator::Css(css)).await?;
+            Ok(Some(element.attr(name).await?))
+        })
         .await
-        .unwrap_or_else(|e| panic!("attribute {name} of {css}: {e}"))
 }
 
 /// Chooses the option `value` of the `<select>` `css` the way a user does (again from the
