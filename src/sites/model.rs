@@ -68,6 +68,7 @@ crate::text_enum!(
         Cname = "CNAME",
         Txt = "TXT",
         Mx = "MX",
+        Caa = "CAA",
     }
 );
 
@@ -523,6 +524,8 @@ pub struct Environment {
 
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct DnsRecord {
+    /// `dns_records.id`: the site page's forms name the record by it.
+    pub id: i64,
     pub name: String,
     #[serde(rename = "type")]
     pub kind: RecordType,
@@ -595,8 +598,8 @@ pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -
             (select coalesce(jsonb_agg(h.hostname order by h.hostname), '[]')
                 from hostnames h where h.customer_id = $1 and h.site_id = s.id and not h.is_primary)
                 as "aliases!: Json<Vec<String>>",
-            (select coalesce(jsonb_agg(jsonb_build_object('name', r.name, 'type', r.type, 'value', r.value, 'ttl', r.ttl)
-                                       order by r.name, r.type), '[]')
+            (select coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'name', r.name, 'type', r.type, 'value', r.value,
+                                                          'ttl', r.ttl) order by r.name, r.type, r.id), '[]')
                 from dns_records r where r.customer_id = $1 and r.site_id = s.id)
                 as "records!: Json<Vec<DnsRecord>>",
             (select coalesce(jsonb_agg(jsonb_build_object('job_status', j.status, 'name', st.name, 'status', st.status,
@@ -632,8 +635,8 @@ pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -
 pub async fn records(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -> sqlx::Result<Vec<DnsRecord>> {
     sqlx::query_as!(
         DnsRecord,
-        r#"select name, type as "kind: RecordType", value, ttl from dns_records
-         where customer_id = $1 and site_id = $2 order by name, type"#,
+        r#"select id, name, type as "kind: RecordType", value, ttl from dns_records
+         where customer_id = $1 and site_id = $2 order by name, type, id"#,
         customer as CustomerId,
         id as SiteId,
     )

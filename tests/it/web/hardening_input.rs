@@ -704,7 +704,7 @@ async fn checksum(app: &TestApp) -> BTreeMap<String, String> {
 
 /// The POST routes of the pages, by pattern; `the_post_route_list_is_the_routers` keeps it
 /// equal to the routes the page routers declare, and the fuzz posts to each of them.
-const POST_ROUTES: [&str; 40] = [
+const POST_ROUTES: [&str; 43] = [
     "/account/cancel",
     "/account/email",
     "/account/name",
@@ -721,6 +721,8 @@ const POST_ROUTES: [&str; 40] = [
     "/contacts",
     "/contacts/{id}/delete",
     "/contacts/{id}/methods",
+    "/dns-records/{id}",
+    "/dns-records/{id}/delete",
     "/ftp-users",
     "/ftp-users/{id}",
     "/ftp-users/{id}/delete",
@@ -731,6 +733,7 @@ const POST_ROUTES: [&str; 40] = [
     "/logout",
     "/notices/{id}/ack",
     "/settings",
+    "/sites/{id}/records",
     "/staff/customers/{id}/address-quota",
     "/staff/customers/{id}/cancellations/{request}/complete",
     "/staff/customers/{id}/impersonate",
