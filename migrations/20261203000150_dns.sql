@@ -67,21 +67,26 @@ create table dns_verified (
     verified_at timestamptz not null default now()
 );
 
-create schema pdns;
-
 -- The zones: each hostname of a site that is not under another hostname of the same site
 -- (an alias www.example.com of example.com is a name in example.com's zone; an alias
--- example.org is a zone of its own). With verification on, only zones shown to be the
--- customer's.
-create view pdns.domains as
-select h.zone_id as id, h.hostname as name, ''::text as master, 0 as last_check, 'NATIVE'::text as type,
-       0::bigint as notified_serial, ''::text as account, ''::text as options, ''::text as catalog,
-       h.site_id, h.customer_id
-from hostnames h cross join dns_settings s
+-- example.org is a zone of its own), and whether the customer has shown control of it.
+create view dns_zones as
+select h.zone_id, h.hostname as name, h.site_id, h.customer_id,
+       exists (select 1 from dns_verified v where v.hostname = h.hostname) as verified
+from hostnames h
 where not exists (select 1 from hostnames p
                   where p.customer_id = h.customer_id and p.site_id = h.site_id
-                    and right(h.hostname, length(p.hostname) + 1) = '.' || p.hostname)
-  and (not s.verify or exists (select 1 from dns_verified v where v.hostname = h.hostname));
+                    and right(h.hostname, length(p.hostname) + 1) = '.' || p.hostname);
+
+create schema pdns;
+
+-- The zones PowerDNS serves: with verification on, only those shown to be the customer's.
+create view pdns.domains as
+select z.zone_id as id, z.name, ''::text as master, 0 as last_check, 'NATIVE'::text as type,
+       0::bigint as notified_serial, ''::text as account, ''::text as options, ''::text as catalog,
+       z.site_id, z.customer_id
+from dns_zones z cross join dns_settings s
+where not s.verify or z.verified;
 
 -- The records, in the shape gpgsql reads: each zone's SOA and NS, then the site's records
 -- that have a value, each in the zone its name falls in (the site's shortest hostname that

@@ -60,6 +60,7 @@ impl Entry {
             "dns_record_added" => "DNS record added",
             "dns_record_changed" => "DNS record changed",
             "dns_record_deleted" => "DNS record deleted",
+            "dns_zone_verified" => "Domain verified",
             "role_granted" => "Role granted",
             "role_revoked" => "Role revoked",
             "cancellation_completed" => "Cancellation handled",

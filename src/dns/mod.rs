@@ -11,6 +11,7 @@ pub mod model;
 pub mod ops;
 pub mod pdns;
 pub mod rdata;
+pub mod verify;
 
 use askama::Template;
 use axum::Router;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/dns-records/{id}", post(update))
         .route("/dns-records/{id}/edit", get(edit_form))
         .route("/dns-records/{id}/delete", post(delete))
+        .route("/sites/{id}/verify", post(verify_zones))
 }
 
 /// The records section: the site, and which form shows what.
@@ -282,4 +284,28 @@ async fn delete(
         .map_err(|err| err.into_app(Names::Form))?;
     let outcome: Result<String, Failed> = Ok(format!("Record deleted: {}.", saved.summary));
     respond(&state, &me, ip, htmx, saved.site, outcome).await
+}
+
+/// "Check now": looks up the site's `_berth-verify` records through `/etc/resolv.conf`.
+async fn verify_zones(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+    PathId(site): PathId<SiteId>,
+) -> Result<Response, AppError> {
+    let message = match verify::system_resolver() {
+        Ok(resolver) => ops::verify(&state.pool, &me.who(ip), site, &resolver)
+            .await
+            .map_err(|err| err.into_app(Names::Form))?
+            .message(),
+        Err(err) => {
+            // The site must still be the customer's before anything is said.
+            Section::load(&state, &me, ip, site).await?;
+            tracing::warn!(%err, "DNS verification has no resolver");
+            "The platform cannot look up DNS records right now; try again later.".to_owned()
+        }
+    };
+    let outcome: Result<String, Failed> = Ok(message);
+    respond(&state, &me, ip, htmx, site, outcome).await
 }

@@ -260,3 +260,53 @@ pub async fn settings(db: impl PgExecutor<'_>) -> sqlx::Result<Settings> {
     .fetch_one(db)
     .await
 }
+
+// ---- verification -----------------------------------------------------------------------
+
+/// The site's token and its zones not shown to be the customer's yet.
+#[derive(Debug, Clone)]
+pub struct Verification {
+    pub token: String,
+    pub unverified: Vec<String>,
+}
+
+pub async fn verification(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    site: SiteId,
+) -> sqlx::Result<Option<Verification>> {
+    let row = sqlx::query!(
+        r#"select s.dns_token,
+                  array(select z.name from dns_zones z where z.customer_id = $1 and z.site_id = s.id
+                        and not z.verified order by z.name) as "unverified!"
+           from sites s where s.customer_id = $1 and s.id = $2"#,
+        customer as CustomerId,
+        site as SiteId,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| Verification {
+        token: row.dns_token,
+        unverified: row.unverified,
+    }))
+}
+
+/// Records that the customer showed control of `zone`, a zone of their site.
+pub async fn mark_verified(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    site: SiteId,
+    zone: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "insert into dns_verified (hostname)
+         select name from dns_zones where customer_id = $1 and site_id = $2 and name = $3
+         on conflict do nothing",
+        customer as CustomerId,
+        site as SiteId,
+        zone,
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

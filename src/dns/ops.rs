@@ -311,6 +311,74 @@ pub async fn record(db: &PgPool, who: &Who, id: RecordId) -> Result<Record, DnsE
     model::record(db, who.customer, id).await?.ok_or(DnsError::NotFound)
 }
 
+// ---- verification -----------------------------------------------------------------------
+
+/// What a verification found, zone by zone.
+#[derive(Debug, Clone, Default)]
+pub struct Verified {
+    pub verified: Vec<String>,
+    /// Zones whose `_berth-verify` record was not found, or held another token.
+    pub missing: Vec<String>,
+}
+
+impl Verified {
+    /// The message the site page shows.
+    pub fn message(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.verified.is_empty() {
+            parts.push(format!(
+                "Verified, and served from now on: {}.",
+                self.verified.join(", ")
+            ));
+        }
+        if !self.missing.is_empty() {
+            parts.push(format!(
+                "Not found yet: a TXT record {} holding the token. A new record can take a while to be seen; check again later.",
+                self.missing
+                    .iter()
+                    .map(|zone| super::verify::record_name(zone))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if parts.is_empty() {
+            parts.push("Every zone of this site is verified.".to_owned());
+        }
+        parts.join(" ")
+    }
+}
+
+/// Looks up `_berth-verify.<zone>` for each zone of the customer's site not verified yet,
+/// through `lookup`, and marks those holding the site's token as verified.
+pub async fn verify(
+    db: &PgPool,
+    who: &Who,
+    site: SiteId,
+    lookup: &impl super::verify::TxtLookup,
+) -> Result<Verified, DnsError> {
+    let state = model::verification(db, who.customer, site)
+        .await?
+        .ok_or(DnsError::NotFound)?;
+    let mut found = Verified::default();
+    for zone in state.unverified {
+        let strings = lookup.txt(&super::verify::record_name(&zone)).await;
+        if strings.iter().any(|s| s.trim() == state.token) {
+            found.verified.push(zone);
+        } else {
+            found.missing.push(zone);
+        }
+    }
+    if !found.verified.is_empty() {
+        let mut tx = Tx::begin(db).await?;
+        for zone in &found.verified {
+            model::mark_verified(&mut *tx, who.customer, site, zone).await?;
+        }
+        audit::record(&mut *tx, who, "dns_zone_verified", &found.verified.join(", ")).await?;
+        tx.commit().await?;
+    }
+    Ok(found)
+}
+
 // ---- claims -----------------------------------------------------------------------------
 
 /// What a reserved name says.

@@ -565,6 +565,11 @@ pub struct Detail {
     pub records: Vec<DnsRecord>,
     pub job_status: Option<JobStatus>,
     pub steps: Vec<Step>,
+    /// DNS verification (BERTH_DNS_VERIFY): whether it is on, the token the site's
+    /// `_berth-verify.<zone>` TXT records hold, and its zones not shown to be the customer's.
+    pub dns_verify: bool,
+    pub dns_token: String,
+    pub dns_unverified: Vec<String>,
 }
 
 pub async fn site(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -> sqlx::Result<Option<Site>> {
@@ -607,7 +612,11 @@ pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -
                                         'next_attempt_at', st.next_attempt_at) order by st.position), '[]')
                 from provisioning_jobs j join job_steps st on st.job_id = j.id
                 where j.customer_id = $1 and j.site_id = s.id)
-                as "steps!: Json<Vec<Step>>"
+                as "steps!: Json<Vec<Step>>",
+            (select verify from dns_settings) as "dns_verify!", s.dns_token,
+            (select coalesce(jsonb_agg(z.name order by z.name), '[]') from dns_zones z
+                where z.customer_id = $1 and z.site_id = s.id and not z.verified)
+                as "dns_unverified!: Json<Vec<String>>"
          from sites s where s.customer_id = $1 and s.id = $2"#,
         customer as CustomerId,
         id as SiteId,
@@ -629,6 +638,9 @@ pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -
         records: row.records.0,
         job_status: row.steps.first().map(|s| s.job_status),
         steps: row.steps.0,
+        dns_verify: row.dns_verify,
+        dns_token: row.dns_token,
+        dns_unverified: row.dns_unverified.0,
     }))
 }
 

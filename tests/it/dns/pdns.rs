@@ -11,6 +11,7 @@ use reqwest::StatusCode;
 
 use super::{provision, record_id, wizard_site};
 use crate::helpers::*;
+use crate::provisioning::insert_site_with_job;
 
 const PDNS_SERVER: &str = "/usr/sbin/pdns_server";
 const DIG: &str = "/usr/bin/dig";
@@ -397,5 +398,100 @@ async fn a_zone_nested_in_another_site_of_the_customer_answers_from_the_closest(
     assert_eq!(pdns.dig("blog.shop.example.com", "A").await.data("A"), [blog_ip]);
     let soa = pdns.dig("blog.shop.example.com", "SOA").await;
     assert_eq!(soa.records[0].0, "blog.shop.example.com.", "a zone of its own");
+    drop(pdns);
+}
+
+#[tokio::test]
+async fn with_verification_a_zone_is_answered_only_once_its_txt_record_holds_the_token() {
+    use berth::dns::{model, ops, pdns as config, verify};
+    let app = TestApp::spawn().await;
+    let Some(pdns) = Pdns::start(&app).await else {
+        return;
+    };
+    let settings = config::settings(None, &["ns1.berth-test.example".to_owned()], None, &[], true).unwrap();
+    model::write_settings(&app.pool, &settings).await.unwrap();
+    // "The internet": example.com, a verified zone of another customer's, where the TXT
+    // record goes (the sites are written directly: the wizard would refuse the nesting).
+    let registrar = app.create_customer("registrar").await;
+    let parent = insert_site_with_job(&app, registrar, "example.com", &[], true).await;
+    sqlx::query("insert into dns_verified (hostname) values ('example.com')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (alice, alice_id) = app.signed_in_client("alice").await;
+    let site = insert_site_with_job(&app, alice_id, "shop.example.com", &[], true).await;
+    provision(&app).await;
+    let address: String = app
+        .scalar(&format!(
+            "select host(address) from containers where site_id = {}",
+            site.0
+        ))
+        .await;
+    let unanswered = pdns.dig("shop.example.com", "A").await;
+    assert_eq!(unanswered.data("A"), Vec::<String>::new(), "{unanswered:?}");
+    assert_eq!(
+        unanswered.status, "NXDOMAIN",
+        "answered from example.com's zone, which lacks it"
+    );
+
+    // The site page says what to add.
+    let page = alice.get(&format!("/sites/{}", site.0)).await;
+    let token = page.text("#dns-verify .dns-token");
+    assert_eq!(token.len(), 32);
+    assert_eq!(
+        page.text("#dns-verify .dns-verify-zone code"),
+        "_berth-verify.shop.example.com"
+    );
+    // Another customer's "Check now" is not found (and looks nothing up).
+    let (bob, _) = app.signed_in_client("bob").await;
+    bob.get("/").await;
+    let r = bob.post_form(&format!("/sites/{}/verify", site.0), &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // Looked up where the world sees example.com (here: the test's PowerDNS).
+    let resolver = verify::resolver_at(([127, 0, 0, 1], pdns.port).into()).unwrap();
+    let who = berth::identity::Who::new(alice_id, "customer", None);
+    let add_txt = |value: String| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query(
+                "insert into dns_records (customer_id, site_id, name, type, value)
+                 values ($1, $2, '_berth-verify.shop.example.com', 'TXT', $3)",
+            )
+            .bind(registrar)
+            .bind(parent)
+            .bind(value)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    let found = ops::verify(&app.pool, &who, site, &resolver).await.unwrap();
+    assert_eq!((found.verified.len(), found.missing.len()), (0, 1), "no record yet");
+    add_txt("\"not-the-token\"".to_owned()).await;
+    let found = ops::verify(&app.pool, &who, site, &resolver).await.unwrap();
+    assert_eq!(found.missing, ["shop.example.com"], "another token does not do");
+    assert!(found.message().contains("_berth-verify.shop.example.com"));
+    assert_eq!(pdns.dig("shop.example.com", "A").await.data("A"), Vec::<String>::new());
+
+    add_txt(format!("\"{token}\"")).await;
+    let found = ops::verify(&app.pool, &who, site, &resolver).await.unwrap();
+    assert_eq!(found.verified, ["shop.example.com"]);
+    let answered = pdns.dig("shop.example.com", "A").await;
+    assert_eq!(
+        (answered.status.as_str(), answered.data("A")),
+        ("NOERROR", vec![address])
+    );
+    let soa = pdns.dig("shop.example.com", "SOA").await;
+    assert_eq!(soa.records[0].0, "shop.example.com.", "a zone of its own now");
+    let page = alice.get(&format!("/sites/{}", site.0)).await;
+    assert!(page.texts("#dns-verify").is_empty(), "nothing left to verify");
+    let verified: i64 = app
+        .scalar(&format!(
+            "select count(*) from activity where customer_id = {} and kind = 'dns_zone_verified'",
+            alice_id.0
+        ))
+        .await;
+    assert_eq!(verified, 1);
     drop(pdns);
 }
