@@ -1,7 +1,9 @@
 //! DNS: records added, changed and deleted on the site page (htmx and plain forms), each
 //! type's checks, the CNAME rule, names within the site's zones, claims on hostnames, and
-//! another customer's records not found. `pdns.rs`: a real PowerDNS answering from them.
+//! another customer's records not found. `pdns.rs`: a real PowerDNS answering from them;
+//! `browser.rs`: the same edits in headless Chromium.
 
+mod browser;
 mod pdns;
 
 use berth::identity::CustomerId;
