@@ -110,7 +110,7 @@ select z.id, r.name, r.type,
        false, true, null
 from dns_records r
 join lateral (select d.id from pdns.domains d
-              where d.site_id = r.site_id
+              where d.customer_id = r.customer_id and d.site_id = r.site_id
                 and (d.name = r.name or right(r.name, length(d.name) + 1) = '.' || d.name)
               order by length(d.name) limit 1) z on true
 where r.value is not null
