@@ -1,6 +1,6 @@
 //! The subcommands: `serve` (default), `migrate`, `create-customer`, `create-staff`,
 //! `create-key`, `seed-demo`, `staff disable|enable`, `pool add`, `bandwidth import`,
-//! `notice publish`.
+//! `notice publish`, `dns pdns-config`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -9,8 +9,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 
 use crate::config::{
-    BandwidthCommand, Cli, Command, DbConfig, EngineConfig, ImageCommand, NoticeCommand, PoolCommand, ServeConfig,
-    StaffCommand,
+    BandwidthCommand, Cli, Command, DbConfig, DnsCommand, DnsConfig, EngineConfig, ImageCommand, NoticeCommand,
+    PoolCommand, ServeConfig, StaffCommand,
 };
 use crate::db::Database;
 use crate::identity::customer::DisplayName;
@@ -21,7 +21,8 @@ use crate::state::WebConfig;
 use crate::{app, demo};
 
 pub fn main(cli: Cli) -> ExitCode {
-    init_tracing();
+    // What `dns pdns-config` prints is a configuration file: its logs go to stderr.
+    init_tracing(matches!(cli.command, Some(Command::Dns { .. })));
     keep_argon2_memory_from_piling_up();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -50,19 +51,21 @@ fn keep_argon2_memory_from_piling_up() {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(to_stderr: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _ = if to_stderr {
+        logs.with_writer(std::io::stderr).try_init()
+    } else {
+        logs.try_init()
+    };
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve(ServeConfig::from_env()));
     if let Command::Serve(serve_config) = command {
-        return serve(&cli.db, &cli.engine, serve_config).await;
+        return serve(&cli.db, &cli.engine, &cli.dns, serve_config).await;
     }
     let db = open(&cli.db).await?;
     let result = match command {
@@ -115,6 +118,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bandwidth {
             command: BandwidthCommand::Import { file },
         } => bandwidth_import(&db, &file).await,
+        Command::Dns {
+            command: DnsCommand::PdnsConfig,
+        } => pdns_config(&db, &cli.db, &cli.dns).await,
         Command::Notice {
             command:
                 NoticeCommand::Publish {
@@ -141,14 +147,22 @@ async fn open(config: &DbConfig) -> anyhow::Result<Database> {
     Ok(db)
 }
 
-async fn serve(db_config: &DbConfig, engine: &EngineConfig, config: ServeConfig) -> anyhow::Result<()> {
+async fn serve(
+    db_config: &DbConfig,
+    engine: &EngineConfig,
+    dns: &DnsConfig,
+    config: ServeConfig,
+) -> anyhow::Result<()> {
     // Checked before the database starts, so a bad setting stops nothing half-way.
     let mut delivery =
         crate::delivery::DeliveryConfig::new(config.smtp_url.as_ref().map(|u| u.0.as_str()), &config.mail_from)?
             .allow_webhooks_to(&config.webhook_allow)?;
     delivery.poll = std::time::Duration::from_millis(config.delivery_poll_ms.max(10));
     let delivery = Arc::new(delivery);
+    let dns_settings = dns_settings(dns)?;
     let db = open(db_config).await?;
+    // What the `pdns` views serve (SOA, NS) and the wizard refuses (reserved names).
+    crate::dns::model::write_settings(&db.pool, &dns_settings).await?;
     let hasher = Hasher::for_this_machine()?;
     let platform = Arc::new(engine.platform(&db_config.data));
     tracing::info!(driver = platform.driver.name(), data = %db_config.data.display(), "platform");
@@ -244,6 +258,35 @@ async fn shutdown_signal() {
         _ = term.recv() => {},
     }
     tracing::info!("shutdown requested");
+}
+
+/// The DNS settings the configuration names (BERTH_DNS_*), checked.
+fn dns_settings(dns: &DnsConfig) -> anyhow::Result<crate::dns::model::Settings> {
+    crate::dns::pdns::settings(
+        dns.dns_soa_mname.as_deref(),
+        &dns.dns_ns,
+        dns.dns_hostmaster.as_deref(),
+        &dns.dns_reserved,
+        dns.dns_verify,
+    )
+    .map_err(anyhow::Error::msg)
+}
+
+/// `berth dns pdns-config`: writes the DNS settings, then prints PowerDNS's gpgsql
+/// configuration, connecting as Berth does (DATABASE_URL, or the embedded default's socket).
+async fn pdns_config(db: &Database, db_config: &DbConfig, dns: &DnsConfig) -> anyhow::Result<()> {
+    use crate::dns::pdns::{Connection, config};
+    let settings = dns_settings(dns)?;
+    crate::dns::model::write_settings(&db.pool, &settings).await?;
+    let connection = match &db_config.database_url {
+        Some(url) => Connection::from_url(url).map_err(anyhow::Error::msg)?,
+        None => Connection::from_options(&db.pool.connect_options()),
+    };
+    print!("{}", config(&connection));
+    if db.embedded.is_some() {
+        eprintln!("berth: this database is the embedded default: PowerDNS can reach it only while Berth runs");
+    }
+    Ok(())
 }
 
 /// The first line of standard input, without its line ending (nothing else is trimmed).

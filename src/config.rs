@@ -12,6 +12,8 @@ pub struct Cli {
     pub db: DbConfig,
     #[command(flatten)]
     pub engine: EngineConfig,
+    #[command(flatten)]
+    pub dns: DnsConfig,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -89,6 +91,43 @@ pub enum Command {
         #[command(subcommand)]
         command: BandwidthCommand,
     },
+    /// DNS, answered by PowerDNS from Berth's tables.
+    Dns {
+        #[command(subcommand)]
+        command: DnsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DnsCommand {
+    /// Print the gpgsql configuration that points PowerDNS at the `pdns` views (the
+    /// connection is DATABASE_URL's), after writing the BERTH_DNS_* settings the views read.
+    PdnsConfig,
+}
+
+/// DNS behind the panel (DESIGN §8): what every zone's SOA and NS say, which names no
+/// customer may claim, and whether a zone waits for proof of control.
+#[derive(Debug, Clone, Args)]
+pub struct DnsConfig {
+    /// The primary name server named in every zone's SOA (default: the first of BERTH_DNS_NS,
+    /// else the placeholder ns1.berth.invalid).
+    #[arg(long, env = "BERTH_DNS_SOA_MNAME", global = true)]
+    pub dns_soa_mname: Option<String>,
+    /// The name servers of every zone, comma-separated (default: the SOA's name server).
+    #[arg(long, env = "BERTH_DNS_NS", value_delimiter = ',', global = true)]
+    pub dns_ns: Vec<String>,
+    /// The zones' contact address, e.g. hostmaster@example.net (default: hostmaster at the
+    /// name server's domain).
+    #[arg(long, env = "BERTH_DNS_HOSTMASTER", global = true)]
+    pub dns_hostmaster: Option<String>,
+    /// Names no customer may claim for a site, nor anything under them (comma-separated).
+    #[arg(long, env = "BERTH_DNS_RESERVED", value_delimiter = ',', global = true)]
+    pub dns_reserved: Vec<String>,
+    /// Serve a site's zone only once a `_berth-verify.<zone>` TXT record holds the token the
+    /// site page shows.
+    #[arg(long, env = "BERTH_DNS_VERIFY", default_value_t = false, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new(), global = true)]
+    pub dns_verify: bool,
 }
 
 #[derive(Debug, Subcommand)]

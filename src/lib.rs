@@ -19,6 +19,7 @@ pub mod dashboard;
 pub mod db;
 pub mod delivery;
 pub mod demo;
+pub mod dns;
 pub mod engine;
 pub mod ftp;
 pub mod health;
@@ -51,6 +52,7 @@ pub fn app(state: AppState) -> Router {
         .merge(activity::router())
         .merge(wizard::router())
         .merge(sites::router())
+        .merge(dns::router())
         .merge(keys::router())
         .merge(addresses::router())
         .merge(ftp::router())

@@ -81,6 +81,7 @@ crate::text_enum!(
         Cname = "CNAME",
         Txt = "TXT",
         Mx = "MX",
+        Caa = "CAA",
     }
 );
 
@@ -547,6 +548,8 @@ pub fn serving_environment(oldest_first: &[String]) -> Option<&String> {
 
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct DnsRecord {
+    /// `dns_records.id`: the site page's forms name the record by it.
+    pub id: i64,
     pub name: String,
     #[serde(rename = "type")]
     pub kind: RecordType,
@@ -622,6 +625,11 @@ pub struct Detail {
     pub unfinished: Vec<JobKind>,
     pub deleted_at: Option<OffsetDateTime>,
     pub files_removed_at: Option<OffsetDateTime>,
+    /// DNS verification (BERTH_DNS_VERIFY): whether it is on, the token the site's
+    /// `_berth-verify.<zone>` TXT records hold, and its zones not shown to be the customer's.
+    pub dns_verify: bool,
+    pub dns_token: String,
+    pub dns_unverified: Vec<String>,
 }
 
 pub async fn site(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -> sqlx::Result<Option<Site>> {
@@ -655,8 +663,8 @@ pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -
             (select coalesce(jsonb_agg(h.hostname order by h.hostname), '[]')
                 from hostnames h where h.customer_id = $1 and h.site_id = s.id and not h.is_primary)
                 as "aliases!: Json<Vec<String>>",
-            (select coalesce(jsonb_agg(jsonb_build_object('name', r.name, 'type', r.type, 'value', r.value, 'ttl', r.ttl)
-                                       order by r.name, r.type), '[]')
+            (select coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'name', r.name, 'type', r.type, 'value', r.value,
+                                                          'ttl', r.ttl) order by r.name, r.type, r.id), '[]')
                 from dns_records r where r.customer_id = $1 and r.site_id = s.id)
                 as "records!: Json<Vec<DnsRecord>>",
             (select to_jsonb(x) from (
@@ -671,7 +679,11 @@ pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -
                 as "job: Json<Job>",
             (select coalesce(jsonb_agg(j.kind order by j.id), '[]') from provisioning_jobs j
                 where j.customer_id = $1 and j.site_id = s.id and j.status = any($3))
-                as "unfinished!: Json<Vec<JobKind>>"
+                as "unfinished!: Json<Vec<JobKind>>",
+            (select verify from dns_settings) as "dns_verify!", s.dns_token,
+            (select coalesce(jsonb_agg(z.name order by z.name), '[]') from dns_zones z
+                where z.customer_id = $1 and z.site_id = s.id and not z.verified)
+                as "dns_unverified!: Json<Vec<String>>"
          from sites s where s.customer_id = $1 and s.id = $2"#,
         customer as CustomerId,
         id as SiteId,
@@ -696,14 +708,17 @@ pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -
         unfinished: row.unfinished.0,
         deleted_at: row.deleted_at,
         files_removed_at: row.files_removed_at,
+        dns_verify: row.dns_verify,
+        dns_token: row.dns_token,
+        dns_unverified: row.dns_unverified.0,
     }))
 }
 
 pub async fn records(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -> sqlx::Result<Vec<DnsRecord>> {
     sqlx::query_as!(
         DnsRecord,
-        r#"select name, type as "kind: RecordType", value, ttl from dns_records
-         where customer_id = $1 and site_id = $2 order by name, type"#,
+        r#"select id, name, type as "kind: RecordType", value, ttl from dns_records
+         where customer_id = $1 and site_id = $2 order by name, type, id"#,
         customer as CustomerId,
         id as SiteId,
     )

@@ -190,7 +190,7 @@ pub async fn check_step(
     let mut errors = WizardInvalid::default();
     match step {
         Step::Site => {
-            check_site(db, draft, &mut errors).await?;
+            check_site(db, who.customer, draft, &mut errors).await?;
         }
         Step::Container => {
             let catalogue = model::catalogue(db, platform.driver.needs_images()).await?;
@@ -198,7 +198,14 @@ pub async fn check_step(
         }
         Step::Environments => {
             let primary = draft.site_hostname.parse::<Hostname>().ok();
-            check_environments(db, draft, primary.as_ref().map(Hostname::ascii), &mut errors).await?;
+            check_environments(
+                db,
+                who.customer,
+                draft,
+                primary.as_ref().map(Hostname::ascii),
+                &mut errors,
+            )
+            .await?;
         }
     }
     Ok(errors)
@@ -318,13 +325,25 @@ pub struct SiteStep {
     pub hostname: Hostname,
 }
 
-async fn check_site(db: &sqlx::PgPool, draft: &Draft, errors: &mut WizardInvalid) -> sqlx::Result<Option<SiteStep>> {
+async fn check_site(
+    db: &sqlx::PgPool,
+    customer: CustomerId,
+    draft: &Draft,
+    errors: &mut WizardInvalid,
+) -> sqlx::Result<Option<SiteStep>> {
     let name = errors.check(WizardField::SiteName.at(), draft.site_name.parse::<SiteName>());
     let hostname = errors.check(WizardField::SiteHostname.at(), draft.site_hostname.parse::<Hostname>());
     if let Some(h) = &hostname
         && model::hostname_taken(db, h).await?
     {
         errors.add(WizardField::SiteHostname.at(), TAKEN);
+        return Ok(None);
+    }
+    // Reserved by the platform, or inside (or around) another customer's zone.
+    if let Some(h) = &hostname
+        && let Some(refused) = crate::dns::ops::claim(db, customer, h).await?
+    {
+        errors.add(WizardField::SiteHostname.at(), refused);
         return Ok(None);
     }
     Ok(name.zip(hostname).map(|(name, hostname)| SiteStep { name, hostname }))
@@ -413,6 +432,7 @@ pub struct EnvironmentsStep {
 /// non-empty value); the list itself is `environment_names` / `alias_names`.
 async fn check_environments(
     db: &sqlx::PgPool,
+    customer: CustomerId,
     draft: &Draft,
     primary: Option<&str>,
     errors: &mut WizardInvalid,
@@ -464,6 +484,11 @@ async fn check_environments(
             errors.add(WizardField::AliasNames.entry(i), TAKEN);
         }
     }
+    for (i, alias) in aliases.iter().enumerate() {
+        if let Some(refused) = crate::dns::ops::claim(db, customer, alias).await? {
+            errors.add(WizardField::AliasNames.entry(i), refused);
+        }
+    }
     Ok(errors.is_empty().then_some(EnvironmentsStep { environments, aliases }))
 }
 
@@ -476,17 +501,17 @@ async fn plan(
     draft: &Draft,
 ) -> sqlx::Result<Result<Plan, (Step, WizardInvalid)>> {
     let mut errors = WizardInvalid::default();
-    let Some(site) = check_site(db, draft, &mut errors).await? else {
+    let Some(site) = check_site(db, customer, draft, &mut errors).await? else {
         return Ok(Err((Step::Site, errors)));
     };
     let Some(container) = check_container(db, customer, catalogue, draft, &mut errors).await? else {
         return Ok(Err((Step::Container, errors)));
     };
-    let Some(envs) = check_environments(db, draft, Some(site.hostname.ascii()), &mut errors).await? else {
+    let Some(envs) = check_environments(db, customer, draft, Some(site.hostname.ascii()), &mut errors).await? else {
         // Another customer may have taken the primary and an alias between the two checks:
         // then the site step is the one to go back to.
         let mut site_errors = WizardInvalid::default();
-        if check_site(db, draft, &mut site_errors).await?.is_none() {
+        if check_site(db, customer, draft, &mut site_errors).await?.is_none() {
             return Ok(Err((Step::Site, site_errors)));
         }
         return Ok(Err((Step::Environments, errors)));
@@ -503,11 +528,11 @@ async fn check_all(
     draft: &Draft,
     errors: &mut WizardInvalid,
 ) -> sqlx::Result<Option<Plan>> {
-    let site = check_site(db, draft, errors).await?;
+    let site = check_site(db, customer, draft, errors).await?;
     let container = check_container(db, customer, catalogue, draft, errors).await?;
     // Aliases are compared with the hostname as typed, even when it is taken.
     let primary = draft.site_hostname.parse::<Hostname>().ok();
-    let envs = check_environments(db, draft, primary.as_ref().map(Hostname::ascii), errors).await?;
+    let envs = check_environments(db, customer, draft, primary.as_ref().map(Hostname::ascii), errors).await?;
     Ok(match (site, container, envs) {
         (Some(site), Some(container), Some(envs)) if errors.is_empty() => {
             Some(into_plan(site, container, envs, draft.create_dns))

@@ -13,6 +13,7 @@ mod bandwidth;
 mod browser;
 mod contacts;
 mod delivery;
+mod dns;
 mod engine;
 mod ftp;
 mod helpers;

@@ -704,7 +704,7 @@ async fn checksum(app: &TestApp) -> BTreeMap<String, String> {
 
 /// The POST routes of the pages, by pattern; `the_post_route_list_is_the_routers` keeps it
 /// equal to the routes the page routers declare, and the fuzz posts to each of them.
-const POST_ROUTES: [&str; 42] = [
+const POST_ROUTES: [&str; 46] = [
     "/account/cancel",
     "/account/email",
     "/account/name",
@@ -721,6 +721,8 @@ const POST_ROUTES: [&str; 42] = [
     "/contacts",
     "/contacts/{id}/delete",
     "/contacts/{id}/methods",
+    "/dns-records/{id}",
+    "/dns-records/{id}/delete",
     "/ftp-users",
     "/ftp-users/{id}",
     "/ftp-users/{id}/delete",
@@ -731,6 +733,8 @@ const POST_ROUTES: [&str; 42] = [
     "/logout",
     "/notices/{id}/ack",
     "/settings",
+    "/sites/{id}/records",
+    "/sites/{id}/verify",
     "/sites/{id}/{action}",
     "/staff/customers/{id}/address-quota",
     "/staff/customers/{id}/cancellations/{request}/complete",
