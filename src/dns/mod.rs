@@ -53,10 +53,7 @@ impl Section {
     async fn load(state: &AppState, me: &SignedIn, ip: std::net::IpAddr, site: SiteId) -> Result<Self, AppError> {
         let detail = crate::sites::ops::detail(&state.pool, &me.who(ip), site)
             .await
-            .map_err(|err| match err {
-                crate::sites::ops::SiteError::NotFound => AppError::NotFound,
-                crate::sites::ops::SiteError::Db(err) => err.into(),
-            })?;
+            .map_err(|err| err.into_app(crate::validation::Names::Form))?;
         Ok(Self {
             detail,
             csrf: me.csrf.clone(),

@@ -534,6 +534,9 @@ mod tests {
             environments: Vec::new(),
             aliases: Vec::new(),
             records: Vec::new(),
+            dns_verify: false,
+            dns_token: String::new(),
+            dns_unverified: Vec::new(),
             unfinished: Vec::new(),
             job: job.map(|(kind, status)| Job {
                 id: 1,

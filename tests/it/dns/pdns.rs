@@ -371,7 +371,11 @@ async fn powerdns_answers_the_panels_records_and_follows_every_change() {
     let deleted = alice
         .post_form(&format!("/sites/{site}/delete"), &[("hostname", "shop.example.com")])
         .await;
-    assert!(deleted.status.is_redirection() || deleted.status.is_success(), "{}", deleted.body);
+    assert!(
+        deleted.status.is_redirection() || deleted.status.is_success(),
+        "{}",
+        deleted.body
+    );
     for name in ["shop.example.com", "www.shop.example.com", "shop.example.org"] {
         let a = pdns.dig(name, "A").await;
         assert_eq!(a.status, "REFUSED", "{name}: {a:?}");
