@@ -57,6 +57,8 @@ impl Entry {
             "ftp_user_created" => "FTP user created",
             "ftp_user_changed" => "FTP user changed",
             "ftp_user_deleted" => "FTP user deleted",
+            "ftp_login_new_address" => "FTP login from a new address",
+            "ftp_login_locked" => "FTP logins locked",
             "role_granted" => "Role granted",
             "role_revoked" => "Role revoked",
             "cancellation_completed" => "Cancellation handled",
