@@ -169,8 +169,9 @@ async fn serve(db_config: &DbConfig, engine: &EngineConfig, config: ServeConfig)
                 .await
                 .with_context(|| format!("cannot listen for FTP on {listen}"))?;
             let access = crate::ftp::service::access(&settings, listener.local_addr()?, config.public_url.as_deref());
+            // Logins and per-command checks are requests: the web pool (1 s, then refused).
             let service = Arc::new(crate::ftp::service::Service::new(
-                db.pool.clone(),
+                db.web.clone(),
                 hasher.clone(),
                 crate::clock::Clock::real(),
                 db_config.data.clone(),

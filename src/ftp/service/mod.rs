@@ -135,6 +135,8 @@ pub struct Service {
     /// `BERTH_DATA`: environments' files under `sites/`, customers' under `customers/`.
     data: PathBuf,
     settings: Settings,
+    /// How often an open session checks its FTP user between commands ([`RECHECK`]).
+    recheck: Duration,
 }
 
 impl Service {
@@ -145,7 +147,14 @@ impl Service {
             clock,
             data,
             settings,
+            recheck: RECHECK,
         }
+    }
+
+    /// Checks open sessions' users every `every` instead of every [`RECHECK`].
+    pub fn recheck_every(mut self, every: Duration) -> Self {
+        self.recheck = every;
+        self
     }
 
     /// Builds one server as every connection will, so that a certificate or key that cannot
@@ -249,17 +258,26 @@ impl Service {
         let open = || sessions.lock().unwrap_or_else(|e| e.into_inner()).clone();
         tracing::info!(sessions = open().len(), "the FTP service stops");
         let deadline = tokio::time::Instant::now() + drain;
+        // Idle sessions end at once; one whose transfer ends, a round later (its reply to
+        // the transfer has gone out by then).
+        let mut first = true;
+        let mut was_idle = std::collections::HashSet::new();
         loop {
             for session in open() {
-                session.stopping.store(true, Ordering::SeqCst);
-                if session.transfers.load(Ordering::SeqCst) == 0 {
+                let idle = session.transfers.load(Ordering::SeqCst) == 0;
+                if idle && (first || was_idle.contains(&session.number)) {
                     session.end("the FTP service stops");
+                } else if idle {
+                    was_idle.insert(session.number);
                 }
             }
+            first = false;
+            while tasks.try_join_next().is_some() {}
             if tasks.is_empty() || tokio::time::Instant::now() >= deadline {
                 break;
             }
-            let _ = tokio::time::timeout(Duration::from_millis(100), tasks.join_next()).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            while tasks.try_join_next().is_some() {}
         }
         for session in open() {
             session.end("the FTP service stopped: the drain time is over");
@@ -275,11 +293,11 @@ impl Service {
     }
 
     /// Serves one control connection until it ends, checking its FTP user every
-    /// [`RECHECK`] in between commands.
+    /// `recheck` in between commands.
     async fn serve(&self, server: Server<Confined, FtpAccount>, stream: TcpStream, session: &Arc<Session>) {
         let served = server.service(stream);
         tokio::pin!(served);
-        let mut recheck = tokio::time::interval(RECHECK);
+        let mut recheck = tokio::time::interval(self.recheck);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         recheck.tick().await;
         loop {
@@ -308,7 +326,6 @@ pub(crate) struct Session {
     login: OnceLock<FtpLogin>,
     /// Transfers in progress.
     transfers: AtomicUsize,
-    stopping: AtomicBool,
     ended: AtomicBool,
     number: u64,
 }
@@ -334,7 +351,6 @@ impl Session {
             socket: None,
             login: OnceLock::new(),
             transfers: AtomicUsize::new(0),
-            stopping: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             number: 0,
         }
@@ -375,8 +391,7 @@ impl Session {
         }
     }
 
-    /// A transfer starts; it counts until the guard is dropped. During a stop, the session
-    /// ends when its last transfer does.
+    /// A transfer starts; it counts until the guard is dropped (a stop waits for it).
     fn transfer(self: &Arc<Self>) -> TransferGuard {
         self.transfers.fetch_add(1, Ordering::SeqCst);
         TransferGuard(self.clone())
@@ -387,10 +402,7 @@ pub(crate) struct TransferGuard(Arc<Session>);
 
 impl Drop for TransferGuard {
     fn drop(&mut self) {
-        let left = self.0.transfers.fetch_sub(1, Ordering::SeqCst) - 1;
-        if left == 0 && self.0.stopping.load(Ordering::SeqCst) {
-            self.0.end("the FTP service stops; the last transfer ended");
-        }
+        self.0.transfers.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

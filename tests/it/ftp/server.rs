@@ -48,14 +48,22 @@ pub struct Ftp {
 impl Ftp {
     /// Serves FTP for `app` on `listener`, as `berth serve` does.
     pub async fn start(app: &TestApp, listener: TcpListener, settings: Settings) -> Self {
+        Self::start_checking(app, listener, settings, service::RECHECK).await
+    }
+
+    /// With open sessions checking their user every `recheck` between commands.
+    pub async fn start_checking(app: &TestApp, listener: TcpListener, settings: Settings, recheck: Duration) -> Self {
         let addr = listener.local_addr().unwrap();
-        let service = Arc::new(Service::new(
-            app.pool.clone(),
-            app.state.hasher.clone(),
-            app.state.clock.clone(),
-            app.state.platform.data.clone(),
-            settings,
-        ));
+        let service = Arc::new(
+            Service::new(
+                app.pool.clone(),
+                app.state.hasher.clone(),
+                app.state.clock.clone(),
+                app.state.platform.data.clone(),
+                settings,
+            )
+            .recheck_every(recheck),
+        );
         service.check().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = service.spawn(
@@ -72,9 +80,16 @@ impl Ftp {
         }
     }
 
+    /// Tells the service to stop (as SIGTERM does), without waiting.
+    pub fn signal_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
     /// Stops the service and waits for it to end.
     pub async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
+        self.signal_stop();
         tokio::time::timeout(Duration::from_secs(10), &mut self.task)
             .await
             .expect("the FTP service stops within its drain time")
@@ -662,6 +677,27 @@ async fn a_password_change_and_a_deletion_take_effect_at_once() {
 }
 
 #[tokio::test]
+async fn an_idle_session_of_a_deleted_user_ends_without_another_command() {
+    let settings = Settings::new(&config()).unwrap();
+    let (listener, web) = bind(&settings).await;
+    let app = TestApp::spawn_with(web).await;
+    let ftp = Ftp::start_checking(&app, listener, settings, Duration::from_millis(300)).await;
+    let (client, _) = app.signed_in_client("alice").await;
+    let id = ftp_user(&app, &client, "deployer", (None, None), "", "read-write").await;
+    let mut idle = ftp.login("deployer", FTP_PASSWORD).await.unwrap();
+    // Commands that touch no file keep a valid session open across checks.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    idle.noop().await.unwrap();
+    assert_eq!(idle.pwd().await.unwrap(), "/");
+    client.get("/ftp-users").await;
+    let deleted = client.post_form(&format!("/ftp-users/{id}/delete"), &[]).await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(idle.noop().await.is_err(), "ended by the check, not by a command");
+    ftp.stop().await;
+}
+
+#[tokio::test]
 async fn a_stop_ends_open_sessions_and_closes_the_port() {
     let (app, ftp) = spawn_with_ftp(Settings::new(&config()).unwrap()).await;
     let (client, _) = app.signed_in_client("alice").await;
@@ -680,6 +716,35 @@ async fn a_stop_ends_open_sessions_and_closes_the_port() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "no longer listening"
     );
+
+    // An upload in progress is given the drain time to finish; then its session ends.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut ftp = Ftp::start(&app, listener, Settings::new(&config()).unwrap()).await;
+    let mut busy = ftp.login("deployer", FTP_PASSWORD).await.unwrap();
+    let mut idle = ftp.login("deployer", FTP_PASSWORD).await.unwrap();
+    let mut upload = busy.put_with_stream("big.bin").await.unwrap();
+    use tokio::io::AsyncWriteExt;
+    upload.write_all(&[1u8; 64 * 1024]).await.unwrap();
+    ftp.signal_stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(idle.noop().await.is_err(), "the idle session ended at once");
+    upload.write_all(&[2u8; 64 * 1024]).await.unwrap();
+    upload.finish().await.unwrap();
+    let customer: i64 = app
+        .scalar("select customer_id from ftp_users where username = 'deployer'")
+        .await;
+    let written = std::fs::read(
+        app.state
+            .platform
+            .data
+            .join("customers")
+            .join(customer.to_string())
+            .join("big.bin"),
+    )
+    .unwrap();
+    assert_eq!(written.len(), 128 * 1024, "the transfer finished");
+    ftp.stop().await;
+    assert!(busy.noop().await.is_err(), "then its session ended too");
 }
 
 /// A self-signed certificate for `localhost`, as PEM files in a folder of its own.
