@@ -160,6 +160,10 @@ async fn serve(
     delivery.poll = std::time::Duration::from_millis(config.delivery_poll_ms.max(10));
     let delivery = Arc::new(delivery);
     let dns_settings = dns_settings(dns)?;
+    let ftp = match config.ftp.listen {
+        Some(listen) => Some((listen, crate::ftp::service::Settings::new(&config.ftp)?)),
+        None => None,
+    };
     let db = open(db_config).await?;
     // What the `pdns` views serve (SOA, NS) and the wizard refuses (reserved names).
     crate::dns::model::write_settings(&db.pool, &dns_settings).await?;
@@ -172,6 +176,36 @@ async fn serve(
         }
         demo::print_sign_in();
     }
+    // FTP (DESIGN §8): its listener first, so the pages can tell users its port.
+    let ftp = match ftp {
+        Some((listen, settings)) => {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen for FTP on {listen}"))?;
+            let access = crate::ftp::service::access(&settings, listener.local_addr()?, config.public_url.as_deref());
+            // Logins and per-command checks are requests: the web pool (1 s, then refused).
+            let service = Arc::new(crate::ftp::service::Service::new(
+                db.web.clone(),
+                hasher.clone(),
+                crate::clock::Clock::real(),
+                db_config.data.clone(),
+                settings,
+            ));
+            service.check()?;
+            let tls = match access.tls {
+                crate::state::FtpTls::Off => "no TLS",
+                crate::state::FtpTls::Offered => "explicit TLS offered",
+                crate::state::FtpTls::Required => "explicit TLS required",
+            };
+            println!(
+                "FTP is served on {} (port {}, {tls})",
+                listener.local_addr()?,
+                access.port
+            );
+            Some((listener, service, access))
+        }
+        None => None,
+    };
     let state = AppState {
         pool: db.web.clone(),
         hasher,
@@ -179,6 +213,7 @@ async fn serve(
             trusted_proxies: config.trusted_proxies.clone(),
             api_rate_per_second: config.api_rate,
             api_burst: config.api_burst,
+            ftp: ftp.as_ref().map(|(_, _, access)| access.clone()),
             ..WebConfig::new(config.public_url.as_deref())
         }),
         clock: crate::clock::Clock::real(),
@@ -206,6 +241,7 @@ async fn serve(
         stop(),
         drain,
     );
+    let ftp = ftp.map(|(listener, service, _)| service.spawn(listener, stop(), drain));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -243,6 +279,15 @@ async fn serve(
     {
         tracing::warn!("the workers did not stop in time");
         aborts.iter().for_each(tokio::task::AbortHandle::abort);
+    }
+    // The FTP service drained alongside (idle sessions closed, transfers given the drain
+    // time); it ends its sessions itself.
+    if let Some(ftp) = ftp
+        && tokio::time::timeout(std::time::Duration::from_secs(2), ftp)
+            .await
+            .is_err()
+    {
+        tracing::warn!("the FTP service did not stop in time");
     }
     cleanup.abort();
     tracing::info!("in-flight requests, steps, deliveries and meter readings drained; stopping");

@@ -303,6 +303,63 @@ pub struct ServeConfig {
     /// connections still open, idle or half-read, are closed, and the process exits.
     #[arg(long, env = "BERTH_DRAIN_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=300))]
     pub drain_s: u64,
+    /// The FTP service (DESIGN §8).
+    #[command(flatten)]
+    pub ftp: FtpConfig,
+}
+
+/// The FTP service inside `berth serve`: off unless `BERTH_FTP_LISTEN` is set.
+#[derive(Debug, Clone, Args)]
+pub struct FtpConfig {
+    /// Address the FTP service listens on, e.g. 0.0.0.0:21 or 127.0.0.1:2121. Unset: no FTP.
+    #[arg(id = "ftp_listen", long = "ftp-listen", env = "BERTH_FTP_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Ports for passive data connections, FIRST-LAST (open them in the firewall).
+    #[arg(id = "ftp_passive_ports", long = "ftp-passive-ports", env = "BERTH_FTP_PASSIVE_PORTS", default_value = "30000-30099", value_parser = port_range)]
+    pub passive_ports: std::ops::RangeInclusive<u16>,
+    /// The IPv4 address or host name announced to clients for passive connections (behind
+    /// NAT, the public one); also the host the panel tells FTP users to connect to. Unset:
+    /// the address the client reached.
+    #[arg(
+        id = "ftp_public_address",
+        long = "ftp-public-address",
+        env = "BERTH_FTP_PUBLIC_ADDRESS"
+    )]
+    pub public_address: Option<String>,
+    /// PEM file of the certificate chain for explicit FTPS (AUTH TLS); with the key.
+    #[arg(
+        id = "ftp_tls_cert",
+        long = "ftp-tls-cert",
+        env = "BERTH_FTP_TLS_CERT",
+        requires = "ftp_tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file of the certificate's private key.
+    #[arg(
+        id = "ftp_tls_key",
+        long = "ftp-tls-key",
+        env = "BERTH_FTP_TLS_KEY",
+        requires = "ftp_tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Refuse logins (and data connections) without TLS; needs the certificate and key.
+    #[arg(id = "ftp_require_tls", long = "ftp-require-tls", env = "BERTH_FTP_REQUIRE_TLS", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub require_tls: bool,
+}
+
+/// `FIRST-LAST` (or one port) as a range of ports above 0.
+fn port_range(raw: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let (first, last) = raw.trim().split_once('-').unwrap_or((raw.trim(), raw.trim()));
+    let port = |s: &str| match s.trim().parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("{s:?} is not a port (1-65535)")),
+    };
+    let (first, last) = (port(first)?, port(last)?);
+    if first > last {
+        return Err(format!("the range {first}-{last} runs backwards"));
+    }
+    Ok(first..=last)
 }
 
 /// `BERTH_SMTP_URL`: it may carry a password, so `Debug` does not show it.
@@ -331,5 +388,26 @@ impl ServeConfig {
             serve: ServeConfig,
         }
         Only::parse_from(["berth"]).serve
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passive_port_ranges() {
+        assert_eq!(port_range("30000-30099"), Ok(30000..=30099));
+        assert_eq!(port_range(" 2121 "), Ok(2121..=2121));
+        assert_eq!(port_range("40000 - 40009"), Ok(40000..=40009));
+        for bad in ["", "0-10", "10-5", "a-b", "1-70000", "-"] {
+            assert!(port_range(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 }

@@ -35,6 +35,25 @@ pub struct WebConfig {
     pub api_burst: u32,
     /// How long a staff member may impersonate a customer before it ends by itself.
     pub impersonation_limit: Duration,
+    /// Where FTP users connect, as the pages tell them; `None` when `berth serve` runs no
+    /// FTP service.
+    pub ftp: Option<FtpAccess>,
+}
+
+/// Where the FTP service is reached, and whether it speaks TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FtpAccess {
+    pub host: String,
+    pub port: u16,
+    pub tls: FtpTls,
+}
+
+/// The FTP service's TLS: none, offered (explicit FTPS, `AUTH TLS`), or required.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FtpTls {
+    Off,
+    Offered,
+    Required,
 }
 
 impl WebConfig {
@@ -50,6 +69,7 @@ impl WebConfig {
             api_rate_per_second: 20,
             api_burst: 40,
             impersonation_limit: Duration::from_secs(30 * 60),
+            ftp: None,
         }
     }
 

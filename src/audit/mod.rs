@@ -61,6 +61,8 @@ impl Entry {
             "dns_record_changed" => "DNS record changed",
             "dns_record_deleted" => "DNS record deleted",
             "dns_zone_verified" => "Domain verified",
+            "ftp_login_new_address" => "FTP login from a new address",
+            "ftp_login_locked" => "FTP logins locked",
             "role_granted" => "Role granted",
             "role_revoked" => "Role revoked",
             "cancellation_completed" => "Cancellation handled",

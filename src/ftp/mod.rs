@@ -9,6 +9,7 @@ pub mod api;
 pub mod model;
 pub mod ops;
 pub mod root;
+pub mod service;
 
 use std::sync::Arc;
 
@@ -48,6 +49,10 @@ pub struct UserView {
     /// Whether the edit form is shown open (on the user's page, or after it failed).
     pub open: bool,
     pub choices: Arc<Vec<SiteChoice>>,
+    /// How to connect, shown on the user's own page.
+    pub connect: Option<ops::Connection>,
+    /// Shown on the user's own page (which says so when there is no FTP service).
+    pub its_page: bool,
 }
 
 impl UserView {
@@ -58,8 +63,21 @@ impl UserView {
             form: user_form(&user),
             open: false,
             choices,
+            connect: None,
+            its_page: false,
             user,
         }
+    }
+
+    /// With how to connect (the user's own page).
+    async fn connecting(mut self, state: &AppState, me: &SignedIn) -> Result<Self, AppError> {
+        let home = match (self.user.site_id, self.user.environment_id) {
+            (Some(site), None) => model::site_home_environment(&state.pool, me.id(), site).await?,
+            _ => None,
+        };
+        self.connect = ops::connection(state.web.ftp.as_ref(), &self.user, home.as_deref());
+        self.its_page = true;
+        Ok(self)
     }
 
     fn failed(mut self, form: FormState) -> Self {
@@ -306,7 +324,10 @@ async fn show(
     settings: Current,
     PathId(user): PathId<FtpUserId>,
 ) -> Result<Response, AppError> {
-    let mut view = load_user(&state, &me, &settings, user).await?;
+    let mut view = load_user(&state, &me, &settings, user)
+        .await?
+        .connecting(&state, &me)
+        .await?;
     view.open = true;
     let page = UserPage {
         layout: Layout::new(&me, "ftp", format!("FTP user {}", view.user.username)).await?,
@@ -349,14 +370,18 @@ async fn respond(
     state: &AppState,
     me: &SignedIn,
     settings: &Current,
-    htmx: bool,
+    (htmx, from): (bool, Option<axum::http::Uri>),
     user: FtpUserId,
     outcome: Result<String, FormState>,
 ) -> Result<Response, AppError> {
     let back = format!("/ftp-users/{user}");
     let status = StatusCode::UNPROCESSABLE_ENTITY;
+    let on_its_page = from.is_some_and(|url| url.path() == back);
     let block = async |form: Option<FormState>| {
-        let view = load_user(state, me, settings, user).await?;
+        let mut view = load_user(state, me, settings, user).await?;
+        if on_its_page {
+            view = view.connecting(state, me).await?;
+        }
         Ok(UserBlock {
             view: match form {
                 Some(form) => view.failed(form),
@@ -365,7 +390,11 @@ async fn respond(
         })
     };
     let page = async |form: FormState| {
-        let view = load_user(state, me, settings, user).await?.failed(form);
+        let view = load_user(state, me, settings, user)
+            .await?
+            .connecting(state, me)
+            .await?
+            .failed(form);
         Ok(UserPage {
             layout: Layout::new(me, "ftp", format!("FTP user {}", view.user.username)).await?,
             view,
@@ -376,7 +405,8 @@ async fn respond(
 
 async fn update(
     State(state): State<AppState>,
-    HxRequest(htmx): HxRequest,
+    // Whether htmx asks, and from which page (the user's own shows how to connect).
+    (HxRequest(htmx), HxCurrentUrl(from)): (HxRequest, HxCurrentUrl),
     ClientIp(ip): ClientIp,
     me: SignedIn,
     settings: Current,
@@ -394,7 +424,7 @@ async fn update(
         }
         Err(err) => return Err(err.into_app(Names::Form)),
     };
-    respond(&state, &me, &settings, htmx, user, outcome).await
+    respond(&state, &me, &settings, (htmx, from), user, outcome).await
 }
 
 async fn delete(

@@ -374,6 +374,120 @@ pub async fn delete(db: impl PgExecutor<'_>, customer: CustomerId, id: FtpUserId
     .await
 }
 
+/// What the FTP service reads of a user at login: everything it decides by, and where its
+/// files are (the environment's name, or for a user placed on a site alone the site's
+/// production environment: the one named `production`, else the oldest, as the container
+/// serves it).
+#[derive(Debug, Clone)]
+pub struct FtpLogin {
+    pub id: FtpUserId,
+    pub customer_id: CustomerId,
+    pub username: String,
+    pub password_hash: String,
+    pub kind: FtpType,
+    pub relative_root: String,
+    pub site_id: Option<SiteId>,
+    pub environment_id: Option<EnvironmentId>,
+    /// The customer is not cancelled.
+    pub active: bool,
+    pub hostname: Option<String>,
+    pub environment_name: Option<String>,
+}
+
+/// The FTP user whose username is `username` (stored in its canonical form), with no regard
+/// to its customer: a login names no customer.
+pub async fn login(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<Option<FtpLogin>> {
+    sqlx::query_as!(
+        FtpLogin,
+        r#"select f.id as "id: FtpUserId", f.customer_id as "customer_id: CustomerId", f.username,
+                  f.password_hash, f.type as "kind: FtpType", f.relative_root,
+                  f.site_id as "site_id: SiteId", f.environment_id as "environment_id: EnvironmentId",
+                  c.status <> 'cancelled' as "active!", s.hostname as "hostname?",
+                  coalesce(e.name, (select name from environments
+                                    where customer_id = f.customer_id and site_id = f.site_id
+                                    order by name = 'production' desc, id limit 1)) as "environment_name?"
+           from ftp_users f
+           join customers c on c.id = f.customer_id
+           left join sites s on s.customer_id = f.customer_id and s.id = f.site_id
+           left join environments e on e.customer_id = f.customer_id and e.id = f.environment_id
+           where f.username = $1"#,
+        username,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Whether the FTP user a session logged in as is still as it was then: not deleted, its
+/// customer not cancelled, and its password, type, folder and placement unchanged.
+pub async fn login_still_holds(db: impl PgExecutor<'_>, was: &FtpLogin) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists(select 1 from ftp_users f join customers c on c.id = f.customer_id
+                         where f.id = $1 and f.customer_id = $2 and c.status <> 'cancelled'
+                           and f.password_hash = $3 and f.type = $4 and f.relative_root = $5
+                           and f.site_id is not distinct from $6
+                           and f.environment_id is not distinct from $7) as "holds!""#,
+        was.id as FtpUserId,
+        was.customer_id as CustomerId,
+        was.password_hash,
+        was.kind as FtpType,
+        was.relative_root,
+        was.site_id as Option<SiteId>,
+        was.environment_id as Option<EnvironmentId>,
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Remembers that the throttle account `account` logged in from the address key `address`
+/// at `now`; whether the address was new to it (never seen, or not within `known_days`).
+/// Forgets the account's addresses older than that.
+pub async fn remember_address(
+    db: &sqlx::PgPool,
+    account: &str,
+    address: &str,
+    now: OffsetDateTime,
+    known_days: i32,
+) -> sqlx::Result<bool> {
+    let before = sqlx::query_scalar!(
+        r#"with before as (select last_success from signin_known
+                           where account = $1 and kind = 'address' and value = $2)
+           insert into signin_known (account, kind, value, last_success) values ($1, 'address', $2, $3)
+           on conflict (account, kind, value) do update set last_success = excluded.last_success
+           returning (select last_success from before) as "before?""#,
+        account,
+        address,
+        now,
+    )
+    .fetch_one(db)
+    .await?;
+    sqlx::query!(
+        "delete from signin_known where account = $1 and last_success < $2::timestamptz - make_interval(days => $3)",
+        account,
+        now,
+        known_days,
+    )
+    .execute(db)
+    .await?;
+    Ok(before.is_none_or(|at| at < now - time::Duration::days(known_days.into())))
+}
+
+/// The environment an FTP user placed on `site` alone lands in: the one named
+/// `production`, else the oldest.
+pub async fn site_home_environment(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    site: SiteId,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        "select name from environments where customer_id = $1 and site_id = $2
+         order by name = 'production' desc, id limit 1",
+        customer as CustomerId,
+        site as SiteId,
+    )
+    .fetch_optional(db)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

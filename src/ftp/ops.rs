@@ -10,6 +10,7 @@ use crate::db::{self, Tx};
 use crate::identity::{CustomerId, Who};
 use crate::password::{Hasher, NewPassword};
 use crate::sites::model::{EnvironmentId, SiteId};
+use crate::state::{FtpAccess, FtpTls};
 use crate::validation::{Field, Invalid, Names};
 use crate::web::AppError;
 
@@ -405,4 +406,63 @@ pub async fn delete_user(db: &PgPool, who: &Who, id: FtpUserId) -> Result<String
     audit::record(&mut *tx, who, "ftp_user_deleted", &username).await?;
     tx.commit().await?;
     Ok(username)
+}
+
+/// How an FTP user connects, as its page shows it (and the site page may).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub host: String,
+    pub port: u16,
+    pub tls: FtpTls,
+    pub username: String,
+    /// What the user lands in, in words: the site and environment (or the account's own
+    /// folder) and the folder below it.
+    pub folder: String,
+}
+
+impl Connection {
+    /// The TLS to use, in words.
+    pub fn tls_text(&self) -> &'static str {
+        match self.tls {
+            FtpTls::Off => "None: plain FTP (this server offers no TLS)",
+            FtpTls::Offered => "Explicit FTPS (AUTH TLS): use it; plain FTP also works",
+            FtpTls::Required => "Explicit FTPS (AUTH TLS) only: plain logins are refused",
+        }
+    }
+
+    /// `ftp://user@host:port/` (or `ftpes://` with TLS), for clients that take a URL.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls == FtpTls::Off { "ftp" } else { "ftpes" };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{scheme}://{}@{host}:{}/", self.username, self.port)
+    }
+}
+
+/// How `user` connects to the FTP service at `access` (`None` when Berth serves no FTP).
+/// `home_environment` is where a user placed on a site alone lands
+/// ([`model::site_home_environment`]).
+pub fn connection(access: Option<&FtpAccess>, user: &FtpUser, home_environment: Option<&str>) -> Option<Connection> {
+    let access = access?;
+    let place = match (&user.site_name, &user.environment_name, home_environment) {
+        (Some(site), Some(environment), _) => format!("{site} › {environment}"),
+        (Some(site), None, Some(environment)) => format!("{site} › {environment}"),
+        (Some(site), None, None) => format!("{site} (it has no environment yet)"),
+        (None, _, _) => "your account's own folder (no site serves it)".to_owned(),
+    };
+    let folder = if user.relative_root.is_empty() {
+        place
+    } else {
+        format!("{place} › {}", user.relative_root)
+    };
+    Some(Connection {
+        host: access.host.clone(),
+        port: access.port,
+        tls: access.tls,
+        username: user.username.clone(),
+        folder,
+    })
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod browser;
+pub mod server;
 
 use berth::identity::CustomerId;
 use reqwest::StatusCode;
