@@ -256,8 +256,19 @@ struct SitePage {
     delete_form: FormState,
     deleted: Option<DeletedView>,
     grace_days: i32,
+    /// How to reach the FTP service (`None`: Berth serves no FTP).
+    ftp: Option<FtpView>,
+    /// The environment a site-wide FTP user lands in.
+    serving: Option<String>,
 }
 page!(SitePage);
+
+/// The FTP service's address as the site page tells it.
+struct FtpView {
+    host: String,
+    port: u16,
+    tls: &'static str,
+}
 
 impl SitePage {
     async fn load(
@@ -281,6 +292,7 @@ impl SitePage {
         oldest_first.sort_by_key(|e| e.id);
         let oldest_first: Vec<String> = oldest_first.into_iter().map(|e| e.name).collect();
         let serving = model::serving_environment(&oldest_first).cloned();
+        let serving_folder = serving.clone();
         let folders = detail
             .environments
             .iter()
@@ -290,7 +302,7 @@ impl SitePage {
                     .environment(id.0, &e.name)
                     .map(|p| p.display().to_string())
                     .unwrap_or_default(),
-                serves: serving.as_ref() == Some(&e.name),
+                serves: serving_folder.as_ref() == Some(&e.name),
             })
             .collect();
         let deleted = (detail.site.status == SiteStatus::Deleted).then(|| DeletedView {
@@ -313,6 +325,16 @@ impl SitePage {
             delete_form: delete_form.unwrap_or_default(),
             deleted,
             grace_days: steps::GRACE_DAYS,
+            ftp: state.web.ftp.as_ref().map(|ftp| FtpView {
+                host: ftp.host.clone(),
+                port: ftp.port,
+                tls: match ftp.tls {
+                    crate::state::FtpTls::Off => "no TLS",
+                    crate::state::FtpTls::Offered => "TLS offered (explicit FTPS)",
+                    crate::state::FtpTls::Required => "TLS required (explicit FTPS)",
+                },
+            }),
+            serving,
             detail,
         })
     }

@@ -546,6 +546,16 @@ pub fn serving_environment(oldest_first: &[String]) -> Option<&String> {
         .or(oldest_first.first())
 }
 
+/// An FTP user placed on a site, as the site page lists it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct SiteFtpUser {
+    pub username: String,
+    /// `None`: the site's serving environment.
+    pub environment: Option<String>,
+    pub relative_root: String,
+    pub read_only: bool,
+}
+
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct DnsRecord {
     /// `dns_records.id`: the site page's forms name the record by it.
@@ -630,6 +640,8 @@ pub struct Detail {
     pub dns_verify: bool,
     pub dns_token: String,
     pub dns_unverified: Vec<String>,
+    /// The FTP users placed on the site, by username.
+    pub ftp_users: Vec<SiteFtpUser>,
 }
 
 pub async fn site(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -> sqlx::Result<Option<Site>> {
@@ -683,7 +695,13 @@ pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -
             (select verify from dns_settings) as "dns_verify!", s.dns_token,
             (select coalesce(jsonb_agg(z.name order by z.name), '[]') from dns_zones z
                 where z.customer_id = $1 and z.site_id = s.id and not z.verified)
-                as "dns_unverified!: Json<Vec<String>>"
+                as "dns_unverified!: Json<Vec<String>>",
+            (select coalesce(jsonb_agg(jsonb_build_object('username', f.username, 'environment', e.name,
+                                                          'relative_root', f.relative_root,
+                                                          'read_only', f.type = 'read-only') order by f.username), '[]')
+                from ftp_users f left join environments e on e.id = f.environment_id
+                where f.customer_id = $1 and f.site_id = s.id)
+                as "ftp_users!: Json<Vec<SiteFtpUser>>"
          from sites s where s.customer_id = $1 and s.id = $2"#,
         customer as CustomerId,
         id as SiteId,
@@ -711,6 +729,7 @@ pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -
         dns_verify: row.dns_verify,
         dns_token: row.dns_token,
         dns_unverified: row.dns_unverified.0,
+        ftp_users: row.ftp_users.0,
     }))
 }
 

@@ -537,6 +537,7 @@ mod tests {
             dns_verify: false,
             dns_token: String::new(),
             dns_unverified: Vec::new(),
+            ftp_users: Vec::new(),
             unfinished: Vec::new(),
             job: job.map(|(kind, status)| Job {
                 id: 1,

@@ -807,3 +807,43 @@ async fn an_ftp_user_cannot_be_placed_on_another_customers_site_or_environment()
     assert_eq!(alices, 0);
     assert!(!alice.get("/ftp-users").await.body.contains("bob-ftp"));
 }
+
+/// The site page says how to connect with FTP: the service's host, port and TLS, and each
+/// FTP user placed on the site with the folder they land in; with no FTP service, it says so.
+#[tokio::test]
+async fn the_site_page_tells_how_to_connect_with_ftp() {
+    let mut web = berth::state::WebConfig::new(None);
+    web.ftp = Some(berth::state::FtpAccess {
+        host: "ftp.example.net".to_owned(),
+        port: 2121,
+        tls: berth::state::FtpTls::Required,
+    });
+    let app = TestApp::spawn_with(web).await;
+    let (client, alice) = app.signed_in_client("alice").await;
+    let (site, environments) = add_site(&app, alice, "shop", &["production", "staging"]).await;
+    let (site_text, staging) = (site.to_string(), environments[1].to_string());
+    create_ftp(&app, &client, &valid("designer", &site_text, &staging)).await;
+    let mut site_wide = with(valid("whole", &site_text, ""), "relative_root", "");
+    site_wide = with(site_wide, "type", "read-only");
+    create_ftp(&app, &client, &site_wide).await;
+
+    let page = client.get(&format!("/sites/{site}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(page.text("#ftp-host"), "ftp.example.net");
+    assert_eq!(page.text("#ftp-port"), "2121");
+    assert!(page.text("#site-ftp").contains("TLS required"));
+    assert_eq!(
+        page.texts("#site-ftp-users li"),
+        [
+            "designer lands in staging › public_html",
+            "whole lands in production (read-only)"
+        ]
+    );
+
+    // Without an FTP service the page says so.
+    let plain = TestApp::spawn().await;
+    let (client, bob) = plain.signed_in_client("bob").await;
+    let (site, _) = add_site(&plain, bob, "blog", &["production"]).await;
+    let page = client.get(&format!("/sites/{site}")).await;
+    assert_eq!(page.text("#ftp-off"), "This platform serves no FTP.");
+}
