@@ -272,6 +272,119 @@ pub fn dev_platform() -> berth::engine::Platform {
     berth::engine::Platform::development(data_dir())
 }
 
+type Answer<T> = std::pin::Pin<Box<dyn std::future::Future<Output = berth::engine::EngineResult<T>> + Send>>;
+type Hook<A, T> = Option<Arc<dyn Fn(A) -> Answer<T> + Send + Sync>>;
+
+/// A driver for tests: another driver (the development driver unless [`FakeDriver::over`]),
+/// with the calls a test scripts. `on_action` sees `start`, `stop`, `restart` and `remove`.
+#[derive(Clone)]
+pub struct FakeDriver {
+    inner: Arc<dyn berth::engine::ContainerDriver>,
+    ensure: Hook<berth::engine::ContainerSpec, ()>,
+    action: Option<Arc<dyn Fn(&'static str) -> berth::engine::EngineResult<()> + Send + Sync>>,
+    traffic: Hook<i64, Option<berth::engine::Traffic>>,
+}
+
+impl FakeDriver {
+    pub fn new() -> Self {
+        Self::over(berth::engine::DevelopmentDriver)
+    }
+
+    pub fn over(inner: impl berth::engine::ContainerDriver + 'static) -> Self {
+        Self {
+            inner: Arc::new(inner),
+            ensure: None,
+            action: None,
+            traffic: None,
+        }
+    }
+
+    pub fn on_ensure<F, Fut>(mut self, ensure: F) -> Self
+    where
+        F: Fn(berth::engine::ContainerSpec) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = berth::engine::EngineResult<()>> + Send + 'static,
+    {
+        self.ensure = Some(Arc::new(move |spec| Box::pin(ensure(spec))));
+        self
+    }
+
+    pub fn on_action(
+        mut self,
+        action: impl Fn(&'static str) -> berth::engine::EngineResult<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.action = Some(Arc::new(action));
+        self
+    }
+
+    pub fn on_traffic<F, Fut>(mut self, traffic: F) -> Self
+    where
+        F: Fn(i64) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = berth::engine::EngineResult<Option<berth::engine::Traffic>>> + Send + 'static,
+    {
+        self.traffic = Some(Arc::new(move |site| Box::pin(traffic(site))));
+        self
+    }
+
+    async fn act(&self, what: &'static str, site: i64) -> berth::engine::EngineResult<()> {
+        match (&self.action, what) {
+            (Some(action), _) => action(what),
+            (None, "start") => self.inner.start(site).await,
+            (None, "stop") => self.inner.stop(site).await,
+            (None, "restart") => self.inner.restart(site).await,
+            (None, _) => unreachable!("remove is called with its installation"),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl berth::engine::ContainerDriver for FakeDriver {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn needs_images(&self) -> bool {
+        self.inner.needs_images()
+    }
+    async fn ensure_network(&self, network: &berth::engine::PoolNet) -> berth::engine::EngineResult<()> {
+        self.inner.ensure_network(network).await
+    }
+    async fn ensure(&self, spec: &berth::engine::ContainerSpec) -> berth::engine::EngineResult<()> {
+        match &self.ensure {
+            Some(ensure) => ensure(spec.clone()).await,
+            None => self.inner.ensure(spec).await,
+        }
+    }
+    async fn start(&self, site: i64) -> berth::engine::EngineResult<()> {
+        self.act("start", site).await
+    }
+    async fn stop(&self, site: i64) -> berth::engine::EngineResult<()> {
+        self.act("stop", site).await
+    }
+    async fn restart(&self, site: i64) -> berth::engine::EngineResult<()> {
+        self.act("restart", site).await
+    }
+    async fn remove(&self, site: i64, installation: uuid::Uuid) -> berth::engine::EngineResult<()> {
+        match &self.action {
+            Some(action) => action("remove"),
+            None => self.inner.remove(site, installation).await,
+        }
+    }
+    async fn observe(&self, site: i64) -> berth::engine::EngineResult<berth::engine::Observed> {
+        self.inner.observe(site).await
+    }
+    async fn logs(&self, site: i64, lines: usize) -> berth::engine::EngineResult<Vec<String>> {
+        self.inner.logs(site, lines).await
+    }
+    async fn traffic(&self, site: i64) -> berth::engine::EngineResult<Option<berth::engine::Traffic>> {
+        match &self.traffic {
+            Some(traffic) => traffic(site).await,
+            None => self.inner.traffic(site).await,
+        }
+    }
+    async fn doctor(&self, images: &[String]) -> Vec<berth::engine::Check> {
+        self.inner.doctor(images).await
+    }
+}
+
 /// `driver` with a fresh files folder.
 pub fn platform_with(driver: impl berth::engine::ContainerDriver + 'static) -> berth::engine::Platform {
     berth::engine::Platform {

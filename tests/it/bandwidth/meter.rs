@@ -8,63 +8,26 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use berth::bandwidth::meter::{self, Delta, Outcome};
-use berth::engine::{ContainerDriver, ContainerSpec, DevelopmentDriver, EngineResult, Traffic};
+use berth::engine::{EngineResult, Traffic};
 use berth::identity::CustomerId;
 use berth::sites::model::SiteId;
 
 use super::consistent;
-use crate::helpers::{TestApp, dev_platform, platform_with};
+use crate::helpers::{FakeDriver, TestApp, dev_platform, platform_with};
 use crate::provisioning::insert_site_with_job;
 
-/// The development driver, but `traffic` answers what `counters` says for the site.
-struct Scripted<F>(F);
-
-#[async_trait::async_trait]
-impl<F> ContainerDriver for Scripted<F>
-where
-    F: Fn(i64) -> EngineResult<Option<Traffic>> + Send + Sync,
-{
-    fn name(&self) -> &'static str {
-        "scripted"
-    }
-    fn needs_images(&self) -> bool {
-        false
-    }
-    async fn ensure_network(&self, network: &berth::engine::PoolNet) -> EngineResult<()> {
-        DevelopmentDriver.ensure_network(network).await
-    }
-    async fn ensure(&self, spec: &ContainerSpec) -> EngineResult<()> {
-        DevelopmentDriver.ensure(spec).await
-    }
-    async fn start(&self, site: i64) -> EngineResult<()> {
-        DevelopmentDriver.start(site).await
-    }
-    async fn stop(&self, site: i64) -> EngineResult<()> {
-        DevelopmentDriver.stop(site).await
-    }
-    async fn restart(&self, site: i64) -> EngineResult<()> {
-        DevelopmentDriver.restart(site).await
-    }
-    async fn remove(&self, site: i64, installation: uuid::Uuid) -> EngineResult<()> {
-        DevelopmentDriver.remove(site, installation).await
-    }
-    async fn observe(&self, site: i64) -> EngineResult<berth::engine::Observed> {
-        DevelopmentDriver.observe(site).await
-    }
-    async fn logs(&self, site: i64, lines: usize) -> EngineResult<Vec<String>> {
-        DevelopmentDriver.logs(site, lines).await
-    }
-    async fn traffic(&self, site: i64) -> EngineResult<Option<Traffic>> {
-        let answer = (self.0)(site);
-        // The engine takes a moment, never the same: readings of two meters overlap, and
-        // the one that asked first may answer last.
+/// The development driver, but `traffic` answers what `answer` says for the site, after a
+/// moment that is never the same: readings of two meters overlap, and the one that asked
+/// first may answer last.
+fn scripted(answer: impl Fn(i64) -> EngineResult<Option<Traffic>> + Send + Sync + 'static) -> FakeDriver {
+    FakeDriver::new().on_traffic(move |site| {
+        let answer = answer(site);
         let takes = rand::Rng::gen_range(&mut rand::thread_rng(), 0..6);
-        tokio::time::sleep(Duration::from_millis(takes)).await;
-        answer
-    }
-    async fn doctor(&self, images: &[String]) -> Vec<berth::engine::Check> {
-        DevelopmentDriver.doctor(images).await
-    }
+        async move {
+            tokio::time::sleep(Duration::from_millis(takes)).await;
+            answer
+        }
+    })
 }
 
 fn traffic(received: u64, sent: u64, run: Option<&str>) -> Traffic {
@@ -131,7 +94,7 @@ async fn readings_become_hourly_samples_with_resets_stops_and_failures_counted_o
     ]);
     let script = Arc::new(Mutex::new(script));
     let answers = script.clone();
-    let platform = platform_with(Scripted(move |_| {
+    let platform = platform_with(scripted(move |_| {
         answers.lock().unwrap().pop_front().expect("the script has an answer")
     }));
     let mut outcomes = Vec::new();
@@ -199,7 +162,7 @@ async fn only_sites_with_an_active_container_are_read_and_another_customers_traf
     let pending = insert_site_with_job(&app, alice, "pending.example.com", &[], false).await;
     let asked = Arc::new(Mutex::new(Vec::new()));
     let seen = asked.clone();
-    let platform = platform_with(Scripted(move |site| {
+    let platform = platform_with(scripted(move |site| {
         seen.lock().unwrap().push(site);
         Ok(Some(traffic(site as u64 % 1000 + 1, 10, None)))
     }));
@@ -248,7 +211,7 @@ async fn two_meters_on_one_database_count_every_byte_once() {
     );
     let calls = Arc::new(AtomicUsize::new(0));
     let driver = |counters: Arc<HashMap<i64, (AtomicU64, AtomicU64)>>, calls: Arc<AtomicUsize>| {
-        Arc::new(platform_with(Scripted(move |site| {
+        Arc::new(platform_with(scripted(move |site| {
             calls.fetch_add(1, Ordering::SeqCst);
             let (received, sent) = &counters[&site];
             let received = received.fetch_add(1_000 + site as u64 % 7, Ordering::SeqCst) + 1_000 + site as u64 % 7;
@@ -326,7 +289,7 @@ async fn the_meter_reads_every_interval_and_stops_in_order() {
     let site = active_site(&app, alice, "ticking.example.com").await;
     let looks = Arc::new(AtomicU64::new(0));
     let count = looks.clone();
-    let platform = Arc::new(platform_with(Scripted(move |_| {
+    let platform = Arc::new(platform_with(scripted(move |_| {
         let n = count.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(Some(traffic(n * 10, n * 100, None)))
     })));

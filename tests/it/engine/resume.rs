@@ -11,14 +11,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth::engine::{
-    Check, ContainerDriver, ContainerSpec, DockerDriver, EngineResult, Observed, Platform, PoolNet, Traffic,
-};
+use berth::engine::{ContainerDriver, DockerDriver, Platform};
 use berth::sites::model::SiteId;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use tokio::sync::Notify;
 
 use super::{EngineApp, create_site, docker_host, fetch};
+use crate::helpers::FakeDriver;
 
 /// A running `berth serve`, killed if the test ends without stopping it.
 struct Berth(Child);
@@ -175,55 +174,6 @@ async fn a_berth_killed_in_the_middle_of_provisioning_resumes_without_a_second_c
     engine.clean_up().await;
 }
 
-/// The real driver, except that `ensure` never answers once the container is made and
-/// started (a Berth that hangs, or dies, right after the engine did its part).
-struct HangsAfterEnsure {
-    real: DockerDriver,
-    made: Arc<Notify>,
-}
-
-#[async_trait::async_trait]
-impl ContainerDriver for HangsAfterEnsure {
-    fn name(&self) -> &'static str {
-        "docker, hanging after ensure"
-    }
-    fn needs_images(&self) -> bool {
-        self.real.needs_images()
-    }
-    async fn ensure_network(&self, network: &PoolNet) -> EngineResult<()> {
-        self.real.ensure_network(network).await
-    }
-    async fn ensure(&self, spec: &ContainerSpec) -> EngineResult<()> {
-        self.real.ensure(spec).await?;
-        self.made.notify_one();
-        std::future::pending().await
-    }
-    async fn start(&self, site: i64) -> EngineResult<()> {
-        self.real.start(site).await
-    }
-    async fn stop(&self, site: i64) -> EngineResult<()> {
-        self.real.stop(site).await
-    }
-    async fn restart(&self, site: i64) -> EngineResult<()> {
-        self.real.restart(site).await
-    }
-    async fn remove(&self, site: i64, installation: uuid::Uuid) -> EngineResult<()> {
-        self.real.remove(site, installation).await
-    }
-    async fn observe(&self, site: i64) -> EngineResult<Observed> {
-        self.real.observe(site).await
-    }
-    async fn logs(&self, site: i64, lines: usize) -> EngineResult<Vec<String>> {
-        self.real.logs(site, lines).await
-    }
-    async fn traffic(&self, site: i64) -> EngineResult<Option<Traffic>> {
-        self.real.traffic(site).await
-    }
-    async fn doctor(&self, images: &[String]) -> Vec<Check> {
-        self.real.doctor(images).await
-    }
-}
-
 #[tokio::test]
 async fn a_worker_cut_off_after_the_engine_made_the_container_is_followed_by_one_that_adopts_it() {
     let Some(mut engine) = EngineApp::spawn().await else {
@@ -231,10 +181,20 @@ async fn a_worker_cut_off_after_the_engine_made_the_container_is_followed_by_one
     };
     let made = Arc::new(Notify::new());
     let hanging = Arc::new(Platform {
-        driver: Arc::new(HangsAfterEnsure {
-            real: DockerDriver::new(&docker_host()),
-            made: made.clone(),
-        }),
+        // The real driver, except that `ensure` never answers once the container is made
+        // and started (a Berth that hangs, or dies, right after the engine did its part).
+        driver: Arc::new(FakeDriver::over(DockerDriver::new(&docker_host())).on_ensure({
+            let (real, made) = (DockerDriver::new(&docker_host()), made.clone());
+            let real = Arc::new(real);
+            move |spec| {
+                let (real, made) = (real.clone(), made.clone());
+                async move {
+                    real.ensure(&spec).await?;
+                    made.notify_one();
+                    std::future::pending().await
+                }
+            }
+        })),
         data: engine.platform.data.clone(),
         publish: engine.platform.publish,
     });

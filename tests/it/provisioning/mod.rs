@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use berth::engine::{ContainerDriver, ContainerSpec, DevelopmentDriver, EngineResult, Platform};
+use berth::engine::Platform;
 use berth::identity::CustomerId;
 use berth::provisioning::{self, MAX_ATTEMPTS, run_once};
 use berth::sites::model::SiteId;
 
-use crate::helpers::{TestApp, dev_platform, platform_with};
+use crate::helpers::{FakeDriver, TestApp, dev_platform, platform_with};
 
 mod platform;
 mod shutdown;
@@ -169,58 +169,11 @@ async fn container_address(app: &TestApp, site: SiteId) -> Option<String> {
         .unwrap()
 }
 
-/// The development driver, but `ensure` answers what `on_ensure` says.
-pub(crate) struct TestDriver<F>(pub F);
-
-#[async_trait::async_trait]
-impl<F, Fut> ContainerDriver for TestDriver<F>
-where
-    F: Fn() -> Fut + Send + Sync,
-    Fut: std::future::Future<Output = EngineResult<()>> + Send,
-{
-    fn name(&self) -> &'static str {
-        "test"
-    }
-    fn needs_images(&self) -> bool {
-        false
-    }
-    async fn ensure_network(&self, network: &berth::engine::PoolNet) -> EngineResult<()> {
-        DevelopmentDriver.ensure_network(network).await
-    }
-    async fn ensure(&self, _spec: &ContainerSpec) -> EngineResult<()> {
-        (self.0)().await
-    }
-    async fn start(&self, site: i64) -> EngineResult<()> {
-        DevelopmentDriver.start(site).await
-    }
-    async fn stop(&self, site: i64) -> EngineResult<()> {
-        DevelopmentDriver.stop(site).await
-    }
-    async fn restart(&self, site: i64) -> EngineResult<()> {
-        DevelopmentDriver.restart(site).await
-    }
-    async fn remove(&self, site: i64, installation: uuid::Uuid) -> EngineResult<()> {
-        DevelopmentDriver.remove(site, installation).await
-    }
-    async fn observe(&self, site: i64) -> EngineResult<berth::engine::Observed> {
-        DevelopmentDriver.observe(site).await
-    }
-    async fn logs(&self, site: i64, lines: usize) -> EngineResult<Vec<String>> {
-        DevelopmentDriver.logs(site, lines).await
-    }
-    async fn traffic(&self, site: i64) -> EngineResult<Option<berth::engine::Traffic>> {
-        DevelopmentDriver.traffic(site).await
-    }
-    async fn doctor(&self, images: &[String]) -> Vec<berth::engine::Check> {
-        DevelopmentDriver.doctor(images).await
-    }
-}
-
 /// A platform whose driver fails its first `failures` calls, and the count of calls.
 fn flaky(failures: usize) -> (Platform, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
-    let driver = TestDriver(move || {
+    let driver = FakeDriver::new().on_ensure(move |_| {
         let call = counted.fetch_add(1, Ordering::SeqCst) + 1;
         async move {
             if call <= failures {
@@ -745,7 +698,7 @@ async fn a_panicking_driver_counts_as_a_failed_attempt_not_a_stuck_job() {
     let app = TestApp::spawn().await;
     let alice = app.create_customer("alice").await;
     let site = insert_site_with_job(&app, alice, "panics.example.com", &[], true).await;
-    let panicking = platform_with(TestDriver(|| async { panic!("driver bug") }));
+    let panicking = platform_with(FakeDriver::new().on_ensure(|_| async { panic!("driver bug") }));
     drain(&app, &panicking).await;
     let (status, attempts_made, error) = step(&app, site, "create_container").await;
     assert_eq!(

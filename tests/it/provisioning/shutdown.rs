@@ -6,15 +6,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, oneshot};
 
-use super::{TestDriver, insert_site_with_job, step};
-use crate::helpers::{TestApp, platform_with};
+use super::{insert_site_with_job, step};
+use crate::helpers::{FakeDriver, TestApp, platform_with};
 
 /// Starts a worker with `driver` and `drain`, waits until the driver has begun, stops the
 /// worker, and returns how long it took to stop.
 async fn stop_while_creating(app: &TestApp, takes: Duration, drain: Duration) -> Duration {
     let begun = Arc::new(Notify::new());
     let signal = begun.clone();
-    let driver = Arc::new(platform_with(TestDriver(move || {
+    let driver = Arc::new(platform_with(FakeDriver::new().on_ensure(move |_| {
         let begun = signal.clone();
         async move {
             // Creates containers slowly, and says when it has begun.

@@ -10,9 +10,7 @@ pub mod browser;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use berth::engine::{
-    Check, ContainerDriver, ContainerSpec, DevelopmentDriver, EngineResult, Observed, PoolNet, Traffic,
-};
+use berth::engine::EngineResult;
 use berth::identity::CustomerId;
 use berth::provisioning::run_once;
 use berth::sites::model::SiteId;
@@ -56,45 +54,16 @@ impl Recorder {
     pub fn fail(&self, what: &'static str, times: usize) {
         self.failures.lock().unwrap().insert(what, times);
     }
-}
 
-#[async_trait::async_trait]
-impl ContainerDriver for Recorder {
-    fn name(&self) -> &'static str {
-        "development"
-    }
-    fn needs_images(&self) -> bool {
-        false
-    }
-    async fn ensure_network(&self, network: &PoolNet) -> EngineResult<()> {
-        DevelopmentDriver.ensure_network(network).await
-    }
-    async fn ensure(&self, _spec: &ContainerSpec) -> EngineResult<()> {
-        self.call("ensure")
-    }
-    async fn start(&self, _site: i64) -> EngineResult<()> {
-        self.call("start")
-    }
-    async fn stop(&self, _site: i64) -> EngineResult<()> {
-        self.call("stop")
-    }
-    async fn restart(&self, _site: i64) -> EngineResult<()> {
-        self.call("restart")
-    }
-    async fn remove(&self, _site: i64, _installation: uuid::Uuid) -> EngineResult<()> {
-        self.call("remove")
-    }
-    async fn observe(&self, site: i64) -> EngineResult<Observed> {
-        DevelopmentDriver.observe(site).await
-    }
-    async fn logs(&self, site: i64, lines: usize) -> EngineResult<Vec<String>> {
-        DevelopmentDriver.logs(site, lines).await
-    }
-    async fn traffic(&self, site: i64) -> EngineResult<Option<Traffic>> {
-        DevelopmentDriver.traffic(site).await
-    }
-    async fn doctor(&self, images: &[String]) -> Vec<Check> {
-        DevelopmentDriver.doctor(images).await
+    /// The development driver, recording its calls here.
+    pub fn driver(&self) -> FakeDriver {
+        let (ensures, actions) = (self.clone(), self.clone());
+        FakeDriver::new()
+            .on_ensure(move |_| {
+                let called = ensures.call("ensure");
+                async move { called }
+            })
+            .on_action(move |what| actions.call(what))
     }
 }
 
@@ -102,7 +71,7 @@ impl ContainerDriver for Recorder {
 pub async fn recorded() -> (TestApp, Recorder) {
     let recorder = Recorder::default();
     let app = TestApp::spawn_on(
-        platform_with(recorder.clone()),
+        platform_with(recorder.driver()),
         berth::state::WebConfig::new(None),
         berth::web::serve::ServeLimits::default(),
     )
