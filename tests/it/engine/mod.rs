@@ -67,8 +67,8 @@ pub async fn engine() -> Option<Docker> {
 }
 
 /// A Berth on the engine: the docker driver, port 80 published on 127.0.0.1, the test image
-/// for every type, and a pool network of its own. Removes its containers and network when
-/// dropped... no: call [`EngineApp::clean_up`] at the end of the test.
+/// for every type, and a pool network of its own. Call [`EngineApp::clean_up`] at the end of
+/// the test to remove its containers and network.
 pub struct EngineApp {
     pub app: TestApp,
     pub docker: Docker,
