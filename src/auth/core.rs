@@ -181,19 +181,60 @@ pub async fn sign_in(
 
     let (device_hash, device_cookie) = device.after_sign_in(&state.web);
     model::succeeded(&state.pool, &keys, attempt, &device_hash, now).await?;
-    let now = now.unix_timestamp();
-    let principal = match account {
-        Account::Customer(c) => {
-            session::sign_in(session, c.id, c.auth_version, now).await?;
-            let who = Who::new(c.id, BY_CUSTOMER, Some(ip));
-            audit::record(&state.pool, &who, "sign_in", "").await?;
-            Principal::Customer(c.id)
+    let proven = match account {
+        Account::Customer(c) => Proven::Customer {
+            id: c.id,
+            auth_version: c.auth_version,
+        },
+        Account::Staff(staff, _) => Proven::Staff(staff.clone()),
+    };
+    complete(state, session, proven, ip, device_cookie, "").await
+}
+
+/// An account that has proven enough to be signed in: by its password, by its password and
+/// a second factor, or by a passkey alone.
+#[derive(Debug, Clone)]
+pub enum Proven {
+    Customer { id: CustomerId, auth_version: i64 },
+    Staff(Staff),
+}
+
+/// The last step of every sign-in, however it was proven: a new session id (a half-done
+/// sign-in is forgotten), the principal with the account's auth version, and the record in
+/// the customer's Activity or the staff log; `how` is the record's detail (empty for a
+/// password alone). `device_cookie` is the browser's device cookie from
+/// [`Device::after_sign_in`], made once per sign-in (its hash is what the throttle knows the
+/// browser by), which the answer must set.
+pub async fn complete(
+    state: &AppState,
+    session: &Session,
+    proven: Proven,
+    ip: IpAddr,
+    device_cookie: HeaderValue,
+    how: &str,
+) -> Result<SignedIn, SignInError> {
+    let now = state.clock.unix();
+    let principal = match proven {
+        Proven::Customer { id, auth_version } => {
+            session::sign_in(session, id, auth_version, now).await?;
+            let who = Who::new(id, BY_CUSTOMER, Some(ip));
+            audit::record(&state.pool, &who, "sign_in", how).await?;
+            Principal::Customer(id)
         }
-        Account::Staff(staff, _) => {
+        Proven::Staff(staff) => {
             session::staff_sign_in(session, staff.id, staff.auth_version, now).await?;
-            audit::staff::record(&state.pool, Some(staff.id), &username, StaffEvent::SignIn, "", Some(ip)).await?;
+            let username = UsernameKey::new(&staff.username);
+            audit::staff::record(
+                &state.pool,
+                Some(staff.id),
+                &username,
+                StaffEvent::SignIn,
+                how,
+                Some(ip),
+            )
+            .await?;
             tracing::info!(staff = staff.username, %ip, "staff signed in");
-            Principal::Staff(staff.clone())
+            Principal::Staff(staff)
         }
     };
     Ok(SignedIn {

@@ -19,6 +19,7 @@ const AUTH: &str = "auth";
 const STAFF: &str = "staff";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
+const PENDING: &str = "pending";
 /// `last_seen` is written back at most this often, so most requests write nothing.
 const TOUCH_EVERY_SECS: i64 = 60;
 
@@ -38,6 +39,7 @@ pub async fn sign_in(session: &Session, customer_id: CustomerId, auth_version: i
     session.cycle_id().await?;
     // A customer sign-in never shares a session with a staff one.
     session.remove_value(STAFF).await?;
+    session.remove_value(PENDING).await?;
     session.insert(CSRF, new_token()).await?;
     session
         .insert(
@@ -96,6 +98,7 @@ pub async fn set_impersonation(
 pub async fn staff_sign_in(session: &Session, staff_id: i64, auth_version: i64, now: i64) -> Result<(), AppError> {
     session.cycle_id().await?;
     session.remove_value(AUTH).await?;
+    session.remove_value(PENDING).await?;
     session.insert(CSRF, new_token()).await?;
     session
         .insert(
@@ -109,6 +112,51 @@ pub async fn staff_sign_in(session: &Session, staff_id: i64, auth_version: i64, 
             },
         )
         .await?;
+    Ok(())
+}
+
+/// A sign-in half done: the password step passed, and a second factor is still owed. The
+/// session is signed in as no one until [`crate::auth::core::complete`] runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pending {
+    pub account: PendingAccount,
+    /// When the password step passed (Unix seconds): the second step must follow soon.
+    pub started_at: i64,
+    /// Where to go once signed in (a local path, or empty for the landing page).
+    #[serde(default)]
+    pub next: String,
+    /// The device cookie the password step made (`Device::after_sign_in`), set when the
+    /// sign-in completes.
+    #[serde(default)]
+    pub device_cookie: String,
+}
+
+/// Whose second factor is owed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PendingAccount {
+    Customer(CustomerId),
+    Staff(i64),
+}
+
+/// Marks the session as half signed in, under a new session id, signed in as no one.
+pub async fn set_pending(session: &Session, pending: Pending) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    session.remove_value(AUTH).await?;
+    session.remove_value(STAFF).await?;
+    session.insert(PENDING, pending).await?;
+    Ok(())
+}
+
+/// The sign-in this session has half done, if any.
+pub async fn pending(session: &Session) -> Result<Option<Pending>, AppError> {
+    Ok(session.get::<Pending>(PENDING).await?)
+}
+
+/// Forgets a half-done sign-in (on completing it, or on giving up).
+pub async fn clear_pending(session: &Session) -> Result<(), AppError> {
+    if session.get::<Pending>(PENDING).await?.is_some() {
+        session.remove_value(PENDING).await?;
+    }
     Ok(())
 }
 
