@@ -79,6 +79,7 @@ impl Entry {
             "impersonation_started" => "Support viewed your account",
             "impersonation_ended" => "Support stopped viewing your account",
             "impersonated_request" => "Support submitted a change",
+            "site_created" => "Site created",
             "site_start_requested" => "Site start requested",
             "site_stop_requested" => "Site stop requested",
             "site_restart_requested" => "Site restart requested",

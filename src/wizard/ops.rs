@@ -2,6 +2,7 @@
 //! plans. The one place the wizard decides anything; the `/wizard` pages (`mod.rs`) and
 //! CP_Wizard (`api.rs`) only translate their input and these errors.
 
+use crate::audit;
 use crate::engine::Platform;
 use crate::identity::{CustomerId, Who};
 use crate::sites::model::{self, Catalogue, CreateError, Created, Plan};
@@ -298,6 +299,7 @@ pub async fn create(
         return Err(WizardError::DraftChanged);
     }
     let created = model::created(&mut tx, customer, site).await?;
+    audit::record(&mut *tx, who, "site_created", &plan.hostname.unicode()).await?;
     tx.commit().await?;
     Ok(created)
 }

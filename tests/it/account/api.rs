@@ -396,6 +396,14 @@ async fn cp_wizard_creates_what_the_wizard_does_and_answers_its_ids() {
     );
     let steps: i64 = fx.app.scalar("select count(*) from job_steps").await;
     assert_eq!(steps as usize, berth::sites::steps::STEPS.len());
+    // Recorded in Activity, by its hostname as people write it.
+    let created_entries: Vec<String> = activity(&fx)
+        .await
+        .into_iter()
+        .filter(|(kind, ..)| kind == "site_created")
+        .map(|(_, _, detail)| detail)
+        .collect();
+    assert_eq!(created_entries, ["bücher.example.com"]);
 
     // The site's page shows it.
     let browser = fx.app.client();

@@ -1897,3 +1897,16 @@ async fn page_and_api_answer_a_repeated_create_alike() {
     assert_eq!(api["aliasNames.0"], message.as_str(), "{body}");
     assert_eq!(owned(&fx.app, fx.alice).await, created, "nothing more was created");
 }
+
+#[tokio::test]
+async fn creating_a_site_is_in_activity() {
+    let app = TestApp::spawn().await;
+    let (alice, _) = app.signed_in_client("alice").await;
+    create_site(&alice, "bücher.example.com", "web").await;
+    let page = alice.get("/activity").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let row = page.texts("#activity tr[data-kind=site_created] td");
+    assert_eq!(row[1], "Site created", "{row:?}");
+    assert_eq!(row[2], "customer", "{row:?}");
+    assert_eq!(row[4], "bücher.example.com", "{row:?}");
+}
