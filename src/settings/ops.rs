@@ -36,9 +36,9 @@ pub async fn values(db: &PgPool, customer: CustomerId) -> Result<Values, Setting
 }
 
 /// Checks `entries` (key, value) and stores all of them or, when one is wrong, none, with
-/// their Activity entry (`settings_changed`, the keys); answers every value as now stored.
-/// Staff impersonating never gain the power to let keys change sign-in details, and a
-/// customer's key cannot grant it to itself.
+/// their Activity entry (`settings_changed`, naming the keys whose value changed, and none
+/// when nothing did); answers every value as now stored. Staff impersonating never gain the
+/// power to let keys change sign-in details, and a customer's key cannot grant it to itself.
 pub async fn save(db: &PgPool, who: &Who, via: Via, entries: &[(String, String)]) -> Result<Values, SettingsError> {
     let entries = model::parse_entries(entries).map_err(SettingsError::Invalid)?;
     let forbidden = match via {
@@ -50,14 +50,22 @@ pub async fn save(db: &PgPool, who: &Who, via: Via, entries: &[(String, String)]
         }
         Via::Page { impersonating: false } | Via::Api { internal: true } => None,
     };
+    let stored = model::load(db, who.customer).await?;
     if let Some(message) = forbidden
-        && model::changes(&model::load(db, who.customer).await?, &entries, model::SIGN_IN_BY_API)
+        && model::changes(&stored, &entries, model::SIGN_IN_BY_API)
     {
         return Err(SettingsError::Forbidden(message));
     }
+    let changed: Vec<(&'static str, String)> = entries
+        .into_iter()
+        .filter(|(key, value)| value != stored.get(key))
+        .collect();
+    if changed.is_empty() {
+        return Ok(stored);
+    }
     let mut tx = db.begin().await?;
-    model::save(&mut *tx, who.customer, &entries).await?;
-    let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
+    model::save(&mut *tx, who.customer, &changed).await?;
+    let keys: Vec<&str> = changed.iter().map(|(k, _)| *k).collect();
     audit::record(&mut *tx, who, "settings_changed", &keys.join(", ")).await?;
     tx.commit().await?;
     Ok(model::load(db, who.customer).await?)

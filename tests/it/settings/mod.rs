@@ -184,3 +184,48 @@ async fn the_page_and_the_api_refuse_a_setting_in_the_same_words() {
     let stored: i64 = fx.app.scalar("select count(*) from customer_settings").await;
     assert_eq!(stored, 0);
 }
+
+#[tokio::test]
+async fn saving_logs_only_the_settings_that_changed() {
+    let app = TestApp::spawn().await;
+    let (client, id) = app.signed_in_client("alice").await;
+    let logged = || async {
+        sqlx::query_scalar::<_, String>(
+            "select detail from activity where customer_id = $1 and kind = 'settings_changed' order by id",
+        )
+        .bind(id)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+    };
+    // Every setting, as the page sends them, unchanged.
+    let values = berth::settings::model::load(&app.pool, id).await.unwrap();
+    let mut fields: Vec<(String, String)> = values
+        .iter()
+        .map(|(key, value)| (format!("settings[{key}]"), value.to_owned()))
+        .collect();
+    assert_eq!(fields.len(), berth::settings::model::REGISTRY.len());
+    client.get("/settings").await;
+    let post = |fields: Vec<(String, String)>| {
+        let client = &client;
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            client.post_form("/settings", &pairs).await
+        }
+    };
+    let unchanged = post(fields.clone()).await;
+    assert_eq!(unchanged.status, StatusCode::SEE_OTHER, "{}", unchanged.body);
+    assert!(logged().await.is_empty(), "nothing changed, nothing logged");
+
+    // One changed: that one alone is named.
+    for (name, value) in fields.iter_mut() {
+        if name == "settings[time_zone]" {
+            *value = "Europe/Berlin".to_owned();
+        }
+    }
+    let one = post(fields.clone()).await;
+    assert_eq!(one.status, StatusCode::SEE_OTHER, "{}", one.body);
+    assert_eq!(logged().await, ["time_zone"]);
+    let stored = berth::settings::model::load(&app.pool, id).await.unwrap();
+    assert_eq!(stored.get("time_zone"), "Europe/Berlin");
+}
