@@ -78,6 +78,8 @@ pub struct Progress {
     pub percent: usize,
     /// Still working: the block polls until it is done.
     pub running: bool,
+    /// Done, and nothing to watch: the page folds it into its history.
+    pub folded: bool,
     /// What was asked after it and runs next, in order ("Start", "Restart").
     pub then: Vec<&'static str>,
 }
@@ -99,6 +101,7 @@ impl Progress {
                 steps: Vec::new(),
                 percent: 100,
                 running: false,
+                folded: true,
                 then: Vec::new(),
             };
         };
@@ -115,6 +118,7 @@ impl Progress {
             done * 100 / job.steps.len()
         };
         let running = job.working();
+        let folded = !running && job.status == JobStatus::Done;
         let steps = job
             .steps
             .into_iter()
@@ -131,6 +135,7 @@ impl Progress {
             steps,
             percent,
             running,
+            folded,
             then,
         }
     }
@@ -157,11 +162,33 @@ pub struct LiveView {
     pub stopped_by_request: bool,
     /// Poll while the site is there (a deleted one changes no more).
     pub poll: bool,
+    /// Which controls make sense now: Start when it is not running, Stop and Restart when
+    /// it is (none while it is set up, or once deleted).
+    pub start: bool,
+    pub stop: bool,
+    /// For the controls' forms.
+    pub csrf: String,
 }
 
 impl LiveView {
-    fn new(detail: &Detail, live: &Live) -> Self {
+    fn new(detail: &Detail, live: &Live, csrf: &str) -> Self {
+        let asked_running = detail
+            .container
+            .as_ref()
+            .is_none_or(|c| c.desired_state == model::DesiredState::Running);
+        let (start, stop) = match live.shown {
+            ops::Shown::Provisioning | ops::Shown::Deleted => (false, false),
+            ops::Shown::Running | ops::Shown::Restarting => (false, true),
+            ops::Shown::Stopped(_) | ops::Shown::Failed(_) => (true, false),
+            // Nothing runs (the development driver) or the engine did not answer: what the
+            // customer last asked for decides.
+            ops::Shown::NotRun | ops::Shown::Unknown(_) => (!asked_running, asked_running),
+        };
+        let active = detail.site.status == SiteStatus::Active;
         Self {
+            start: start && active,
+            stop: stop && active,
+            csrf: csrf.to_owned(),
             site: detail.site.id,
             name: live.shown.name(),
             label: live.shown.label(),
@@ -249,8 +276,6 @@ struct SitePage {
     live: LiveView,
     logs: LogsView,
     folders: Vec<FolderView>,
-    /// Start, stop and restart are offered (the site is set up).
-    controls: bool,
     /// Delete is offered (the site is not deleted).
     deletable: bool,
     delete_form: FormState,
@@ -317,10 +342,9 @@ impl SitePage {
             created: prefs.format(detail.site.created_at),
             progress: Progress::new(id, detail.job.clone(), &detail.unfinished, &prefs),
             reload: false,
-            live: LiveView::new(&detail, &live),
+            live: LiveView::new(&detail, &live, &me.csrf),
             logs: LogsView::new(id, logs),
             folders,
-            controls: detail.site.status == SiteStatus::Active,
             deletable: detail.site.status != SiteStatus::Deleted,
             delete_form: delete_form.unwrap_or_default(),
             deleted,
@@ -388,7 +412,7 @@ async fn live_state(
         .await
         .map_err(app_error)?;
     let fragment = StateFragment {
-        live: LiveView::new(&detail, &live),
+        live: LiveView::new(&detail, &live, &me.csrf),
     };
     Ok(Html(fragment.render()?).into_response())
 }

@@ -639,6 +639,8 @@ pub struct Detail {
     /// `_berth-verify.<zone>` TXT records hold, and its zones not shown to be the customer's.
     pub dns_verify: bool,
     pub dns_token: String,
+    /// The platform's name servers, which the site's zones are delegated to.
+    pub dns_nameservers: Vec<String>,
     pub dns_unverified: Vec<String>,
     /// The FTP users placed on the site, by username.
     pub ftp_users: Vec<SiteFtpUser>,
@@ -693,6 +695,7 @@ pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -
                 where j.customer_id = $1 and j.site_id = s.id and j.status = any($3))
                 as "unfinished!: Json<Vec<JobKind>>",
             (select verify from dns_settings) as "dns_verify!", s.dns_token,
+            (select nameservers from dns_settings) as "dns_nameservers!",
             (select coalesce(jsonb_agg(z.name order by z.name), '[]') from dns_zones z
                 where z.customer_id = $1 and z.site_id = s.id and not z.verified)
                 as "dns_unverified!: Json<Vec<String>>",
@@ -728,6 +731,7 @@ pub async fn detail(db: impl PgExecutor<'_>, customer: CustomerId, id: SiteId) -
         files_removed_at: row.files_removed_at,
         dns_verify: row.dns_verify,
         dns_token: row.dns_token,
+        dns_nameservers: row.dns_nameservers,
         dns_unverified: row.dns_unverified.0,
         ftp_users: row.ftp_users.0,
     }))

@@ -536,6 +536,7 @@ mod tests {
             records: Vec::new(),
             dns_verify: false,
             dns_token: String::new(),
+            dns_nameservers: Vec::new(),
             dns_unverified: Vec::new(),
             ftp_users: Vec::new(),
             unfinished: Vec::new(),

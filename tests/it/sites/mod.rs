@@ -191,17 +191,24 @@ async fn the_site_page_shows_the_engines_state_the_driver_the_files_and_the_cont
     let staging = files.iter().find(|f| f.starts_with("staging")).unwrap();
     assert!(staging.contains("/srv/environments/staging") && !staging.contains("/var/www/html"));
     assert!(folder.join("production").join("index.html").exists());
-    // The controls, and the logs.
-    let actions: Vec<String> = ["start", "stop", "restart", "delete"]
-        .iter()
-        .map(|a| format!("/sites/{site}/{a}"))
-        .collect();
-    for action in &actions {
-        assert!(r.body.contains(&format!(r#"action="{action}""#)), "{action}");
+    // The controls that make sense now (it is meant to run: no Start), and the logs.
+    let offered = |r: &Resp, action: &str| r.body.contains(&format!(r#"action="/sites/{site}/{action}""#));
+    for action in ["stop", "restart", "delete"] {
+        assert!(offered(&r, action), "{action}");
     }
+    assert!(!offered(&r, "start"), "Start while it is meant to run");
     assert!(r.text("#logs-note").contains("development driver runs no container"));
     assert_eq!(r.text_attr("#logs-refresh", "hx-get"), format!("/sites/{site}/logs"));
     assert_eq!(r.text("#job-status"), "done");
+    // Done: folded into the page's history, under its heading.
+    assert_eq!(r.text("#job-history summary #job-status"), "done");
+    // The header: the site's own address, and where its zones are delegated.
+    assert!(r.text_attr("#site-open", "href").starts_with("http://"));
+    assert!(
+        r.text("#dns-nameservers").contains("ns1.berth.invalid"),
+        "{}",
+        r.text("#dns-nameservers")
+    );
 
     // The fragments: alone for htmx, the whole page without JavaScript.
     let fragment = client.get_htmx(&format!("/sites/{site}/state")).await;
@@ -255,7 +262,13 @@ async fn start_stop_and_restart_are_jobs_run_in_the_order_asked_once_each() {
     let page = client.get(&format!("/sites/{site}")).await;
     assert!(page.text("#toasts").contains("Stop requested"));
     assert_eq!(page.text("#desired-state"), "You asked for it to be stopped.");
+    let offers = |action: &str| page.body.contains(&format!(r#"action="/sites/{site}/{action}""#));
+    assert!(
+        offers("start") && !offers("stop") && !offers("restart"),
+        "Start alone, once it is to stop"
+    );
     assert_eq!(page.text("#progress h2"), "Stop: pending");
+    assert!(page.texts("#job-history").is_empty(), "a job at work is not folded");
     assert_eq!(page.text_attr("#progress", "hx-trigger"), "every 1s");
     // Asked again while it waits: the same job.
     let r = client.post_htmx(&format!("/sites/{site}/stop"), &[]).await;
