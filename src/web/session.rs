@@ -116,7 +116,7 @@ pub async fn staff_sign_in(session: &Session, staff_id: i64, auth_version: i64, 
 }
 
 /// A sign-in half done: the password step passed, and a second factor is still owed. The
-/// session is signed in as no one until [`crate::auth::core::complete`] runs.
+/// session is signed in as no one until the sign-in's last step (auth's `complete`) runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pending {
     pub account: PendingAccount,
