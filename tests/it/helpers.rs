@@ -428,6 +428,8 @@ impl TestApp {
             // Tests move it on (`app.advance`) instead of sleeping through a timeout.
             clock: berth::clock::Clock::adjustable(),
             platform: Arc::new(platform),
+            // A key of its own per test app: TOTP secrets are sealed as in production.
+            sealer: berth::sealed::Sealer::new(Some(&berth::sealed::SecretKey::random()), None),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
