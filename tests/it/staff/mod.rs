@@ -43,6 +43,7 @@ async fn staff_and_customer_sessions_never_mix() {
     staff
         .post_form("/staff/login", &[("username", "sam"), ("password", STAFF_PASSWORD)])
         .await;
+    app.staff_second_step(&staff, "sam").await;
     assert_eq!(staff.get("/staff").await.status, StatusCode::OK);
     assert_eq!(staff.get("/").await.status, StatusCode::SEE_OTHER);
     // Signing out ends it.

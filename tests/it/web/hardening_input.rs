@@ -704,12 +704,16 @@ async fn checksum(app: &TestApp) -> BTreeMap<String, String> {
 
 /// The POST routes of the pages, by pattern; `the_post_route_list_is_the_routers` keeps it
 /// equal to the routes the page routers declare, and the fuzz posts to each of them.
-const POST_ROUTES: [&str; 46] = [
+const POST_ROUTES: [&str; 54] = [
     "/account/cancel",
     "/account/email",
     "/account/name",
     "/account/password",
     "/account/pin",
+    "/account/security/recovery-codes",
+    "/account/security/totp",
+    "/account/security/totp/confirm",
+    "/account/security/totp/off",
     "/acls/{id}",
     "/acls/{id}/delete",
     "/addresses",
@@ -730,6 +734,7 @@ const POST_ROUTES: [&str; 46] = [
     "/keys/{id}/acls",
     "/keys/{id}/revoke",
     "/login",
+    "/login/second-factor",
     "/logout",
     "/notices/{id}/ack",
     "/settings",
@@ -748,6 +753,9 @@ const POST_ROUTES: [&str; 46] = [
     "/staff/login",
     "/staff/logout",
     "/staff/notices",
+    "/staff/security/recovery-codes",
+    "/staff/security/totp",
+    "/staff/security/totp/confirm",
     "/wizard/reset",
     "/wizard/review",
     "/wizard/{step}",
