@@ -155,6 +155,7 @@ async fn staff_sign_in_failures_are_recorded_and_told_the_wait() {
     app.advance(std::time::Duration::from_secs(3));
     let r = staff_login("sam", STAFF_PASSWORD).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    app.staff_second_step(&client, "sam").await;
     assert_eq!(client.get("/staff").await.status, StatusCode::OK);
     client.post_form("/staff/logout", &[]).await;
     let log = recent(&app.pool, 100).await.unwrap();
