@@ -425,7 +425,9 @@ async fn reset_staff_2fa(db: &Database, username: &str) -> anyhow::Result<()> {
     if !crate::security::ops::reset_staff(&db.pool, &UsernameKey::new(username), &by).await? {
         bail!("there is no staff member {username}")
     }
-    println!("removed the second factor of staff {username}; their sessions have ended, and they enrol again at their next sign-in");
+    println!(
+        "removed the second factor of staff {username}; their sessions have ended, and they enrol again at their next sign-in"
+    );
     Ok(())
 }
 
@@ -436,7 +438,9 @@ async fn rotate_secret_key(db: &Database, sealer: &crate::sealed::Sealer) -> any
     let count = crate::security::ops::reseal_all(&db.pool, sealer)
         .await
         .map_err(|err| anyhow::anyhow!("{err:?}"))?;
-    println!("sealed {count} TOTP secret(s) again under BERTH_SECRET_KEY; BERTH_SECRET_KEY_PREVIOUS may now be removed");
+    println!(
+        "sealed {count} TOTP secret(s) again under BERTH_SECRET_KEY; BERTH_SECRET_KEY_PREVIOUS may now be removed"
+    );
     Ok(())
 }
 

@@ -129,7 +129,10 @@ impl std::fmt::Debug for SecretKeyConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SecretKeyConfig")
             .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
-            .field("secret_key_previous", &self.secret_key_previous.as_ref().map(|_| "<redacted>"))
+            .field(
+                "secret_key_previous",
+                &self.secret_key_previous.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }

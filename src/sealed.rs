@@ -38,7 +38,8 @@ impl FromStr for SecretKey {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bytes = hex::decode(s.trim()).map_err(|_| "the key must be 64 hex digits (openssl rand -hex 32)".to_owned())?;
+        let bytes =
+            hex::decode(s.trim()).map_err(|_| "the key must be 64 hex digits (openssl rand -hex 32)".to_owned())?;
         let bytes: [u8; 32] = bytes
             .try_into()
             .map_err(|_| "the key must be 64 hex digits: 32 bytes (openssl rand -hex 32)".to_owned())?;
@@ -155,9 +156,18 @@ mod tests {
         let rotating = Sealer::new(Some(&new), Some(&old));
         assert_eq!(rotating.open(&sealed_old).unwrap(), b"JBSWY3DPEHPK3PXP");
         let sealed_new = rotating.seal(b"JBSWY3DPEHPK3PXP").unwrap();
-        assert_eq!(Sealer::new(Some(&new), None).open(&sealed_new).unwrap(), b"JBSWY3DPEHPK3PXP");
-        assert_eq!(Sealer::new(Some(&new), None).open(&sealed_old), Err(SealError::WrongKey));
-        assert_eq!(Sealer::new(Some(&other), None).open(&sealed_new), Err(SealError::WrongKey));
+        assert_eq!(
+            Sealer::new(Some(&new), None).open(&sealed_new).unwrap(),
+            b"JBSWY3DPEHPK3PXP"
+        );
+        assert_eq!(
+            Sealer::new(Some(&new), None).open(&sealed_old),
+            Err(SealError::WrongKey)
+        );
+        assert_eq!(
+            Sealer::new(Some(&other), None).open(&sealed_new),
+            Err(SealError::WrongKey)
+        );
         assert_eq!(Sealer::default().open(&sealed_new), Err(SealError::NoKey));
         assert_eq!(Sealer::default().seal(b"x"), Err(SealError::NoKey));
     }

@@ -234,10 +234,15 @@ pub async fn sign_in(
 pub enum SecondStepError {
     /// No half-done sign-in in this session, or it took longer than [`PENDING_SECS`] (then
     /// it is forgotten): back to the password.
-    NoPending { expired: bool },
+    NoPending {
+        expired: bool,
+    },
     /// A wrong, used or unreadable code, or too many of them: the form's message, and
     /// whether it is the throttle's (429).
-    Refused { message: String, throttled: bool },
+    Refused {
+        message: String,
+        throttled: bool,
+    },
     Internal(AppError),
 }
 
@@ -294,7 +299,8 @@ pub async fn second_step(
     let (actor, proven) = match pending.account {
         PendingAccount::Customer(id) => {
             let customer = identity::customer::by_id(&state.pool, id).await?;
-            let Some(customer) = customer.filter(|c| c.status != identity::customer::CustomerStatus::Cancelled.as_str())
+            let Some(customer) =
+                customer.filter(|c| c.status != identity::customer::CustomerStatus::Cancelled.as_str())
             else {
                 session::clear_pending(session).await?;
                 return Err(SecondStepError::NoPending { expired: false });
@@ -337,12 +343,17 @@ pub async fn second_step(
         Err(err) => return Err(SecondStepError::Internal(crate::security::into_app(err))),
     };
     model::release(&state.pool, &address).await?;
-    let device_cookie = HeaderValue::from_str(&pending.device_cookie)
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("the pending sign-in's device cookie is not a header value")))?;
-    let signed_in = complete(state, session, proven, ip, device_cookie, &proof.how()).await.map_err(|err| match err {
-        SignInError::Internal(err) => err,
-        other => AppError::Internal(anyhow::anyhow!("completing a sign-in failed: {other:?}")),
+    let device_cookie = HeaderValue::from_str(&pending.device_cookie).map_err(|_| {
+        AppError::Internal(anyhow::anyhow!(
+            "the pending sign-in's device cookie is not a header value"
+        ))
     })?;
+    let signed_in = complete(state, session, proven, ip, device_cookie, &proof.how())
+        .await
+        .map_err(|err| match err {
+            SignInError::Internal(err) => err,
+            other => AppError::Internal(anyhow::anyhow!("completing a sign-in failed: {other:?}")),
+        })?;
     session::second_factor_proven(session, now.unix_timestamp()).await?;
     Ok(SecondStepDone {
         signed_in,

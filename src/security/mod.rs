@@ -16,10 +16,10 @@ use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
+use crate::page;
 use crate::state::AppState;
 use crate::validation::FieldErrors;
 use crate::web::{AppError, ClientIp, Form, FormState, Layout, SignedIn, render, see_other, session};
-use crate::page;
 use model::Account;
 use ops::{Actor, Enrolment, SecurityError};
 
@@ -237,7 +237,9 @@ async fn turn_off(
     Form(input): Form<TurnOffInput>,
 ) -> Result<Response, AppError> {
     let Actor::Customer(who) = own(&me, ip)? else {
-        return Err(AppError::Forbidden("only a customer's own second factor can be turned off"));
+        return Err(AppError::Forbidden(
+            "only a customer's own second factor can be turned off",
+        ));
     };
     let now = state.clock.now();
     let result = ops::turn_off(

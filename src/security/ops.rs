@@ -14,8 +14,8 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::audit::staff::StaffEvent;
 use crate::audit;
+use crate::audit::staff::StaffEvent;
 use crate::db::Tx;
 use crate::identity::{UsernameKey, Who};
 use crate::password::Hasher;
@@ -59,7 +59,9 @@ pub enum SecurityError {
     /// The code is not right (or was used before): one answer for both.
     WrongCode,
     /// Too many wrong codes: checks wait this many more seconds.
-    TooMany { wait_secs: i64 },
+    TooMany {
+        wait_secs: i64,
+    },
     /// The current password was wrong (turning it off).
     WrongPassword,
     /// No second factor is on (or no enrolment is in progress) to act on.
@@ -98,7 +100,9 @@ impl SecurityError {
     /// The message beside the code field, for the errors that are the user's to fix.
     pub fn field_message(&self) -> Option<String> {
         match self {
-            Self::WrongCode => Some("That code is not right. Enter the current code from your app, or an unused recovery code.".to_owned()),
+            Self::WrongCode => Some(
+                "That code is not right. Enter the current code from your app, or an unused recovery code.".to_owned(),
+            ),
             Self::TooMany { wait_secs } => Some(format!(
                 "Too many wrong codes. Wait {wait_secs} seconds, then try again."
             )),
@@ -127,7 +131,9 @@ pub struct Enrolment {
 pub enum Proof {
     Totp,
     /// A recovery code, now used; this many are left.
-    RecoveryCode { left: i64 },
+    RecoveryCode {
+        left: i64,
+    },
 }
 
 impl Proof {
@@ -143,9 +149,9 @@ impl Proof {
     pub fn notice(self) -> Option<String> {
         match self {
             Self::Totp => None,
-            Self::RecoveryCode { left: 0 } => Some(
-                "You used your last recovery code. Make new ones on the Security page now.".to_owned(),
-            ),
+            Self::RecoveryCode { left: 0 } => {
+                Some("You used your last recovery code. Make new ones on the Security page now.".to_owned())
+            }
             Self::RecoveryCode { left } => Some(format!(
                 "You used a recovery code; {left} are left. Each works only once."
             )),
@@ -190,7 +196,9 @@ pub async fn start_enrolment(
     account: Account,
     label: &str,
 ) -> Result<Enrolment, SecurityError> {
-    let secret = Secret::generate_secret().to_bytes().map_err(|err| anyhow::anyhow!("{err:?}"))?;
+    let secret = Secret::generate_secret()
+        .to_bytes()
+        .map_err(|err| anyhow::anyhow!("{err:?}"))?;
     let sealed = sealer.seal(&secret)?;
     let mut tx = Tx::begin(pool).await?;
     if !model::start_enrolment(&mut tx, account, &sealed).await? {
@@ -235,12 +243,24 @@ pub async fn confirm_enrolment(
     if !model::confirm(&mut tx, account, step, now).await? {
         return Err(SecurityError::NotEnrolled);
     }
-    model::replace_recovery_codes(&mut tx, account, &codes.iter().map(|c| hash_code(c)).collect::<Vec<_>>()).await?;
+    model::replace_recovery_codes(
+        &mut tx,
+        account,
+        &codes.iter().map(|c| hash_code(c)).collect::<Vec<_>>(),
+    )
+    .await?;
     match actor {
         Actor::Customer(who) => audit::record(&mut *tx, who, "second_factor_enabled", "authenticator app").await?,
         Actor::Staff { id, username, ip } => {
-            audit::staff::record(&mut *tx, Some(*id), username, StaffEvent::SecondFactorEnrolled, "authenticator app", *ip)
-                .await?
+            audit::staff::record(
+                &mut *tx,
+                Some(*id),
+                username,
+                StaffEvent::SecondFactorEnrolled,
+                "authenticator app",
+                *ip,
+            )
+            .await?
         }
     }
     tx.commit().await?;
@@ -379,7 +399,15 @@ pub async fn reset_staff(pool: &PgPool, username: &UsernameKey, by: &str) -> sql
     let had = model::remove(&mut tx, Account::Staff(staff.id)).await?;
     model::end_staff_sessions(&mut *tx, staff.id).await?;
     let detail = format!("by {by}{}", if had { "" } else { " (none was enrolled)" });
-    audit::staff::record(&mut *tx, Some(staff.id), username, StaffEvent::SecondFactorReset, &detail, None).await?;
+    audit::staff::record(
+        &mut *tx,
+        Some(staff.id),
+        username,
+        StaffEvent::SecondFactorReset,
+        &detail,
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -63,10 +63,7 @@ async fn index(
     Ok(no_store(render(htmx, StatusCode::OK, &page, None)?))
 }
 
-async fn start(
-    State(state): State<AppState>,
-    StaffPassword(me): StaffPassword,
-) -> Result<Response, AppError> {
+async fn start(State(state): State<AppState>, StaffPassword(me): StaffPassword) -> Result<Response, AppError> {
     let account = Account::Staff(me.staff.id);
     match ops::start_enrolment(&state.pool, &state.sealer, account, &me.staff.username).await {
         Ok(_) => Ok(Redirect::to("/staff/security").into_response()),

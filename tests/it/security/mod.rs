@@ -62,18 +62,28 @@ async fn enrol_with_the_code_from_the_page_then_sign_in_in_two_steps_then_turn_o
     assert_eq!(secret.len(), 20);
     // Stored sealed: the secret's bytes are nowhere in the row.
     let sealed: Vec<u8> = app
-        .scalar(&format!("select sealed from totp_authenticators where customer_id = {}", alice.0))
+        .scalar(&format!(
+            "select sealed from totp_authenticators where customer_id = {}",
+            alice.0
+        ))
         .await;
     assert!(!sealed.windows(secret.len()).any(|w| w == secret.as_slice()));
 
     // A wrong code does not turn it on.
-    let r = client.post_form("/account/security/totp/confirm", &[("code", "000000")]).await;
+    let r = client
+        .post_form("/account/security/totp/confirm", &[("code", "000000")])
+        .await;
     if totp_code_at(&secret, app.state.clock.now()) != "000000" {
         assert_field_error(&r, "code", "not right");
-        assert!(!app.scalar::<bool>("select exists(select 1 from totp_authenticators where confirmed_at is not null)").await);
+        assert!(
+            !app.scalar::<bool>("select exists(select 1 from totp_authenticators where confirmed_at is not null)")
+                .await
+        );
     }
     let code = totp_code_at(&secret, app.state.clock.now());
-    let r = client.post_form("/account/security/totp/confirm", &[("code", &code)]).await;
+    let r = client
+        .post_form("/account/security/totp/confirm", &[("code", &code)])
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.header("cache-control"), "no-store");
     let codes = r.texts(".recovery-codes code");
@@ -88,7 +98,13 @@ async fn enrol_with_the_code_from_the_page_then_sign_in_in_two_steps_then_turn_o
     assert_eq!(stored.len(), 10);
     assert!(codes.iter().all(|c| !stored.iter().any(|h| h.contains(c.as_str()))));
     // Shown once: the page does not show them again.
-    assert!(client.get("/account/security").await.texts(".recovery-codes code").is_empty());
+    assert!(
+        client
+            .get("/account/security")
+            .await
+            .texts(".recovery-codes code")
+            .is_empty()
+    );
     assert!(!client.get("/").await.body.contains("second-factor-nudge"));
 
     // Signing in now takes two steps; the password alone signs in no one.
@@ -112,23 +128,42 @@ async fn enrol_with_the_code_from_the_page_then_sign_in_in_two_steps_then_turn_o
     assert_ne!(signed_in_cookie, pending_cookie);
     assert_eq!(client.get("/").await.status, StatusCode::OK);
     let log = activity(&app, alice).await;
-    assert!(log.contains(&("second_factor_enabled".to_owned(), "authenticator app".to_owned())), "{log:?}");
-    assert!(log.contains(&("sign_in".to_owned(), "with an authenticator code".to_owned())), "{log:?}");
-    assert_eq!(log.iter().filter(|(k, _)| k == "second_factor_failed").count(), 2, "{log:?}");
+    assert!(
+        log.contains(&("second_factor_enabled".to_owned(), "authenticator app".to_owned())),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&("sign_in".to_owned(), "with an authenticator code".to_owned())),
+        "{log:?}"
+    );
+    assert_eq!(
+        log.iter().filter(|(k, _)| k == "second_factor_failed").count(),
+        2,
+        "{log:?}"
+    );
 
     // Turning it off needs the password and a code.
     client.get("/account/security").await;
     let code = app.totp_code(SecondFactorAccount::Customer(alice)).await;
     let r = client
-        .post_form("/account/security/totp/off", &[("current_password", "wrong password!"), ("code", &code)])
+        .post_form(
+            "/account/security/totp/off",
+            &[("current_password", "wrong password!"), ("code", &code)],
+        )
         .await;
     assert_field_error(&r, "current_password", "not your current password");
     let r = client
-        .post_form("/account/security/totp/off", &[("current_password", PASSWORD), ("code", "999999")])
+        .post_form(
+            "/account/security/totp/off",
+            &[("current_password", PASSWORD), ("code", "999999")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let r = client
-        .post_form("/account/security/totp/off", &[("current_password", PASSWORD), ("code", &code)])
+        .post_form(
+            "/account/security/totp/off",
+            &[("current_password", PASSWORD), ("code", &code)],
+        )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(app.scalar::<i64>("select count(*) from totp_authenticators").await, 0);
@@ -178,9 +213,21 @@ async fn recovery_codes_work_once_and_tell_how_many_remain() {
     let page = client.get(r.location()).await;
     assert!(page.body.contains("9 are left"), "told how many remain");
     let log = activity(&app, alice).await;
-    assert!(log.contains(&("recovery_code_used".to_owned(), "9 left".to_owned())), "{log:?}");
-    assert!(log.contains(&("sign_in".to_owned(), "with a recovery code (9 left)".to_owned())), "{log:?}");
-    assert!(client.get("/account/security").await.text("#totp-status").contains("9 of 10"));
+    assert!(
+        log.contains(&("recovery_code_used".to_owned(), "9 left".to_owned())),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&("sign_in".to_owned(), "with a recovery code (9 left)".to_owned())),
+        "{log:?}"
+    );
+    assert!(
+        client
+            .get("/account/security")
+            .await
+            .text("#totp-status")
+            .contains("9 of 10")
+    );
 
     // The same code a second time: refused.
     client.post_form("/logout", &[]).await;
@@ -193,7 +240,9 @@ async fn recovery_codes_work_once_and_tell_how_many_remain() {
     // New codes (after a code): the old ones stop working.
     client.get("/account/security").await;
     let code = app.totp_code(SecondFactorAccount::Customer(alice)).await;
-    let r = client.post_form("/account/security/recovery-codes", &[("code", &code)]).await;
+    let r = client
+        .post_form("/account/security/recovery-codes", &[("code", &code)])
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let fresh = r.texts(".recovery-codes code");
     assert_eq!(fresh.len(), 10);
@@ -233,8 +282,16 @@ async fn wrong_codes_are_throttled_even_before_the_right_one() {
         "{}",
         r.status
     );
-    assert!(r.text("#second-code-error").contains("Too many wrong codes"), "{}", r.body);
-    assert_eq!(client.get("/").await.status, StatusCode::SEE_OTHER, "still not signed in");
+    assert!(
+        r.text("#second-code-error").contains("Too many wrong codes"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        client.get("/").await.status,
+        StatusCode::SEE_OTHER,
+        "still not signed in"
+    );
     // After the wait, a right code passes (within the five minutes of the second step).
     app.advance(Duration::from_secs(60));
     client.post_form("/logout", &[]).await;
@@ -272,14 +329,21 @@ async fn staff_without_a_second_factor_can_only_enrol() {
         )
         .await;
     assert_eq!(r.location(), "/staff/security");
-    assert!(!activity(&app, alice).await.iter().any(|(k, _)| k == "impersonation_started"));
+    assert!(
+        !activity(&app, alice)
+            .await
+            .iter()
+            .any(|(k, _)| k == "impersonation_started")
+    );
 
     // Enrolling opens the console; the staff log records it.
     staff.post_form("/staff/security/totp", &[]).await;
     let page = staff.get("/staff/security").await;
     let secret = secret_on_page(&page);
     let code = totp_code_at(&secret, app.state.clock.now());
-    let r = staff.post_form("/staff/security/totp/confirm", &[("code", &code)]).await;
+    let r = staff
+        .post_form("/staff/security/totp/confirm", &[("code", &code)])
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.texts(".recovery-codes code").len(), 10);
     assert!(!r.body.contains("/staff/security/totp/off"), "staff cannot turn it off");
@@ -317,7 +381,12 @@ async fn impersonation_asks_for_a_fresh_code_after_fifteen_minutes() {
     let path = format!("/staff/customers/{alice}/impersonate");
     let r = staff.post_form(&path, &[("reason", "Customer on the phone")]).await;
     assert_field_error(&r, "code", "not right");
-    assert!(!activity(&app, alice).await.iter().any(|(k, _)| k == "impersonation_started"));
+    assert!(
+        !activity(&app, alice)
+            .await
+            .iter()
+            .any(|(k, _)| k == "impersonation_started")
+    );
     let sam: i64 = app.scalar("select id from staff where username = 'sam'").await;
     let code = app.totp_code(SecondFactorAccount::Staff(sam)).await;
     let r = staff
@@ -331,13 +400,17 @@ async fn impersonation_asks_for_a_fresh_code_after_fifteen_minutes() {
     assert!(page.text("#totp-status").starts_with("On."));
     assert!(!page.body.contains("totp-secret"));
     for route in ["/account/security/totp", "/account/security/totp/off"] {
-        let r = staff.post_form(route, &[("code", "123456"), ("current_password", PASSWORD)]).await;
+        let r = staff
+            .post_form(route, &[("code", "123456"), ("current_password", PASSWORD)])
+            .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{route}");
     }
     // Ending and starting again within 15 minutes of that check asks nothing.
     staff.post_form("/staff/impersonation/end", &[]).await;
     staff.get(&format!("/staff/customers/{alice}")).await;
-    let r = staff.post_form(&path, &[("reason", "Customer on the phone again")]).await;
+    let r = staff
+        .post_form(&path, &[("reason", "Customer on the phone again")])
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
 }
 
@@ -354,7 +427,10 @@ async fn creating_a_key_from_the_panel_asks_for_a_fresh_code_when_enrolled() {
     let page = client.get("/keys").await;
     assert!(!page.body.contains("new-key-code"));
     let r = client
-        .post_form("/keys", &[("name", "deploy"), ("type", "standard"), ("form_token", &token(&page))])
+        .post_form(
+            "/keys",
+            &[("name", "deploy"), ("type", "standard"), ("form_token", &token(&page))],
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 
@@ -366,14 +442,25 @@ async fn creating_a_key_from_the_panel_asks_for_a_fresh_code_when_enrolled() {
     let r = client.post_form("/keys", &fields).await;
     assert_field_error(&r, "code", "not right");
     assert_eq!(r.text_attr("#new-key-name", "value"), "backup", "the input is kept");
-    let keys = || async { app.scalar::<i64>(&format!("select count(*) from api_keys where customer_id = {}", alice.0)).await };
+    let keys = || async {
+        app.scalar::<i64>(&format!(
+            "select count(*) from api_keys where customer_id = {}",
+            alice.0
+        ))
+        .await
+    };
     assert_eq!(keys().await, 1);
     let code = app.totp_code(SecondFactorAccount::Customer(alice)).await;
     let page = client.get("/keys").await;
     let r = client
         .post_form(
             "/keys",
-            &[("name", "backup"), ("type", "standard"), ("form_token", &token(&page)), ("code", &code)],
+            &[
+                ("name", "backup"),
+                ("type", "standard"),
+                ("form_token", &token(&page)),
+                ("code", &code),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -411,13 +498,19 @@ async fn another_customer_never_reaches_ones_second_factor() {
         .await;
     assert!(on);
     assert_eq!(
-        app.scalar::<i64>(&format!("select count(*) from recovery_codes where customer_id = {} and used_at is null", alice.0))
-            .await,
+        app.scalar::<i64>(&format!(
+            "select count(*) from recovery_codes where customer_id = {} and used_at is null",
+            alice.0
+        ))
+        .await,
         10
     );
     assert_eq!(
-        app.scalar::<i64>(&format!("select count(*) from totp_authenticators where customer_id = {}", bob_id.0))
-            .await,
+        app.scalar::<i64>(&format!(
+            "select count(*) from totp_authenticators where customer_id = {}",
+            bob_id.0
+        ))
+        .await,
         0
     );
     // Alice's second step is hers: a session half signed in as Alice signs in as Alice only.
