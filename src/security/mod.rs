@@ -150,10 +150,20 @@ async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: Si
     Ok(no_store(render(htmx, StatusCode::OK, &page, None)?))
 }
 
-/// Starts (or starts over) an enrolment, then shows it: the page, after a redirect.
-async fn start(State(state): State<AppState>, ClientIp(ip): ClientIp, me: SignedIn) -> Result<Response, AppError> {
+/// Starts (or starts over) an enrolment, then shows it: the page (after a redirect without
+/// htmx).
+async fn start(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    ClientIp(ip): ClientIp,
+    me: SignedIn,
+) -> Result<Response, AppError> {
     let actor = own(&me, ip)?;
     match ops::start_enrolment(&state.pool, &state.sealer, actor.account(), &me.customer.username).await {
+        Ok(_) if htmx => {
+            let page = SecurityPage::load(&state, &me).await?;
+            Ok(no_store(render(true, StatusCode::OK, &page, None)?))
+        }
         Ok(_) => Ok(Redirect::to("/account/security").into_response()),
         Err(err @ (SecurityError::AlreadyOn | SecurityError::NoKey)) => {
             let message = err.field_message().unwrap_or_default();

@@ -63,9 +63,17 @@ async fn index(
     Ok(no_store(render(htmx, StatusCode::OK, &page, None)?))
 }
 
-async fn start(State(state): State<AppState>, StaffPassword(me): StaffPassword) -> Result<Response, AppError> {
+async fn start(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    StaffPassword(me): StaffPassword,
+) -> Result<Response, AppError> {
     let account = Account::Staff(me.staff.id);
     match ops::start_enrolment(&state.pool, &state.sealer, account, &me.staff.username).await {
+        Ok(_) if htmx => {
+            let page = SecurityPage::load(&state, &me).await?;
+            Ok(no_store(render(true, StatusCode::OK, &page, None)?))
+        }
         Ok(_) => Ok(Redirect::to("/staff/security").into_response()),
         Err(err @ (SecurityError::AlreadyOn | SecurityError::NoKey)) => {
             let message = err.field_message().unwrap_or_default();
