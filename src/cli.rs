@@ -1,6 +1,6 @@
 //! The subcommands: `serve` (default), `migrate`, `create-customer`, `create-staff`,
-//! `create-key`, `seed-demo`, `staff disable|enable`, `pool add`, `bandwidth import`,
-//! `notice publish`, `dns pdns-config`.
+//! `create-key`, `seed-demo`, `staff disable|enable|reset-2fa`, `pool add`, `bandwidth import`,
+//! `notice publish`, `dns pdns-config`, `secret-key rotate`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 
 use crate::config::{
     BandwidthCommand, Cli, Command, DbConfig, DnsCommand, DnsConfig, EngineConfig, ImageCommand, NoticeCommand,
-    PoolCommand, ServeConfig, StaffCommand,
+    PoolCommand, SecretKeyCommand, SecretKeyConfig, ServeConfig, StaffCommand,
 };
 use crate::db::Database;
 use crate::identity::customer::DisplayName;
@@ -65,7 +65,7 @@ fn init_tracing(to_stderr: bool) {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve(ServeConfig::from_env()));
     if let Command::Serve(serve_config) = command {
-        return serve(&cli.db, &cli.engine, &cli.dns, serve_config).await;
+        return serve(&cli.db, &cli.engine, &cli.dns, &cli.secret_key, serve_config).await;
     }
     let db = open(&cli.db).await?;
     let result = match command {
@@ -105,6 +105,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Staff {
             command: StaffCommand::Enable { username },
         } => set_staff_disabled(&db, &username, false).await,
+        Command::Staff {
+            command: StaffCommand::Reset2fa { username },
+        } => reset_staff_2fa(&db, &username).await,
+        Command::SecretKey {
+            command: SecretKeyCommand::Rotate,
+        } => rotate_secret_key(&db, &sealer(&cli.secret_key, &db, &cli.db)?).await,
         Command::Pool {
             command: PoolCommand::Add { cidr },
         } => pool_add(&db, &cli.engine.platform(&cli.db.data), &cidr).await,
@@ -151,6 +157,7 @@ async fn serve(
     db_config: &DbConfig,
     engine: &EngineConfig,
     dns: &DnsConfig,
+    secret_key: &SecretKeyConfig,
     config: ServeConfig,
 ) -> anyhow::Result<()> {
     // Checked before the database starts, so a bad setting stops nothing half-way.
@@ -167,6 +174,9 @@ async fn serve(
     let db = open(db_config).await?;
     // What the `pdns` views serve (SOA, NS) and the wizard refuses (reserved names).
     crate::dns::model::write_settings(&db.pool, &dns_settings).await?;
+    // Accounts with TOTP need the key their secrets were sealed with: refuse to start without it.
+    let sealer = sealer(secret_key, &db, db_config)?;
+    crate::security::ops::check_key(&db.pool, &sealer).await?;
     let hasher = Hasher::for_this_machine()?;
     let platform = Arc::new(engine.platform(&db_config.data));
     tracing::info!(driver = platform.driver.name(), data = %db_config.data.display(), "platform");
@@ -218,6 +228,7 @@ async fn serve(
         }),
         clock: crate::clock::Clock::real(),
         platform: platform.clone(),
+        sealer,
     };
     let cleanup = crate::web::session_store::spawn_cleanup(db.pool.clone(), std::time::Duration::from_secs(600));
     // One stop for everything: the server, then the workers, all within the drain time.
@@ -384,6 +395,52 @@ async fn set_staff_disabled(db: &Database, username: &str, disabled: bool) -> an
         (true, false) => println!("enabled staff {username}; they may sign in again"),
         (false, _) => println!("staff {username} was already {state}"),
     }
+    Ok(())
+}
+
+/// What seals TOTP secrets: BERTH_SECRET_KEY (and BERTH_SECRET_KEY_PREVIOUS); unset with
+/// the embedded default (`cargo run`), a development key kept in BERTH_DATA/secret-key.
+fn sealer(config: &SecretKeyConfig, db: &Database, db_config: &DbConfig) -> anyhow::Result<crate::sealed::Sealer> {
+    let previous = config.secret_key_previous.as_ref();
+    if let Some(key) = &config.secret_key {
+        return Ok(crate::sealed::Sealer::new(Some(key), previous));
+    }
+    if db.embedded.is_some() {
+        let key = crate::sealed::development_key(&db_config.data)?;
+        tracing::info!(
+            path = %db_config.data.join("secret-key").display(),
+            "BERTH_SECRET_KEY is unset: TOTP secrets are sealed with the development key"
+        );
+        return Ok(crate::sealed::Sealer::new(Some(&key), previous));
+    }
+    if previous.is_some() {
+        bail!("BERTH_SECRET_KEY_PREVIOUS is set without BERTH_SECRET_KEY: set the new key too");
+    }
+    Ok(crate::sealed::Sealer::default())
+}
+
+async fn reset_staff_2fa(db: &Database, username: &str) -> anyhow::Result<()> {
+    let by = std::env::var("USER").unwrap_or_else(|_| "operator".to_owned());
+    let by = format!("operator {by} (berth staff reset-2fa)");
+    if !crate::security::ops::reset_staff(&db.pool, &UsernameKey::new(username), &by).await? {
+        bail!("there is no staff member {username}")
+    }
+    println!(
+        "removed the second factor of staff {username}; their sessions have ended, and they enrol again at their next sign-in"
+    );
+    Ok(())
+}
+
+async fn rotate_secret_key(db: &Database, sealer: &crate::sealed::Sealer) -> anyhow::Result<()> {
+    if !sealer.has_key() {
+        bail!("set BERTH_SECRET_KEY to the new key (and BERTH_SECRET_KEY_PREVIOUS to the old one)");
+    }
+    let count = crate::security::ops::reseal_all(&db.pool, sealer)
+        .await
+        .map_err(|err| anyhow::anyhow!("{err:?}"))?;
+    println!(
+        "sealed {count} TOTP secret(s) again under BERTH_SECRET_KEY; BERTH_SECRET_KEY_PREVIOUS may now be removed"
+    );
     Ok(())
 }
 

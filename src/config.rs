@@ -14,6 +14,8 @@ pub struct Cli {
     pub engine: EngineConfig,
     #[command(flatten)]
     pub dns: DnsConfig,
+    #[command(flatten)]
+    pub secret_key: SecretKeyConfig,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -96,6 +98,43 @@ pub enum Command {
         #[command(subcommand)]
         command: DnsCommand,
     },
+    /// The key that seals TOTP secrets at rest (BERTH_SECRET_KEY).
+    SecretKey {
+        #[command(subcommand)]
+        command: SecretKeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretKeyCommand {
+    /// Seal every stored secret again under BERTH_SECRET_KEY, opening each with it or with
+    /// BERTH_SECRET_KEY_PREVIOUS; afterwards the previous key can be dropped.
+    Rotate,
+}
+
+/// The key that seals secrets at rest (see [`crate::sealed`]): 64 hex digits each, e.g.
+/// from `openssl rand -hex 32`. Unset: no account may enrol TOTP (with the embedded default,
+/// a development key in BERTH_DATA/secret-key is used instead).
+#[derive(Clone, Args)]
+pub struct SecretKeyConfig {
+    /// The current key: seals new secrets and opens them.
+    #[arg(long, env = "BERTH_SECRET_KEY", global = true, hide_env_values = true)]
+    pub secret_key: Option<crate::sealed::SecretKey>,
+    /// The key before the current one, during a rotation: still opens what it sealed.
+    #[arg(long, env = "BERTH_SECRET_KEY_PREVIOUS", global = true, hide_env_values = true)]
+    pub secret_key_previous: Option<crate::sealed::SecretKey>,
+}
+
+impl std::fmt::Debug for SecretKeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretKeyConfig")
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "secret_key_previous",
+                &self.secret_key_previous.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +205,10 @@ pub enum StaffCommand {
     Disable { username: String },
     /// Enable a disabled staff account again (its old sessions stay ended).
     Enable { username: String },
+    /// Remove a staff member's second factor (a lost phone): their sessions end, and their
+    /// next sign-in leads to enrolment only. Recorded in the staff log.
+    #[command(name = "reset-2fa")]
+    Reset2fa { username: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,6 +18,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The container engine and the files folders behind the panel.
     pub platform: std::sync::Arc<crate::engine::Platform>,
+    /// Seals and opens the secrets kept at rest (TOTP secrets), under BERTH_SECRET_KEY.
+    pub sealer: crate::sealed::Sealer,
 }
 
 /// HTTP settings derived from the configuration.

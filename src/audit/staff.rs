@@ -22,6 +22,10 @@ pub enum StaffEvent {
     SignOut,
     /// A customer's deleted site restored (detail: which customer and site).
     SiteRestored,
+    /// The staff member's second factor turned on.
+    SecondFactorEnrolled,
+    /// An operator removed the staff member's second factor (`berth staff reset-2fa`).
+    SecondFactorReset,
 }
 
 #[derive(Debug, Clone)]

@@ -7,6 +7,12 @@
 //! the record of every success, failure and lock: a customer's in their Activity, a staff
 //! member's in the staff log (`audit::staff`), where a name that is no one's is recorded too.
 //! The forms only render what it answers.
+//!
+//! An account with a second factor (issue 16) is not signed in by its password: the
+//! password step leaves the session half signed in ([`session::Pending`], under a new id)
+//! and answers [`Step::SecondFactor`]; [`second_step`] then takes a code within
+//! [`PENDING_SECS`], throttled per client address (`2fa:` keys of the same counters) and,
+//! in [`security::ops::check`], per account, and completes the sign-in.
 
 use std::net::IpAddr;
 
@@ -18,8 +24,14 @@ use crate::audit::{self, BY_ANONYMOUS, BY_CUSTOMER};
 use crate::auth::model::{self, Attempt, Keys};
 use crate::identity::customer::Credentials;
 use crate::identity::{self, CustomerId, Staff, UsernameKey, Who};
+use crate::security::model::Account as FactorAccount;
+use crate::security::ops::{self as factor, Actor, Proof, SecurityError};
 use crate::state::AppState;
+use crate::web::session::{Pending, PendingAccount};
 use crate::web::{AppError, Device, session};
+
+/// How long the second step may follow the password, in seconds.
+pub const PENDING_SECS: i64 = 5 * 60;
 
 /// The one message for every failed sign-in: it never says which part was wrong.
 pub const FAILED: &str = "Unknown username or wrong password.";
@@ -36,6 +48,17 @@ pub enum Realm {
 pub struct Input<'a> {
     pub username: &'a str,
     pub password: &'a str,
+    /// Where to go once signed in (kept through a second step).
+    pub next: &'a str,
+}
+
+/// What a correct password led to.
+#[derive(Debug)]
+pub enum Step {
+    SignedIn(SignedIn),
+    /// The account has a second factor: the session is half signed in, and the second
+    /// step (`/login/second-factor`) comes next.
+    SecondFactor,
 }
 
 /// Who signed in.
@@ -140,7 +163,7 @@ pub async fn sign_in(
     ip: IpAddr,
     device: &Device,
     input: Input<'_>,
-) -> Result<SignedIn, SignInError> {
+) -> Result<Step, SignInError> {
     let username = UsernameKey::new(input.username);
     let keys = match realm {
         Realm::Customer => Keys::customer(&username, ip),
@@ -181,14 +204,162 @@ pub async fn sign_in(
 
     let (device_hash, device_cookie) = device.after_sign_in(&state.web);
     model::succeeded(&state.pool, &keys, attempt, &device_hash, now).await?;
-    let proven = match account {
-        Account::Customer(c) => Proven::Customer {
-            id: c.id,
-            auth_version: c.auth_version,
-        },
-        Account::Staff(staff, _) => Proven::Staff(staff.clone()),
+    let (proven, owed) = match account {
+        Account::Customer(c) => (
+            Proven::Customer {
+                id: c.id,
+                auth_version: c.auth_version,
+            },
+            FactorAccount::Customer(c.id),
+        ),
+        Account::Staff(staff, _) => (Proven::Staff(staff.clone()), FactorAccount::Staff(staff.id)),
     };
-    complete(state, session, proven, ip, device_cookie, "").await
+    if factor::second_factor(&state.pool, owed).await?.any() {
+        let pending = Pending {
+            account: owed.into(),
+            started_at: state.clock.unix(),
+            next: crate::web::local_path(input.next).unwrap_or("").to_owned(),
+            device_cookie: device_cookie.to_str().unwrap_or_default().to_owned(),
+        };
+        session::set_pending(session, pending).await?;
+        return Ok(Step::SecondFactor);
+    }
+    Ok(Step::SignedIn(
+        complete(state, session, proven, ip, device_cookie, "").await?,
+    ))
+}
+
+/// Why the second step did not sign in.
+#[derive(Debug)]
+pub enum SecondStepError {
+    /// No half-done sign-in in this session, or it took longer than [`PENDING_SECS`] (then
+    /// it is forgotten): back to the password.
+    NoPending {
+        expired: bool,
+    },
+    /// A wrong, used or unreadable code, or too many of them: the form's message, and
+    /// whether it is the throttle's (429).
+    Refused {
+        message: String,
+        throttled: bool,
+    },
+    Internal(AppError),
+}
+
+impl From<AppError> for SecondStepError {
+    fn from(err: AppError) -> Self {
+        Self::Internal(err)
+    }
+}
+
+impl From<sqlx::Error> for SecondStepError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+/// A sign-in completed by its second step: where to go, and what to tell.
+#[derive(Debug)]
+pub struct SecondStepDone {
+    pub signed_in: SignedIn,
+    pub next: String,
+    pub proof: Proof,
+}
+
+/// The sign-in's second step: a TOTP code or a recovery code for the account whose
+/// password this session passed (see the module's comment). On success the session is
+/// signed in under a new id, its second factor proven now; the record says how.
+pub async fn second_step(
+    state: &AppState,
+    session: &Session,
+    ip: IpAddr,
+    code: &str,
+) -> Result<SecondStepDone, SecondStepError> {
+    let Some(pending) = session::pending(session).await? else {
+        return Err(SecondStepError::NoPending { expired: false });
+    };
+    let now = state.clock.now();
+    if now.unix_timestamp() - pending.started_at > PENDING_SECS {
+        session::clear_pending(session).await?;
+        return Err(SecondStepError::NoPending { expired: true });
+    }
+    let address = format!("2fa:{}", model::address_key(ip));
+    if model::reserve(&state.pool, &address, now).await?.is_none() {
+        let keys = Keys {
+            account: address.clone(),
+            address: address.clone(),
+        };
+        let wait_secs = model::wait_secs(&state.pool, &keys, now).await?.unwrap_or(1);
+        tracing::warn!(%ip, wait_secs, "second step refused: too many failures");
+        return Err(SecondStepError::Refused {
+            message: format!("Too many wrong codes. Wait {wait_secs} seconds, then try again."),
+            throttled: true,
+        });
+    }
+    let (actor, proven) = match pending.account {
+        PendingAccount::Customer(id) => {
+            let customer = identity::customer::by_id(&state.pool, id).await?;
+            let Some(customer) =
+                customer.filter(|c| c.status != identity::customer::CustomerStatus::Cancelled.as_str())
+            else {
+                session::clear_pending(session).await?;
+                return Err(SecondStepError::NoPending { expired: false });
+            };
+            let who = Who::new(id, BY_CUSTOMER, Some(ip));
+            let proven = Proven::Customer {
+                id,
+                auth_version: customer.auth_version,
+            };
+            (Actor::Customer(who), proven)
+        }
+        PendingAccount::Staff(id) => {
+            let Some(staff) = identity::staff::by_id(&state.pool, id).await?.filter(|s| !s.disabled) else {
+                session::clear_pending(session).await?;
+                return Err(SecondStepError::NoPending { expired: false });
+            };
+            let actor = Actor::Staff {
+                id,
+                username: UsernameKey::new(&staff.username),
+                ip: Some(ip),
+            };
+            (actor, Proven::Staff(staff))
+        }
+    };
+    let proof = match factor::check(&state.pool, &state.sealer, &actor, code, now).await {
+        Ok(proof) => proof,
+        Err(err @ (SecurityError::WrongCode | SecurityError::TooMany { .. })) => {
+            tracing::warn!(%ip, account = ?pending.account, "wrong second-factor code");
+            let throttled = matches!(err, SecurityError::TooMany { .. });
+            return Err(SecondStepError::Refused {
+                message: err.field_message().unwrap_or_default(),
+                throttled,
+            });
+        }
+        Err(SecurityError::NotEnrolled) => {
+            // Turned off (or reset) since the password step: sign in again.
+            session::clear_pending(session).await?;
+            return Err(SecondStepError::NoPending { expired: false });
+        }
+        Err(err) => return Err(SecondStepError::Internal(crate::security::into_app(err))),
+    };
+    model::release(&state.pool, &address).await?;
+    let device_cookie = HeaderValue::from_str(&pending.device_cookie).map_err(|_| {
+        AppError::Internal(anyhow::anyhow!(
+            "the pending sign-in's device cookie is not a header value"
+        ))
+    })?;
+    let signed_in = complete(state, session, proven, ip, device_cookie, &proof.how())
+        .await
+        .map_err(|err| match err {
+            SignInError::Internal(err) => err,
+            other => AppError::Internal(anyhow::anyhow!("completing a sign-in failed: {other:?}")),
+        })?;
+    session::second_factor_proven(session, now.unix_timestamp()).await?;
+    Ok(SecondStepDone {
+        signed_in,
+        next: pending.next,
+        proof,
+    })
 }
 
 /// An account that has proven enough to be signed in: by its password, by its password and

@@ -13,7 +13,7 @@ use axum_htmx::HxRequest;
 use crate::settings::Current;
 use crate::state::AppState;
 use crate::web::{AppError, Layout, SignedIn, render};
-use crate::{bandwidth, page};
+use crate::{bandwidth, page, security};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(index))
@@ -31,6 +31,8 @@ struct DashboardPage {
     bandwidth_month: String,
     bandwidth_total: String,
     bandwidth_projection: String,
+    /// Whether the customer has a second factor; until then the page suggests one.
+    second_factor: bool,
 }
 page!(DashboardPage);
 
@@ -55,6 +57,9 @@ async fn index(
         bandwidth_month: bandwidth::month_name(&period),
         bandwidth_total: bandwidth::human(bytes_in.saturating_add(bytes_out)),
         bandwidth_projection: bandwidth::human(period.projection(bytes_in.saturating_add(bytes_out), now)),
+        second_factor: security::ops::second_factor(&state.pool, security::model::Account::Customer(me.id()))
+            .await?
+            .any(),
     };
     render(htmx, StatusCode::OK, &page, None)
 }

@@ -29,7 +29,7 @@ use crate::settings::Current;
 use crate::settings::model::Preferences;
 use crate::state::AppState;
 use crate::validation::{FieldErrors, Names};
-use crate::web::{AppError, ClientIp, Form, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render};
+use crate::web::{AppError, ClientIp, Form, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render, session};
 use model::{Acl, AclId, Key};
 use ops::{AclChange, KeyError, NewKeyInput};
 
@@ -138,8 +138,25 @@ struct KeysPage {
     form_token: String,
     /// For the API's arguments that name the customer.
     customer_id: CustomerId,
+    /// Whether creating a key asks for a two-factor code (see [`code_needed`]).
+    code_needed: bool,
 }
 page!(KeysPage);
+
+/// Creating a key from the panel asks for a fresh second-factor check when the customer
+/// has a second factor and this session last proved it more than
+/// [`session::FRESH_SECS`] ago (issue 16; the API is unaffected, keys are their own
+/// factor). Staff impersonating proved their own when they started.
+async fn code_needed(state: &AppState, me: &SignedIn) -> Result<bool, AppError> {
+    let Some(auth) = &me.auth else {
+        return Ok(false);
+    };
+    if session::is_fresh(auth.second_factor_at, state.clock.unix()) {
+        return Ok(false);
+    }
+    let account = crate::security::model::Account::Customer(me.id());
+    Ok(crate::security::ops::second_factor(&state.pool, account).await?.any())
+}
 
 impl KeysPage {
     async fn load(
@@ -163,6 +180,7 @@ impl KeysPage {
             form,
             form_token: form_token(),
             customer_id: me.id(),
+            code_needed: code_needed(state, me).await?,
         })
     }
 
@@ -203,6 +221,9 @@ struct CreateInput {
     kind: String,
     #[serde(default)]
     form_token: String,
+    /// A fresh two-factor code, when [`code_needed`].
+    #[serde(default)]
+    code: String,
 }
 
 #[derive(Template)]
@@ -224,6 +245,28 @@ async fn create(
     settings: Current,
     Form(input): Form<CreateInput>,
 ) -> Result<Response, AppError> {
+    if code_needed(&state, &me).await? {
+        let now = state.clock.now();
+        let actor = crate::security::ops::Actor::Customer(me.who(ip));
+        match crate::security::ops::check(&state.pool, &state.sealer, &actor, &input.code, now).await {
+            Ok(_) => session::second_factor_proven(&me.session, now.unix_timestamp()).await?,
+            Err(err) => {
+                let failed = crate::security::failed_form(err, "code")?;
+                let values = [("name", input.name.as_str()), ("type", input.kind.as_str())];
+                let form = FormState::failed(&values, failed.errors);
+                let page = KeysPage::load(
+                    &state,
+                    &me,
+                    &settings,
+                    &TypeFilter::default(),
+                    &PageQuery::default(),
+                    form,
+                )
+                .await?;
+                return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
+            }
+        }
+    }
     let new = NewKeyInput {
         name: input.name.clone(),
         kind: KeyType::parse(&input.kind),

@@ -2,11 +2,14 @@
 //! staff sign in apart from customers, find a customer, see their account, roles,
 //! cancellation requests and audit log, grant and revoke roles and close cancellation
 //! requests (`support-write`), and check a PIN a caller gives; internal API keys are in
-//! [`keys`].
+//! [`keys`]. Staff must have a second factor (issue 16): a staff session that has not
+//! proven one reaches only its enrolment page ([`security`], `/staff/security`), and
+//! starting an impersonation asks for a fresh code after [`session::FRESH_SECS`].
 
 pub mod keys;
 pub mod model;
 pub mod ops;
+pub mod security;
 
 use askama::Template;
 use axum::Router;
@@ -46,10 +49,12 @@ pub fn router() -> Router<AppState> {
         .route("/staff/impersonation/end", post(end_impersonation))
         .route("/staff/notices", get(notice_page).post(publish_notice))
         .merge(keys::router())
+        .merge(security::router())
 }
 
-/// A signed-in staff member, checked against the database on this request. A customer's
-/// session never passes.
+/// A signed-in staff member, checked against the database on this request, who proved a
+/// second factor in this session. A customer's session never passes; a staff session
+/// signed in by password alone is sent to enrol ([`security`]).
 pub struct StaffSignedIn {
     pub staff: Staff,
     pub auth: session::StaffAuth,
@@ -58,6 +63,26 @@ pub struct StaffSignedIn {
 }
 
 impl<S> FromRequestParts<S> for StaffSignedIn
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let me = StaffPassword::from_request_parts(parts, state).await?.0;
+        if me.auth.second_factor_at.is_none() {
+            return Err(AppError::Auth(AuthError::StaffSecondFactor));
+        }
+        Ok(me)
+    }
+}
+
+/// A signed-in staff member who may not have proven a second factor yet: only for their
+/// own enrolment page.
+pub struct StaffPassword(pub StaffSignedIn);
+
+impl<S> FromRequestParts<S> for StaffPassword
 where
     S: Send + Sync,
     AppState: FromRef<S>,
@@ -79,12 +104,12 @@ where
         };
         session::touch_staff(&session, &auth, state.clock.unix()).await?;
         let csrf = session::csrf_token(&session).await?;
-        Ok(Self {
+        Ok(Self(StaffSignedIn {
             staff,
             auth,
             session,
             csrf,
-        })
+        }))
     }
 }
 
@@ -172,9 +197,11 @@ async fn login(
     let attempt = auth::core::Input {
         username: &input.username,
         password: &input.password,
+        next: &input.next,
     };
     let signed_in = match auth::core::sign_in(&state, &session, auth::Realm::Staff, ip, &device, attempt).await {
-        Ok(signed_in) => signed_in,
+        Ok(auth::core::Step::SignedIn(signed_in)) => signed_in,
+        Ok(auth::core::Step::SecondFactor) => return Ok(Redirect::to("/login/second-factor").into_response()),
         Err(err) => {
             let (status, message) = err.refusal()?;
             let page = LoginPage {
@@ -186,9 +213,9 @@ async fn login(
             return render(false, status, &page, None);
         }
     };
-    let to = local_path(&input.next)
-        .filter(|p| p.starts_with("/staff"))
-        .unwrap_or("/staff");
+    // Signed in at the password: the account has no second factor yet (else the second
+    // step would have come next), and enrolling one is all it may do.
+    let to = "/staff/security";
     let mut response = Redirect::to(to).into_response();
     response
         .headers_mut()
@@ -283,6 +310,11 @@ struct CustomerPage {
     pin_result: Option<String>,
     reason: String,
     reason_error: Option<&'static str>,
+    /// Whether the customer has a second factor (never what it is).
+    second_factor: bool,
+    /// Whether starting an impersonation needs a code now (the last proof is stale).
+    code_needed: bool,
+    code_error: Option<String>,
 }
 page!(CustomerPage);
 
@@ -325,6 +357,11 @@ async fn customer_page(
         pin_result,
         reason: String::new(),
         reason_error: None,
+        second_factor: crate::security::ops::second_factor(&state.pool, crate::security::model::Account::Customer(id))
+            .await?
+            .any(),
+        code_needed: !session::is_fresh(me.auth.second_factor_at, state.clock.unix()),
+        code_error: None,
         customer,
     })
 }
@@ -479,9 +516,14 @@ async fn check_pin(
 struct ImpersonateInput {
     #[serde(default)]
     reason: String,
+    /// A fresh second-factor code, when the last proof is older than
+    /// [`session::FRESH_SECS`].
+    #[serde(default)]
+    code: String,
 }
 
-/// Starts looking at the customer's pages as them, for a reason the customer will read.
+/// Starts looking at the customer's pages as them, for a reason the customer will read,
+/// after a fresh second-factor check when the last one is stale.
 async fn impersonate(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -498,6 +540,23 @@ async fn impersonate(
         page.reason_error = Some("Say why, in 3 to 500 characters: the customer will read it.");
         return render(false, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
     }
+    let now = state.clock.now();
+    let mut auth = me.auth.clone();
+    if !session::is_fresh(auth.second_factor_at, now.unix_timestamp()) {
+        let actor = crate::security::ops::Actor::Staff {
+            id: me.staff.id,
+            username: UsernameKey::new(&me.staff.username),
+            ip: Some(ip),
+        };
+        if let Err(err) = crate::security::ops::check(&state.pool, &state.sealer, &actor, &input.code, now).await {
+            let form = crate::security::failed_form(err, "code")?;
+            let mut page = customer_page(&state, &me, id, None).await?;
+            page.reason = input.reason.clone();
+            page.code_error = form.error("code").map(str::to_owned);
+            return render(false, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
+        }
+        auth.second_factor_at = Some(now.unix_timestamp());
+    }
     session::end_if_impersonating(&state, &me.session, ip, "ended by starting another").await?;
     let mode = if me.staff.may_write() {
         "support-write"
@@ -511,7 +570,7 @@ async fn impersonate(
         reason: reason.to_owned(),
         started_at: state.clock.unix(),
     };
-    session::set_impersonation(&me.session, &me.auth, Some(imp)).await?;
+    session::set_impersonation(&me.session, &auth, Some(imp)).await?;
     tracing::info!(staff = me.staff.username, customer = %id, "impersonation started");
     Ok(Redirect::to("/").into_response())
 }

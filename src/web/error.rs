@@ -38,6 +38,9 @@ pub enum AuthError {
     /// A staff session asked for a customer page without (or after) an impersonation.
     #[error("back to the staff console")]
     StaffConsole,
+    /// A staff session that has not proven a second factor: staff must enrol one first.
+    #[error("staff second factor required")]
+    StaffSecondFactor,
     /// An API call without a key, or with an unknown or revoked one.
     #[error("bad key: {0}")]
     BadKey(&'static str),
@@ -77,7 +80,9 @@ pub struct ErrorInfo {
 impl AuthError {
     fn status(&self) -> StatusCode {
         match self {
-            Self::SignInRequired | Self::StaffConsole | Self::BadKey(_) => StatusCode::UNAUTHORIZED,
+            Self::SignInRequired | Self::StaffConsole | Self::StaffSecondFactor | Self::BadKey(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -86,6 +91,7 @@ impl AuthError {
         match self {
             Self::SignInRequired => "Please sign in.".into(),
             Self::StaffConsole => "The impersonation has ended.".into(),
+            Self::StaffSecondFactor => "Staff must turn on two-factor sign-in first.".into(),
             Self::BadKey(why) => (*why).into(),
             Self::RateLimited(after) => format!("Too many requests with this key; try again in {after} s."),
         }
@@ -164,6 +170,7 @@ impl IntoResponse for AppError {
             internal: matches!(self, Self::Internal(_)),
             sign_in: match self {
                 Self::Auth(AuthError::StaffConsole) => Some("/staff"),
+                Self::Auth(AuthError::StaffSecondFactor) => Some("/staff/security"),
                 _ => None,
             },
             fields: match self {

@@ -30,6 +30,10 @@ pub struct Auth {
     pub auth_version: i64,
     pub signed_in_at: i64,
     pub last_seen: i64,
+    /// When this session last proved a second factor (Unix seconds): at sign-in, or at a
+    /// fresh check since. `None`: never (the account has none, or had none then).
+    #[serde(default)]
+    pub second_factor_at: Option<i64>,
 }
 
 /// Starts a signed-in session at `now` (Unix seconds, `AppState::clock`): a new session id
@@ -49,9 +53,39 @@ pub async fn sign_in(session: &Session, customer_id: CustomerId, auth_version: i
                 auth_version,
                 signed_in_at: now,
                 last_seen: now,
+                second_factor_at: None,
             },
         )
         .await?;
+    Ok(())
+}
+
+/// How long a second-factor proof counts as fresh: starting an impersonation or creating
+/// an API key from the panel asks for a new one after this.
+pub const FRESH_SECS: i64 = 15 * 60;
+
+/// Whether a second factor proven at `at` is still fresh at `now`.
+pub fn is_fresh(at: Option<i64>, now: i64) -> bool {
+    at.is_some_and(|at| now - at <= FRESH_SECS)
+}
+
+/// Records that the session's customer or staff member proved their second factor at
+/// `now` (the sign-in's second step, or a fresh check).
+pub async fn second_factor_proven(session: &Session, now: i64) -> Result<(), AppError> {
+    if let Some(auth) = session.get::<Auth>(AUTH).await? {
+        let auth = Auth {
+            second_factor_at: Some(now),
+            ..auth
+        };
+        session.insert(AUTH, auth).await?;
+    }
+    if let Some(auth) = session.get::<StaffAuth>(STAFF).await? {
+        let auth = StaffAuth {
+            second_factor_at: Some(now),
+            ..auth
+        };
+        session.insert(STAFF, auth).await?;
+    }
     Ok(())
 }
 
@@ -65,6 +99,10 @@ pub struct StaffAuth {
     /// The customer whose pages the staff member is looking at, if any.
     #[serde(default)]
     pub impersonating: Option<Impersonation>,
+    /// When this session last proved the staff member's second factor (Unix seconds).
+    /// `None`: signed in by password alone, which lets them enrol and nothing else.
+    #[serde(default)]
+    pub second_factor_at: Option<i64>,
 }
 
 /// A staff member acting as a customer: whom, why, since when (Unix seconds).
@@ -109,6 +147,7 @@ pub async fn staff_sign_in(session: &Session, staff_id: i64, auth_version: i64, 
                 signed_in_at: now,
                 last_seen: now,
                 impersonating: None,
+                second_factor_at: None,
             },
         )
         .await?;

@@ -11,6 +11,7 @@ use berth::db::EmbeddedPostgres;
 use berth::identity::customer::DisplayName;
 use berth::identity::{CustomerId, Email, Username};
 use berth::password::Hasher;
+pub use berth::security::model::Account as SecondFactorAccount;
 use berth::state::AppState;
 use berth::state::WebConfig;
 use reqwest::StatusCode;
@@ -428,6 +429,8 @@ impl TestApp {
             // Tests move it on (`app.advance`) instead of sleeping through a timeout.
             clock: berth::clock::Clock::adjustable(),
             platform: Arc::new(platform),
+            // A key of its own per test app: TOTP secrets are sealed as in production.
+            sealer: berth::sealed::Sealer::new(Some(&berth::sealed::SecretKey::random()), None),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -473,26 +476,99 @@ impl TestApp {
         .unwrap()
     }
 
-    /// A staff account with `support`, and `support-write` when `write`.
-    pub async fn create_staff(&self, username: &str, write: bool) {
+    /// A staff account with `support`, and `support-write` when `write`, with a TOTP
+    /// authenticator enrolled (staff must have a second factor); its id.
+    pub async fn create_staff(&self, username: &str, write: bool) -> i64 {
+        let id = self.create_staff_without_2fa(username, write).await;
+        self.enrol_totp(SecondFactorAccount::Staff(id), username).await;
+        id
+    }
+
+    /// A staff account that has not enrolled a second factor yet.
+    pub async fn create_staff_without_2fa(&self, username: &str, write: bool) -> i64 {
         let hash = self.password_hash(&STAFF_PASSWORD_HASH, STAFF_PASSWORD).await;
         berth::identity::staff::create(&self.pool, &username.parse::<Username>().unwrap(), &hash, write)
             .await
             .unwrap()
-            .unwrap();
+            .unwrap()
     }
 
-    /// A new staff member, signed in through /staff/login.
+    /// Enrols a TOTP authenticator for `account` (as its page would, through the same
+    /// operations) and returns its recovery codes.
+    pub async fn enrol_totp(&self, account: SecondFactorAccount, label: &str) -> Vec<String> {
+        use berth::security::ops;
+        ops::start_enrolment(&self.pool, &self.state.sealer, account, label)
+            .await
+            .unwrap();
+        let actor = match account {
+            SecondFactorAccount::Customer(id) => ops::Actor::Customer(berth::identity::Who::new(id, "customer", None)),
+            SecondFactorAccount::Staff(id) => ops::Actor::Staff {
+                id,
+                username: berth::identity::UsernameKey::new(label),
+                ip: None,
+            },
+        };
+        let code = totp_code_at(&self.enrolling_secret(account).await, self.state.clock.now());
+        ops::confirm_enrolment(&self.pool, &self.state.sealer, &actor, &code, self.state.clock.now())
+            .await
+            .unwrap()
+    }
+
+    /// The TOTP secret stored for `account` (opened with the app's key).
+    pub async fn enrolling_secret(&self, account: SecondFactorAccount) -> Vec<u8> {
+        let row = berth::security::model::authenticator(&self.pool, account)
+            .await
+            .unwrap()
+            .expect("an authenticator");
+        self.state.sealer.open(&row.sealed).unwrap()
+    }
+
+    /// A TOTP code of `account` that it has not used: the current step's, after moving
+    /// the app's clock past the steps used already (a code works once).
+    pub async fn totp_code(&self, account: SecondFactorAccount) -> String {
+        let row = berth::security::model::authenticator(&self.pool, account)
+            .await
+            .unwrap()
+            .expect("an authenticator");
+        let step = self.state.clock.now().unix_timestamp() / 30;
+        if row.last_step >= step {
+            self.advance(std::time::Duration::from_secs(((row.last_step - step + 1) * 30) as u64));
+        }
+        totp_code_at(&self.state.sealer.open(&row.sealed).unwrap(), self.state.clock.now())
+    }
+
+    /// A new staff member, signed in through /staff/login and the second step.
     pub async fn staff_client(&self, username: &str, write: bool) -> Client {
-        self.create_staff(username, write).await;
+        let id = self.create_staff(username, write).await;
         let client = self.client();
         client.get("/staff/login").await;
         let r = client
             .post_form("/staff/login", &[("username", username), ("password", STAFF_PASSWORD)])
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(r.location(), "/login/second-factor");
+        let r = self.second_step(&client, SecondFactorAccount::Staff(id)).await;
         assert_eq!(r.location(), "/staff");
         client
+    }
+
+    /// The second step of staff member `username`'s sign-in on `client`.
+    pub async fn staff_second_step(&self, client: &Client, username: &str) -> Resp {
+        let id: i64 = sqlx::query_scalar("select id from staff where username = $1")
+            .bind(username)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+        self.second_step(client, SecondFactorAccount::Staff(id)).await
+    }
+
+    /// The sign-in's second step for `account` on `client`, with a fresh TOTP code.
+    pub async fn second_step(&self, client: &Client, account: SecondFactorAccount) -> Resp {
+        client.get("/login/second-factor").await;
+        let code = self.totp_code(account).await;
+        let r = client.post_form("/login/second-factor", &[("code", &code)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        r
     }
 
     /// A URL for this test's database, usable by the `berth` binary.
@@ -684,6 +760,13 @@ impl Client {
         self.post_form("/login", &[("username", username), ("password", password)])
             .await
     }
+}
+
+/// The six-digit TOTP code of `secret` at `at` (RFC 6238: SHA-1, 30-second steps), computed
+/// here as an authenticator app would.
+pub fn totp_code_at(secret: &[u8], at: time::OffsetDateTime) -> String {
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, secret.to_vec(), None, String::new())
+        .generate(at.unix_timestamp() as u64)
 }
 
 fn csrf_in(body: &str) -> Option<String> {

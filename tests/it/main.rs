@@ -20,6 +20,7 @@ mod helpers;
 mod keys;
 mod notices;
 mod provisioning;
+mod security;
 mod settings;
 mod sites;
 mod staff;

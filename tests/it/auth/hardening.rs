@@ -327,6 +327,8 @@ async fn staff_sign_in_passes_its_lock_from_a_known_browser_too() {
     let desk = app.client();
     let r = sign_in_from(&desk, "/staff/login", "198.51.100.7", "sam", STAFF_PASSWORD).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // The device cookie comes with the sign-in's last step (the second factor).
+    let r = app.staff_second_step(&desk, "sam").await;
     assert!(sets_device_cookie(&r.headers));
     desk.get("/staff").await;
     assert_eq!(desk.post_form("/staff/logout", &[]).await.status, StatusCode::SEE_OTHER);

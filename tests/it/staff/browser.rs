@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::browser::Tools;
-use crate::helpers::{PASSWORD, STAFF_PASSWORD, TestApp};
+use crate::helpers::{PASSWORD, STAFF_PASSWORD, SecondFactorAccount, TestApp};
 
 #[tokio::test]
 async fn staff_impersonate_a_customer_in_a_real_browser() {
@@ -16,7 +16,7 @@ async fn staff_impersonate_a_customer_in_a_real_browser() {
     let started = Instant::now();
     let app = TestApp::spawn().await;
     let customer = app.create_customer("carol").await;
-    app.create_staff("helpdesk", false).await;
+    let helpdesk = app.create_staff("helpdesk", false).await;
     let browser = tools.start(&app.base).await;
 
     // Staff sign in at their own page and find the customer.
@@ -25,6 +25,13 @@ async fn staff_impersonate_a_customer_in_a_real_browser() {
     browser.fill("#login-password", STAFF_PASSWORD).await;
     browser
         .click(r#"form[action="/staff/login"] button[type="submit"]"#)
+        .await;
+    // Then the second step, with the code their authenticator app would show.
+    browser.wait_for_path("/login/second-factor").await;
+    let code = app.totp_code(SecondFactorAccount::Staff(helpdesk)).await;
+    browser.fill("#second-code", &code).await;
+    browser
+        .click(r#"form[action="/login/second-factor"] button[type="submit"]"#)
         .await;
     browser.wait_for_path("/staff").await;
     browser.fill("#staff-q", "car").await;

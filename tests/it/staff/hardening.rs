@@ -177,6 +177,18 @@ async fn seed_demo_makes_support_read_only_and_support_write_apart() {
             .post_form("/staff/login", &[("username", name), ("password", password)])
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{name}: {}", r.body);
+        // Demo staff have no second factor yet: they enrol before the console opens.
+        assert_eq!(r.location(), "/staff/security");
+        let id: i64 = app
+            .scalar(&format!("select id from staff where username = '{name}'"))
+            .await;
+        app.enrol_totp(SecondFactorAccount::Staff(id), name).await;
+        client.post_form("/staff/logout", &[]).await;
+        client.get("/staff/login").await;
+        client
+            .post_form("/staff/login", &[("username", name), ("password", password)])
+            .await;
+        app.staff_second_step(&client, name).await;
         client.get(&format!("/staff/customers/{demo}")).await;
         let r = client
             .post_form(

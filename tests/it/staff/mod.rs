@@ -43,6 +43,7 @@ async fn staff_and_customer_sessions_never_mix() {
     staff
         .post_form("/staff/login", &[("username", "sam"), ("password", STAFF_PASSWORD)])
         .await;
+    app.staff_second_step(&staff, "sam").await;
     assert_eq!(staff.get("/staff").await.status, StatusCode::OK);
     assert_eq!(staff.get("/").await.status, StatusCode::SEE_OTHER);
     // Signing out ends it.
@@ -154,6 +155,7 @@ async fn staff_sign_in_failures_are_recorded_and_told_the_wait() {
     app.advance(std::time::Duration::from_secs(3));
     let r = staff_login("sam", STAFF_PASSWORD).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    app.staff_second_step(&client, "sam").await;
     assert_eq!(client.get("/staff").await.status, StatusCode::OK);
     client.post_form("/staff/logout", &[]).await;
     let log = recent(&app.pool, 100).await.unwrap();

@@ -51,6 +51,7 @@ impl OwnCluster {
             web: Arc::new(WebConfig::new(None)),
             clock: berth::clock::Clock::real(),
             platform: Arc::new(crate::helpers::dev_platform()),
+            sealer: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
