@@ -28,6 +28,8 @@ pub mod keys;
 pub mod notices;
 pub mod password;
 pub mod provisioning;
+pub mod recovery;
+pub mod sessions;
 pub mod settings;
 pub mod sites;
 pub mod staff;
@@ -48,6 +50,8 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(dashboard::router())
         .merge(account::router())
+        .merge(recovery::router())
+        .merge(sessions::router())
         .merge(settings::router())
         .merge(activity::router())
         .merge(wizard::router())

@@ -44,8 +44,11 @@ struct NextQuery {
 
 async fn login_page(session: Session, Query(query): Query<NextQuery>) -> Result<Response, AppError> {
     let csrf = session::csrf_token(&session).await?;
+    let mut layout = Layout::anonymous(csrf, "Sign in");
+    // "Your new password is set" after a password reset.
+    layout.flash = session::take_flash(&session).await?;
     let page = LoginPage {
-        layout: Layout::anonymous(csrf, "Sign in"),
+        layout,
         username: String::new(),
         next: local_path(&query.next).unwrap_or("").to_owned(),
         error: None,

@@ -77,7 +77,8 @@ where
         let Some(staff) = session::checked_staff(&state, &session, &auth).await? else {
             return Err(AppError::Auth(AuthError::SignInRequired));
         };
-        session::touch_staff(&session, &auth, state.clock.unix()).await?;
+        let client = session::Client::of(parts, &state).await?;
+        session::touch_staff(&state, &client, &session, &auth).await?;
         let csrf = session::csrf_token(&session).await?;
         Ok(Self {
             staff,
@@ -100,7 +101,8 @@ impl From<ops::StaffError> for AppError {
 }
 
 impl StaffSignedIn {
-    async fn layout(&self, title: &str) -> Result<Layout, AppError> {
+    /// The staff console's layout, with the flash message left by the previous request.
+    pub async fn layout(&self, title: &str) -> Result<Layout, AppError> {
         Ok(Layout {
             user: Some(self.staff.username.clone()),
             flash: session::take_flash(&self.session).await?,
