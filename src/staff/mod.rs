@@ -78,7 +78,7 @@ where
             return Err(AppError::Auth(AuthError::SignInRequired));
         };
         let client = session::Client::of(parts, &state).await?;
-        session::touch_staff(&state, &client, &session, &auth).await?;
+        let auth = session::touch_staff(&state, &client, &session, &auth).await?;
         let csrf = session::csrf_token(&session).await?;
         Ok(Self {
             staff,

@@ -209,13 +209,14 @@ pub async fn checked_staff(state: &AppState, session: &Session, auth: &StaffAuth
 }
 
 /// Records the staff member's last request, at the state's clock (at most once a minute),
-/// and the session in the sessions list at its first checked request.
+/// and the session in the sessions list at its first checked request; the principal as the
+/// session now holds it.
 pub async fn touch_staff(
     state: &AppState,
     client: &Client,
     session: &Session,
     auth: &StaffAuth,
-) -> Result<(), AppError> {
+) -> Result<StaffAuth, AppError> {
     let owner = Owner::Staff(auth.staff_id);
     let Some(record) = keep_record(
         state,
@@ -228,19 +229,15 @@ pub async fn touch_staff(
     )
     .await?
     else {
-        return Ok(());
+        return Ok(auth.clone());
     };
-    session
-        .insert(
-            STAFF,
-            StaffAuth {
-                last_seen: state.clock.unix(),
-                record: Some(record),
-                ..auth.clone()
-            },
-        )
-        .await?;
-    Ok(())
+    let touched = StaffAuth {
+        last_seen: state.clock.unix(),
+        record: Some(record),
+        ..auth.clone()
+    };
+    session.insert(STAFF, &touched).await?;
+    Ok(touched)
 }
 
 /// The browser behind a request, for the sessions list: its address and User-Agent.

@@ -16,7 +16,6 @@ use axum::http::{HeaderMap, StatusCode};
 use berth::delivery::{DeliveryConfig, MAX_ATTEMPTS, run_once};
 use berth::identity::CustomerId;
 use berth::notices::model::{Draft, NoticeId, publish};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::helpers::TestApp;
 use crate::smtp_sink::SmtpSink;
