@@ -227,24 +227,18 @@ pub async fn sign_out_others(db: &mut sqlx::PgConnection, owner: Owner, keep: Se
     Ok(version)
 }
 
-/// What the list calls a browser: "Firefox on Linux", from its User-Agent header.
+/// What the list calls a browser: "Firefox on Linux", from its User-Agent header; a client
+/// woothee does not know is named by the header's first word ("Zorblax/1.0").
 pub fn device(user_agent: &str) -> String {
-    let Some(ua) = woothee::parser::Parser::new().parse(user_agent) else {
-        return if user_agent.is_empty() {
-            "Unknown device".to_owned()
-        } else {
-            user_agent.chars().filter(|c| !c.is_control()).take(60).collect()
-        };
+    let first_word = || -> String {
+        let word = user_agent.split_whitespace().next().unwrap_or("");
+        word.chars().filter(|c| !c.is_control()).take(60).collect()
     };
-    let name = if ua.name == "UNKNOWN" {
-        "Unknown browser"
-    } else {
-        ua.name
-    };
-    if ua.os == "UNKNOWN" {
-        name.to_owned()
-    } else {
-        format!("{name} on {}", ua.os)
+    match woothee::parser::Parser::new().parse(user_agent) {
+        _ if user_agent.trim().is_empty() => "Unknown device".to_owned(),
+        Some(ua) if ua.name != "UNKNOWN" && ua.os != "UNKNOWN" => format!("{} on {}", ua.name, ua.os),
+        Some(ua) if ua.name != "UNKNOWN" => ua.name.to_owned(),
+        _ => first_word(),
     }
 }
 
@@ -257,6 +251,7 @@ mod tests {
         let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
         assert_eq!(device(firefox), "Firefox on Linux");
         assert_eq!(device(""), "Unknown device");
-        assert_eq!(device("curl/8.5.0"), "curl/8.5.0");
+        assert_eq!(device("curl/8.5.0"), "HTTP Library");
+        assert_eq!(device("Zorblax/1.0 (\u{1b}[31m)"), "Zorblax/1.0");
     }
 }
