@@ -48,7 +48,10 @@ fn customer_post_routes() -> Vec<String> {
             }
         }
     }
-    routes.retain(|r| !r.starts_with("/staff") && r != "/login" && r != "/logout");
+    // The signed-out pages (sign-in, password reset, email-change undo) are anyone's.
+    let signed_out =
+        |r: &str| r == "/login" || r == "/logout" || r.starts_with("/password-reset") || r.starts_with("/email-undo");
+    routes.retain(|r| !r.starts_with("/staff") && !signed_out(r));
     routes.sort();
     routes
 }
