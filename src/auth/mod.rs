@@ -127,6 +127,6 @@ async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, session: 
     // "Sign out" on a page seen while impersonating signs the staff member out.
     let staff = session::staff_auth(&session).await?.is_some();
     session::end_if_impersonating(&state, &session, ip, "ended by signing out").await?;
-    session::sign_out(&session).await?;
+    session::sign_out(&state.pool, &session).await?;
     Ok(Redirect::to(if staff { "/staff/login" } else { "/login" }).into_response())
 }

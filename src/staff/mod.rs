@@ -206,7 +206,7 @@ async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, session: 
         audit::staff::record(&state.pool, Some(staff.id), &name, StaffEvent::SignOut, "", Some(ip)).await?;
     }
     session::end_if_impersonating(&state, &session, ip, "ended by signing out").await?;
-    session::sign_out(&session).await?;
+    session::sign_out(&state.pool, &session).await?;
     Ok(Redirect::to("/staff/login").into_response())
 }
 

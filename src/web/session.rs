@@ -309,8 +309,19 @@ pub async fn current_auth(session: &Session) -> Result<Option<Auth>, AppError> {
     Ok(session.get::<Auth>(AUTH).await?)
 }
 
-/// Ends the session server-side: its record is deleted, so a replayed cookie is anonymous.
-pub async fn sign_out(session: &Session) -> Result<(), AppError> {
+/// Ends the session server-side: its record is deleted, so a replayed cookie is anonymous;
+/// and it leaves the sessions list.
+pub async fn sign_out(db: &sqlx::PgPool, session: &Session) -> Result<(), AppError> {
+    if let Some(auth) = current_auth(session).await?
+        && let Some(record) = auth.record
+    {
+        sessions::end(db, Owner::Customer(auth.customer_id), record).await?;
+    }
+    if let Some(auth) = staff_auth(session).await?
+        && let Some(record) = auth.record
+    {
+        sessions::end(db, Owner::Staff(auth.staff_id), record).await?;
+    }
     session.flush().await?;
     Ok(())
 }

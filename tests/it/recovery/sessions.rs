@@ -79,7 +79,13 @@ async fn the_list_shows_both_sessions_and_signing_one_out_ends_it_at_once() {
     assert!(signed_out(&second).await);
     assert_eq!(first.get("/account").await.status, StatusCode::OK);
     let (ids, _) = listed(&first.get("/account/sessions").await);
-    assert_eq!(ids, vec![mine]);
+    assert_eq!(ids, vec![mine.clone()]);
+
+    // A session signed out with Sign out leaves the list at once.
+    let third = another_browser(&app, "alice").await;
+    assert_eq!(listed(&first.get("/account/sessions").await).0.len(), 2);
+    third.post_form("/logout", &[]).await;
+    assert_eq!(listed(&first.get("/account/sessions").await).0, vec![mine]);
     let recorded: i64 =
         sqlx::query_scalar("select count(*) from activity where customer_id = $1 and kind = 'sessions_signed_out'")
             .bind(id.0)
