@@ -1,34 +1,46 @@
-//! Account recovery (issue 16): "Forgot password?" (`/password-reset`, and the emailed
-//! link `/password-reset/{token}`), and the undo of an email change (`/email-undo/{token}`,
-//! the link emailed to the old address). Every page works signed out.
+//! Account recovery (issue 16): "Forgot password?" (`/password-reset`; the emailed link
+//! `/password-reset?token=…` shows the form that posts to `/password-reset/new`), and the
+//! undo of an email change (`/email-undo?token=…`, the link emailed to the old address).
+//! Every page works signed out. A token travels in the query string and in forms, never in
+//! the path, which the request log records.
 
 pub mod model;
 pub mod ops;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::page;
 use crate::state::AppState;
+use crate::validation::FieldErrors;
 use crate::web::{AppError, ClientIp, Form, FormState, Layout, render, session};
 use ops::{Links, RecoveryError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/password-reset", get(request_page).post(request))
-        .route("/password-reset/{token}", get(reset_page).post(reset))
-        .route("/email-undo/{token}", get(undo_page).post(undo))
+        .route("/password-reset", get(request_or_reset_page).post(request))
+        .route("/password-reset/new", post(reset))
+        .route("/email-undo", get(undo_page).post(undo))
 }
 
 /// The one answer to a reset request, whether or not the account exists.
 const SENT: &str = "If that username is an account's, a link to set a new password is on its way to the account's \
                     email address. It works once, for 30 minutes.";
+
+const ASK_AGAIN: &str = "You can ask for a new one on the sign-in page (\"Forgot password?\").";
+
+/// The token of an emailed link (`?token=`), or of the form its page shows.
+#[derive(Deserialize)]
+struct Token {
+    #[serde(default)]
+    token: String,
+}
 
 #[derive(Template)]
 #[template(path = "recovery/request.html", blocks = ["content"])]
@@ -40,11 +52,58 @@ struct RequestPage {
 }
 page!(RequestPage);
 
-async fn request_page(session: Session) -> Result<Response, AppError> {
-    let page = RequestPage {
-        layout: Layout::anonymous(session::csrf_token(&session).await?, "Forgot password"),
+#[derive(Template)]
+#[template(path = "recovery/reset.html", blocks = ["content"])]
+struct ResetPage {
+    layout: Layout,
+    token: String,
+    form: FormState,
+}
+page!(ResetPage);
+
+#[derive(Template)]
+#[template(path = "recovery/undo.html", blocks = ["content"])]
+struct UndoPage {
+    layout: Layout,
+    token: String,
+    undo: model::Undo,
+}
+page!(UndoPage);
+
+#[derive(Template)]
+#[template(path = "recovery/message.html", blocks = ["content"])]
+struct MessagePage {
+    layout: Layout,
+    heading: &'static str,
+    message: String,
+}
+page!(MessagePage);
+
+/// The form asking for a link; with a link's token, the form setting the new password.
+async fn request_or_reset_page(
+    State(state): State<AppState>,
+    session: Session,
+    Query(Token { token }): Query<Token>,
+) -> Result<Response, AppError> {
+    let csrf = session::csrf_token(&session).await?;
+    if token.is_empty() {
+        let page = RequestPage {
+            layout: Layout::anonymous(csrf, "Forgot password"),
+            form: FormState::default(),
+            message: None,
+        };
+        return render(false, StatusCode::OK, &page, None);
+    }
+    if !ops::reset_link_works(&state.pool, &state.clock, &token)
+        .await
+        .map_err(into_app)?
+    {
+        return dead_link(&session, "Set a new password", ASK_AGAIN).await;
+    }
+    let page = ResetPage {
+        layout: Layout::anonymous(csrf, "Set a new password"),
+        token,
         form: FormState::default(),
-        message: None,
     };
     render(false, StatusCode::OK, &page, None)
 }
@@ -62,76 +121,36 @@ async fn request(
     Form(input): Form<RequestInput>,
 ) -> Result<Response, AppError> {
     let layout = Layout::anonymous(session::csrf_token(&session).await?, "Forgot password");
-    let mut form = FormState::default();
-    let (status, message) = if input.username.trim().is_empty() {
-        let mut errors = crate::validation::FieldErrors::default();
+    if input.username.trim().is_empty() {
+        let mut errors = FieldErrors::default();
         errors.add("username", "Enter your username.");
-        form = FormState::failed(&[], errors);
-        (StatusCode::UNPROCESSABLE_ENTITY, None)
-    } else {
-        match ops::request_reset(&state.pool, &Links::of(&state), ip, &input.username).await {
-            Ok(()) => (StatusCode::OK, Some(SENT.to_owned())),
-            Err(RecoveryError::TooMany { wait_secs }) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                Some(format!("Too many requests. Wait {wait_secs} seconds, then try again.")),
-            ),
-            Err(err) => return Err(into_app(err)),
-        }
-    };
-    render(false, status, &RequestPage { layout, form, message }, None)
-}
-
-#[derive(Template)]
-#[template(path = "recovery/reset.html", blocks = ["content"])]
-struct ResetPage {
-    layout: Layout,
-    token: String,
-    form: FormState,
-}
-page!(ResetPage);
-
-#[derive(Template)]
-#[template(path = "recovery/message.html", blocks = ["content"])]
-struct MessagePage {
-    layout: Layout,
-    heading: &'static str,
-    message: String,
-}
-page!(MessagePage);
-
-/// A link that no longer works: used, expired or never made.
-async fn dead_link(session: &Session, heading: &'static str, what: &str) -> Result<Response, AppError> {
-    let page = MessagePage {
-        layout: Layout::anonymous(session::csrf_token(session).await?, heading),
-        heading,
-        message: format!("This link does not work: it was used already, or it expired. {what}"),
-    };
-    render(false, StatusCode::NOT_FOUND, &page, None)
-}
-
-const ASK_AGAIN: &str = "You can ask for a new one on the sign-in page (\"Forgot password?\").";
-
-async fn reset_page(
-    State(state): State<AppState>,
-    session: Session,
-    Path(token): Path<String>,
-) -> Result<Response, AppError> {
-    if !ops::reset_link_works(&state.pool, &state.clock, &token)
-        .await
-        .map_err(into_app)?
-    {
-        return dead_link(&session, "Set a new password", ASK_AGAIN).await;
+        let page = RequestPage {
+            layout,
+            form: FormState::failed(&[], errors),
+            message: None,
+        };
+        return render(false, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
     }
-    let page = ResetPage {
-        layout: Layout::anonymous(session::csrf_token(&session).await?, "Set a new password"),
-        token,
-        form: FormState::default(),
+    let (status, message) = match ops::request_reset(&state.pool, &Links::of(&state), ip, &input.username).await {
+        Ok(()) => (StatusCode::OK, SENT.to_owned()),
+        Err(RecoveryError::TooMany { wait_secs }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many requests. Wait {wait_secs} seconds, then try again."),
+        ),
+        Err(err) => return Err(into_app(err)),
     };
-    render(false, StatusCode::OK, &page, None)
+    let page = RequestPage {
+        layout,
+        form: FormState::default(),
+        message: Some(message),
+    };
+    render(false, status, &page, None)
 }
 
 #[derive(Deserialize)]
 struct ResetInput {
+    #[serde(default)]
+    token: String,
     #[serde(default)]
     password: String,
     #[serde(default)]
@@ -142,7 +161,6 @@ async fn reset(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     session: Session,
-    Path(token): Path<String>,
     Form(input): Form<ResetInput>,
 ) -> Result<Response, AppError> {
     let done = ops::reset_password(
@@ -150,7 +168,7 @@ async fn reset(
         &state.hasher,
         &state.clock,
         ip,
-        &token,
+        &input.token,
         &input.password,
         &input.password_confirm,
     )
@@ -158,18 +176,15 @@ async fn reset(
     match done {
         // Not signed in: the sign-in (and its second factor, when one is enrolled) follows.
         Ok(_) => {
-            session::flash(
-                &session,
-                "Your new password is set, and every session was signed out. Sign in with it.",
-            )
-            .await?;
+            let done = "Your new password is set, and every session was signed out. Sign in with it.";
+            session::flash(&session, done).await?;
             Ok(Redirect::to("/login").into_response())
         }
         Err(RecoveryError::LinkInvalid) => dead_link(&session, "Set a new password", ASK_AGAIN).await,
         Err(RecoveryError::Invalid(errors)) => {
             let page = ResetPage {
                 layout: Layout::anonymous(session::csrf_token(&session).await?, "Set a new password"),
-                token,
+                token: input.token,
                 form: FormState::failed(&[], errors),
             };
             render(false, StatusCode::UNPROCESSABLE_ENTITY, &page, None)
@@ -178,19 +193,10 @@ async fn reset(
     }
 }
 
-#[derive(Template)]
-#[template(path = "recovery/undo.html", blocks = ["content"])]
-struct UndoPage {
-    layout: Layout,
-    token: String,
-    undo: model::Undo,
-}
-page!(UndoPage);
-
 async fn undo_page(
     State(state): State<AppState>,
     session: Session,
-    Path(token): Path<String>,
+    Query(Token { token }): Query<Token>,
 ) -> Result<Response, AppError> {
     let Some(undo) = ops::undo_link(&state.pool, &state.clock, &token)
         .await
@@ -210,7 +216,7 @@ async fn undo(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     session: Session,
-    Path(token): Path<String>,
+    Form(Token { token }): Form<Token>,
 ) -> Result<Response, AppError> {
     let undo = match ops::undo_email_change(&state.pool, &state.clock, ip, &token).await {
         Ok(undo) => undo,
@@ -227,6 +233,16 @@ async fn undo(
         ),
     };
     render(false, StatusCode::OK, &page, None)
+}
+
+/// A link that no longer works: used, expired or never made.
+async fn dead_link(session: &Session, heading: &'static str, what: &str) -> Result<Response, AppError> {
+    let page = MessagePage {
+        layout: Layout::anonymous(session::csrf_token(session).await?, heading),
+        heading,
+        message: format!("This link does not work: it was used already, or it expired. {what}"),
+    };
+    render(false, StatusCode::NOT_FOUND, &page, None)
 }
 
 fn into_app(err: RecoveryError) -> AppError {

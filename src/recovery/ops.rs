@@ -169,7 +169,7 @@ pub async fn request_reset(db: &sqlx::PgPool, links: &Links, ip: IpAddr, usernam
         "Someone (hopefully you) asked to set a new password for the Berth account \"{username}\".\n\n\
          To set one, open this link within 30 minutes; it works once:\n\n{}\n\n\
          If you did not ask for this, ignore this email: your password stays as it is.\n",
-        links.url(&format!("/password-reset/{token}")),
+        links.url(&format!("/password-reset?token={token}")),
     );
     links.mail(&account.email, "Set a new Berth password", body).send();
     Ok(())
@@ -246,7 +246,7 @@ pub async fn offer_undo(
          If this was not you, undo it within 72 hours with this link; it works once, puts {old} \
          back and signs every session of the account out:\n\n{}\n\n\
          Then ask for a new password on the sign-in page (\"Forgot password?\").\n",
-        links.url(&format!("/email-undo/{token}")),
+        links.url(&format!("/email-undo?token={token}")),
     );
     Ok(links.mail(old, "Your Berth email address was changed", body))
 }

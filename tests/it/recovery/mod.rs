@@ -76,11 +76,11 @@ async fn the_reset_link_sets_a_new_password_once_and_ends_every_session() {
     assert_eq!(mails.len(), 1);
     assert!(mails[0].to[0].contains("<alice@example.com>"), "{:?}", mails[0].to);
     assert!(
-        text(&mails[0]).contains("https://panel.example.com/password-reset/"),
+        text(&mails[0]).contains("https://panel.example.com/password-reset?token="),
         "{}",
         text(&mails[0])
     );
-    let token = token_in(&mails[0], "/password-reset/");
+    let token = token_in(&mails[0], "/password-reset?token=");
     // Only the token's hash is stored.
     let stored: i64 = app
         .scalar(&format!(
@@ -91,13 +91,14 @@ async fn the_reset_link_sets_a_new_password_once_and_ends_every_session() {
     let rows: i64 = app.scalar("select count(*) from password_resets").await;
     assert_eq!(rows, 1);
 
-    let link = format!("/password-reset/{token}");
+    let link = format!("/password-reset?token={token}");
     let page = anonymous.get(&link).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let r = anonymous
         .post_form(
-            &link,
+            "/password-reset/new",
             &[
+                ("token", token.as_str()),
                 ("password", NEW_PASSWORD),
                 ("password_confirm", "something else entirely"),
             ],
@@ -105,12 +106,26 @@ async fn the_reset_link_sets_a_new_password_once_and_ends_every_session() {
         .await;
     assert_field_error(&r, "password_confirm", "differ");
     let r = anonymous
-        .post_form(&link, &[("password", "short"), ("password_confirm", "short")])
+        .post_form(
+            "/password-reset/new",
+            &[
+                ("token", token.as_str()),
+                ("password", "short"),
+                ("password_confirm", "short"),
+            ],
+        )
         .await;
     assert_field_error(&r, "password", "12 characters");
 
     let r = anonymous
-        .post_form(&link, &[("password", NEW_PASSWORD), ("password_confirm", NEW_PASSWORD)])
+        .post_form(
+            "/password-reset/new",
+            &[
+                ("token", token.as_str()),
+                ("password", NEW_PASSWORD),
+                ("password_confirm", NEW_PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     // Not signed in: the sign-in (and a second factor, when enrolled) follows.
@@ -127,8 +142,9 @@ async fn the_reset_link_sets_a_new_password_once_and_ends_every_session() {
     assert_eq!(again.get(&link).await.status, StatusCode::NOT_FOUND);
     let r = again
         .post_form(
-            &link,
+            "/password-reset/new",
             &[
+                ("token", token.as_str()),
                 ("password", "yet another long passphrase"),
                 ("password_confirm", "yet another long passphrase"),
             ],
@@ -171,19 +187,23 @@ async fn a_new_link_ends_with_a_reset_made_by_another() {
     let mails = sink.wait_for(2).await;
     assert_eq!(mails.len(), 2);
     let (one, two) = (
-        token_in(&mails[0], "/password-reset/"),
-        token_in(&mails[1], "/password-reset/"),
+        token_in(&mails[0], "/password-reset?token="),
+        token_in(&mails[1], "/password-reset?token="),
     );
     let r = client
         .post_form(
-            &format!("/password-reset/{one}"),
-            &[("password", NEW_PASSWORD), ("password_confirm", NEW_PASSWORD)],
+            "/password-reset/new",
+            &[
+                ("token", one.as_str()),
+                ("password", NEW_PASSWORD),
+                ("password_confirm", NEW_PASSWORD),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     // Setting the password ended every reset link of the account.
     assert_eq!(
-        client.get(&format!("/password-reset/{two}")).await.status,
+        client.get(&format!("/password-reset?token={two}")).await.status,
         StatusCode::NOT_FOUND
     );
 }
@@ -194,14 +214,21 @@ async fn the_reset_link_expires_after_30_minutes() {
     app.create_customer("alice").await;
     let client = app.client();
     ask_reset(&client, "alice").await;
-    let token = token_in(&sink.wait_for(1).await[0], "/password-reset/");
-    let link = format!("/password-reset/{token}");
+    let token = token_in(&sink.wait_for(1).await[0], "/password-reset?token=");
+    let link = format!("/password-reset?token={token}");
     app.advance(Duration::from_secs(29 * 60));
     assert_eq!(client.get(&link).await.status, StatusCode::OK);
     app.advance(Duration::from_secs(2 * 60));
     assert_eq!(client.get(&link).await.status, StatusCode::NOT_FOUND);
     let r = client
-        .post_form(&link, &[("password", NEW_PASSWORD), ("password_confirm", NEW_PASSWORD)])
+        .post_form(
+            "/password-reset/new",
+            &[
+                ("token", token.as_str()),
+                ("password", NEW_PASSWORD),
+                ("password_confirm", NEW_PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(
@@ -364,7 +391,7 @@ async fn change_email(client: &Client, sink: &SmtpSink, mails_before: usize) -> 
     let mail = &mails[mails_before];
     assert!(mail.to[0].contains("<alice@example.com>"), "{:?}", mail.to);
     assert!(text(mail).contains("mallory@example.net"), "{}", text(mail));
-    token_in(mail, "/email-undo/")
+    token_in(mail, "/email-undo?token=")
 }
 
 async fn email_of(app: &TestApp, id: berth::identity::CustomerId) -> String {
@@ -390,14 +417,14 @@ async fn an_email_change_can_be_undone_once_from_the_old_address() {
         .await;
     assert_eq!(stored, 0, "only the token's hash is stored");
 
-    let link = format!("/email-undo/{token}");
+    let link = format!("/email-undo?token={token}");
     let anonymous = app.client();
     let page = anonymous.get(&link).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("mallory@example.net") && page.body.contains("alice@example.com"));
     // Looking at the page changes nothing (a mail scanner may open links).
     assert_eq!(email_of(&app, id).await, "mallory@example.net");
-    let r = anonymous.post_form(&link, &[]).await;
+    let r = anonymous.post_form("/email-undo", &[("token", token.as_str())]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.text("#recovery-message").contains("alice@example.com"));
     assert_eq!(email_of(&app, id).await, "alice@example.com");
@@ -416,7 +443,13 @@ async fn an_email_change_can_be_undone_once_from_the_old_address() {
     );
 
     // Once.
-    assert_eq!(anonymous.post_form(&link, &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        anonymous
+            .post_form("/email-undo", &[("token", token.as_str())])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(anonymous.get(&link).await.status, StatusCode::NOT_FOUND);
 }
 
@@ -425,12 +458,18 @@ async fn an_email_change_cannot_be_undone_after_72_hours() {
     let (app, sink) = app_with_mail(WebConfig::new(None)).await;
     let (alice, id) = app.signed_in_client("alice").await;
     let token = change_email(&alice, &sink, 0).await;
-    let link = format!("/email-undo/{token}");
+    let link = format!("/email-undo?token={token}");
     let anonymous = app.client();
     app.advance(Duration::from_secs(71 * 3600));
     assert_eq!(anonymous.get(&link).await.status, StatusCode::OK);
     app.advance(Duration::from_secs(2 * 3600));
     assert_eq!(anonymous.get(&link).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(anonymous.post_form(&link, &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        anonymous
+            .post_form("/email-undo", &[("token", token.as_str())])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(email_of(&app, id).await, "mallory@example.net");
 }
