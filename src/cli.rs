@@ -224,6 +224,7 @@ async fn serve(
             api_rate_per_second: config.api_rate,
             api_burst: config.api_burst,
             ftp: ftp.as_ref().map(|(_, _, access)| access.clone()),
+            mail: Some(delivery.clone()),
             ..WebConfig::new(config.public_url.as_deref())
         }),
         clock: crate::clock::Clock::real(),

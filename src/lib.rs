@@ -30,6 +30,8 @@ pub mod password;
 pub mod provisioning;
 pub mod sealed;
 pub mod security;
+pub mod recovery;
+pub mod sessions;
 pub mod settings;
 pub mod sites;
 pub mod staff;
@@ -51,6 +53,8 @@ pub fn app(state: AppState) -> Router {
         .merge(dashboard::router())
         .merge(account::router())
         .merge(security::router())
+        .merge(recovery::router())
+        .merge(sessions::router())
         .merge(settings::router())
         .merge(activity::router())
         .merge(wizard::router())

@@ -40,6 +40,24 @@ pub struct WebConfig {
     /// Where FTP users connect, as the pages tell them; `None` when `berth serve` runs no
     /// FTP service.
     pub ftp: Option<FtpAccess>,
+    /// Where the emails that carry a secret link go at once (password reset, email-change
+    /// undo): the notices' SMTP relay (`delivery::DeliveryConfig`); `None` when Berth runs
+    /// without one, and then such emails are not sent (and the log says so).
+    pub mail: Option<std::sync::Arc<dyn Mailer>>,
+}
+
+/// Sends one email now, through the same SMTP relay as the notices. For the messages that
+/// carry a secret link (a password reset, an email-change undo): the outbox would keep the
+/// link in the database, where only its hash may be.
+#[async_trait::async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, to: &str, subject: &str, body: &str) -> anyhow::Result<()>;
+}
+
+impl std::fmt::Debug for dyn Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Mailer")
+    }
 }
 
 /// Where the FTP service is reached, and whether it speaks TLS.
@@ -72,6 +90,7 @@ impl WebConfig {
             api_burst: 40,
             impersonation_limit: Duration::from_secs(30 * 60),
             ftp: None,
+            mail: None,
         }
     }
 

@@ -224,7 +224,7 @@ pub struct ChangeEmailArgs {
 #[utoipa::path(post, path = "/changeEmail", operation_id = "changeEmail", tag = "Account",
     summary = "Change the customer email address",
     description = "Sets the address at once, as the account page does. A customer's key needs the setting \
-                   `api_sign_in_changes` on (403 otherwise); a security notice goes to the previous address.",
+                   `api_sign_in_changes` on (403 otherwise); a security notice goes to the previous address, and an email with a link to undo the change within 72 hours.",
     request_body = ChangeEmailArgs,
     responses((status = 200, description = "Changed", body = Done), ApiErrors))]
 async fn change_email(
@@ -236,6 +236,7 @@ async fn change_email(
     ops::change_email(
         &state.pool,
         &state.hasher,
+        &crate::recovery::ops::Links::of(&state),
         &caller.who(customer),
         &proof(&caller),
         &args.email,

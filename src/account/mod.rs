@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
+use crate::recovery::ops::Links;
 use crate::settings::Current;
 use crate::state::AppState;
 use crate::validation::{FieldErrors, Names};
@@ -160,7 +161,16 @@ async fn change_email(
 ) -> Result<Response, AppError> {
     me.refuse_if_impersonating()?;
     let proof = Proof::CurrentPassword(input.current_password);
-    let outcome = match ops::change_email(&state.pool, &state.hasher, &me.who(ip), &proof, &input.email).await {
+    let outcome = match ops::change_email(
+        &state.pool,
+        &state.hasher,
+        &Links::of(&state),
+        &me.who(ip),
+        &proof,
+        &input.email,
+    )
+    .await
+    {
         Ok(_) => Ok("Email address changed."),
         Err(err) => Err((Which::Email, failed(err, &[("email", &input.email)])?)),
     };
@@ -202,7 +212,7 @@ async fn change_password(
     // Every other session is now signed out (their auth version is old); this one goes on
     // under a new id.
     if let Some(auth) = &me.auth {
-        session::renew(&me.session, auth, version).await?;
+        session::renew(&state.pool, &me.session, auth, version).await?;
     }
     respond(
         &state,

@@ -8,6 +8,7 @@ use crate::db::Tx;
 use crate::identity::customer::DisplayName;
 use crate::identity::{self, CustomerId, Email, Who};
 use crate::password::{Hasher, NewPassword, Pin};
+use crate::recovery::{self, ops::Links};
 use crate::settings::model::{self as settings, Preferences};
 use crate::validation::{Field, Invalid, Names};
 use crate::web::AppError;
@@ -188,10 +189,12 @@ pub async fn change_display_name(db: &sqlx::PgPool, who: &Who, raw: &str) -> Res
     Ok(name)
 }
 
-/// Sets the email address, with its Activity entry (`email_changed`, from → to).
+/// Sets the email address, with its Activity entry (`email_changed`, from → to), and
+/// emails the previous address a link to undo the change within 72 hours (`links`).
 pub async fn change_email(
     db: &sqlx::PgPool,
     hasher: &Hasher,
+    links: &Links,
     who: &Who,
     proof: &Proof,
     raw: &str,
@@ -211,7 +214,9 @@ pub async fn change_email(
         let what = format!("email address was changed from {previous} to {}", email.as_str());
         sign_in_change_notice(&mut tx, who, &previous, &what).await?;
     }
+    let undo = recovery::ops::offer_undo(&mut tx, links, who.customer, &previous, email.as_str()).await?;
     tx.commit().await?;
+    undo.send();
     Ok(email)
 }
 

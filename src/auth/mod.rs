@@ -49,7 +49,8 @@ async fn login_page(session: Session, Query(query): Query<NextQuery>) -> Result<
     let csrf = session::csrf_token(&session).await?;
     let page = LoginPage {
         layout: Layout {
-            // "That took too long" after an expired second step.
+            // "That took too long" after an expired second step; "Your new password is set"
+            // after a password reset.
             flash: session::take_flash(&session).await?,
             ..Layout::anonymous(csrf, "Sign in")
         },
@@ -219,6 +220,6 @@ async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, session: 
     // "Sign out" on a page seen while impersonating signs the staff member out.
     let staff = session::staff_auth(&session).await?.is_some();
     session::end_if_impersonating(&state, &session, ip, "ended by signing out").await?;
-    session::sign_out(&session).await?;
+    session::sign_out(&state.pool, &session).await?;
     Ok(Redirect::to(if staff { "/staff/login" } else { "/login" }).into_response())
 }

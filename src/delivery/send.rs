@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use hmac::{Hmac, Mac};
 use hyper_util::client::legacy::connect::dns::Name;
 use lettre::message::header::ContentType;
@@ -304,6 +305,27 @@ pub async fn email(
             "the mail relay: {:#}",
             anyhow::Error::new(err)
         ))),
+    }
+}
+
+/// The pages' own emails (a password reset, an email-change undo) go through the notices'
+/// relay, sent at once rather than from the outbox (see [`crate::state::Mailer`]).
+#[async_trait::async_trait]
+impl crate::state::Mailer for super::DeliveryConfig {
+    async fn send(&self, to: &str, subject: &str, body: &str) -> anyhow::Result<()> {
+        let Some(smtp) = &self.smtp else {
+            anyhow::bail!("{}", super::NO_RELAY);
+        };
+        let to: Address = to.parse().context("the email address cannot be used")?;
+        let message = Message::builder()
+            .from(self.mail_from.clone())
+            .to(Mailbox::new(None, to))
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body.to_owned())
+            .context("the message cannot be built")?;
+        smtp.send(message).await.context("the mail relay")?;
+        Ok(())
     }
 }
 

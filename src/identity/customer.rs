@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
 
+use super::sessions::SessionId;
 use super::username::{self, UsernameKey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
@@ -133,6 +134,9 @@ pub struct Customer {
     /// the same reason: `settings::Current` makes the request's settings from them.
     pub setting_keys: Vec<String>,
     pub setting_values: Vec<String>,
+    /// Whether the session record asked for with [`by_id_in_session`] exists (it is gone
+    /// once the session was signed out from the sessions list); `false` from [`by_id`].
+    pub session_listed: bool,
 }
 
 impl Customer {
@@ -147,6 +151,16 @@ impl Customer {
 }
 
 pub async fn by_id(db: impl PgExecutor<'_>, id: CustomerId) -> sqlx::Result<Option<Customer>> {
+    by_id_in_session(db, id, None).await
+}
+
+/// The customer, and whether `session` is one of their recorded sessions: the signed-in
+/// check reads both in one statement.
+pub async fn by_id_in_session(
+    db: impl PgExecutor<'_>,
+    id: CustomerId,
+    session: Option<SessionId>,
+) -> sqlx::Result<Option<Customer>> {
     sqlx::query_as!(
         Customer,
         r#"select c.id as "id: CustomerId", c.username, c.display_name, c.email, c.status, c.auth_version,
@@ -158,9 +172,12 @@ pub async fn by_id(db: impl PgExecutor<'_>, id: CustomerId) -> sqlx::Result<Opti
                 array(select s.key from customer_settings s where s.customer_id = c.id order by s.key)
                     as "setting_keys!",
                 array(select s.value from customer_settings s where s.customer_id = c.id order by s.key)
-                    as "setting_values!"
+                    as "setting_values!",
+                exists(select 1 from account_sessions r where r.id = $2 and r.customer_id = c.id)
+                    as "session_listed!"
          from customers c where c.id = $1"#,
         id as CustomerId,
+        session.map(|s| s.0),
     )
     .fetch_optional(db)
     .await

@@ -6,6 +6,7 @@ pub mod customer;
 pub mod key;
 pub mod network;
 pub mod secret;
+pub mod sessions;
 pub mod staff;
 pub mod username;
 pub mod who;

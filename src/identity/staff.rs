@@ -2,6 +2,7 @@
 
 use sqlx::PgExecutor;
 
+use crate::identity::sessions::SessionId;
 use crate::identity::{Username, UsernameKey};
 
 /// Creates a staff account with `support`, and `support-write` when `write`; `None` when
@@ -62,14 +63,37 @@ impl Staff {
 }
 
 pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Staff>> {
-    sqlx::query_as!(
-        Staff,
-        r#"select id, username, permissions, auth_version, disabled_at is not null as "disabled!"
-         from staff where id = $1"#,
+    Ok(by_id_in_session(db, id, None).await?.map(|(staff, _)| staff))
+}
+
+/// The staff member, and whether `session` is one of their recorded sessions (see
+/// `identity::sessions`): the staff session check reads both in one statement.
+pub async fn by_id_in_session(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    session: Option<SessionId>,
+) -> sqlx::Result<Option<(Staff, bool)>> {
+    let row = sqlx::query!(
+        r#"select s.id, s.username, s.permissions, s.auth_version, s.disabled_at is not null as "disabled!",
+                exists(select 1 from account_sessions r where r.id = $2 and r.staff_id = s.id) as "listed!"
+         from staff s where s.id = $1"#,
         id,
+        session.map(|s| s.0),
     )
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(|row| {
+        (
+            Staff {
+                id: row.id,
+                username: row.username,
+                permissions: row.permissions,
+                auth_version: row.auth_version,
+                disabled: row.disabled,
+            },
+            row.listed,
+        )
+    }))
 }
 
 /// The staff member and password hash for a sign-in (the name compared in canonical form);

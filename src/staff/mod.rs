@@ -102,7 +102,8 @@ where
         let Some(staff) = session::checked_staff(&state, &session, &auth).await? else {
             return Err(AppError::Auth(AuthError::SignInRequired));
         };
-        session::touch_staff(&session, &auth, state.clock.unix()).await?;
+        let client = session::Client::of(parts, &state).await?;
+        let auth = session::touch_staff(&state, &client, &session, &auth).await?;
         let csrf = session::csrf_token(&session).await?;
         Ok(Self(StaffSignedIn {
             staff,
@@ -125,7 +126,8 @@ impl From<ops::StaffError> for AppError {
 }
 
 impl StaffSignedIn {
-    async fn layout(&self, title: &str) -> Result<Layout, AppError> {
+    /// The staff console's layout, with the flash message left by the previous request.
+    pub async fn layout(&self, title: &str) -> Result<Layout, AppError> {
         Ok(Layout {
             user: Some(self.staff.username.clone()),
             flash: session::take_flash(&self.session).await?,
@@ -231,7 +233,7 @@ async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, session: 
         audit::staff::record(&state.pool, Some(staff.id), &name, StaffEvent::SignOut, "", Some(ip)).await?;
     }
     session::end_if_impersonating(&state, &session, ip, "ended by signing out").await?;
-    session::sign_out(&session).await?;
+    session::sign_out(&state.pool, &session).await?;
     Ok(Redirect::to("/staff/login").into_response())
 }
 

@@ -5,10 +5,12 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::Method;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use tower_sessions::Session;
 
 use crate::audit;
 use crate::identity::customer::CustomerStatus;
+use crate::identity::sessions::{self, Limits, Owner, SessionId};
 use crate::identity::staff::Staff;
 use crate::identity::{self, Customer, CustomerId, Who};
 use crate::state::AppState;
@@ -34,6 +36,10 @@ pub struct Auth {
     /// fresh check since. `None`: never (the account has none, or had none then).
     #[serde(default)]
     pub second_factor_at: Option<i64>,
+    /// The session's record in the sessions list (`identity::sessions`), made at its first
+    /// checked request; once the record is deleted ("sign out" in the list), the session ends.
+    #[serde(default)]
+    pub record: Option<SessionId>,
 }
 
 /// Starts a signed-in session at `now` (Unix seconds, `AppState::clock`): a new session id
@@ -54,6 +60,7 @@ pub async fn sign_in(session: &Session, customer_id: CustomerId, auth_version: i
                 signed_in_at: now,
                 last_seen: now,
                 second_factor_at: None,
+                record: None,
             },
         )
         .await?;
@@ -96,6 +103,9 @@ pub struct StaffAuth {
     pub auth_version: i64,
     pub signed_in_at: i64,
     pub last_seen: i64,
+    /// The session's record in the sessions list, as for customers ([`Auth::record`]).
+    #[serde(default)]
+    pub record: Option<SessionId>,
     /// The customer whose pages the staff member is looking at, if any.
     #[serde(default)]
     pub impersonating: Option<Impersonation>,
@@ -146,6 +156,7 @@ pub async fn staff_sign_in(session: &Session, staff_id: i64, auth_version: i64, 
                 auth_version,
                 signed_in_at: now,
                 last_seen: now,
+                record: None,
                 impersonating: None,
                 second_factor_at: None,
             },
@@ -211,9 +222,12 @@ pub async fn staff_auth(session: &Session) -> Result<Option<StaffAuth>, AppError
 /// and the session record is deleted.
 pub async fn checked_staff(state: &AppState, session: &Session, auth: &StaffAuth) -> Result<Option<Staff>, AppError> {
     let now = state.clock.unix();
-    let staff = crate::identity::staff::by_id(&state.pool, auth.staff_id).await?;
+    let found = identity::staff::by_id_in_session(&state.pool, auth.staff_id, auth.record).await?;
+    let listed = found.as_ref().is_some_and(|(_, listed)| *listed);
+    let staff = found.map(|(staff, _)| staff);
     let why = match &staff {
         None => "the staff account no longer exists",
+        Some(_) if auth.record.is_some() && !listed => "the staff session was signed out from the sessions list",
         Some(s) if s.disabled => "the staff account was disabled",
         Some(s) if s.auth_version != auth.auth_version => "the staff sign-in was ended",
         Some(_) if now - auth.last_seen > state.web.idle_timeout.as_secs() as i64 => {
@@ -233,20 +247,100 @@ pub async fn checked_staff(state: &AppState, session: &Session, auth: &StaffAuth
     Ok(None)
 }
 
-/// Records the staff member's last request, at `now` (at most once a minute).
-pub async fn touch_staff(session: &Session, auth: &StaffAuth, now: i64) -> Result<(), AppError> {
-    if now - auth.last_seen >= TOUCH_EVERY_SECS {
-        session
-            .insert(
-                STAFF,
-                StaffAuth {
-                    last_seen: now,
-                    ..auth.clone()
-                },
+/// Records the staff member's last request, at the state's clock (at most once a minute),
+/// and the session in the sessions list at its first checked request; the principal as the
+/// session now holds it.
+pub async fn touch_staff(
+    state: &AppState,
+    client: &Client,
+    session: &Session,
+    auth: &StaffAuth,
+) -> Result<StaffAuth, AppError> {
+    let owner = Owner::Staff(auth.staff_id);
+    let Some(record) = keep_record(
+        state,
+        client,
+        owner,
+        auth.record,
+        auth.auth_version,
+        auth.signed_in_at,
+        auth.last_seen,
+    )
+    .await?
+    else {
+        return Ok(auth.clone());
+    };
+    let touched = StaffAuth {
+        last_seen: state.clock.unix(),
+        record: Some(record),
+        ..auth.clone()
+    };
+    session.insert(STAFF, &touched).await?;
+    Ok(touched)
+}
+
+/// The browser behind a request, for the sessions list: its address and User-Agent.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub address: std::net::IpAddr,
+    pub user_agent: String,
+}
+
+impl Client {
+    pub async fn of(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let crate::web::ClientIp(address) = crate::web::ClientIp::from_request_parts(parts, state).await?;
+        let user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        Ok(Self { address, user_agent })
+    }
+}
+
+/// The session's record, made when it has none yet, or its `last_seen` moved on when a
+/// minute has passed since `last_seen`: `Some(record)` when the session must be saved with
+/// it (and `last_seen` now), `None` when nothing was written.
+async fn keep_record(
+    state: &AppState,
+    client: &Client,
+    owner: Owner,
+    record: Option<SessionId>,
+    auth_version: i64,
+    signed_in_at: i64,
+    last_seen: i64,
+) -> Result<Option<SessionId>, AppError> {
+    let now = state.clock.now();
+    match record {
+        None => {
+            let limits = Limits {
+                idle_secs: state.web.idle_timeout.as_secs() as i64,
+                absolute_secs: state.web.absolute_timeout.as_secs() as i64,
+            };
+            let signed_in_at = OffsetDateTime::from_unix_timestamp(signed_in_at).unwrap_or(now);
+            let device = sessions::device(&client.user_agent);
+            let mut tx = state.pool.begin().await?;
+            sessions::prune(&mut *tx, owner, now, limits).await?;
+            let id = sessions::create(
+                &mut *tx,
+                owner,
+                auth_version,
+                &device,
+                client.address,
+                signed_in_at,
+                now,
             )
             .await?;
+            tx.commit().await?;
+            Ok(Some(id))
+        }
+        Some(id) if now.unix_timestamp() - last_seen >= TOUCH_EVERY_SECS => {
+            sessions::touch(&state.pool, id, client.address, now).await?;
+            Ok(Some(id))
+        }
+        Some(_) => Ok(None),
     }
-    Ok(())
 }
 
 /// The session's principal, unchecked (for signing out).
@@ -254,20 +348,51 @@ pub async fn current_auth(session: &Session) -> Result<Option<Auth>, AppError> {
     Ok(session.get::<Auth>(AUTH).await?)
 }
 
-/// Ends the session server-side: its record is deleted, so a replayed cookie is anonymous.
-pub async fn sign_out(session: &Session) -> Result<(), AppError> {
+/// Ends the session server-side: its record is deleted, so a replayed cookie is anonymous;
+/// and it leaves the sessions list.
+pub async fn sign_out(db: &sqlx::PgPool, session: &Session) -> Result<(), AppError> {
+    if let Some(auth) = current_auth(session).await?
+        && let Some(record) = auth.record
+    {
+        sessions::end(db, Owner::Customer(auth.customer_id), record).await?;
+    }
+    if let Some(auth) = staff_auth(session).await?
+        && let Some(record) = auth.record
+    {
+        sessions::end(db, Owner::Staff(auth.staff_id), record).await?;
+    }
     session.flush().await?;
     Ok(())
 }
 
 /// Keeps this session signed in after the account's auth version moved on (the customer
-/// changed their own password here), under a new session id.
-pub async fn renew(session: &Session, auth: &Auth, auth_version: i64) -> Result<(), AppError> {
+/// changed their own password here, or signed out everywhere else), under a new session id,
+/// and keeps it in the sessions list.
+pub async fn renew(db: &sqlx::PgPool, session: &Session, auth: &Auth, auth_version: i64) -> Result<(), AppError> {
+    if let Some(record) = auth.record {
+        sessions::renew(db, record, auth_version).await?;
+    }
     session.cycle_id().await?;
     session
         .insert(
             AUTH,
             Auth {
+                auth_version,
+                ..auth.clone()
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// Keeps this staff session signed in after the account's auth version moved on (the staff
+/// member signed out everywhere else), under a new session id.
+pub async fn renew_staff(session: &Session, auth: &StaffAuth, auth_version: i64) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    session
+        .insert(
+            STAFF,
+            StaffAuth {
                 auth_version,
                 ..auth.clone()
             },
@@ -407,15 +532,32 @@ impl SignedIn {
             session.flush().await?;
             return Err(AppError::Auth(AuthError::SignInRequired));
         }
-        let customer = identity::customer::by_id(&state.pool, auth.customer_id).await?;
-        let Some(customer) =
-            customer.filter(|c| c.auth_version == auth.auth_version && c.status != CustomerStatus::Cancelled.as_str())
-        else {
+        // The account and the session's record in one statement: a session signed out
+        // from the sessions list ends here, at its next request.
+        let customer = identity::customer::by_id_in_session(&state.pool, auth.customer_id, auth.record).await?;
+        let Some(customer) = customer.filter(|c| {
+            c.auth_version == auth.auth_version
+                && c.status != CustomerStatus::Cancelled.as_str()
+                && (auth.record.is_none() || c.session_listed)
+        }) else {
             session.flush().await?;
             return Err(AppError::Auth(AuthError::SignInRequired));
         };
-        if now - auth.last_seen >= TOUCH_EVERY_SECS {
+        let client = Client::of(parts, &state).await?;
+        let owner = Owner::Customer(auth.customer_id);
+        if let Some(record) = keep_record(
+            &state,
+            &client,
+            owner,
+            auth.record,
+            auth.auth_version,
+            auth.signed_in_at,
+            auth.last_seen,
+        )
+        .await?
+        {
             auth.last_seen = now;
+            auth.record = Some(record);
             session.insert(AUTH, &auth).await?;
         }
         let csrf = csrf_token(&session).await?;
@@ -431,7 +573,7 @@ impl SignedIn {
 }
 
 /// A customer page asked for by a staff session: allowed only while impersonating.
-async fn impersonated(state: &AppState, parts: &Parts, session: Session) -> Result<SignedIn, AppError> {
+async fn impersonated(state: &AppState, parts: &mut Parts, session: Session) -> Result<SignedIn, AppError> {
     let Some(staff_auth) = staff_auth(&session).await? else {
         return Err(AppError::Auth(AuthError::SignInRequired));
     };
@@ -466,7 +608,7 @@ async fn impersonated(state: &AppState, parts: &Parts, session: Session) -> Resu
         let who = Who::new(customer.id, staff.actor(), None);
         audit::record(&state.pool, &who, "impersonated_request", &detail).await?;
     }
-    touch_staff(&session, &staff_auth, now).await?;
+    touch_staff(state, &Client::of(parts, state).await?, &session, &staff_auth).await?;
     let csrf = csrf_token(&session).await?;
     Ok(SignedIn {
         customer,
