@@ -26,6 +26,7 @@ pub mod health;
 pub mod identity;
 pub mod keys;
 pub mod notices;
+pub mod passkeys;
 pub mod password;
 pub mod provisioning;
 pub mod settings;
@@ -48,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(dashboard::router())
         .merge(account::router())
+        .merge(passkeys::router())
         .merge(settings::router())
         .merge(activity::router())
         .merge(wizard::router())

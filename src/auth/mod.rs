@@ -2,6 +2,7 @@
 
 pub mod core;
 pub mod model;
+pub mod passkey;
 
 pub use self::core::{FAILED, Realm};
 
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .merge(passkey::router())
 }
 
 #[derive(Template)]
