@@ -30,7 +30,7 @@ use crate::passkeys::{json_answer, read_answer, relying_party};
 use crate::settings;
 use crate::state::AppState;
 use crate::web::error::AuthError;
-use crate::web::session::{self, PendingAccount};
+use crate::web::session::{self, Pending, PendingAccount};
 use crate::web::{AppError, ClientIp, Device, Form, local_path};
 
 pub fn router() -> Router<AppState> {
@@ -105,7 +105,7 @@ async fn sign_in_finish(
 
 async fn second_factor_options(State(state): State<AppState>, headers: HeaderMap, session: Session) -> Response {
     let result = async {
-        let customer = pending_customer(&session).await?;
+        let (_, customer) = pending_customer(&session).await?;
         let rp = relying_party(&state, &headers)?;
         let (options, authentication) = ops::start_second_factor(&state, &rp, customer).await?;
         let ceremony = Ceremony {
@@ -130,8 +130,7 @@ async fn second_factor_finish(
     body: Bytes,
 ) -> Response {
     let result = async {
-        let customer = pending_customer(&session).await?;
-        let pending = session::pending(&session).await?.ok_or(PasskeyError::NoCeremony)?;
+        let (pending, customer) = pending_customer(&session).await?;
         let rp = relying_party(&state, &headers)?;
         let ceremony: Ceremony<PasskeyAuthentication> =
             ceremony::take(&session, Kind::SecondFactor, state.clock.unix())
@@ -183,13 +182,15 @@ fn second_factor_key(customer: CustomerId) -> String {
     format!("second-factor:customer:{customer}")
 }
 
-/// The customer whose half-done sign-in this session holds.
-async fn pending_customer(session: &Session) -> Result<CustomerId, PasskeyError> {
-    match session::pending(session).await?.map(|p| p.account) {
-        Some(PendingAccount::Customer(customer)) => Ok(customer),
+/// The session's half-done sign-in, and the customer whose it is.
+async fn pending_customer(session: &Session) -> Result<(Pending, CustomerId), PasskeyError> {
+    let pending = session::pending(session)
+        .await?
+        .ok_or(AppError::Auth(AuthError::SignInRequired))?;
+    match pending.account {
+        PendingAccount::Customer(customer) => Ok((pending, customer)),
         // Staff have no passkeys (yet).
-        Some(PendingAccount::Staff(_)) => Err(PasskeyError::NoPasskeys),
-        None => Err(AppError::Auth(AuthError::SignInRequired).into()),
+        PendingAccount::Staff(_) => Err(PasskeyError::NoPasskeys),
     }
 }
 

@@ -53,7 +53,11 @@ pub async fn keep<T: Serialize>(session: &Session, kind: Kind, ceremony: &Ceremo
 
 /// Takes the session's ceremony of `kind` out of it; `None` when there is none, or when it
 /// is older than [`LIFETIME_SECS`] at `now`.
-pub async fn take<T: DeserializeOwned>(session: &Session, kind: Kind, now: i64) -> Result<Option<Ceremony<T>>, AppError> {
+pub async fn take<T: DeserializeOwned>(
+    session: &Session,
+    kind: Kind,
+    now: i64,
+) -> Result<Option<Ceremony<T>>, AppError> {
     let Some(value) = session.get::<serde_json::Value>(kind.key()).await? else {
         return Ok(None);
     };

@@ -191,10 +191,11 @@ async fn register_finish(
     let result = async {
         me.refuse_if_impersonating()?;
         let rp = relying_party(&state, &headers)?;
-        let answer: RegisterPublicKeyCredential = read_answer(&body)?;
+        // Taken before the answer is read: an answer, good or bad, uses the ceremony up.
         let ceremony: Ceremony<PasskeyRegistration> = ceremony::take(&me.session, Kind::Register, state.clock.unix())
             .await?
             .ok_or(PasskeyError::NoCeremony)?;
+        let answer: RegisterPublicKeyCredential = read_answer(&body)?;
         ops::finish_registration(&state, &rp, &me.who(ip), &ceremony.name, &ceremony.state, &answer).await?;
         crate::web::session::flash(&me.session, format!("Passkey \"{}\" added.", ceremony.name)).await?;
         Ok::<_, PasskeyError>(serde_json::json!({ "redirect": PAGE }))

@@ -84,7 +84,11 @@ pub async fn credentials(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx:
 
 /// The passkey with `credential_id` whose customer's user handle is `handle`: what a
 /// password-less sign-in presents.
-pub async fn by_credential(db: impl PgExecutor<'_>, handle: Uuid, credential_id: &[u8]) -> sqlx::Result<Option<Stored>> {
+pub async fn by_credential(
+    db: impl PgExecutor<'_>,
+    handle: Uuid,
+    credential_id: &[u8],
+) -> sqlx::Result<Option<Stored>> {
     let row = sqlx::query!(
         r#"select p.id as "id: PasskeyId", p.customer_id as "customer_id: CustomerId", p.name, p.credential
            from passkeys p join passkey_users u using (customer_id)
@@ -94,7 +98,8 @@ pub async fn by_credential(db: impl PgExecutor<'_>, handle: Uuid, credential_id:
     )
     .fetch_optional(db)
     .await?;
-    row.map(|r| stored(r.id, r.customer_id, r.name, r.credential)).transpose()
+    row.map(|r| stored(r.id, r.customer_id, r.name, r.credential))
+        .transpose()
 }
 
 fn stored(id: PasskeyId, customer_id: CustomerId, name: String, credential: serde_json::Value) -> sqlx::Result<Stored> {
@@ -175,7 +180,12 @@ pub async fn insert(
 }
 
 /// Renames the customer's passkey, answering its old name; `None` when it is not theirs.
-pub async fn rename(db: impl PgExecutor<'_>, customer: CustomerId, id: PasskeyId, name: &str) -> sqlx::Result<Option<String>> {
+pub async fn rename(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    id: PasskeyId,
+    name: &str,
+) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar!(
         "update passkeys new set name = $3 from passkeys old
          where new.id = old.id and new.customer_id = $1 and new.id = $2

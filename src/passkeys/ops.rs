@@ -16,8 +16,8 @@ use crate::state::{AppState, WebConfig};
 use crate::validation::one_line;
 use crate::web::AppError;
 
-pub use super::model::{Listed, PasskeyId, count};
 use super::model::{self, Inserted, Stored};
+pub use super::model::{Listed, PasskeyId, count};
 
 /// A customer has at most this many passkeys.
 pub const MAX_PASSKEYS: i64 = 20;
@@ -152,7 +152,8 @@ pub async fn start_registration(
     let (options, registration) = rp
         .start_passkey_registration(handle, &customer.username, display, Some(existing))
         .map_err(|err| PasskeyError::Internal(AppError::Internal(err.into())))?;
-    let mut options = serde_json::to_value(options).map_err(|err| PasskeyError::Internal(AppError::Internal(err.into())))?;
+    let mut options =
+        serde_json::to_value(options).map_err(|err| PasskeyError::Internal(AppError::Internal(err.into())))?;
     // webauthn-rs asks for no resident key; a password-less sign-in needs one.
     if let Some(selection) = options.pointer_mut("/publicKey/authenticatorSelection") {
         selection["residentKey"] = "required".into();
@@ -240,7 +241,8 @@ pub fn start_sign_in(rp: &Webauthn) -> Result<(Value, DiscoverableAuthentication
     let (options, authentication) = rp
         .start_discoverable_authentication()
         .map_err(|err| PasskeyError::Internal(AppError::Internal(err.into())))?;
-    let options = serde_json::to_value(options).map_err(|err| PasskeyError::Internal(AppError::Internal(err.into())))?;
+    let options =
+        serde_json::to_value(options).map_err(|err| PasskeyError::Internal(AppError::Internal(err.into())))?;
     Ok((options, authentication))
 }
 
@@ -282,7 +284,8 @@ pub async fn start_second_factor(
     let (options, authentication) = rp
         .start_passkey_authentication(&passkeys)
         .map_err(|err| PasskeyError::Internal(AppError::Internal(err.into())))?;
-    let options = serde_json::to_value(options).map_err(|err| PasskeyError::Internal(AppError::Internal(err.into())))?;
+    let options =
+        serde_json::to_value(options).map_err(|err| PasskeyError::Internal(AppError::Internal(err.into())))?;
     Ok((options, authentication))
 }
 
@@ -335,7 +338,12 @@ mod tests {
         let dev = WebConfig::new(None);
         assert!(relying_party(&dev, Some("localhost:8080")).is_ok());
         assert!(relying_party(&dev, Some("berth.localhost")).is_ok());
-        for host in [None, Some("127.0.0.1:8080"), Some("[::1]:8080"), Some("panel.example.com")] {
+        for host in [
+            None,
+            Some("127.0.0.1:8080"),
+            Some("[::1]:8080"),
+            Some("panel.example.com"),
+        ] {
             assert!(
                 matches!(relying_party(&dev, host), Err(PasskeyError::NoRelyingParty)),
                 "{host:?}"

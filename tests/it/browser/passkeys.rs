@@ -54,9 +54,13 @@ async fn a_passkey_is_added_and_signs_in_without_a_password() {
     browser.goto("/account/security/passkeys").await;
     browser.wait_for_text("#passkeys-none", "no passkeys").await;
     browser.fill("#passkey-new-name", "Laptop").await;
-    browser.click(r#"form[data-passkey="create"] button[type="submit"]"#).await;
+    browser
+        .click(r#"form[data-passkey="create"] button[type="submit"]"#)
+        .await;
     browser.wait_for_text("#passkeys .passkey-name", "Laptop").await;
-    browser.wait_for_text("#toasts .toast", "Passkey \"Laptop\" added.").await;
+    browser
+        .wait_for_text("#toasts .toast", "Passkey \"Laptop\" added.")
+        .await;
     let stored: i64 = app
         .scalar(&format!("select count(*) from passkeys where customer_id = {alice}"))
         .await;
