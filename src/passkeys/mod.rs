@@ -226,8 +226,11 @@ pub fn json_answer(result: Result<serde_json::Value, PasskeyError>) -> Response 
                     StatusCode::UNPROCESSABLE_ENTITY
                 }
                 PasskeyError::NotFound => StatusCode::NOT_FOUND,
-                PasskeyError::NoRelyingParty => StatusCode::SERVICE_UNAVAILABLE,
-                PasskeyError::NoCeremony | PasskeyError::Duplicate | PasskeyError::NoPasskeys => StatusCode::CONFLICT,
+                // A 4xx: the answer is the same until the address or the setting changes.
+                PasskeyError::NoCeremony
+                | PasskeyError::NoRelyingParty
+                | PasskeyError::Duplicate
+                | PasskeyError::NoPasskeys => StatusCode::CONFLICT,
                 PasskeyError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
                 PasskeyError::Internal(err) => {
                     if let AppError::Internal(inner) = err {

@@ -224,7 +224,7 @@ async fn without_a_public_url_passkeys_work_only_at_localhost() {
     let resp = client
         .post_form("/account/security/passkeys/options", &[("name", "Laptop")])
         .await;
-    assert_eq!(resp.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(resp.status, StatusCode::CONFLICT);
     assert!(json_of(&resp)["error"].as_str().unwrap().contains("BERTH_PUBLIC_URL"));
 }
 

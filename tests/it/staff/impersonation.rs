@@ -48,7 +48,7 @@ fn customer_post_routes() -> Vec<String> {
             }
         }
     }
-    routes.retain(|r| !r.starts_with("/staff") && r != "/login" && r != "/logout");
+    routes.retain(|r| !r.starts_with("/staff") && !r.starts_with("/login") && r != "/logout");
     routes.sort();
     routes
 }
