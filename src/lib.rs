@@ -26,6 +26,7 @@ pub mod health;
 pub mod identity;
 pub mod keys;
 pub mod notices;
+pub mod passkeys;
 pub mod password;
 pub mod provisioning;
 pub mod sealed;
@@ -55,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         .merge(security::router())
         .merge(recovery::router())
         .merge(sessions::router())
+        .merge(passkeys::router())
         .merge(settings::router())
         .merge(activity::router())
         .merge(wizard::router())

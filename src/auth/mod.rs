@@ -3,6 +3,7 @@
 
 pub mod core;
 pub mod model;
+pub mod passkey;
 
 pub use self::core::{FAILED, Realm};
 
@@ -20,13 +21,15 @@ use crate::identity::{CustomerId, Who};
 use crate::state::AppState;
 use crate::validation::FieldErrors;
 use crate::web::{AppError, ClientIp, Device, Form, FormState, Layout, local_path, render, session};
-use crate::{page, settings};
+use crate::security::ops::SecondFactor;
+use crate::{page, security, settings};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/login/second-factor", get(second_factor_page).post(second_factor))
         .route("/logout", post(logout))
+        .merge(passkey::router())
 }
 
 #[derive(Template)]
@@ -128,14 +131,25 @@ async fn customer_landing(state: &AppState, customer: CustomerId, next: &str) ->
 struct SecondFactorPage {
     layout: Layout,
     form: FormState,
+    /// What the account can prove itself with: a code, a passkey, or both.
+    factor: SecondFactor,
+    /// Where the sign-in goes afterwards (the passkey button's `next`; the code's is kept
+    /// in the session).
+    next: String,
 }
 page!(SecondFactorPage);
 
 impl SecondFactorPage {
-    async fn new(session: &Session, form: FormState) -> Result<Self, AppError> {
+    async fn new(state: &AppState, session: &Session, form: FormState) -> Result<Self, AppError> {
+        let factor = match session::pending(session).await? {
+            Some(pending) => security::ops::second_factor(&state.pool, pending.account.into()).await?,
+            None => SecondFactor::default(),
+        };
         Ok(Self {
             layout: Layout::anonymous(session::csrf_token(session).await?, "Two-factor sign-in"),
             form,
+            factor,
+            next: String::new(),
         })
     }
 }
@@ -148,11 +162,11 @@ async fn start_over(session: &Session, expired: bool) -> Result<Response, AppErr
     Ok(Redirect::to("/login").into_response())
 }
 
-async fn second_factor_page(session: Session) -> Result<Response, AppError> {
+async fn second_factor_page(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
     if session::pending(&session).await?.is_none() {
         return start_over(&session, false).await;
     }
-    let page = SecondFactorPage::new(&session, FormState::default()).await?;
+    let page = SecondFactorPage::new(&state, &session, FormState::default()).await?;
     render(false, StatusCode::OK, &page, None)
 }
 
@@ -176,7 +190,7 @@ async fn second_factor(
         Err(core::SecondStepError::Refused { message, throttled }) => {
             let mut errors = FieldErrors::default();
             errors.add("code", message);
-            let page = SecondFactorPage::new(&session, FormState::failed(&[], errors)).await?;
+            let page = SecondFactorPage::new(&state, &session, FormState::failed(&[], errors)).await?;
             let status = if throttled {
                 StatusCode::TOO_MANY_REQUESTS
             } else {

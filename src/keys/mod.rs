@@ -155,7 +155,8 @@ async fn code_needed(state: &AppState, me: &SignedIn) -> Result<bool, AppError> 
         return Ok(false);
     }
     let account = crate::security::model::Account::Customer(me.id());
-    Ok(crate::security::ops::second_factor(&state.pool, account).await?.any())
+    // A code: an account with passkeys alone proved one at sign-in (see the README).
+    Ok(crate::security::ops::second_factor(&state.pool, account).await?.totp)
 }
 
 impl KeysPage {

@@ -16,7 +16,10 @@ use axum::routing::{get, post};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
+use crate::identity::sessions::Owner;
 use crate::page;
+use crate::sessions::SessionsList;
+use crate::settings::Current;
 use crate::state::AppState;
 use crate::validation::FieldErrors;
 use crate::web::{AppError, ClientIp, Form, FormState, Layout, SignedIn, render, see_other, session};
@@ -116,6 +119,10 @@ pub fn no_store(mut response: Response) -> Response {
 struct SecurityPage {
     layout: Layout,
     totp: TotpView,
+    /// How many passkeys the customer has (managed on their own page).
+    passkeys: i64,
+    /// Where the account is signed in.
+    list: SessionsList,
 }
 page!(SecurityPage);
 
@@ -128,9 +135,15 @@ impl SecurityPage {
             totp.read_only = true;
             totp.enrolment = None;
         }
+        let prefs = Current::of(me).preferences();
+        let record = me.auth.as_ref().and_then(|a| a.record);
+        let mut list = SessionsList::load(state, Owner::Customer(me.id()), record, |t| prefs.format(t)).await?;
+        list.may_change = me.impersonator.is_none();
         Ok(Self {
             layout: Layout::new(me, "account", "Security").await?,
             totp,
+            passkeys: crate::passkeys::model::count(&state.pool, me.id()).await?,
+            list,
         })
     }
 }

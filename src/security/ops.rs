@@ -34,24 +34,30 @@ pub const MAX_FAILED_CHECKS: i32 = 5;
 pub const LOCK_SECS: i64 = 5 * 60;
 
 /// What an account has to prove itself with besides its password: ONE answer for the
-/// sign-in, the fresh checks and the pages. (Passkeys join it here.)
+/// sign-in, the fresh checks and the pages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SecondFactor {
     /// An enrolled TOTP authenticator (with its recovery codes).
     pub totp: bool,
+    /// At least one passkey (customers only; staff have none).
+    pub passkeys: bool,
 }
 
 impl SecondFactor {
     /// Whether the account has any second factor at all.
     pub fn any(self) -> bool {
-        self.totp
+        self.totp || self.passkeys
     }
 }
 
 /// The account's second factor.
 pub async fn second_factor(pool: &PgPool, account: Account) -> sqlx::Result<SecondFactor> {
     let totp = model::authenticator(pool, account).await?.is_some_and(|a| a.confirmed);
-    Ok(SecondFactor { totp })
+    let passkeys = match account {
+        Account::Customer(customer) => crate::passkeys::model::count(pool, customer).await? > 0,
+        Account::Staff(_) => false,
+    };
+    Ok(SecondFactor { totp, passkeys })
 }
 
 #[derive(Debug)]

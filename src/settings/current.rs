@@ -16,6 +16,17 @@ use crate::web::{AppError, SignedIn};
 pub struct Current(Arc<Values>);
 
 impl Current {
+    /// The settings `me`'s session check read with the customer's row.
+    pub fn of(me: &SignedIn) -> Self {
+        let stored = me
+            .customer
+            .setting_keys
+            .iter()
+            .cloned()
+            .zip(me.customer.setting_values.iter().cloned());
+        Current(Arc::new(Values::from_stored(stored.collect())))
+    }
+
     pub fn values(&self) -> &Values {
         &self.0
     }
@@ -39,13 +50,7 @@ impl FromRequestParts<AppState> for Current {
             return Ok(current.clone());
         }
         let me = SignedIn::from_request_parts(parts, state).await?;
-        let stored = me
-            .customer
-            .setting_keys
-            .iter()
-            .cloned()
-            .zip(me.customer.setting_values.iter().cloned());
-        let current = Current(Arc::new(Values::from_stored(stored.collect())));
+        let current = Current::of(&me);
         parts.extensions.insert(current.clone());
         Ok(current)
     }

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod model;
 pub mod ops;
 pub mod security;
+pub mod sessions;
 
 use askama::Template;
 use axum::Router;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/notices", get(notice_page).post(publish_notice))
         .merge(keys::router())
         .merge(security::router())
+        .merge(sessions::router())
 }
 
 /// A signed-in staff member, checked against the database on this request, who proved a

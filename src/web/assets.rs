@@ -36,6 +36,11 @@ const FILES: &[Asset] = &[
         body: include_bytes!("../../static/berth.js"),
     },
     Asset {
+        name: "passkeys.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/passkeys.js"),
+    },
+    Asset {
         name: "swagger-ui-bundle.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/vendor/swagger-ui-5.35.0-bundle.js"),

@@ -38,11 +38,12 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 /// Turns off the browser features Berth does not use, so a script that ever slipped in
 /// could not reach them either. The copy button (static/berth.js) writes to the clipboard,
-/// so `clipboard-write` stays allowed for Berth itself.
+/// so `clipboard-write` stays allowed for Berth itself, and passkeys (static/passkeys.js) need
+/// `publickey-credentials-*`.
 const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), bluetooth=(), browsing-topics=(), camera=(), \
     clipboard-read=(), clipboard-write=(self), display-capture=(), encrypted-media=(), fullscreen=(), \
     geolocation=(), gyroscope=(), hid=(), idle-detection=(), magnetometer=(), microphone=(), midi=(), \
-    payment=(), picture-in-picture=(), publickey-credentials-get=(), screen-wake-lock=(), serial=(), \
+    payment=(), picture-in-picture=(), publickey-credentials-create=(self), publickey-credentials-get=(self), screen-wake-lock=(), serial=(), \
     usb=(), web-share=(), xr-spatial-tracking=()";
 
 /// Sent only when Berth is reached over HTTPS (BERTH_PUBLIC_URL): browsers then refuse

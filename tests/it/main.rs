@@ -19,6 +19,7 @@ mod ftp;
 mod helpers;
 mod keys;
 mod notices;
+mod passkeys;
 mod provisioning;
 mod security;
 mod recovery;

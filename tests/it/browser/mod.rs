@@ -6,6 +6,8 @@
 //! or fails when `CI=true`), [`Tools::start`] starts chromedriver and a browser session, and
 //! [`Browser`]'s `wait_*` helpers poll every 100 ms for up to 10 s instead of sleeping.
 
+mod passkeys;
+
 use std::fs;
 use std::io::Write;
 use std::net::TcpListener;

@@ -48,17 +48,17 @@ async fn the_list_shows_both_sessions_and_signing_one_out_ends_it_at_once() {
     let app = TestApp::spawn().await;
     let (first, id) = app.signed_in_client("alice").await;
     let account = first.get("/account").await;
-    assert!(account.body.contains(r#"href="/account/sessions""#));
+    assert!(account.body.contains(r#"href="/account/security#signed-in-sessions""#));
     let second = another_browser(&app, "alice").await;
 
-    let (ids, current) = listed(&first.get("/account/sessions").await);
+    let (ids, current) = listed(&first.get("/account/security").await);
     assert_eq!(ids.len(), 2, "{ids:?}");
     let mine = current.expect("the current session is marked");
     let theirs = ids.iter().find(|i| **i != mine).unwrap().clone();
-    let page = first.get("/account/sessions").await;
+    let page = first.get("/account/security").await;
     assert_eq!(page.text(&format!("#session-{mine} td:last-child")), "This session");
     // The second browser sees the same two, with its own marked.
-    let (ids2, current2) = listed(&second.get("/account/sessions").await);
+    let (ids2, current2) = listed(&second.get("/account/security").await);
     assert_eq!(ids2.len(), 2);
     assert_eq!(current2.as_deref(), Some(theirs.as_str()));
 
@@ -69,23 +69,23 @@ async fn the_list_shows_both_sessions_and_signing_one_out_ends_it_at_once() {
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert_eq!(first.get("/account").await.status, StatusCode::OK);
 
-    first.get("/account/sessions").await;
+    first.get("/account/security").await;
     let r = first
         .post_form(&format!("/account/sessions/{theirs}/sign-out"), &[])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    assert_eq!(r.location(), "/account/sessions");
+    assert_eq!(r.location(), "/account/security");
     // Ended at its very next request.
     assert!(signed_out(&second).await);
     assert_eq!(first.get("/account").await.status, StatusCode::OK);
-    let (ids, _) = listed(&first.get("/account/sessions").await);
+    let (ids, _) = listed(&first.get("/account/security").await);
     assert_eq!(ids, vec![mine.clone()]);
 
     // A session signed out with Sign out leaves the list at once.
     let third = another_browser(&app, "alice").await;
-    assert_eq!(listed(&first.get("/account/sessions").await).0.len(), 2);
+    assert_eq!(listed(&first.get("/account/security").await).0.len(), 2);
     third.post_form("/logout", &[]).await;
-    assert_eq!(listed(&first.get("/account/sessions").await).0, vec![mine]);
+    assert_eq!(listed(&first.get("/account/security").await).0, vec![mine]);
     let recorded: i64 =
         sqlx::query_scalar("select count(*) from activity where customer_id = $1 and kind = 'sessions_signed_out'")
             .bind(id.0)
@@ -105,14 +105,14 @@ async fn sign_out_everywhere_else_keeps_the_current_session() {
     let third = app.client();
     assert_eq!(third.sign_in("alice", PASSWORD).await.status, StatusCode::SEE_OTHER);
 
-    let (ids, _) = listed(&first.get("/account/sessions").await);
+    let (ids, _) = listed(&first.get("/account/security").await);
     assert_eq!(ids.len(), 2);
     let r = first.post_form("/account/sessions/others/sign-out", &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert!(signed_out(&second).await);
     assert!(signed_out(&third).await);
     assert_eq!(first.get("/account").await.status, StatusCode::OK);
-    let (ids, current) = listed(&first.get("/account/sessions").await);
+    let (ids, current) = listed(&first.get("/account/security").await);
     assert_eq!(ids.len(), 1);
     assert_eq!(current.as_ref(), ids.first());
 }
@@ -123,20 +123,20 @@ async fn another_customers_session_is_not_found_and_goes_on() {
     let (alice, _) = app.signed_in_client("alice").await;
     alice.get("/account").await;
     let (bob, _) = app.signed_in_client("bob").await;
-    let (bobs, _) = listed(&bob.get("/account/sessions").await);
-    let r = alice.get("/account/sessions").await;
+    let (bobs, _) = listed(&bob.get("/account/security").await);
+    let r = alice.get("/account/security").await;
     assert!(!r.body.contains(&format!("session-{}", bobs[0])));
     let r = alice
         .post_form(&format!("/account/sessions/{}/sign-out", bobs[0]), &[])
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     assert_eq!(bob.get("/account").await.status, StatusCode::OK);
-    let (still, _) = listed(&bob.get("/account/sessions").await);
+    let (still, _) = listed(&bob.get("/account/security").await);
     assert_eq!(still, bobs);
     // Nor is a staff session reachable from a customer's list.
     let staff = app.staff_client("sam", false).await;
     let (staff_ids, _) = listed(&staff.get("/staff/sessions").await);
-    alice.get("/account/sessions").await;
+    alice.get("/account/security").await;
     let r = alice
         .post_form(&format!("/account/sessions/{}/sign-out", staff_ids[0]), &[])
         .await;

@@ -704,12 +704,16 @@ async fn checksum(app: &TestApp) -> BTreeMap<String, String> {
 
 /// The POST routes of the pages, by pattern; `the_post_route_list_is_the_routers` keeps it
 /// equal to the routes the page routers declare, and the fuzz posts to each of them.
-const POST_ROUTES: [&str; 61] = [
+const POST_ROUTES: [&str; 69] = [
     "/account/cancel",
     "/account/email",
     "/account/name",
     "/account/password",
     "/account/pin",
+    "/account/security/passkeys/finish",
+    "/account/security/passkeys/options",
+    "/account/security/passkeys/{id}/delete",
+    "/account/security/passkeys/{id}/rename",
     "/account/security/recovery-codes",
     "/account/security/totp",
     "/account/security/totp/confirm",
@@ -737,7 +741,11 @@ const POST_ROUTES: [&str; 61] = [
     "/keys/{id}/acls",
     "/keys/{id}/revoke",
     "/login",
+    "/login/passkey/finish",
+    "/login/passkey/options",
     "/login/second-factor",
+    "/login/second-factor/passkey/finish",
+    "/login/second-factor/passkey/options",
     "/logout",
     "/notices/{id}/ack",
     "/password-reset",

@@ -14,7 +14,11 @@ async fn static_assets_have_content_hashed_urls_and_long_cache_lifetimes() {
         .select(&sel)
         .filter_map(|e| e.value().attr("src").or(e.value().attr("href")).map(str::to_owned))
         .collect();
-    assert_eq!(urls.len(), 4, "htmx, Pico, berth.css, berth.js: {urls:?}");
+    assert_eq!(
+        urls.len(),
+        5,
+        "htmx, Pico, berth.css, berth.js, passkeys.js (the passkey button): {urls:?}"
+    );
     let client = app.client();
     for url in &urls {
         assert!(url.starts_with("/static/"), "{url}");
