@@ -82,3 +82,8 @@ end $$;
 
 create trigger customers_count_notices before insert on customers
     for each row execute function customers_count_notices();
+
+-- The dashboard's banners: the newest global warning and critical notices, read newest
+-- first until a few not acknowledged are found (a customer's own come by notices_customer).
+create index notices_global_urgent on notices (created_at desc, id desc)
+    where customer_id is null and severity <> 'info';

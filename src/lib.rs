@@ -27,6 +27,7 @@ pub mod identity;
 pub mod keys;
 pub mod notices;
 pub mod password;
+pub mod plans;
 pub mod provisioning;
 pub mod settings;
 pub mod sites;

@@ -38,6 +38,10 @@ pub struct WebConfig {
     /// Where FTP users connect, as the pages tell them; `None` when `berth serve` runs no
     /// FTP service.
     pub ftp: Option<FtpAccess>,
+    /// The currency plan prices are in (BERTH_CURRENCY).
+    pub currency: String,
+    /// Where invoices are (BERTH_BILLING_URL); the bandwidth cards link to it.
+    pub billing_url: Option<String>,
 }
 
 /// Where the FTP service is reached, and whether it speaks TLS.
@@ -70,6 +74,8 @@ impl WebConfig {
             api_burst: 40,
             impersonation_limit: Duration::from_secs(30 * 60),
             ftp: None,
+            currency: "EUR".to_owned(),
+            billing_url: None,
         }
     }
 

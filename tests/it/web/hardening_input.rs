@@ -732,6 +732,7 @@ const POST_ROUTES: [&str; 46] = [
     "/login",
     "/logout",
     "/notices/{id}/ack",
+    "/dashboard/notices/{id}/ack",
     "/settings",
     "/sites/{id}/records",
     "/sites/{id}/verify",
