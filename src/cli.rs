@@ -132,11 +132,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => notice_publish(&db, &notice_type, &severity, &title, &body_file, customer.as_deref()).await,
         Command::Plan {
-            command: PlanCommand::Set {
-                size,
-                price,
-                transfer_gb,
-            },
+            command:
+                PlanCommand::Set {
+                    size,
+                    price,
+                    transfer_gb,
+                },
         } => plan_set(&db, &size, &price, transfer_gb).await,
         Command::Plan {
             command: PlanCommand::List,
@@ -515,7 +516,11 @@ async fn plan_set(db: &Database, size: &str, price: &str, transfer_gb: i64) -> a
             .collect();
         bail!("no size '{size}'; the sizes are: {}", sizes.join(", "));
     }
-    println!("plan {}: {price} a month, {} GB of transfer included", size.trim(), transfer.gb());
+    println!(
+        "plan {}: {price} a month, {} GB of transfer included",
+        size.trim(),
+        transfer.gb()
+    );
     Ok(())
 }
 

@@ -355,7 +355,11 @@ fn billing_url(raw: &str) -> Result<String, String> {
         .or_else(|| raw.strip_prefix("http://"))
         .unwrap_or("");
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() || raw.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>')) {
+    if host.is_empty()
+        || raw
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>'))
+    {
         return Err(format!("'{raw}' is not an http or https URL"));
     }
     Ok(raw.to_owned())
@@ -465,7 +469,14 @@ mod tests {
             assert!(currency(bad).is_err(), "{bad:?}");
         }
         assert!(billing_url("https://billing.example.com/invoices").is_ok());
-        for bad in ["", "billing.example.com", "javascript:alert(1)", "https://", "https://a b", "ftp://x"] {
+        for bad in [
+            "",
+            "billing.example.com",
+            "javascript:alert(1)",
+            "https://",
+            "https://a b",
+            "ftp://x",
+        ] {
             assert!(billing_url(bad).is_err(), "{bad:?}");
         }
     }

@@ -16,9 +16,9 @@ use axum::response::Response;
 use axum::routing::get;
 use axum_htmx::HxRequest;
 
-use crate::{page, plans};
 use crate::state::AppState;
 use crate::web::{AppError, Layout, SignedIn, render};
+use crate::{page, plans};
 use model::{Period, Usage};
 
 pub fn router() -> Router<AppState> {

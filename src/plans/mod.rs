@@ -117,7 +117,18 @@ mod tests {
             assert_eq!(raw.parse::<Price>(), Ok(Price::from_cents(cents)), "{raw}");
         }
         assert_eq!("1000000".parse::<Price>().map(Price::cents), Ok(Price::MAX_CENTS));
-        for bad in ["", "-1", "12.345", "12.", ".5", "1,00", "abc", "1000000.01", "1e3", "12.0x"] {
+        for bad in [
+            "",
+            "-1",
+            "12.345",
+            "12.",
+            ".5",
+            "1,00",
+            "abc",
+            "1000000.01",
+            "1e3",
+            "12.0x",
+        ] {
             assert!(bad.parse::<Price>().is_err(), "{bad}");
         }
         assert_eq!(Price::from_cents(1205).with("EUR"), "12.05 EUR");
@@ -127,7 +138,13 @@ mod tests {
     fn overage_is_what_the_projection_passes_the_allowance_by() {
         assert_eq!(Allowance::new(Some(1000), 1500 * GB).projected_overage, 500 * GB);
         assert_eq!(Allowance::new(Some(1000), 10 * GB).projected_overage, 0);
-        assert_eq!(Allowance::new(None, 10 * GB), Allowance { included: None, projected_overage: 0 });
+        assert_eq!(
+            Allowance::new(None, 10 * GB),
+            Allowance {
+                included: None,
+                projected_overage: 0
+            }
+        );
         assert!(TransferGb::new(-1).is_err() && TransferGb::new(TransferGb::MAX + 1).is_err());
     }
 }

@@ -14,12 +14,12 @@ use axum::routing::{get, post};
 use axum_htmx::{HxLocation, HxRedirect, HxRequest, LocationOptions};
 
 use crate::identity::Who;
+use crate::plans::model::SizePlan;
 use crate::sites::model::{Catalogue, Plan, Size};
 use crate::sites::names::to_unicode;
 use crate::state::AppState;
 use crate::validation::{FieldErrors, Names};
 use crate::web::{AppError, ClientIp, Form, Layout, SignedIn, render};
-use crate::plans::model::SizePlan;
 use crate::{page, plans, sites};
 use model::{Draft, MAX_ALIASES, MAX_ENVIRONMENTS, Step};
 use ops::{Checks, WizardError};

@@ -107,7 +107,10 @@ async fn a_critical_notice_is_a_banner_acknowledged_in_place() {
         ["Your disk is nearly full", "Outage in Frankfurt"],
         "warning and critical ones, newest first; info is not a banner"
     );
-    assert!(page.body.contains(&format!(r#"id="banner-{outage}" data-notice="{outage}""#)));
+    assert!(
+        page.body
+            .contains(&format!(r#"id="banner-{outage}" data-notice="{outage}""#))
+    );
     assert!(page.texts(&format!("#banner-{outage}"))[0].starts_with("Critical:"));
     assert_eq!(page.text("#nav-notices-count"), "3");
 
@@ -116,7 +119,11 @@ async fn a_critical_notice_is_a_banner_acknowledged_in_place() {
     let r = client.post_htmx(&format!("/dashboard/notices/{outage}/ack"), &[]).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains(r#"id="nav-notices-count""#) && r.body.contains("hx-swap-oob"));
-    assert!(!r.body.contains("banner-"), "nothing left in the banner's place: {}", r.body);
+    assert!(
+        !r.body.contains("banner-"),
+        "nothing left in the banner's place: {}",
+        r.body
+    );
     assert_eq!(r.text("#nav-notices-count"), "2");
     assert!(r.body.contains("Notice acknowledged."));
     assert_eq!(acks(&app).await, [(alice.0, outage)]);
@@ -147,8 +154,16 @@ async fn another_customers_notice_is_not_found_on_the_dashboard_and_nothing_chan
         "/dashboard/notices/99999/ack".into(),
         "/dashboard/notices/x/ack".into(),
     ] {
-        assert_eq!(bob_client.post_form(&path, &[]).await.status, StatusCode::NOT_FOUND, "{path}");
-        assert_eq!(bob_client.post_htmx(&path, &[]).await.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            bob_client.post_form(&path, &[]).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+        assert_eq!(
+            bob_client.post_htmx(&path, &[]).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
     }
     assert!(acks(&app).await.is_empty());
     assert!(!bob_client.get("/").await.body.contains("Alice only"));
@@ -166,8 +181,14 @@ async fn the_bandwidth_cards_show_the_allowance_the_overage_and_where_billing_is
     let (client, alice) = app.signed_in_client("alice").await;
     // No site, no plan: no allowance.
     let page = client.get("/").await;
-    assert!(page.text("#bandwidth-allowance").contains("No plan with included transfer"));
-    assert_eq!(page.text_attr("#billing-link", "href"), "https://billing.example.com/invoices");
+    assert!(
+        page.text("#bandwidth-allowance")
+            .contains("No plan with included transfer")
+    );
+    assert_eq!(
+        page.text_attr("#billing-link", "href"),
+        "https://billing.example.com/invoices"
+    );
 
     let url = app.database_url().await;
     let (ok, out) = berth_plan(&url, &["set", "small", "--price", "12.00", "--transfer-gb", "1"]);
@@ -190,7 +211,10 @@ async fn the_bandwidth_cards_show_the_allowance_the_overage_and_where_billing_is
         assert_eq!(page.status, StatusCode::OK, "{path}");
         assert_eq!(page.text("#allowance-included"), "2.00 GB", "{path}");
         assert!(page.text("#allowance-overage").contains("past it"), "{path}");
-        assert_eq!(page.text_attr("#billing-link", "href"), "https://billing.example.com/invoices");
+        assert_eq!(
+            page.text_attr("#billing-link", "href"),
+            "https://billing.example.com/invoices"
+        );
     }
     assert_eq!(client.get("/").await.text("#dashboard-bandwidth"), "3.00 GB");
 
@@ -210,8 +234,14 @@ async fn berth_plan_set_checks_its_arguments_and_the_wizard_shows_the_prices() {
     let app = TestApp::spawn_with(web).await;
     let url = app.database_url().await;
     for (args, expected) in [
-        (vec!["set", "huge", "--price", "1", "--transfer-gb", "1"], "no size 'huge'"),
-        (vec!["set", "small", "--price", "12.345", "--transfer-gb", "1"], "--price"),
+        (
+            vec!["set", "huge", "--price", "1", "--transfer-gb", "1"],
+            "no size 'huge'",
+        ),
+        (
+            vec!["set", "small", "--price", "12.345", "--transfer-gb", "1"],
+            "--price",
+        ),
         (vec!["set", "small", "--price", "-1", "--transfer-gb", "1"], "price"),
         (vec!["set", "small", "--price", "1", "--transfer-gb", "-5"], "transfer"),
     ] {
@@ -231,19 +261,26 @@ async fn berth_plan_set_checks_its_arguments_and_the_wizard_shows_the_prices() {
     let (client, _) = app.signed_in_client("alice").await;
     client.get("/wizard/site").await;
     let r = client
-        .post_form("/wizard/site", &[("site_name", "My shop"), ("site_hostname", "shop.example.com")])
+        .post_form(
+            "/wizard/site",
+            &[("site_name", "My shop"), ("site_hostname", "shop.example.com")],
+        )
         .await;
     assert_eq!(r.location(), "/wizard/container");
     let page = client.get("/wizard/container").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let options = page.texts("#wiz-container_size option");
     assert!(
-        options.iter().any(|o| o.starts_with("Small:") && o.ends_with("— 12.00 CHF a month, 1000 GB transfer included")),
+        options
+            .iter()
+            .any(|o| o.starts_with("Small:") && o.ends_with("— 12.00 CHF a month, 1000 GB transfer included")),
         "{options:?}"
     );
     assert!(options.iter().any(|o| o.contains("24.50 CHF a month")), "{options:?}");
     assert!(
-        options.iter().any(|o| o.starts_with("Large:") && !o.contains("a month")),
+        options
+            .iter()
+            .any(|o| o.starts_with("Large:") && !o.contains("a month")),
         "a size without a plan shows no price: {options:?}"
     );
 }
