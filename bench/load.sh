@@ -50,12 +50,20 @@
 # sites pages, p99 <= 20 ms at each size, and req/s and p99 at 10,000 other customers
 # within 25 % of those at 10.
 #
+# The overview (issue 19, `overview`): demo's dashboard with 25 sites, a plan per size and a
+# critical notice's banner, at 16 connections, and the SQL statements per view of /; and the
+# platform's history (`history`): / and /account with 5,000 global notices and 10,000 other
+# customers. Both are checked against >= 0.5x the Fortunes baseline's req/s of the same run
+# (its /fortunes at 16 connections) and p99 <= 10 ms:
+#
+#     BENCH_SCENARIOS="fortunes overview history" bench/load.sh
+#
 #     BENCH_SCENARIOS=sites bench/load.sh          # only the sites pages
 #     BENCH_SCENARIOS=ftp-bandwidth bench/load.sh  # only /ftp-users and /bandwidth
 #     BENCH_SCENARIOS=api bench/load.sh            # only the Customer API
 #
 # Settings (environment):
-#   BENCH_SCENARIOS="fortunes pages flood api ftp-bandwidth sites"
+#   BENCH_SCENARIOS="fortunes pages flood api overview history ftp-bandwidth sites"
 #                            which parts to run (default: all; they run in this order
 #                            whatever the order given): `fortunes` = the shared Fortunes
 #                            baseline (../shared/bench/fortunes-baseline, or
@@ -65,6 +73,10 @@
 #                            listContacts over the API, `ftp-bandwidth` =
 #                            /ftp-users (page 1 and page BENCH_FTP_PAGE) and /bandwidth,
 #                            `sites` = /sites and /sites/{id} at each size in BENCH_OTHERS
+#   BENCH_OVERVIEW_SITES=25  demo's sites in the overview scenario (at least 1)
+#   BENCH_OVERVIEW_COUNT=200 sequential requests the statements-per-view count makes
+#   BENCH_HISTORY_NOTICES=5000 global notices in the history scenario
+#   BENCH_HISTORY_CUSTOMERS=10000 other customers in the history scenario
 #   BENCH_SITES=200          sites of the demo customer (sites scenario)
 #   BENCH_OTHERS="10 10000"  other customers on the platform for each sites measurement,
 #                            increasing (they are added between measurements)
@@ -107,11 +119,15 @@ THREADS=${BENCH_THREADS:-2}
 SESSIONS=${BENCH_SESSIONS:-1}
 FLOOD_WORKERS=${BENCH_FLOOD_WORKERS:-32}
 WARMUP=${BENCH_WARMUP:-3}
-SCENARIOS=${BENCH_SCENARIOS:-"fortunes pages flood api ftp-bandwidth sites"}
+SCENARIOS=${BENCH_SCENARIOS:-"fortunes pages flood api overview history ftp-bandwidth sites"}
 # The yardstick: the shared Fortunes baseline (axum + sqlx + askama + argon2 on this machine),
 # run in the same invocation, just before Berth starts, so both meet the same machine state.
 FORTUNES_DIR=${BENCH_FORTUNES_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/shared/bench/fortunes-baseline}
 FORTUNES_PORT=${BENCH_FORTUNES_PORT:-18090}
+OVERVIEW_SITES=${BENCH_OVERVIEW_SITES:-25}
+OVERVIEW_COUNT=${BENCH_OVERVIEW_COUNT:-200}
+HISTORY_NOTICES=${BENCH_HISTORY_NOTICES:-5000}
+HISTORY_CUSTOMERS=${BENCH_HISTORY_CUSTOMERS:-10000}
 API_KEYS=${BENCH_API_KEYS:-16}
 API_CONNECTIONS=16
 DEMO_SITES=${BENCH_SITES:-200}
@@ -145,8 +161,8 @@ command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs)"
 scenario() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 for name in $SCENARIOS; do
     case $name in
-    fortunes | pages | flood | api | ftp-bandwidth | sites) ;;
-    *) die "unknown scenario '$name' in BENCH_SCENARIOS (fortunes, pages, flood, api, ftp-bandwidth, sites)" ;;
+    fortunes | pages | flood | api | overview | history | ftp-bandwidth | sites) ;;
+    *) die "unknown scenario '$name' in BENCH_SCENARIOS (fortunes, pages, flood, api, overview, history, ftp-bandwidth, sites)" ;;
     esac
 done
 [ -n "${SCENARIOS// /}" ] || die "BENCH_SCENARIOS is empty"
@@ -154,7 +170,7 @@ if scenario fortunes; then
     [ -x "$FORTUNES_DIR/run-bench.sh" ] ||
         die "no Fortunes baseline at $FORTUNES_DIR (set BENCH_FORTUNES_DIR, or leave 'fortunes' out of BENCH_SCENARIOS)"
 fi
-if scenario sites || scenario ftp-bandwidth || scenario api; then
+if scenario sites || scenario ftp-bandwidth || scenario api || scenario overview || scenario history; then
     command -v psql >/dev/null || die "psql is not installed: apt-get install postgresql-client"
 fi
 if scenario ftp-bandwidth; then
@@ -494,6 +510,112 @@ if scenario api; then
             "$BASE/api/Customer/$method" -- "$API_KEY_FILE" "$body" >/dev/null
         WRK_API_BODY=$body run_wrk "api-$method" "/api/Customer/$method" "$API_CONNECTIONS"
     done
+fi
+
+# ---- the overview (issue 19) ------------------------------------------------------------
+# The dashboard of a customer with OVERVIEW_SITES sites (demo's own Demo shop and site-1 …
+# site-(N-1), seeded with bench/sites_seed.sql), a plan for each size, and one critical global
+# notice not acknowledged (so a banner shows), against the Fortunes baseline of this run;
+# and the SQL statements per view of / (pg_stat_database's committed transactions, each
+# statement being its own, over OVERVIEW_COUNT sequential requests, less the background
+# workers' share measured over an idle stretch as long). Its data is deleted afterwards.
+
+# statements_per_view: approximate SQL statements per GET / (see above).
+statements_per_view() {
+    local cookie c0 c1 c2 t0 t1 t2
+    cookie=$(head -n 1 "$COOKIES")
+    commits() { pg -At <<<"select xact_commit from pg_stat_database where datname = 'berth';"; }
+    # Backends report their counts when idle for a while (at most ~10 s later).
+    sleep 11
+    c0=$(commits)
+    t0=$(date +%s.%N)
+    sleep 11
+    c1=$(commits)
+    t1=$(date +%s.%N)
+    for _ in $(seq 1 "$OVERVIEW_COUNT"); do
+        curl -s -o /dev/null -b "berth_session=$cookie" "$BASE/"
+    done
+    sleep 11
+    c2=$(commits)
+    t2=$(date +%s.%N)
+    awk -v c0="$c0" -v c1="$c1" -v c2="$c2" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v n="$OVERVIEW_COUNT" 'BEGIN {
+        idle = (c1 - c0 - 1) / (t1 - t0)       # the workers and this count
+        printf "%.1f\n", ((c2 - c1 - 1) - idle * (t2 - t1)) / n
+    }'
+}
+
+if scenario overview; then
+    echo
+    echo "== overview: demo with $OVERVIEW_SITES sites, a plan per size, a critical global notice; / at 16 connections"
+    pg -At -v sites=$((OVERVIEW_SITES - 1)) >/dev/null <<'SQL'
+begin;
+create temp table bench_owners on commit drop as
+    select id, username from customers where username = 'demo';
+\i bench/sites_seed.sql
+insert into plans (size_id, price_cents, transfer_gb)
+    values ('small', 1200, 1000), ('medium', 2400, 2000), ('large', 4800, 4000), ('xlarge', 9600, 8000)
+    on conflict (size_id) do nothing;
+insert into notices (notice_type_id, severity, title, body)
+    values ('outage', 'critical', 'bench: outage in one zone', 'Seeded by bench/load.sh.');
+commit;
+vacuum (analyze);
+SQL
+    cookie=$(head -n 1 "$COOKIES")
+    status=$(curl -s -o "$TMP/page.html" -w '%{http_code}' -b "berth_session=$cookie" "$BASE/")
+    [ "$status" = 200 ] || die "overview: GET / answered $status"
+    rows=$(grep -c '<tr data-site=' "$TMP/page.html" || true)
+    [ "$rows" = "$OVERVIEW_SITES" ] || die "overview: GET / listed $rows sites, not $OVERVIEW_SITES"
+    grep -q 'class="banner banner-critical"' "$TMP/page.html" || die "overview: GET / showed no banner"
+    grep -q 'id="allowance-included"' "$TMP/page.html" || die "overview: GET / showed no allowance"
+    wrk -t"$THREADS" -c16 -d"${WARMUP}s" -s bench/signed_in.lua "$BASE/" -- "$COOKIES" >/dev/null
+    run_wrk overview / 16
+    OVERVIEW_STATEMENTS=$(statements_per_view)
+    echo "statements per view of /: about $OVERVIEW_STATEMENTS"
+    pg >/dev/null <<'SQL'
+delete from sites where hostname like 'site-%.demo.example';
+delete from notices where title = 'bench: outage in one zone';
+delete from plans;
+SQL
+fi
+
+# ---- the platform's history (issue 19) ---------------------------------------------------
+# HISTORY_NOTICES global notices (a few years of maintenance notices, info, none
+# acknowledged: demo's count is that many) and HISTORY_CUSTOMERS other customers, then / and
+# /account at 16 connections. Notices first: each customer made after them starts with its
+# count (one count per insert), where the other order would update every customer per
+# notice. Deleted afterwards (customers first, so the notices' deletion updates few rows).
+
+if scenario history; then
+    echo
+    echo "== history: $HISTORY_NOTICES global notices, $HISTORY_CUSTOMERS other customers; / and /account at 16 connections"
+    seeded_at=$(date +%s)
+    pg -At -v notices="$HISTORY_NOTICES" -v customers="$HISTORY_CUSTOMERS" >/dev/null <<'SQL'
+insert into notices (notice_type_id, severity, title, body, created_at, updated_at)
+select 'maintenance', 'info', 'Maintenance window ' || k, 'Seeded by bench/load.sh.',
+       now() - make_interval(hours => 6 * k), now() - make_interval(hours => 6 * k)
+from generate_series(1, :notices) as k;
+insert into customers (username, display_name, email, password_hash)
+select 'hist-' || k, 'History customer ' || k, 'hist-' || k || '@example.com', 'bench: never signs in'
+from generate_series(1, :customers) as k;
+vacuum (analyze);
+SQL
+    echo "seeded in $(($(date +%s) - seeded_at)) s"
+    cookie=$(head -n 1 "$COOKIES")
+    status=$(curl -s -o "$TMP/page.html" -w '%{http_code}' -b "berth_session=$cookie" "$BASE/account")
+    [ "$status" = 200 ] || die "history: GET /account answered $status"
+    # The navigation's count (the counter) is what counting every notice says.
+    unread=$(pg -At <<<"select count(*) from notices n, customers c where c.username = 'demo'
+        and (n.customer_id = c.id or n.customer_id is null)
+        and not exists (select 1 from notice_acknowledgements a where a.customer_id = c.id and a.notice_id = n.id);")
+    [ "$unread" -ge "$HISTORY_NOTICES" ] && grep -q "aria-label=\"$unread not acknowledged\"" "$TMP/page.html" ||
+        die "history: the navigation does not count $unread notices"
+    wrk -t"$THREADS" -c16 -d"${WARMUP}s" -s bench/signed_in.lua "$BASE/" -- "$COOKIES" >/dev/null
+    run_wrk history / 16
+    run_wrk history-account /account 16
+    pg >/dev/null <<'SQL'
+delete from customers where username like 'hist-%';
+delete from notices where body = 'Seeded by bench/load.sh.' and customer_id is null;
+SQL
 fi
 
 # ---- the sites pages ---------------------------------------------------------------------
@@ -933,6 +1055,26 @@ if scenario sites; then
         fi
     done
 fi
+# Issue 19: / at >= 0.5x the Fortunes baseline's req/s (16 connections, this run) with p99
+# <= 10 ms, for a customer with 25 sites (overview) and on a platform with its history.
+FORTUNES_RPS=""
+if scenario fortunes; then
+    FORTUNES_RPS=$(awk -F'|' '$2 ~ /\/fortunes/ && $3 + 0 == 16 { gsub(/ /, "", $5); print $5; exit }' "$TMP/fortunes/summary.md")
+fi
+for label in overview history history-account; do
+    result=$(grep "^$label " "$ROWS" || true)
+    [ -n "$result" ] || continue
+    rps=$(field rps "$result")
+    p99=$(field p99_us "$result")
+    path=$(awk '{ print $2 }' <<<"$result")
+    echo "$label $path, 16 connections: p99 <= 10 ms ($(ms "$p99")): $(verdict $((p99 <= 10000)))" >>"$TARGETS"
+    if [ -n "$FORTUNES_RPS" ]; then
+        awk -v label="$label" -v path="$path" -v r="$rps" -v f="$FORTUNES_RPS" 'BEGIN {
+            printf "%s %s, 16 connections: >= 0.5x Fortunes (%d / %d = %.2fx): %s\n", label, path, r, f, r / f, r / f >= 0.5 ? "met" : "MISSED"
+        }' >>"$TARGETS"
+    fi
+done
+[ -z "${OVERVIEW_STATEMENTS:-}" ] || echo "overview: SQL statements per view of / (approximate): $OVERVIEW_STATEMENTS" >>"$TARGETS"
 echo "resident memory < 150 MiB (peak $(mib "$PEAK_KIB")): $(verdict $((PEAK_KIB < 150 * 1024)))" >>"$TARGETS"
 if scenario fortunes; then
     echo

@@ -1,6 +1,6 @@
 //! The subcommands: `serve` (default), `migrate`, `create-customer`, `create-staff`,
 //! `create-key`, `seed-demo`, `staff disable|enable|reset-2fa`, `pool add`, `bandwidth import`,
-//! `notice publish`, `dns pdns-config`, `secret-key rotate`.
+//! `notice publish`, `dns pdns-config`, `secret-key rotate`, `plan set|list`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 
 use crate::config::{
     BandwidthCommand, Cli, Command, DbConfig, DnsCommand, DnsConfig, EngineConfig, ImageCommand, NoticeCommand,
-    PoolCommand, SecretKeyCommand, SecretKeyConfig, ServeConfig, StaffCommand,
+    PlanCommand, PoolCommand, SecretKeyCommand, SecretKeyConfig, ServeConfig, StaffCommand,
 };
 use crate::db::Database;
 use crate::identity::customer::DisplayName;
@@ -137,6 +137,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     customer,
                 },
         } => notice_publish(&db, &notice_type, &severity, &title, &body_file, customer.as_deref()).await,
+        Command::Plan {
+            command:
+                PlanCommand::Set {
+                    size,
+                    price,
+                    transfer_gb,
+                },
+        } => plan_set(&db, &size, &price, transfer_gb).await,
+        Command::Plan {
+            command: PlanCommand::List,
+        } => plan_list(&db).await,
     };
     db.close().await;
     result
@@ -225,6 +236,8 @@ async fn serve(
             api_burst: config.api_burst,
             ftp: ftp.as_ref().map(|(_, _, access)| access.clone()),
             mail: Some(delivery.clone()),
+            currency: config.currency.clone(),
+            billing_url: config.billing_url.clone(),
             ..WebConfig::new(config.public_url.as_deref())
         }),
         clock: crate::clock::Clock::real(),
@@ -544,6 +557,38 @@ async fn notice_publish(
     tx.commit().await?;
     let to = customer.map_or("every customer".to_owned(), |c| format!("customer {c}"));
     println!("published notice {id} to {to}");
+    Ok(())
+}
+
+/// `berth plan set SIZE --price 12.00 --transfer-gb 1000`: the price is in BERTH_CURRENCY
+/// (the panel shows it with the currency it runs with).
+async fn plan_set(db: &Database, size: &str, price: &str, transfer_gb: i64) -> anyhow::Result<()> {
+    use crate::plans::{Price, TransferGb};
+    let price: Price = price.parse().map_err(|message| anyhow::anyhow!("--price: {message}"))?;
+    let transfer = TransferGb::new(transfer_gb).map_err(|message| anyhow::anyhow!("--transfer-gb: {message}"))?;
+    if !crate::plans::model::set(&db.pool, size.trim(), price, transfer).await? {
+        let sizes: Vec<String> = crate::plans::model::catalogue(&db.pool)
+            .await?
+            .into_iter()
+            .map(|plan| plan.size_id)
+            .collect();
+        bail!("no size '{size}'; the sizes are: {}", sizes.join(", "));
+    }
+    println!(
+        "plan {}: {price} a month, {} GB of transfer included",
+        size.trim(),
+        transfer.gb()
+    );
+    Ok(())
+}
+
+async fn plan_list(db: &Database) -> anyhow::Result<()> {
+    for plan in crate::plans::model::catalogue(&db.pool).await? {
+        match (plan.price(), plan.transfer_gb) {
+            (Some(price), Some(gb)) => println!("{}\t{price} a month\t{gb} GB included", plan.size_id),
+            _ => println!("{}\tno plan", plan.size_id),
+        }
+    }
     Ok(())
 }
 

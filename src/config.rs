@@ -20,6 +20,8 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+// `Serve` holds every serve setting; the command is parsed once, so its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the panel (the default).
@@ -93,6 +95,11 @@ pub enum Command {
         #[command(subcommand)]
         command: BandwidthCommand,
     },
+    /// The plan catalogue: each size's monthly price and included transfer.
+    Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
+    },
     /// DNS, answered by PowerDNS from Berth's tables.
     Dns {
         #[command(subcommand)]
@@ -135,6 +142,23 @@ impl std::fmt::Debug for SecretKeyConfig {
             )
             .finish()
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Set a size's plan: `berth plan set small --price 12.00 --transfer-gb 1000`.
+    Set {
+        /// The container size (`small`, `medium`, `large`, `xlarge`).
+        size: String,
+        /// The monthly price in BERTH_CURRENCY, such as 12.00.
+        #[arg(long)]
+        price: String,
+        /// The transfer (in and out) included each month, in GB.
+        #[arg(long)]
+        transfer_gb: i64,
+    },
+    /// List the sizes with their plans.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -346,9 +370,44 @@ pub struct ServeConfig {
     /// connections still open, idle or half-read, are closed, and the process exits.
     #[arg(long, env = "BERTH_DRAIN_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=300))]
     pub drain_s: u64,
+    /// The currency plan prices are in (ISO 4217 code), shown after every price.
+    #[arg(long, env = "BERTH_CURRENCY", default_value = "EUR", value_parser = currency)]
+    pub currency: String,
+    /// Where customers see their invoices and pay (http or https URL); the bandwidth cards
+    /// link to it. Unset: they say billing is handled outside the panel.
+    #[arg(long, env = "BERTH_BILLING_URL", value_parser = billing_url)]
+    pub billing_url: Option<String>,
     /// The FTP service (DESIGN §8).
     #[command(flatten)]
     pub ftp: FtpConfig,
+}
+
+/// BERTH_CURRENCY: three capital letters, such as EUR or USD.
+fn currency(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.len() == 3 && raw.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(raw.to_owned())
+    } else {
+        Err(format!("'{raw}' is not a currency code such as EUR or USD"))
+    }
+}
+
+/// BERTH_BILLING_URL: an http or https URL with a host, without spaces or quotes.
+fn billing_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let rest = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))
+        .unwrap_or("");
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty()
+        || raw
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>'))
+    {
+        return Err(format!("'{raw}' is not an http or https URL"));
+    }
+    Ok(raw.to_owned())
 }
 
 /// The FTP service inside `berth serve`: off unless `BERTH_FTP_LISTEN` is set.
@@ -445,6 +504,25 @@ mod tests {
         assert_eq!(port_range("40000 - 40009"), Ok(40000..=40009));
         for bad in ["", "0-10", "10-5", "a-b", "1-70000", "-"] {
             assert!(port_range(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn currencies_and_billing_urls() {
+        assert_eq!(currency(" USD "), Ok("USD".to_owned()));
+        for bad in ["", "eur", "EURO", "E1R"] {
+            assert!(currency(bad).is_err(), "{bad:?}");
+        }
+        assert!(billing_url("https://billing.example.com/invoices").is_ok());
+        for bad in [
+            "",
+            "billing.example.com",
+            "javascript:alert(1)",
+            "https://",
+            "https://a b",
+            "ftp://x",
+        ] {
+            assert!(billing_url(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -28,6 +28,7 @@ pub mod keys;
 pub mod notices;
 pub mod passkeys;
 pub mod password;
+pub mod plans;
 pub mod provisioning;
 pub mod sealed;
 pub mod security;

@@ -44,6 +44,10 @@ pub struct WebConfig {
     /// undo): the notices' SMTP relay (`delivery::DeliveryConfig`); `None` when Berth runs
     /// without one, and then such emails are not sent (and the log says so).
     pub mail: Option<std::sync::Arc<dyn Mailer>>,
+    /// The currency plan prices are in (BERTH_CURRENCY).
+    pub currency: String,
+    /// Where invoices are (BERTH_BILLING_URL); the bandwidth cards link to it.
+    pub billing_url: Option<String>,
 }
 
 /// Sends one email now, through the same SMTP relay as the notices. For the messages that
@@ -91,6 +95,8 @@ impl WebConfig {
             impersonation_limit: Duration::from_secs(30 * 60),
             ftp: None,
             mail: None,
+            currency: "EUR".to_owned(),
+            billing_url: None,
         }
     }
 

@@ -16,9 +16,9 @@ use axum::response::Response;
 use axum::routing::get;
 use axum_htmx::HxRequest;
 
-use crate::page;
 use crate::state::AppState;
 use crate::web::{AppError, Layout, SignedIn, render};
+use crate::{page, plans};
 use model::{Period, Usage};
 
 pub fn router() -> Router<AppState> {
@@ -93,6 +93,7 @@ pub struct SiteRow {
 #[template(path = "bandwidth/index.html", blocks = ["content"])]
 struct BandwidthPage {
     layout: Layout,
+    allowance: AllowanceView,
     month: String,
     total: String,
     bytes_in: String,
@@ -107,13 +108,40 @@ struct BandwidthPage {
 page!(BandwidthPage);
 
 /// How the period is named: "November 2026".
+/// The allowance part of a bandwidth card (dashboard and `/bandwidth`, the template
+/// `bandwidth/_allowance.html`): the transfer the customer's plans include, how far the
+/// projection goes past it, and where billing is handled.
+pub struct AllowanceView {
+    /// `None`: no plan applies to the customer's sites.
+    pub included: Option<String>,
+    /// The projected overage, when the projection passes the allowance.
+    pub overage: Option<String>,
+    /// BERTH_BILLING_URL.
+    pub billing_url: Option<String>,
+}
+
+impl AllowanceView {
+    /// `projected`: [`Period::projection`] of the month's total (a straight line through
+    /// the month so far); `included_gb`: `plans::model::included_gb`.
+    pub fn new(included_gb: Option<i64>, projected: i64, billing_url: Option<&str>) -> Self {
+        let allowance = plans::Allowance::new(included_gb, projected);
+        Self {
+            included: allowance.included.map(human),
+            overage: (allowance.projected_overage > 0).then(|| human(allowance.projected_overage)),
+            billing_url: billing_url.map(str::to_owned),
+        }
+    }
+}
+
 pub fn month_name(period: &Period) -> String {
     format!("{} {}", period.start.month(), period.start.year())
 }
 
 async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
     let ops::Billable { usage, projection, .. } = ops::billable(&state.pool, me.id()).await?;
+    let included_gb = plans::model::included_gb(&state.pool, me.id()).await?;
     let page = BandwidthPage {
+        allowance: AllowanceView::new(included_gb, projection, state.web.billing_url.as_deref()),
         layout: Layout::new(&me, "bandwidth", "Bandwidth").await?,
         month: month_name(&usage.period),
         total: human(usage.total()),

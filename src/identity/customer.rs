@@ -128,7 +128,9 @@ pub struct Customer {
     pub auth_version: i64,
     pub has_pin: bool,
     /// Notices addressed to the customer (or to everyone) not acknowledged yet, for the
-    /// navigation; read with the row, so a page costs no extra query.
+    /// navigation; read with the row, so a page costs no extra query. A counter kept by
+    /// triggers on publish and acknowledge (migration `notice_counters`), so reading it
+    /// costs the same however many notices the platform has published.
     pub unread_notices: i64,
     /// The customer's stored settings (keys and values, in key order), read with the row for
     /// the same reason: `settings::Current` makes the request's settings from them.
@@ -165,10 +167,7 @@ pub async fn by_id_in_session(
         Customer,
         r#"select c.id as "id: CustomerId", c.username, c.display_name, c.email, c.status, c.auth_version,
                 c.pin_hash is not null as "has_pin!",
-                (select count(*) from notices n
-                 where (n.customer_id = c.id or n.customer_id is null)
-                   and not exists (select 1 from notice_acknowledgements a
-                                   where a.customer_id = c.id and a.notice_id = n.id)) as "unread_notices!",
+                c.unread_notices::bigint as "unread_notices!",
                 array(select s.key from customer_settings s where s.customer_id = c.id order by s.key)
                     as "setting_keys!",
                 array(select s.value from customer_settings s where s.customer_id = c.id order by s.key)

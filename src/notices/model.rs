@@ -309,12 +309,11 @@ pub async fn acknowledge(db: impl PgExecutor<'_>, customer: CustomerId, id: Noti
     Ok(visible.is_some())
 }
 
-/// How many notices the customer has not acknowledged.
+/// How many notices the customer has not acknowledged: the counter the triggers keep on
+/// publish and acknowledge (see `identity::customer::Customer::unread_notices`).
 pub async fn unread(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
-        r#"select count(*) as "count!" from notices n
-         where (n.customer_id = $1 or n.customer_id is null)
-           and not exists (select 1 from notice_acknowledgements a where a.customer_id = $1 and a.notice_id = n.id)"#,
+        r#"select unread_notices::bigint as "count!" from customers where id = $1"#,
         customer as CustomerId,
     )
     .fetch_one(db)

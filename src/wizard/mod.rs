@@ -14,12 +14,13 @@ use axum::routing::{get, post};
 use axum_htmx::{HxLocation, HxRedirect, HxRequest, LocationOptions};
 
 use crate::identity::Who;
+use crate::plans::model::SizePlan;
 use crate::sites::model::{Catalogue, Plan, Size};
 use crate::sites::names::to_unicode;
 use crate::state::AppState;
 use crate::validation::{FieldErrors, Names};
 use crate::web::{AppError, ClientIp, Form, Layout, SignedIn, render};
-use crate::{page, sites};
+use crate::{page, plans, sites};
 use model::{Draft, MAX_ALIASES, MAX_ENVIRONMENTS, Step};
 use ops::{Checks, WizardError};
 
@@ -148,10 +149,24 @@ struct ContainerPage {
     draft: Draft,
     errors: FieldErrors,
     catalogue: Catalogue,
+    /// Each size's plan (`plans::model::catalogue`), for its monthly price.
+    plans: Vec<SizePlan>,
+    currency: String,
 }
 page!(ContainerPage);
 
 impl ContainerPage {
+    /// What a size costs a month and the transfer it includes, after its description
+    /// (nothing when staff set no plan for it).
+    fn price_text(&self, size: &Size) -> String {
+        self.plans
+            .iter()
+            .find(|plan| plan.size_id == size.id)
+            .and_then(|plan| Some((plan.price()?, plan.transfer_gb?)))
+            .map(|(price, gb)| format!(" — {} a month, {gb} GB transfer included", price.with(&self.currency)))
+            .unwrap_or_default()
+    }
+
     fn size_text(size: &Size) -> String {
         format!(
             "{}: {} vCPU, {} GiB memory, {}–{} GiB disk",
@@ -228,6 +243,8 @@ async fn render_step(
                 draft,
                 errors,
                 catalogue,
+                plans: plans::model::catalogue(&state.pool).await?,
+                currency: state.web.currency.clone(),
             };
             render(htmx, status, &page, None)
         }

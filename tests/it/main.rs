@@ -12,6 +12,7 @@ mod auth;
 mod bandwidth;
 mod browser;
 mod contacts;
+mod dashboard;
 mod delivery;
 mod dns;
 mod engine;

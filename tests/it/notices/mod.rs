@@ -336,3 +336,107 @@ async fn notice_publish_on_the_command_line() {
     assert_eq!(count, 2);
     std::fs::remove_file(&body).unwrap();
 }
+
+/// The navigation's count as the page shows it (0 when no badge).
+async fn shown_count(client: &Client) -> i64 {
+    let page = client.get("/account").await;
+    assert_eq!(page.status, StatusCode::OK);
+    page.text("#nav-notices-count").parse().unwrap_or(0)
+}
+
+/// What the count should be, counted the slow way the counter replaces.
+async fn counted(app: &TestApp, customer: CustomerId) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from notices n where (n.customer_id = $1 or n.customer_id is null)
+           and not exists (select 1 from notice_acknowledgements a where a.customer_id = $1 and a.notice_id = n.id)",
+    )
+    .bind(customer)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_unread_count_follows_publish_acknowledge_delete_and_new_customers() {
+    let app = TestApp::spawn().await;
+    let (alice_client, alice) = app.signed_in_client("alice").await;
+    let (bob_client, bob) = app.signed_in_client("bob").await;
+    let check = |expected_alice: i64, expected_bob: i64| {
+        let (app, alice_client, bob_client) = (&app, &alice_client, &bob_client);
+        async move {
+            assert_eq!(shown_count(alice_client).await, expected_alice, "alice");
+            assert_eq!(counted(app, alice).await, expected_alice, "alice, counted");
+            assert_eq!(shown_count(bob_client).await, expected_bob, "bob");
+            assert_eq!(counted(app, bob).await, expected_bob, "bob, counted");
+        }
+    };
+    check(0, 0).await;
+    let global = notice(&app, None, "maintenance", "info", "For everyone", "").await;
+    check(1, 1).await;
+    let own = notice(&app, Some(alice), "billing", "warning", "For alice", "").await;
+    check(2, 1).await;
+    // Acknowledged by one customer: only theirs goes down; again changes nothing.
+    for _ in 0..2 {
+        alice_client.get("/notices").await;
+        let r = alice_client.post_form(&format!("/notices/{global}/ack"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        check(1, 1).await;
+    }
+    // A customer created after a global notice has it to read.
+    let (carol_client, carol) = app.signed_in_client("carol").await;
+    assert_eq!(shown_count(&carol_client).await, 1);
+    assert_eq!(counted(&app, carol).await, 1);
+    // A deleted notice leaves the counts of those who had not read it, and of those who had.
+    sqlx::query("delete from notices where id = $1")
+        .bind(global)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    check(1, 0).await;
+    assert_eq!(shown_count(&carol_client).await, 0);
+    sqlx::query("delete from notices where id = $1")
+        .bind(own)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    check(0, 0).await;
+    // A notice keeps its audience.
+    let bobs = notice(&app, Some(bob), "billing", "info", "For bob", "").await;
+    let moved = sqlx::query("update notices set customer_id = $1 where id = $2")
+        .bind(alice)
+        .bind(bobs)
+        .execute(&app.pool)
+        .await;
+    assert!(moved.is_err(), "a notice cannot be moved to another customer");
+    check(0, 1).await;
+}
+
+#[tokio::test]
+async fn notices_are_listed_a_page_at_a_time() {
+    let app = TestApp::spawn().await;
+    let (client, alice) = app.signed_in_client("alice").await;
+    sqlx::query("insert into customer_settings (customer_id, key, value) values ($1, 'items_per_page', '10')")
+        .bind(alice)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    for n in 1..=12 {
+        let to = if n % 2 == 0 { Some(alice) } else { None };
+        notice(&app, to, "maintenance", "info", &format!("Notice {n:02}"), "").await;
+    }
+    let first = client.get("/notices").await;
+    let titles = first.texts(".notice-title");
+    assert_eq!(titles.len(), 10);
+    assert_eq!(titles[0], "Notice 12");
+    assert_eq!(titles[9], "Notice 03");
+    let pages = r#"nav[aria-label="Notice pages"] a"#;
+    assert_eq!(first.text_attr(pages, "href"), "/notices?page=2");
+    let second = client.get("/notices?page=2").await;
+    assert_eq!(second.texts(".notice-title"), ["Notice 02", "Notice 01"]);
+    assert_eq!(second.text_attr(pages, "href"), "/notices?page=1");
+    assert!(!second.body.contains("page=3"));
+    // The filter is kept across pages.
+    let filtered = client.get("/notices?since=1&page=2").await;
+    assert_eq!(filtered.texts(".notice-title"), ["Notice 02", "Notice 01"]);
+    assert_eq!(filtered.text_attr(pages, "href"), "/notices?since=1&page=1");
+}

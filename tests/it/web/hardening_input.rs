@@ -704,7 +704,7 @@ async fn checksum(app: &TestApp) -> BTreeMap<String, String> {
 
 /// The POST routes of the pages, by pattern; `the_post_route_list_is_the_routers` keeps it
 /// equal to the routes the page routers declare, and the fuzz posts to each of them.
-const POST_ROUTES: [&str; 69] = [
+const POST_ROUTES: [&str; 70] = [
     "/account/cancel",
     "/account/email",
     "/account/name",
@@ -748,6 +748,7 @@ const POST_ROUTES: [&str; 69] = [
     "/login/second-factor/passkey/options",
     "/logout",
     "/notices/{id}/ack",
+    "/dashboard/notices/{id}/ack",
     "/password-reset",
     "/password-reset/new",
     "/settings",
