@@ -62,6 +62,8 @@ pub fn app(state: AppState) -> Router {
         .merge(staff::router())
         .merge(health::router())
         .route("/static/{hash}/{name}", get(web::assets::serve))
+        .route("/favicon.ico", get(web::assets::well_known_icon))
+        .route("/apple-touch-icon.png", get(web::assets::well_known_icon))
         .fallback(|| async { AppError::NotFound });
     web::layers::apply(routes, api::router(&state, api_methods()), &state)
 }
