@@ -23,6 +23,8 @@ pub struct Layout {
     pub unread: Unread,
     /// While staff impersonate the customer: the banner on every page.
     pub impersonation: Option<Banner>,
+    /// The one-time token of this page's forms that create something (see `web::once`).
+    pub once: String,
 }
 
 /// Who is looking at the customer's pages, since when, why, and until when.
@@ -78,6 +80,7 @@ impl Layout {
             assets: &URLS,
             unread: Unread(me.customer.unread_notices),
             impersonation: banner(me),
+            once: crate::web::once::token(),
         })
     }
 
@@ -97,6 +100,7 @@ impl Layout {
             assets: &URLS,
             unread: shell.unread,
             impersonation: shell.banner.clone(),
+            once: String::new(),
         }
     }
 
@@ -111,6 +115,7 @@ impl Layout {
             assets: &URLS,
             unread: Unread(0),
             impersonation: None,
+            once: String::new(),
         }
     }
 }
