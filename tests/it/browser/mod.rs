@@ -21,6 +21,8 @@ use serde_json::{Value as Json, json};
 
 use crate::helpers::{PASSWORD, TestApp};
 
+mod shell;
+
 /// How long a `wait_*` helper waits before the test fails.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
 /// How often it looks again.
