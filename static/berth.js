@@ -37,7 +37,19 @@
   // Whether a request came from the customer (a click or a form), not from polling.
   var userAction = false;
 
+  // The sidebar is a <details> so that phones can fold it without JavaScript; on a wide
+  // screen CSS shows it anyway, and here it is also opened, so that assistive technology
+  // and the browser agree it is there.
+  var wide = window.matchMedia("(min-width: 768px)");
+  function openMenuWhenWide() {
+    var menu = document.querySelector("details.menu");
+    if (menu && wide.matches) menu.open = true;
+  }
+  wide.addEventListener("change", openMenuWhenWide);
+  document.addEventListener("htmx:historyRestore", openMenuWhenWide);
+
   document.addEventListener("DOMContentLoaded", function () {
+    openMenuWhenWide();
     focusFirstError(document);
     expireToasts(document);
   });
