@@ -30,9 +30,9 @@ pub mod passkeys;
 pub mod password;
 pub mod plans;
 pub mod provisioning;
+pub mod recovery;
 pub mod sealed;
 pub mod security;
-pub mod recovery;
 pub mod sessions;
 pub mod settings;
 pub mod sites;
@@ -72,6 +72,8 @@ pub fn app(state: AppState) -> Router {
         .merge(staff::router())
         .merge(health::router())
         .route("/static/{hash}/{name}", get(web::assets::serve))
+        .route("/favicon.ico", get(web::assets::well_known_icon))
+        .route("/apple-touch-icon.png", get(web::assets::well_known_icon))
         .fallback(|| async { AppError::NotFound });
     web::layers::apply(routes, api::router(&state, api_methods()), &state)
 }

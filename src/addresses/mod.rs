@@ -127,6 +127,9 @@ struct AddForm {
     /// `role: internal`: refused on this page (see `ops::add_address`).
     #[serde(default)]
     address: Option<String>,
+    /// The page's one-time token: a double submit takes one address (see `web::once`).
+    #[serde(default)]
+    form_token: Option<String>,
 }
 
 async fn add(
@@ -137,6 +140,9 @@ async fn add(
     settings: Current,
     Form(form): Form<AddForm>,
 ) -> Result<Response, AppError> {
+    if !crate::web::once::first_use(me.id(), form.form_token.as_deref()) {
+        return respond(&state, &me, &settings, htmx, Ok(crate::web::once::REPEATED.to_owned())).await;
+    }
     let typed = form.family.clone().unwrap_or_default();
     let input = AddInput {
         family: form.family,

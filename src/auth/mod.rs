@@ -18,10 +18,10 @@ use tower_sessions::Session;
 
 use crate::audit::{self, BY_CUSTOMER};
 use crate::identity::{CustomerId, Who};
+use crate::security::ops::SecondFactor;
 use crate::state::AppState;
 use crate::validation::FieldErrors;
 use crate::web::{AppError, ClientIp, Device, Form, FormState, Layout, local_path, render, session};
-use crate::security::ops::SecondFactor;
 use crate::{page, security, settings};
 
 pub fn router() -> Router<AppState> {

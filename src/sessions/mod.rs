@@ -110,4 +110,3 @@ async fn sign_out_others(
     }
     see_other(&me.session, "/account/security", "Every other session was signed out.").await
 }
-

@@ -51,6 +51,21 @@ const FILES: &[Asset] = &[
         body: include_bytes!("../../static/vendor/swagger-ui-5.35.0.css"),
     },
     Asset {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_bytes!("../../static/favicon.svg"),
+    },
+    Asset {
+        name: "favicon.ico",
+        content_type: "image/x-icon",
+        body: include_bytes!("../../static/favicon.ico"),
+    },
+    Asset {
+        name: "apple-touch-icon.png",
+        content_type: "image/png",
+        body: include_bytes!("../../static/apple-touch-icon.png"),
+    },
+    Asset {
         name: "api-docs.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/api-docs.js"),
@@ -63,6 +78,9 @@ pub struct Urls {
     pub pico: String,
     pub css: String,
     pub js: String,
+    pub icon_svg: String,
+    pub icon_ico: String,
+    pub touch_icon: String,
 }
 
 struct Hashed {
@@ -94,6 +112,9 @@ pub static URLS: LazyLock<Urls> = LazyLock::new(|| Urls {
     pico: url("pico.min.css"),
     css: url("berth.css"),
     js: url("berth.js"),
+    icon_svg: url("favicon.svg"),
+    icon_ico: url("favicon.ico"),
+    touch_icon: url("apple-touch-icon.png"),
 });
 
 /// `GET /static/{hash}/{name}`: only the current hash is served, so a cached URL never
@@ -104,6 +125,24 @@ pub async fn serve(Path((hash, name)): Path<(String, String)>) -> Response {
             [
                 (header::CONTENT_TYPE, h.asset.content_type),
                 (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            h.asset.body,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// `GET /favicon.ico` and `GET /apple-touch-icon.png`: the icons at the addresses browsers
+/// ask for by themselves (every page also links the hashed ones), so that no page logs a
+/// 404 in the browser's console. Cached for a day, since the address never changes.
+pub async fn well_known_icon(uri: axum::http::Uri) -> Response {
+    let name = uri.path().trim_start_matches('/');
+    match HASHED.iter().find(|h| h.asset.name == name) {
+        Some(h) => (
+            [
+                (header::CONTENT_TYPE, h.asset.content_type),
+                (header::CACHE_CONTROL, "public, max-age=86400"),
             ],
             h.asset.body,
         )

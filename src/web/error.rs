@@ -5,6 +5,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::validation::FieldErrors;
+use crate::web::render::Shell;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -12,6 +13,10 @@ pub enum AppError {
     NotFound,
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    /// A change refused to read-only support; the error page keeps the customer's
+    /// navigation and the impersonation banner.
+    #[error("forbidden: support access is read-only")]
+    ReadOnly(Box<Shell>),
     #[error("invalid input")]
     Invalid(FieldErrors),
     #[error("conflict: {0}")]
@@ -75,6 +80,8 @@ pub struct ErrorInfo {
     pub sign_in: Option<&'static str>,
     /// For invalid input: the message of each field.
     pub fields: FieldErrors,
+    /// For a signed-in customer's page: what keeps the navigation and banner on the error page.
+    pub shell: Option<std::sync::Arc<Shell>>,
 }
 
 impl AuthError {
@@ -122,7 +129,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::ReadOnly(_) => StatusCode::FORBIDDEN,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -137,6 +144,7 @@ impl AppError {
         match self {
             Self::NotFound => "That page does not exist, or it is not yours.".into(),
             Self::Forbidden(why) => format!("This request was refused: {why}."),
+            Self::ReadOnly(_) => "This request was refused: support access is read-only; nothing was changed.".into(),
             Self::Invalid(errors) => errors.summary(),
             Self::Conflict(msg) | Self::TooMany(msg) => msg.clone(),
             Self::Auth(err) => err.message(),
@@ -171,6 +179,10 @@ impl IntoResponse for AppError {
             sign_in: match self {
                 Self::Auth(AuthError::StaffConsole) => Some("/staff"),
                 Self::Auth(AuthError::StaffSecondFactor) => Some("/staff/security"),
+                _ => None,
+            },
+            shell: match &self {
+                Self::ReadOnly(shell) => Some(std::sync::Arc::new((**shell).clone())),
                 _ => None,
             },
             fields: match self {

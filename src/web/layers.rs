@@ -1,6 +1,6 @@
 //! The layers every request passes: request id, request log, security headers (HSTS over
 //! HTTPS, Permissions-Policy among them), error pages, panic catching, timeout, session,
-//! CSRF, `Vary: HX-Request`, body limit.
+//! CSRF, `Vary: HX-Request`, body limit, and history restores answered with whole pages.
 
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_htmx::{HX_REQUEST, HxRedirect};
+use axum_htmx::{HX_HISTORY_RESTORE_REQUEST, HX_REQUEST, HxRedirect};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -79,6 +79,7 @@ pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -
     };
     let pages = pages.layer(
         ServiceBuilder::new()
+            .layer(middleware::from_fn(history_restore_is_a_page))
             .layer(middleware::from_fn(error_pages))
             .layer(catch_panic())
             .layer(timeout())
@@ -130,6 +131,26 @@ pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -
                 ),
         )
         .with_state(state.clone())
+}
+
+/// htmx asks for a page again when the customer goes Back or Forward to a URL it pushed
+/// (`HX-History-Restore-Request: true`, sent with `HX-Request`) and puts the answer in place
+/// of the whole body. Every page decides fragment or whole page by `HX-Request`, so taking
+/// that header away here makes every page answer a restore with the whole page: header,
+/// navigation and all.
+async fn history_restore_is_a_page(mut req: Request, next: Next) -> Response {
+    let restore = req
+        .headers()
+        .get(HX_HISTORY_RESTORE_REQUEST)
+        .is_some_and(|v| v.as_bytes() == b"true");
+    if restore {
+        req.headers_mut().remove(HX_REQUEST);
+    }
+    let mut response = next.run(req).await;
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("hx-history-restore-request"));
+    response
 }
 
 /// How much of a body over the limit is still read (and thrown away) so that the 413 can
@@ -248,7 +269,7 @@ fn error_page(response: Response, htmx: bool, is_get: bool, path: &str, request_
         && crate::db::connection_error_within(Duration::from_secs(2))
     {
         let unavailable = AppError::Unavailable;
-        return error_response(unavailable.status(), &unavailable.message(), request_id, htmx);
+        return error_response(unavailable.status(), &unavailable.message(), request_id, htmx, None);
     }
     let content_type = response
         .headers()
@@ -257,9 +278,9 @@ fn error_page(response: Response, htmx: bool, is_get: bool, path: &str, request_
         .unwrap_or("");
     let already_rendered = content_type.starts_with("text/html") || content_type.starts_with("application/json");
     match info {
-        Some(info) => error_response(status, &info.message, request_id, htmx),
+        Some(info) => error_response(status, &info.message, request_id, htmx, info.shell.as_deref()),
         None if already_rendered => response,
-        None => error_response(status, default_message(status), request_id, htmx),
+        None => error_response(status, default_message(status), request_id, htmx, None),
     }
 }
 

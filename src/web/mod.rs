@@ -7,6 +7,7 @@ pub mod device;
 pub mod error;
 pub mod form;
 pub mod layers;
+pub mod once;
 pub mod paging;
 pub mod path;
 pub mod render;

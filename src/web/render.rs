@@ -23,9 +23,12 @@ pub struct Layout {
     pub unread: Unread,
     /// While staff impersonate the customer: the banner on every page.
     pub impersonation: Option<Banner>,
+    /// The one-time token of this page's forms that create something (see `web::once`).
+    pub once: String,
 }
 
 /// Who is looking at the customer's pages, since when, why, and until when.
+#[derive(Debug, Clone)]
 pub struct Banner {
     pub staff: String,
     pub since: String,
@@ -38,6 +41,27 @@ pub struct Banner {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Unread(pub i64);
 
+/// The signed-in part of the layout, for an error page that keeps the navigation and the
+/// impersonation banner (a change refused to read-only support, without htmx).
+#[derive(Debug, Clone)]
+pub struct Shell {
+    pub user: String,
+    pub csrf: String,
+    pub unread: Unread,
+    pub banner: Option<Banner>,
+}
+
+impl Shell {
+    pub fn of(me: &SignedIn) -> Self {
+        Self {
+            user: me.customer.name().to_owned(),
+            csrf: me.csrf.clone(),
+            unread: Unread(me.customer.unread_notices),
+            banner: banner(me),
+        }
+    }
+}
+
 impl Unread {
     pub fn shown(&self) -> Option<i64> {
         (self.0 > 0).then_some(self.0)
@@ -47,7 +71,6 @@ impl Unread {
 impl Layout {
     /// For a signed-in page; takes the flash message left by the previous request.
     pub async fn new(me: &SignedIn, nav: &'static str, title: impl Into<String>) -> Result<Self, AppError> {
-        let limit = me.impersonation_limit;
         Ok(Self {
             title: title.into(),
             csrf: me.csrf.clone(),
@@ -56,8 +79,29 @@ impl Layout {
             flash: session::take_flash(&me.session).await?,
             assets: &URLS,
             unread: Unread(me.customer.unread_notices),
-            impersonation: me.impersonator.as_ref().map(|i| banner(i, limit)),
+            impersonation: banner(me),
+            once: crate::web::once::token(),
         })
+    }
+
+    /// Read-only support is looking: every control that changes something is turned off.
+    pub fn read_only(&self) -> bool {
+        self.impersonation.as_ref().is_some_and(|b| !b.may_write)
+    }
+
+    /// For an error page shown to a signed-in user: the navigation and banner stay.
+    pub fn shell(shell: &Shell, title: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            csrf: shell.csrf.clone(),
+            user: Some(shell.user.clone()),
+            nav: "",
+            flash: None,
+            assets: &URLS,
+            unread: shell.unread,
+            impersonation: shell.banner.clone(),
+            once: String::new(),
+        }
     }
 
     /// For a page without a signed-in user (sign-in, error pages).
@@ -71,6 +115,7 @@ impl Layout {
             assets: &URLS,
             unread: Unread(0),
             impersonation: None,
+            once: String::new(),
         }
     }
 }
@@ -92,20 +137,35 @@ macro_rules! page {
     };
 }
 
-/// Times in the banner are UTC: the staff member's, not the customer's, zone may differ.
-fn banner(i: &session::Impersonator, limit: std::time::Duration) -> Banner {
+/// The banner while staff impersonate. Its times are in the customer's zone (their
+/// `time_zone` setting, read with the customer's row), like every other time on the page.
+fn banner(me: &SignedIn) -> Option<Banner> {
+    use time_tz::{Offset, OffsetDateTimeExt, TimeZone};
+    let i = me.impersonator.as_ref()?;
+    let c = &me.customer;
+    let zone = c
+        .setting_keys
+        .iter()
+        .position(|k| k == "time_zone")
+        .and_then(|n| c.setting_values.get(n))
+        .and_then(|name| time_tz::timezones::get_by_name(name))
+        .unwrap_or(time_tz::timezones::db::UTC);
     let at = |secs: i64| {
         time::OffsetDateTime::from_unix_timestamp(secs)
-            .map(|t| format!("{:02}:{:02} UTC", t.hour(), t.minute()))
+            .map(|t| {
+                let local = t.to_timezone(zone);
+                let name = zone.get_offset_utc(&t).name().to_owned();
+                format!("{:02}:{:02} {name}", local.hour(), local.minute())
+            })
             .unwrap_or_default()
     };
-    Banner {
+    Some(Banner {
         staff: i.staff.username.clone(),
         since: at(i.started_at),
-        until: at(i.started_at + limit.as_secs() as i64),
+        until: at(i.started_at + me.impersonation_limit.as_secs() as i64),
         reason: i.reason.clone(),
         may_write: i.staff.may_write(),
-    }
+    })
 }
 
 #[derive(Template)]
@@ -181,7 +241,15 @@ struct ErrorPage<'a> {
 }
 
 /// An error as a full page, or for htmx as a toast that swaps nothing else.
-pub fn error_response(status: StatusCode, message: &str, request_id: &str, htmx: bool) -> Response {
+/// With `shell` (a signed-in customer's page, say a change refused to read-only support)
+/// the page keeps its navigation and impersonation banner.
+pub fn error_response(
+    status: StatusCode,
+    message: &str,
+    request_id: &str,
+    htmx: bool,
+    shell: Option<&Shell>,
+) -> Response {
     let message = if status.is_server_error() {
         format!("{message} If it keeps happening, quote request id {request_id}.")
     } else {
@@ -195,8 +263,12 @@ pub fn error_response(status: StatusCode, message: &str, request_id: &str, htmx:
         }
         .render()
     } else {
+        let title = status.canonical_reason().unwrap_or("Error");
         ErrorPage {
-            layout: Layout::anonymous(String::new(), status.canonical_reason().unwrap_or("Error")),
+            layout: match shell {
+                Some(shell) => Layout::shell(shell, title),
+                None => Layout::anonymous(String::new(), title),
+            },
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("Error"),
             message: &message,

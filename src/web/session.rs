@@ -16,6 +16,7 @@ use crate::identity::{self, Customer, CustomerId, Who};
 use crate::state::AppState;
 use crate::web::AppError;
 use crate::web::error::AuthError;
+use crate::web::render::Shell;
 
 const AUTH: &str = "auth";
 const STAFF: &str = "staff";
@@ -599,18 +600,8 @@ async fn impersonated(state: &AppState, parts: &mut Parts, session: Session) -> 
         .await?
         .ok_or(AppError::Auth(AuthError::StaffConsole))?;
     let changes = !matches!(parts.method, Method::GET | Method::HEAD);
-    if changes && !staff.may_write() {
-        return Err(AppError::Forbidden("support access is read-only; nothing was changed"));
-    }
-    if changes {
-        // Every change made while impersonating is in the customer's Activity.
-        let detail = format!("{} {}", parts.method, parts.uri.path());
-        let who = Who::new(customer.id, staff.actor(), None);
-        audit::record(&state.pool, &who, "impersonated_request", &detail).await?;
-    }
-    touch_staff(state, &Client::of(parts, state).await?, &session, &staff_auth).await?;
     let csrf = csrf_token(&session).await?;
-    Ok(SignedIn {
+    let me = SignedIn {
         customer,
         auth: None,
         session,
@@ -621,7 +612,19 @@ async fn impersonated(state: &AppState, parts: &mut Parts, session: Session) -> 
             started_at: imp.started_at,
         }),
         impersonation_limit: state.web.impersonation_limit,
-    })
+    };
+    let staff = &me.impersonator.as_ref().expect("set just above").staff;
+    if changes && !staff.may_write() {
+        return Err(AppError::ReadOnly(Box::new(Shell::of(&me))));
+    }
+    if changes {
+        // Every change made while impersonating is in the customer's Activity.
+        let detail = format!("{} {}", parts.method, parts.uri.path());
+        let who = Who::new(me.customer.id, staff.actor(), None);
+        audit::record(&state.pool, &who, "impersonated_request", &detail).await?;
+    }
+    touch_staff(state, &Client::of(parts, state).await?, &me.session, &staff_auth).await?;
+    Ok(me)
 }
 
 /// Records the end of the session's impersonation, if there is one; `Some(customer)`.

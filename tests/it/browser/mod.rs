@@ -23,6 +23,7 @@ use serde_json::{Value as Json, json};
 
 use crate::helpers::{PASSWORD, TestApp};
 
+mod shell;
 mod totp;
 
 /// How long a `wait_*` helper waits before the test fails.

@@ -49,8 +49,9 @@ fn customer_post_routes() -> Vec<String> {
         }
     }
     // The signed-out pages (sign-in and its second step, password reset, email-change undo) are anyone's.
-    let signed_out =
-        |r: &str| r.starts_with("/login") || r == "/logout" || r.starts_with("/password-reset") || r.starts_with("/email-undo");
+    let signed_out = |r: &str| {
+        r.starts_with("/login") || r == "/logout" || r.starts_with("/password-reset") || r.starts_with("/email-undo")
+    };
     routes.retain(|r| !r.starts_with("/staff") && !signed_out(r));
     routes.sort();
     routes

@@ -4,3 +4,4 @@ pub mod faults;
 pub mod hardening_input;
 pub mod pages;
 pub mod security;
+pub mod shell;
