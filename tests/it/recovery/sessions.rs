@@ -154,6 +154,7 @@ async fn staff_list_and_sign_out_their_own_sessions() {
         .post_form("/staff/login", &[("username", "sam"), ("password", STAFF_PASSWORD)])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
+    app.staff_second_step(&second, "sam").await;
     assert_eq!(second.get("/staff").await.status, StatusCode::OK);
     let other_staff = app.staff_client("tina", false).await;
 
@@ -186,6 +187,7 @@ async fn staff_list_and_sign_out_their_own_sessions() {
     third
         .post_form("/staff/login", &[("username", "sam"), ("password", STAFF_PASSWORD)])
         .await;
+    app.staff_second_step(&third, "sam").await;
     assert_eq!(third.get("/staff").await.status, StatusCode::OK);
     first.get("/staff/sessions").await;
     let r = first.post_form("/staff/sessions/others/sign-out", &[]).await;
