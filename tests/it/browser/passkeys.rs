@@ -41,7 +41,7 @@ async fn add_authenticator(browser: &Browser) {
 }
 
 #[tokio::test]
-async fn a_passkey_is_added_and_signs_in_without_a_password() {
+async fn a_passkey_is_added_and_signs_in_alone_and_as_the_second_factor() {
     let Some(tools) = Tools::find_or_skip() else { return };
     let app = TestApp::spawn().await;
     let alice = app.create_customer("alice").await;
@@ -85,5 +85,27 @@ async fn a_passkey_is_added_and_signs_in_without_a_password() {
         ))
         .await;
     assert!(used, "the passkey's last use is recorded");
+
+    // With a passkey the password alone no longer signs in: the second step asks for the
+    // passkey (there is no authenticator app, so no code field), and it signs in.
+    browser.click(r#"form[action="/logout"] button"#).await;
+    browser.wait_for_path("/login").await;
+    browser.sign_in("alice", PASSWORD).await;
+    browser.wait_for_path("/login/second-factor").await;
+    browser.wait_for(r#"form[data-passkey="get"]:not([hidden])"#).await;
+    assert_eq!(
+        super::count(&browser, r#"input[name="code"]"#).await,
+        0,
+        "no code is asked of an account without an authenticator app"
+    );
+    browser.click(r#"form[data-passkey="get"] button[type="submit"]"#).await;
+    browser.wait_for_path("/").await;
+    browser.wait_for_text("#signed-in-as", "alice").await;
+    let how: String = app
+        .scalar(&format!(
+            "select detail from activity where customer_id = {alice} and kind = 'sign_in' order by id desc limit 1"
+        ))
+        .await;
+    assert_eq!(how, "with the password and the passkey \"Laptop\"");
     browser.close().await;
 }
