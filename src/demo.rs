@@ -1,5 +1,5 @@
 //! Demo data for a first look: one customer with a site and this month's bandwidth so far,
-//! and two staff accounts: `support` (read-only) and `support-write`.
+//! example plan prices, and two staff accounts: `support` (read-only) and `support-write`.
 
 use sqlx::PgPool;
 
@@ -54,8 +54,23 @@ pub async fn seed(pool: &PgPool, hasher: &Hasher) -> anyhow::Result<bool> {
         .await
         .map_err(|e| anyhow::anyhow!("demo site: {e:?}"))?;
     crate::bandwidth::model::seed_demo(&mut tx, id, site.0, time::OffsetDateTime::now_utc()).await?;
+    seed_plans(&mut tx).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Example prices, so that the wizard and the bandwidth cards show them; only when no size
+/// has a plan yet (an operator's catalogue is never changed).
+async fn seed_plans(tx: &mut sqlx::PgConnection) -> anyhow::Result<()> {
+    use crate::plans::{Price, TransferGb, model};
+    if model::catalogue(&mut *tx).await?.iter().any(|p| p.price_cents.is_some()) {
+        return Ok(());
+    }
+    for (size, cents, gb) in [("small", 1200, 1000), ("medium", 2400, 2000), ("large", 4800, 4000), ("xlarge", 9600, 8000)] {
+        let transfer = TransferGb::new(gb).map_err(anyhow::Error::msg)?;
+        model::set(&mut *tx, size, Price::from_cents(cents), transfer).await?;
+    }
+    Ok(())
 }
 
 fn demo_plan() -> anyhow::Result<crate::sites::model::Plan> {
