@@ -63,10 +63,19 @@ pub async fn seed(pool: &PgPool, hasher: &Hasher) -> anyhow::Result<bool> {
 /// has a plan yet (an operator's catalogue is never changed).
 async fn seed_plans(tx: &mut sqlx::PgConnection) -> anyhow::Result<()> {
     use crate::plans::{Price, TransferGb, model};
-    if model::catalogue(&mut *tx).await?.iter().any(|p| p.price_cents.is_some()) {
+    if model::catalogue(&mut *tx)
+        .await?
+        .iter()
+        .any(|p| p.price_cents.is_some())
+    {
         return Ok(());
     }
-    for (size, cents, gb) in [("small", 1200, 1000), ("medium", 2400, 2000), ("large", 4800, 4000), ("xlarge", 9600, 8000)] {
+    for (size, cents, gb) in [
+        ("small", 1200, 1000),
+        ("medium", 2400, 2000),
+        ("large", 4800, 4000),
+        ("xlarge", 9600, 8000),
+    ] {
         let transfer = TransferGb::new(gb).map_err(anyhow::Error::msg)?;
         model::set(&mut *tx, size, Price::from_cents(cents), transfer).await?;
     }

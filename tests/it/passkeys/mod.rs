@@ -334,3 +334,29 @@ async fn staff_impersonating_cannot_change_passkeys() {
     assert_eq!(resp.status, StatusCode::FORBIDDEN);
     assert_eq!(names(&app, alice).await, ["Laptop"]);
 }
+
+#[tokio::test]
+async fn with_a_passkey_the_password_alone_does_not_sign_in() {
+    let app = localhost_app().await;
+    let alice = app.create_customer("alice").await;
+    insert_passkey(&app, alice, "Laptop").await;
+    let client = app.client();
+    let resp = client.sign_in("alice", crate::helpers::PASSWORD).await;
+    assert_eq!(resp.status, StatusCode::SEE_OTHER, "{}", resp.body);
+    assert_eq!(resp.location(), "/login/second-factor");
+    // Not signed in yet.
+    let resp = client.get("/").await;
+    assert_eq!(resp.status, StatusCode::SEE_OTHER);
+    assert!(resp.location().starts_with("/login"), "{}", resp.location());
+    // The second step offers the passkey, and no code field (no authenticator app).
+    let page = client.get("/login/second-factor").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains(r#"data-options="/login/second-factor/passkey/options""#),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(r#"name="code""#));
+    // (The ceremony itself, with a real authenticator: browser/passkeys.rs.)
+}
