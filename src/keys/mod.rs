@@ -138,25 +138,41 @@ struct KeysPage {
     form_token: String,
     /// For the API's arguments that name the customer.
     customer_id: CustomerId,
-    /// Whether creating a key asks for a two-factor code (see [`code_needed`]).
+    /// Whether creating a key asks for a two-factor code, or a passkey first (see
+    /// [`fresh_check`]).
     code_needed: bool,
+    passkey_needed: bool,
 }
 page!(KeysPage);
 
-/// Creating a key from the panel asks for a fresh second-factor check when the customer
-/// has a second factor and this session last proved it more than
-/// [`session::FRESH_SECS`] ago (issue 16; the API is unaffected, keys are their own
-/// factor). Staff impersonating proved their own when they started.
-async fn code_needed(state: &AppState, me: &SignedIn) -> Result<bool, AppError> {
+/// What creating a key from the panel asks for first (issue 16; the API is unaffected, keys
+/// are their own factor): nothing while this session proved its second factor in the last
+/// [`session::FRESH_SECS`] (or the customer has none), else a code when an authenticator
+/// app is on, else a passkey (`passkeys::confirm`). Staff impersonating proved their own
+/// when they started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FreshCheck {
+    None,
+    Code,
+    Passkey,
+}
+
+async fn fresh_check(state: &AppState, me: &SignedIn) -> Result<FreshCheck, AppError> {
     let Some(auth) = &me.auth else {
-        return Ok(false);
+        return Ok(FreshCheck::None);
     };
     if session::is_fresh(auth.second_factor_at, state.clock.unix()) {
-        return Ok(false);
+        return Ok(FreshCheck::None);
     }
     let account = crate::security::model::Account::Customer(me.id());
-    // A code: an account with passkeys alone proved one at sign-in (see the README).
-    Ok(crate::security::ops::second_factor(&state.pool, account).await?.totp)
+    let factor = crate::security::ops::second_factor(&state.pool, account).await?;
+    Ok(if factor.totp {
+        FreshCheck::Code
+    } else if factor.passkeys {
+        FreshCheck::Passkey
+    } else {
+        FreshCheck::None
+    })
 }
 
 impl KeysPage {
@@ -172,6 +188,7 @@ impl KeysPage {
         let kind = filter.kind.as_deref().and_then(KeyType::parse);
         let pager = Pager::new(paging, settings.per_page());
         let (keys, total) = model::list(&state.pool, me.id(), kind, pager.limit(), pager.offset()).await?;
+        let check = fresh_check(state, me).await?;
         Ok(Self {
             layout: Layout::new(me, "keys", "API keys").await?,
             keys: keys.into_iter().map(|k| KeyView::new(k, &prefs, &me.csrf)).collect(),
@@ -181,7 +198,8 @@ impl KeysPage {
             form,
             form_token: form_token(),
             customer_id: me.id(),
-            code_needed: code_needed(state, me).await?,
+            code_needed: check == FreshCheck::Code,
+            passkey_needed: check == FreshCheck::Passkey,
         })
     }
 
@@ -246,7 +264,24 @@ async fn create(
     settings: Current,
     Form(input): Form<CreateInput>,
 ) -> Result<Response, AppError> {
-    if code_needed(&state, &me).await? {
+    let check = fresh_check(&state, &me).await?;
+    if check == FreshCheck::Passkey {
+        let mut errors = crate::validation::FieldErrors::default();
+        errors.add("passkey", "Confirm with a passkey first; then create the key.");
+        let values = [("name", input.name.as_str()), ("type", input.kind.as_str())];
+        let form = FormState::failed(&values, errors);
+        let page = KeysPage::load(
+            &state,
+            &me,
+            &settings,
+            &TypeFilter::default(),
+            &PageQuery::default(),
+            form,
+        )
+        .await?;
+        return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
+    }
+    if check == FreshCheck::Code {
         let now = state.clock.now();
         let actor = crate::security::ops::Actor::Customer(me.who(ip));
         match crate::security::ops::check(&state.pool, &state.sealer, &actor, &input.code, now).await {

@@ -21,6 +21,8 @@ pub enum Kind {
     SignIn,
     /// Proving the second factor of a half-done sign-in.
     SecondFactor,
+    /// A fresh check of the signed-in customer's second factor.
+    Confirm,
 }
 
 impl Kind {
@@ -29,6 +31,7 @@ impl Kind {
             Self::Register => "passkey_register",
             Self::SignIn => "passkey_sign_in",
             Self::SecondFactor => "passkey_second_factor",
+            Self::Confirm => "passkey_confirm",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! `auth::passkey`; what is decided is in [`ops`].
 
 pub mod ceremony;
+pub mod confirm;
 pub mod model;
 pub mod ops;
 
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/security/passkeys/finish", post(register_finish))
         .route("/account/security/passkeys/{id}/rename", post(rename))
         .route("/account/security/passkeys/{id}/delete", post(remove))
+        .merge(confirm::router())
 }
 
 /// The URL of the ceremony's script, for the pages that offer a passkey button.

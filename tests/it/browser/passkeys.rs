@@ -107,5 +107,21 @@ async fn a_passkey_is_added_and_signs_in_alone_and_as_the_second_factor() {
         ))
         .await;
     assert_eq!(how, "with the password and the passkey \"Laptop\"");
+
+    // 16 minutes on, creating an API key asks for a fresh check: with the passkey.
+    app.advance(std::time::Duration::from_secs(16 * 60));
+    browser.goto("/keys").await;
+    browser.click("#new-key-passkey a").await;
+    browser.wait_for_path("/account/security/passkeys/confirm").await;
+    browser.click(r#"form[data-passkey="get"] button[type="submit"]"#).await;
+    browser.wait_for_path("/keys").await;
+    assert_eq!(super::count(&browser, "#new-key-passkey").await, 0, "proven just now");
+    browser.fill("#new-key-name", "deploy").await;
+    browser.click(r#"form[action="/keys"] button[type="submit"]"#).await;
+    browser.wait_for_text("h1", "API key created").await;
+    let keys: i64 = app
+        .scalar(&format!("select count(*) from api_keys where customer_id = {alice}"))
+        .await;
+    assert_eq!(keys, 1);
     browser.close().await;
 }

@@ -360,3 +360,57 @@ async fn with_a_passkey_the_password_alone_does_not_sign_in() {
     assert!(!page.body.contains(r#"name="code""#));
     // (The ceremony itself, with a real authenticator: browser/passkeys.rs.)
 }
+
+#[tokio::test]
+async fn creating_a_key_asks_an_account_with_passkeys_alone_to_confirm_with_one() {
+    let app = localhost_app().await;
+    let (client, alice) = app.signed_in_client("alice").await;
+    // The passkey came after this session signed in: its second factor is not proven.
+    insert_passkey(&app, alice, "Laptop").await;
+    let page = client.get("/keys").await;
+    assert!(
+        page.body
+            .contains(r#"href="/account/security/passkeys/confirm?next=/keys""#),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("new-key-code"),
+        "no code without an authenticator app"
+    );
+    let token = page.text_attr(r#"input[name="form_token"]"#, "value");
+    let r = client
+        .post_form(
+            "/keys",
+            &[("name", "deploy"), ("type", "standard"), ("form_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Confirm with a passkey first"), "{}", r.body);
+    let keys: i64 = app
+        .scalar(&format!(
+            "select count(*) from api_keys where customer_id = {}",
+            alice.0
+        ))
+        .await;
+    assert_eq!(keys, 0, "no key without the fresh check");
+    // The confirm page offers the passkey and goes back only to a local path.
+    let page = client.get("/account/security/passkeys/confirm?next=/keys").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains(r#"data-finish="/account/security/passkeys/confirm/finish""#)
+    );
+    let page = client
+        .get("/account/security/passkeys/confirm?next=https://evil.example/")
+        .await;
+    assert!(
+        page.body.contains(r#"<a href="/account/security">Back</a>"#),
+        "{}",
+        page.body
+    );
+    // Its finish step without a ceremony is refused.
+    let resp = post_json(&client, "/account/security/passkeys/confirm/finish", &bogus_assertion()).await;
+    assert_ne!(resp.status, StatusCode::OK);
+    assert!(json_of(&resp)["error"].is_string());
+}

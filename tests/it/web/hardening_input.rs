@@ -704,12 +704,14 @@ async fn checksum(app: &TestApp) -> BTreeMap<String, String> {
 
 /// The POST routes of the pages, by pattern; `the_post_route_list_is_the_routers` keeps it
 /// equal to the routes the page routers declare, and the fuzz posts to each of them.
-const POST_ROUTES: [&str; 70] = [
+const POST_ROUTES: [&str; 72] = [
     "/account/cancel",
     "/account/email",
     "/account/name",
     "/account/password",
     "/account/pin",
+    "/account/security/passkeys/confirm/finish",
+    "/account/security/passkeys/confirm/options",
     "/account/security/passkeys/finish",
     "/account/security/passkeys/options",
     "/account/security/passkeys/{id}/delete",
