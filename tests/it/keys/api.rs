@@ -157,7 +157,11 @@ async fn a_repeated_create_is_refused_alike_on_the_page_and_through_the_api() {
     assert_eq!(client.post_form("/keys", &fields).await.status, StatusCode::CREATED);
     let page = client.post_htmx("/keys", &fields).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(page.text("#toasts").contains(berth::web::once::REPEATED), "{}", page.body);
+    assert!(
+        page.text("#toasts").contains(berth::web::once::REPEATED),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("cannot be shown again"), "{}", page.body);
     assert_eq!(count().await, 1);
 

@@ -69,7 +69,11 @@ async fn acts_once_per_token(app: &TestApp, client: &Client, form: CreateForm) {
     let again = client.post_htmx(&form.path, &with_token(&form.inputs[0], &token)).await;
     assert_eq!(again.status, StatusCode::OK, "{what}: {}", again.body);
     assert!(again.text("#toasts").contains(REPEATED), "{what}: {}", again.body);
-    assert_eq!(count(app, &form).await, before + 1, "{what}: the second creates nothing");
+    assert_eq!(
+        count(app, &form).await,
+        before + 1,
+        "{what}: the second creates nothing"
+    );
 
     // Without JavaScript too: redirect-after-post, and the next page says it.
     let plain = client.post_form(&form.path, &with_token(&form.inputs[0], &token)).await;
@@ -88,8 +92,16 @@ async fn acts_once_per_token(app: &TestApp, client: &Client, form: CreateForm) {
     // A double click: two requests on their way at once, one thing.
     let token = token_of(client, &form).await;
     let fields = with_token(&form.inputs[2], &token);
-    let (a, b) = tokio::join!(client.post_htmx(&form.path, &fields), client.post_htmx(&form.path, &fields));
-    assert!(a.status.is_success() && b.status.is_success(), "{what}: {} {}", a.body, b.body);
+    let (a, b) = tokio::join!(
+        client.post_htmx(&form.path, &fields),
+        client.post_htmx(&form.path, &fields)
+    );
+    assert!(
+        a.status.is_success() && b.status.is_success(),
+        "{what}: {} {}",
+        a.body,
+        b.body
+    );
     assert_eq!(
         [&a, &b].iter().filter(|r| r.body.contains(REPEATED)).count(),
         1,
@@ -109,7 +121,10 @@ async fn key_of(app: &TestApp, client: &Client, customer: CustomerId) -> i64 {
         .await
         .text_attr(r#"form[action="/keys"] input[name="form_token"]"#, "value");
     let r = client
-        .post_form("/keys", &[("name", "fenced"), ("type", "standard"), ("form_token", &token)])
+        .post_form(
+            "/keys",
+            &[("name", "fenced"), ("type", "standard"), ("form_token", &token)],
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     sqlx::query_scalar("select max(id) from api_keys where customer_id = $1")
@@ -124,7 +139,9 @@ async fn contact_of(app: &TestApp, client: &Client, customer: CustomerId) -> i64
         .get("/contacts")
         .await
         .text_attr(r#"form.contact-create input[name="form_token"]"#, "value");
-    let r = client.post_form("/contacts", &[("name", "On call"), ("form_token", &token)]).await;
+    let r = client
+        .post_form("/contacts", &[("name", "On call"), ("form_token", &token)])
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     sqlx::query_scalar("select max(id) from contacts where customer_id = $1")
         .bind(customer)
@@ -265,7 +282,9 @@ async fn every_create_form_acts_once_per_token() {
 
     // The tokens are in the database, one per form that acted.
     let kept: i64 = app
-        .scalar(&format!("select count(*) from used_form_tokens where customer_id = {owner}"))
+        .scalar(&format!(
+            "select count(*) from used_form_tokens where customer_id = {owner}"
+        ))
         .await;
     assert!(kept >= 7 * 3, "{kept} tokens kept");
 }
@@ -281,9 +300,13 @@ async fn a_refused_form_can_be_corrected_and_sent_with_its_token() {
         .get("/contacts")
         .await
         .text_attr(r#"form.contact-create input[name="form_token"]"#, "value");
-    let refused = client.post_htmx("/contacts", &[("name", " "), ("form_token", &token)]).await;
+    let refused = client
+        .post_htmx("/contacts", &[("name", " "), ("form_token", &token)])
+        .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
-    let done = client.post_htmx("/contacts", &[("name", "Ops"), ("form_token", &token)]).await;
+    let done = client
+        .post_htmx("/contacts", &[("name", "Ops"), ("form_token", &token)])
+        .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert!(!done.body.contains(REPEATED), "{}", done.body);
     assert_eq!(count("select count(*) from contacts where customer_id = $1").await, 1);
@@ -295,11 +318,17 @@ async fn a_refused_form_can_be_corrected_and_sent_with_its_token() {
         .text_attr(r#"form[action="/keys"] input[name="form_token"]"#, "value");
     let long = "k".repeat(65);
     let refused = client
-        .post_form("/keys", &[("name", &long), ("type", "standard"), ("form_token", &token)])
+        .post_form(
+            "/keys",
+            &[("name", &long), ("type", "standard"), ("form_token", &token)],
+        )
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     let done = client
-        .post_form("/keys", &[("name", "deploy"), ("type", "standard"), ("form_token", &token)])
+        .post_form(
+            "/keys",
+            &[("name", "deploy"), ("type", "standard"), ("form_token", &token)],
+        )
         .await;
     assert_eq!(done.status, StatusCode::CREATED, "{}", done.body);
     assert_eq!(count("select count(*) from api_keys where customer_id = $1").await, 1);
@@ -373,10 +402,18 @@ async fn a_token_is_the_customers_own_and_is_forgotten_after_an_hour() {
     bob_client.get("/contacts").await;
     let bobs = bob_client.post_htmx("/contacts", &fields).await;
     assert_eq!(bobs.status, StatusCode::OK, "{}", bobs.body);
-    assert!(!bobs.body.contains(REPEATED), "alice's token does not stop bob: {}", bobs.body);
+    assert!(
+        !bobs.body.contains(REPEATED),
+        "alice's token does not stop bob: {}",
+        bobs.body
+    );
     assert_eq!((contacts(alice).await, contacts(bob).await), (1, 1));
     assert!(
-        alice_client.post_htmx("/contacts", &fields).await.body.contains(REPEATED),
+        alice_client
+            .post_htmx("/contacts", &fields)
+            .await
+            .body
+            .contains(REPEATED),
         "alice's is still used"
     );
 
