@@ -127,6 +127,7 @@ async fn add_ip_address(
         family: args.family.map(|f| Family::from(f).name().to_owned()),
         address: args.address,
         internal: caller.internal(),
+        once: None,
     };
     let address = ops::add_address(&state.pool, &caller.who(customer), input)
         .await

@@ -140,18 +140,17 @@ async fn add(
     settings: Current,
     Form(form): Form<AddForm>,
 ) -> Result<Response, AppError> {
-    if !crate::web::once::first_use(me.id(), form.form_token.as_deref()) {
-        return respond(&state, &me, &settings, htmx, Ok(crate::web::once::REPEATED.to_owned())).await;
-    }
     let typed = form.family.clone().unwrap_or_default();
     let input = AddInput {
         family: form.family,
         address: form.address,
         internal: false,
+        once: crate::web::once::sent(form.form_token.as_deref()),
     };
     let failed = |errors: FieldErrors| Err(Failed::Add(FormState::failed(&[("family", &typed)], errors)));
     let outcome = match ops::add_address(&state.pool, &me.who(ip), input).await {
         Ok(address) => Ok(format!("{address} is yours.")),
+        Err(AddressError::Repeated) => Ok(crate::web::once::REPEATED.to_owned()),
         Err(AddressError::Invalid(invalid)) => failed(invalid.errors(Names::Form)),
         // The pool or the quota: said on the form, about the family asked for.
         Err(err) if err.unavailable().is_some() => {

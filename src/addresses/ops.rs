@@ -9,8 +9,10 @@ use super::model::{self, Family, ReverseName};
 use crate::audit;
 use crate::db::Tx;
 use crate::identity::Who;
+use crate::identity::once::{self, FormToken};
 use crate::validation::{Field, Invalid, Names};
 use crate::web::AppError;
+use crate::web::once::REPEATED;
 
 /// The addresses' fields, by their form and API argument names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +48,8 @@ pub enum AddressError {
     Forbidden,
     /// The customer holds no such address.
     NotFound,
+    /// The form was sent before with its one-time token: that one took the address.
+    Repeated,
     /// No free address of that family is left in the pool.
     PoolEmpty(Family),
     /// The customer holds `held` addresses of the family, and may hold `quota`.
@@ -101,6 +105,7 @@ impl AddressError {
             Self::Invalid(invalid) => AppError::Invalid(invalid.errors(names)),
             Self::Forbidden => AppError::Forbidden("only internal keys may name a specific address"),
             Self::NotFound => AppError::NotFound,
+            Self::Repeated => AppError::Conflict(REPEATED.into()),
             Self::Attached { address, holder } => {
                 AppError::Conflict(format!("{address} cannot be freed: it is attached to {holder}."))
             }
@@ -127,6 +132,8 @@ pub struct AddInput {
     /// Whether the caller has the platform's powers (an internal API key): only it may name
     /// an address. Never a customer's page, impersonating or not.
     pub internal: bool,
+    /// The form's one-time token: sent before, nothing is taken ([`AddressError::Repeated`]).
+    pub once: Option<FormToken>,
 }
 
 /// Takes the lowest free address of the family for `who`'s customer, or the named one.
@@ -156,6 +163,9 @@ pub async fn add_address(db: &PgPool, who: &Who, input: AddInput) -> Result<IpAd
         (None, given) => given.unwrap_or(Family::V4),
     };
     let mut tx = Tx::begin(db).await?;
+    if !once::first_use_of(&mut *tx, who.customer, input.once).await? {
+        return Err(AddressError::Repeated);
+    }
     let quota = model::lock_quota(&mut tx, who.customer, family).await?;
     let held = model::held_of(&mut *tx, who.customer, family).await?;
     // An empty pool is said first: a larger quota would not help.

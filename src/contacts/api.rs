@@ -26,6 +26,7 @@ fn api_error(err: ContactError) -> AppError {
     match err {
         ContactError::Invalid(problems) => AppError::Invalid(problems.errors(Names::Seed)),
         ContactError::NotFound => AppError::NotFound,
+        ContactError::Repeated => AppError::Conflict(crate::web::once::REPEATED.into()),
         ContactError::Db(err) => err.into(),
     }
 }
@@ -176,7 +177,7 @@ async fn create_contact(
     Args(args): Args<CreateContactArgs>,
 ) -> Result<Reply<CustomerContact>, AppError> {
     let customer = caller.customer(&state.pool, args.customer_id).await?;
-    let (id, _) = ops::create_contact(&state.pool, &caller.who(customer), &args.name)
+    let (id, _) = ops::create_contact(&state.pool, &caller.who(customer), &args.name, None)
         .await
         .map_err(api_error)?;
     Ok(Reply::new(contact_reply(&state, customer, id).await?))
@@ -238,6 +239,7 @@ async fn create_contact_method(
     let input = MethodInput {
         method: Some(args.method_id),
         options: args.options.into_iter().flatten().collect(),
+        once: None,
     };
     let added = ops::add_method(&state.pool, &caller.who(customer), contact, input)
         .await

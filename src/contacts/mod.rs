@@ -26,6 +26,7 @@ use crate::notices::model::{NoticeType, SEVERITIES, Severity};
 use crate::page;
 use crate::state::AppState;
 use crate::validation::Names;
+use crate::web::once::REPEATED;
 use crate::web::{AppError, ClientIp, Form, FormState, Layout, PathId, SignedIn, render, see_other};
 use model::{Contact, ContactId, Method, MethodId, MethodType, Problems, SubscriptionId};
 use ops::{ContactError, MethodInput, SubscriptionInput};
@@ -99,6 +100,8 @@ pub struct ContactView {
     pub method_types: Vec<MethodType>,
     pub severities: &'static [&'static str],
     pub csrf: String,
+    /// The add-method form's one-time token (see `web::once`).
+    pub once: String,
     pub add_form: FormState,
     pub secret: Option<(MethodId, String)>,
 }
@@ -150,6 +153,7 @@ impl ContactView {
             method_types: catalogues.methods.clone(),
             severities: &SEVERITIES,
             csrf: csrf.to_owned(),
+            once: crate::web::once::token(),
             add_form,
             secret,
             contact,
@@ -245,6 +249,9 @@ async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: Si
 struct CreateInput {
     #[serde(default)]
     name: String,
+    /// The page's one-time token: sent twice, one contact (see `web::once`).
+    #[serde(default)]
+    form_token: Option<String>,
 }
 
 async fn create(
@@ -254,15 +261,16 @@ async fn create(
     me: SignedIn,
     Form(input): Form<CreateInput>,
 ) -> Result<Response, AppError> {
-    let name = match ops::create_contact(&state.pool, &me.who(ip), &input.name).await {
-        Ok((_, name)) => name,
+    let once = crate::web::once::sent(input.form_token.as_deref());
+    let message = match ops::create_contact(&state.pool, &me.who(ip), &input.name, once).await {
+        Ok((_, name)) => format!("Contact {} added.", name.as_str()),
+        Err(ContactError::Repeated) => REPEATED.to_owned(),
         Err(err) => {
             let form = FormState::failed(&[("name", &input.name)], problems(err)?.errors(Names::Form));
             let page = ContactsPage::load(&state, &me, form, None).await?;
             return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
         }
     };
-    let message = format!("Contact {} added.", name.as_str());
     if !htmx {
         return see_other(&me.session, "/contacts", &message).await;
     }
@@ -302,6 +310,7 @@ fn page_error(err: ContactError) -> AppError {
     match err {
         ContactError::Invalid(problems) => AppError::Invalid(problems.errors(Names::Form)),
         ContactError::NotFound => AppError::NotFound,
+        ContactError::Repeated => AppError::Conflict(REPEATED.into()),
         ContactError::Db(err) => err.into(),
     }
 }
@@ -353,9 +362,13 @@ async fn add_method(
     let input = MethodInput {
         method: model::form_value(&pairs, "method_id"),
         options: model::form_options(&pairs),
+        once: crate::web::once::sent(model::form_value(&pairs, "form_token").as_deref()),
     };
     let added = match ops::add_method(&state.pool, &me.who(ip), contact, input).await {
         Ok(added) => added,
+        Err(ContactError::Repeated) => {
+            return respond(&state, &me, htmx, contact, Ok(REPEATED.to_owned())).await;
+        }
         Err(err) => {
             let form = FormState::failed(&typed(&pairs, &fields), problems(err)?.errors(Names::Form));
             return respond(&state, &me, htmx, contact, Err(Shown::AddFailed(form))).await;

@@ -8,6 +8,7 @@ use super::model::{
     Subscribed, SubscriptionId,
 };
 use crate::identity::Who;
+use crate::identity::once::{self, FormToken};
 use crate::notices::model::Severity;
 
 /// Why a contacts operation did nothing.
@@ -19,6 +20,9 @@ pub enum ContactError {
     /// The customer has no such contact, method or subscription.
     #[error("not found")]
     NotFound,
+    /// The form was sent before with its one-time token: that one created it.
+    #[error("sent twice")]
+    Repeated,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -34,6 +38,8 @@ impl From<Problems> for ContactError {
 pub struct MethodInput {
     pub method: Option<String>,
     pub options: Vec<(String, String)>,
+    /// The form's one-time token: sent before, nothing is added ([`ContactError::Repeated`]).
+    pub once: Option<FormToken>,
 }
 
 /// A subscription as sent: the notice type and the options (key, value), unchecked.
@@ -43,12 +49,21 @@ pub struct SubscriptionInput {
     pub options: Vec<(String, String)>,
 }
 
-/// Creates a contact named `name` (1 to 100 characters on one line, trimmed).
-pub async fn create_contact(db: &PgPool, who: &Who, name: &str) -> Result<(ContactId, ContactName), ContactError> {
+/// Creates a contact named `name` (1 to 100 characters on one line, trimmed). `once`: the
+/// form's one-time token; sent before, nothing is created ([`ContactError::Repeated`]).
+pub async fn create_contact(
+    db: &PgPool,
+    who: &Who,
+    name: &str,
+    once: Option<FormToken>,
+) -> Result<(ContactId, ContactName), ContactError> {
     let name: ContactName = name
         .parse()
         .map_err(|message: String| Problems::one(ContactField::Name, message))?;
     let mut tx = db.begin().await?;
+    if !once::first_use_of(&mut *tx, who.customer, once).await? {
+        return Err(ContactError::Repeated);
+    }
     let id = model::create_contact(&mut tx, who, &name).await?;
     tx.commit().await?;
     Ok((id, name))
@@ -85,6 +100,9 @@ pub async fn add_method(
     let method = NewMethod::check(input.method.as_deref(), &input.options)?;
     let secret = (method.kind == MethodKind::Webhook).then(model::signing_secret);
     let mut tx = db.begin().await?;
+    if !once::first_use_of(&mut *tx, who.customer, input.once).await? {
+        return Err(ContactError::Repeated);
+    }
     let id = match model::add_method(&mut tx, who, contact, &method, secret.as_deref()).await? {
         model::Added::Method(id) => id,
         model::Added::NoContact => return Err(ContactError::NotFound),

@@ -43,6 +43,8 @@ pub fn router() -> Router<AppState> {
 pub struct Section {
     detail: Detail,
     csrf: String,
+    /// The add form's one-time token (see `web::once`).
+    once: String,
     add: FormState,
     /// The record whose edit form is open (0: none), and that form.
     open: i64,
@@ -57,6 +59,7 @@ impl Section {
         Ok(Self {
             detail,
             csrf: me.csrf.clone(),
+            once: crate::web::once::token(),
             add: FormState::default(),
             open: 0,
             edit: FormState::default(),
@@ -78,6 +81,7 @@ impl Section {
     fn block(self) -> RecordsBlock {
         RecordsBlock {
             dns_csrf: self.csrf,
+            dns_once: self.once,
             dns_form: self.add,
             dns_open: self.open,
             dns_edit: self.edit,
@@ -89,6 +93,7 @@ impl Section {
         Ok(RecordsPage {
             layout: Layout::new(me, "sites", format!("DNS records of {}", self.detail.site.name)).await?,
             dns_csrf: self.csrf,
+            dns_once: self.once,
             dns_form: self.add,
             dns_open: self.open,
             dns_edit: self.edit,
@@ -108,6 +113,7 @@ pub enum Failed {
 struct RecordsBlock {
     detail: Detail,
     dns_csrf: String,
+    dns_once: String,
     dns_form: FormState,
     dns_open: i64,
     dns_edit: FormState,
@@ -126,6 +132,7 @@ struct RecordsPage {
     layout: Layout,
     detail: Detail,
     dns_csrf: String,
+    dns_once: String,
     dns_form: FormState,
     dns_open: i64,
     dns_edit: FormState,
@@ -155,6 +162,9 @@ struct RecordForm {
     kind: Option<String>,
     value: Option<String>,
     ttl: Option<String>,
+    /// The add form's one-time token: sent twice, one record (see `web::once`).
+    #[serde(default)]
+    form_token: Option<String>,
 }
 
 impl From<RecordForm> for RecordInput {
@@ -211,9 +221,11 @@ async fn add(
     PathId(site): PathId<SiteId>,
     Form(form): Form<RecordForm>,
 ) -> Result<Response, AppError> {
+    let once = crate::web::once::sent(form.form_token.as_deref());
     let input = RecordInput::from(form);
-    let outcome = match ops::add(&state.pool, &me.who(ip), site, &input).await {
+    let outcome = match ops::add(&state.pool, &me.who(ip), site, &input, once).await {
         Ok(saved) => Ok(format!("Record added: {}.", saved.summary)),
+        Err(DnsError::Repeated) => Ok(crate::web::once::REPEATED.to_owned()),
         Err(DnsError::Invalid(invalid)) => Err(Failed::Add(failed_form(
             &input.shown(None),
             invalid.errors(Names::Form),

@@ -11,6 +11,7 @@ use super::model::{self, Fields, Record, RecordId, SiteZone};
 use super::rdata;
 use crate::audit;
 use crate::db::{self, Tx};
+use crate::identity::once::{self, FormToken};
 use crate::identity::{CustomerId, Who};
 use crate::sites::model::{RecordType, SiteId};
 use crate::sites::names::Hostname;
@@ -47,6 +48,8 @@ pub enum DnsError {
     Invalid(Invalid<RecordField>),
     /// No such site or record of the customer's.
     NotFound,
+    /// The add form was sent before with its one-time token: that one added the record.
+    Repeated,
     Db(sqlx::Error),
 }
 
@@ -62,6 +65,7 @@ impl DnsError {
         match self {
             Self::Invalid(invalid) => AppError::Invalid(invalid.errors(names)),
             Self::NotFound => AppError::NotFound,
+            Self::Repeated => AppError::Conflict(crate::web::once::REPEATED.into()),
             Self::Db(err) => err.into(),
         }
     }
@@ -206,9 +210,19 @@ fn write_error(err: sqlx::Error) -> DnsError {
     DnsError::Db(err)
 }
 
-/// Adds a record to the customer's site.
-pub async fn add(db: &PgPool, who: &Who, site: SiteId, input: &RecordInput) -> Result<Saved, DnsError> {
+/// Adds a record to the customer's site. `once`: the add form's one-time token; sent
+/// before, nothing is added ([`DnsError::Repeated`]).
+pub async fn add(
+    db: &PgPool,
+    who: &Who,
+    site: SiteId,
+    input: &RecordInput,
+    once: Option<FormToken>,
+) -> Result<Saved, DnsError> {
     let mut tx = Tx::begin(db).await?;
+    if !once::first_use_of(&mut *tx, who.customer, once).await? {
+        return Err(DnsError::Repeated);
+    }
     let zone = model::lock_site(&mut tx, who.customer, site)
         .await?
         .ok_or(DnsError::NotFound)?;

@@ -122,7 +122,7 @@ async fn create_ftp_user(
         environment: Some(form_id(args.environment_id)),
         version: None,
     };
-    let saved = ops::create_user(&state.pool, &state.hasher, &caller.who(customer), input)
+    let saved = ops::create_user(&state.pool, &state.hasher, &caller.who(customer), input, None)
         .await
         .map_err(|err| err.into_app(Names::Seed))?;
     user_reply(&state, customer, saved.id).await

@@ -236,6 +236,8 @@ struct UserForm {
     environment_id: Option<String>,
     /// The user's `updated_at` (Unix nanoseconds) as the edit form showed it.
     version: Option<String>,
+    /// The create form's one-time token: sent twice, one user (see `web::once`).
+    form_token: Option<String>,
 }
 
 impl From<UserForm> for UserInput {
@@ -276,10 +278,12 @@ async fn create(
     settings: Current,
     Form(form): Form<UserForm>,
 ) -> Result<Response, AppError> {
+    let once = crate::web::once::sent(form.form_token.as_deref());
     let input = UserInput::from(form);
     let shown = input.shown(None);
-    let saved = match ops::create_user(&state.pool, &state.hasher, &me.who(ip), input).await {
-        Ok(saved) => saved,
+    let message = match ops::create_user(&state.pool, &state.hasher, &me.who(ip), input, once).await {
+        Ok(saved) => format!("FTP user {} created.", saved.username),
+        Err(FtpError::Repeated) => crate::web::once::REPEATED.to_owned(),
         Err(FtpError::Invalid(invalid)) => {
             let form = failed(&shown, invalid.errors(Names::Form));
             let page = FtpPage::load(&state, &me, &settings, Filter::default(), &PageQuery::default(), form).await?;
@@ -287,7 +291,6 @@ async fn create(
         }
         Err(err) => return Err(err.into_app(Names::Form)),
     };
-    let message = format!("FTP user {} created.", saved.username);
     if !htmx {
         return see_other(&me.session, "/ftp-users", &message).await;
     }

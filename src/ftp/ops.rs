@@ -7,6 +7,7 @@ use super::model::{self, Fields, FtpName, FtpType, FtpUser, FtpUserId, FtpUserna
 use super::root::RelativeRoot;
 use crate::audit;
 use crate::db::{self, Tx};
+use crate::identity::once::{self, FormToken};
 use crate::identity::{CustomerId, Who};
 use crate::password::{Hasher, NewPassword};
 use crate::sites::model::{EnvironmentId, SiteId};
@@ -60,6 +61,8 @@ pub enum FtpError {
     /// The user was changed (in another tab, or by an API call) after the form or the call
     /// read it: nothing was saved.
     Changed,
+    /// The create form was sent before with its one-time token: that one created the user.
+    Repeated,
     Db(sqlx::Error),
     /// Hashing the password failed.
     Internal(anyhow::Error),
@@ -78,6 +81,7 @@ impl FtpError {
             Self::Invalid(invalid) => AppError::Invalid(invalid.errors(names)),
             Self::NotFound => AppError::NotFound,
             Self::Changed => AppError::Conflict(CHANGED_MEANWHILE.into()),
+            Self::Repeated => AppError::Conflict(crate::web::once::REPEATED.into()),
             Self::Db(err) => err.into(),
             Self::Internal(err) => AppError::Internal(err),
         }
@@ -323,12 +327,26 @@ pub struct Saved {
     pub changed: bool,
 }
 
-/// Creates an FTP user of `who`'s customer (createFTPUser, the create form).
-pub async fn create_user(db: &PgPool, hasher: &Hasher, who: &Who, input: UserInput) -> Result<Saved, FtpError> {
-    let (fields, password) = validate(db, who.customer, &input, None).await?;
+/// Creates an FTP user of `who`'s customer (createFTPUser, the create form). `once`: the
+/// form's one-time token; sent before, nothing is created ([`FtpError::Repeated`]).
+pub async fn create_user(
+    db: &PgPool,
+    hasher: &Hasher,
+    who: &Who,
+    input: UserInput,
+    once: Option<FormToken>,
+) -> Result<Saved, FtpError> {
+    let (fields, password) = match validate(db, who.customer, &input, None).await {
+        // The username taken by the same form sent before: say that, not "taken".
+        Err(FtpError::Invalid(_)) if once::used(db, who.customer, once).await? => return Err(FtpError::Repeated),
+        checked => checked?,
+    };
     let password = password.ok_or_else(|| FtpError::Invalid(Invalid::one(FtpField::Password, PASSWORD_NEEDED)))?;
     let hash = hasher.hash(password.as_str()).await.map_err(FtpError::Internal)?;
     let mut tx = Tx::begin(db).await?;
+    if !once::first_use_of(&mut *tx, who.customer, once).await? {
+        return Err(FtpError::Repeated);
+    }
     let id = match model::insert(&mut *tx, who.customer, &fields, &hash).await {
         Ok(id) => id,
         Err(err) => return Err(write_error(err)),

@@ -5,6 +5,7 @@
 pub mod customer;
 pub mod key;
 pub mod network;
+pub mod once;
 pub mod secret;
 pub mod sessions;
 pub mod staff;
@@ -13,6 +14,7 @@ pub mod who;
 
 pub use customer::{Customer, CustomerId, Email, Username};
 pub use key::{KeyId, KeyType, Principal, Refusal};
+pub use once::FormToken;
 pub use staff::Staff;
 pub use username::UsernameKey;
 pub use who::Who;

@@ -13,7 +13,7 @@ use super::model::{self, Acl, AclId, Key};
 use super::ops::{self, AclChange, AclInput, AclSaved, NewKeyInput};
 use crate::api::model::Object;
 use crate::api::{ApiErrors, Args, Caller, Done, IdArgs, Reply};
-use crate::identity::{KeyId, KeyType};
+use crate::identity::{FormToken, KeyId, KeyType};
 use crate::state::AppState;
 use crate::validation::Names;
 use crate::web::AppError;
@@ -131,8 +131,8 @@ pub struct CreateKeyArgs {
     /// Berth's addition: the key's name, 1–64 characters (default "API").
     pub name: Option<String>,
     /// Berth's addition: a token of the caller's choosing (1–64 characters) that makes a
-    /// retried call safe: a second call with the same token creates nothing and answers 409
-    /// Conflict, as the `/keys` form sent twice does (the secret is shown only once).
+    /// retried call safe: a second call with the same token within an hour creates nothing
+    /// and answers 409 Conflict (the secret is shown only once).
     #[serde(rename = "formToken")]
     pub form_token: Option<String>,
 }
@@ -165,7 +165,7 @@ async fn create_key(
     let input = NewKeyInput {
         name: args.name.unwrap_or_else(|| "API".to_owned()),
         kind: Some(kind),
-        once: args.form_token,
+        once: FormToken::from_field(args.form_token.as_deref()),
     };
     let created = ops::create_key(&state.pool, &caller.who(customer), input)
         .await
@@ -248,7 +248,7 @@ async fn create_key_acl(
         address: args.address,
         cidr: args.cidr.to_string(),
     };
-    let saved = ops::add_acl(&state.pool, &caller.who(customer), KeyId(args.id), input)
+    let saved = ops::add_acl(&state.pool, &caller.who(customer), KeyId(args.id), input, None)
         .await
         .map_err(|err| err.into_app(Names::Seed))?;
     Ok(Reply::new(saved.into()))

@@ -29,7 +29,10 @@ use crate::settings::Current;
 use crate::settings::model::Preferences;
 use crate::state::AppState;
 use crate::validation::{FieldErrors, Names};
-use crate::web::{AppError, ClientIp, Form, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render, session};
+use crate::web::once::REPEATED;
+use crate::web::{
+    AppError, ClientIp, Form, FormState, Layout, PageQuery, Pager, PathId, SignedIn, render, see_other, session,
+};
 use model::{Acl, AclId, Key};
 use ops::{AclChange, KeyError, NewKeyInput};
 
@@ -50,6 +53,8 @@ pub struct KeyView {
     pub last_used: String,
     pub revoked: Option<String>,
     pub csrf: String,
+    /// The ACL add form's one-time token (see `web::once`).
+    pub once: String,
     pub add_form: FormState,
     /// The ACL whose edit form failed, with what was typed.
     pub failed_edit: Option<(AclId, FormState)>,
@@ -75,6 +80,7 @@ impl KeyView {
             revoked: key.revoked_at.map(|at| prefs.format(at)),
             last_used,
             csrf: csrf.to_owned(),
+            once: crate::web::once::token(),
             add_form: FormState::default(),
             failed_edit: None,
             key,
@@ -135,6 +141,7 @@ struct KeysPage {
     types: Vec<&'static str>,
     pager: Pager,
     form: FormState,
+    /// The create form's one-time token (the page's, see `web::once`).
     form_token: String,
     /// For the API's arguments that name the customer.
     customer_id: CustomerId,
@@ -189,14 +196,15 @@ impl KeysPage {
         let pager = Pager::new(paging, settings.per_page());
         let (keys, total) = model::list(&state.pool, me.id(), kind, pager.limit(), pager.offset()).await?;
         let check = fresh_check(state, me).await?;
+        let layout = Layout::new(me, "keys", "API keys").await?;
         Ok(Self {
-            layout: Layout::new(me, "keys", "API keys").await?,
+            form_token: layout.once.clone(),
+            layout,
             keys: keys.into_iter().map(|k| KeyView::new(k, &prefs, &me.csrf)).collect(),
             filter: kind.map_or("", KeyType::as_str),
             types: KeyType::CUSTOMER.iter().map(|t| t.as_str()).collect(),
             pager: pager.counted(total),
             form,
-            form_token: form_token(),
             customer_id: me.id(),
             code_needed: check == FreshCheck::Code,
             passkey_needed: check == FreshCheck::Passkey,
@@ -212,12 +220,12 @@ impl KeysPage {
     }
 }
 
-/// A fresh token for the create form: sending one form twice creates one key.
-fn form_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
+/// What the create form sent twice says: done once, and the secret is not shown again.
+fn repeated_key() -> String {
+    format!(
+        "{REPEATED} The key's secret was shown then and cannot be shown again; \
+         if you did not keep it, revoke that key and create another."
+    )
 }
 
 async fn index(
@@ -306,7 +314,7 @@ async fn create(
     let new = NewKeyInput {
         name: input.name.clone(),
         kind: KeyType::parse(&input.kind),
-        once: Some(input.form_token.clone()),
+        once: crate::web::once::sent(Some(&input.form_token)),
     };
     let created = match ops::create_key(&state.pool, &me.who(ip), new).await {
         Ok(created) => created,
@@ -325,6 +333,20 @@ async fn create(
             )
             .await?;
             return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
+        }
+        // Sent twice: the first made the key and showed its secret.
+        Err(KeyError::Repeated) if !htmx => return see_other(&me.session, "/keys", &repeated_key()).await,
+        Err(KeyError::Repeated) => {
+            let page = KeysPage::load(
+                &state,
+                &me,
+                &settings,
+                &TypeFilter::default(),
+                &PageQuery::default(),
+                FormState::default(),
+            )
+            .await?;
+            return render(true, StatusCode::OK, &page, Some(&repeated_key()));
         }
         Err(err) => return Err(err.into_app(Names::Form)),
     };
@@ -483,6 +505,9 @@ struct AclForm {
     /// The ACL's network as the edit form showed it; the add form has none.
     #[serde(default)]
     version: Option<String>,
+    /// The add form's one-time token: sent twice, it adds one ACL (see `web::once`).
+    #[serde(default)]
+    form_token: Option<String>,
 }
 
 async fn add_acl(
@@ -500,8 +525,10 @@ async fn add_acl(
         address: address.clone(),
         cidr: cidr.clone(),
     };
-    let outcome = match ops::add_acl(&state.pool, &me.who(ip), key, typed).await {
+    let once = crate::web::once::sent(input.form_token.as_deref());
+    let outcome = match ops::add_acl(&state.pool, &me.who(ip), key, typed, once).await {
         Ok(saved) => Ok(saved.message("added")),
+        Err(KeyError::Repeated) => Ok(REPEATED.to_owned()),
         Err(KeyError::Invalid(invalid)) => Err(Failed::Add(FormState::failed(
             &[("address", &address), ("cidr", &cidr)],
             invalid.errors(Names::Form),

@@ -277,17 +277,6 @@ pub async fn active_keys(db: impl PgExecutor<'_>, customer: CustomerId) -> sqlx:
     .await
 }
 
-/// Whether a key of the customer's was made by the create form holding `token`.
-pub async fn form_token_used(db: impl PgExecutor<'_>, customer: CustomerId, token: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(
-        r#"select exists(select 1 from api_keys where customer_id = $1 and form_token = $2) as "used!""#,
-        customer as CustomerId,
-        token,
-    )
-    .fetch_one(db)
-    .await
-}
-
 /// A key's row as it is written: who owns it, its name, type and secret.
 pub struct NewKey<'a> {
     pub customer: Option<CustomerId>,
@@ -295,7 +284,6 @@ pub struct NewKey<'a> {
     pub kind: KeyType,
     pub prefix: &'a str,
     pub secret_hash: &'a [u8],
-    pub form_token: Option<&'a str>,
     /// Internal keys: who made it, and the staff member when staff did.
     pub created_by: Option<String>,
     pub created_by_staff: Option<i64>,
@@ -303,14 +291,13 @@ pub struct NewKey<'a> {
 
 pub async fn insert_key(db: impl PgExecutor<'_>, key: NewKey<'_>) -> sqlx::Result<KeyId> {
     sqlx::query_scalar!(
-        r#"insert into api_keys (customer_id, name, type, prefix, secret_hash, form_token, created_by, created_by_staff)
-           values ($1, $2, $3, $4, $5, $6, $7, $8) returning id as "id: KeyId""#,
+        r#"insert into api_keys (customer_id, name, type, prefix, secret_hash, created_by, created_by_staff)
+           values ($1, $2, $3, $4, $5, $6, $7) returning id as "id: KeyId""#,
         key.customer as Option<CustomerId>,
         key.name.as_str(),
         key.kind as KeyType,
         key.prefix,
         key.secret_hash,
-        key.form_token,
         key.created_by,
         key.created_by_staff,
     )

@@ -10,6 +10,7 @@ use crate::audit;
 use crate::db::Tx;
 use crate::identity::key::forget_verified;
 use crate::identity::network::{AclNetwork, AclPart};
+use crate::identity::once::{self, FormToken};
 use crate::identity::secret::Secret;
 use crate::identity::{KeyId, KeyType, Who};
 use crate::validation::{Field, Invalid, Names};
@@ -55,7 +56,8 @@ pub enum KeyError {
     /// No such key or ACL of this customer's (or, internal, of the platform's).
     NotFound,
     Revoked,
-    /// The create form was submitted before: its key exists and its secret was shown.
+    /// The form (or call) was sent before with its one-time token: its key (or ACL) exists,
+    /// and a key's secret was shown then.
     Repeated,
     /// An internal key was asked for a customer: internal keys are the platform's.
     Internal,
@@ -126,8 +128,8 @@ pub struct NewKeyInput {
     /// `None`: not a type Berth knows.
     pub kind: Option<KeyType>,
     /// The one-time token of the form (or the call) that asks for it: sent twice, it makes one
-    /// key.
-    pub once: Option<String>,
+    /// key (see `identity::once`).
+    pub once: Option<FormToken>,
 }
 
 /// A key just created, with the secret that is shown this once.
@@ -163,16 +165,9 @@ pub async fn create_key(db: &PgPool, who: &Who, input: NewKeyInput) -> Result<Cr
     let (Some(name), Some(kind)) = (name, input.kind) else {
         unreachable!("checked above");
     };
-    let once = input
-        .once
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && t.len() <= 64);
     let mut tx = Tx::begin(db).await?;
     model::lock_customer(&mut tx, who.customer).await?;
-    if let Some(token) = once
-        && model::form_token_used(&mut *tx, who.customer, token).await?
-    {
+    if !once::first_use_of(&mut *tx, who.customer, input.once).await? {
         return Err(KeyError::Repeated);
     }
     if model::active_keys(&mut *tx, who.customer).await? >= model::MAX_ACTIVE_KEYS {
@@ -194,7 +189,6 @@ pub async fn create_key(db: &PgPool, who: &Who, input: NewKeyInput) -> Result<Cr
             kind,
             prefix: &prefix,
             secret_hash: &secret.hash(),
-            form_token: once,
             created_by: None,
             created_by_staff: None,
         },
@@ -233,7 +227,6 @@ pub async fn create_internal(db: &PgPool, maker: &Maker, name: &KeyName) -> sqlx
             kind: KeyType::Internal,
             prefix: &prefix,
             secret_hash: &secret.hash(),
-            form_token: None,
             created_by: Some(maker.describe()),
             created_by_staff: maker.staff(),
         },
@@ -353,10 +346,20 @@ async fn lock_for_acls(tx: &mut Tx<'_>, who: &Who, key: KeyId) -> Result<String,
 }
 
 /// Adds an ACL to a key of `who`'s customer.
-pub async fn add_acl(db: &PgPool, who: &Who, key: KeyId, input: AclInput) -> Result<AclSaved, KeyError> {
+/// `once`: the add form's one-time token; sent before, nothing is added ([`KeyError::Repeated`]).
+pub async fn add_acl(
+    db: &PgPool,
+    who: &Who,
+    key: KeyId,
+    input: AclInput,
+    once: Option<FormToken>,
+) -> Result<AclSaved, KeyError> {
     changeable(db, who, key).await?;
     let network = AclNetwork::parse(&input.address, &input.cidr)?;
     let mut tx = Tx::begin(db).await?;
+    if !once::first_use_of(&mut *tx, who.customer, once).await? {
+        return Err(KeyError::Repeated);
+    }
     let prefix = lock_for_acls(&mut tx, who, key).await?;
     if model::acl_count(&mut *tx, key).await? >= model::MAX_ACLS {
         return Err(KeyError::invalid(

@@ -609,7 +609,7 @@ async fn a_flood_from_outside_the_acls_is_rate_limited_and_gathered_in_one_activ
         address: "203.0.113.0".into(),
         cidr: "24".into(),
     };
-    berth::keys::ops::add_acl(&fx.app.pool, &who, berth::identity::key::KeyId(id), acl)
+    berth::keys::ops::add_acl(&fx.app.pool, &who, berth::identity::key::KeyId(id), acl, None)
         .await
         .unwrap();
     let url = format!("{}/api/Customer/getKeys", fx.app.base);

@@ -99,8 +99,10 @@ async fn a_key_is_created_with_its_secret_shown_once() {
             &[("name", "deploy script"), ("type", "read-only"), ("form_token", &token)],
         )
         .await;
-    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
-    assert!(!again.body.contains("berth_"));
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    let again = client.get(again.location()).await;
+    assert!(again.body.contains(berth::web::once::REPEATED), "{}", again.body);
+    assert!(!again.body.contains(&secret));
     assert_eq!(count(&app, "select count(*) from api_keys").await, 1);
 
     // Listed with name, type, prefix, "never" used; the secret is on no later page.

@@ -2,6 +2,7 @@
 
 pub mod faults;
 pub mod hardening_input;
+pub mod once;
 pub mod pages;
 pub mod security;
 pub mod shell;
