@@ -22,7 +22,7 @@ use crate::sessions::SessionsList;
 use crate::settings::Current;
 use crate::state::AppState;
 use crate::validation::FieldErrors;
-use crate::web::{AppError, ClientIp, Form, FormState, Layout, SignedIn, render, see_other, session};
+use crate::web::{AppError, ClientIp, Form, FormState, Layout, Page, SignedIn, render, see_other, session};
 use model::Account;
 use ops::{Actor, Enrolment, SecurityError};
 
@@ -81,6 +81,53 @@ impl TotpView {
             off_form: FormState::default(),
         })
     }
+}
+
+/// Which code form of a TOTP view answered: turning it on, or making new recovery codes.
+#[derive(Debug, Clone, Copy)]
+pub enum CodeForm {
+    Confirm,
+    RecoveryCodes,
+}
+
+impl TotpView {
+    /// Puts a code form's outcome on the view: the recovery codes it made (shown this once)
+    /// and the toast to show, or the form's error (`None`: answer 422).
+    pub fn outcome(
+        &mut self,
+        form: CodeForm,
+        result: Result<Vec<String>, SecurityError>,
+    ) -> Result<Option<&'static str>, AppError> {
+        match (result, form) {
+            (Ok(codes), CodeForm::Confirm) => {
+                self.new_codes = codes;
+                Ok(Some("Two-factor sign-in is on."))
+            }
+            (Ok(codes), CodeForm::RecoveryCodes) => {
+                self.new_codes = codes;
+                Ok(Some("New recovery codes made; the old ones no longer work."))
+            }
+            (Err(err), CodeForm::Confirm) => {
+                self.confirm_form = failed_form(err, "code")?;
+                Ok(None)
+            }
+            (Err(err), CodeForm::RecoveryCodes) => {
+                self.codes_form = failed_form(err, "code")?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// A security page after a code form: 200 with the toast, or 422 when the form failed;
+/// never stored (it may show recovery codes).
+pub fn code_answer<P: Page>(htmx: bool, page: &P, toast: Option<&str>) -> Result<Response, AppError> {
+    let status = if toast.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(no_store(render(htmx, status, page, toast)?))
 }
 
 /// A failed form's state: the message of `err` beside `field`, or the error page when the
@@ -203,19 +250,12 @@ async fn confirm(
     let actor = own(&me, ip)?;
     let now = state.clock.now();
     let result = ops::confirm_enrolment(&state.pool, &state.sealer, &actor, &input.code, now).await;
-    let mut page = SecurityPage::load(&state, &me).await?;
-    match result {
-        Ok(codes) => {
-            session::second_factor_proven(&me.session, now.unix_timestamp()).await?;
-            page.totp.new_codes = codes;
-            let toast = "Two-factor sign-in is on.";
-            Ok(no_store(render(htmx, StatusCode::OK, &page, Some(toast))?))
-        }
-        Err(err) => {
-            page.totp.confirm_form = failed_form(err, "code")?;
-            Ok(no_store(render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None)?))
-        }
+    if result.is_ok() {
+        session::second_factor_proven(&me.session, now.unix_timestamp()).await?;
     }
+    let mut page = SecurityPage::load(&state, &me).await?;
+    let toast = page.totp.outcome(CodeForm::Confirm, result)?;
+    code_answer(htmx, &page, toast)
 }
 
 /// New recovery codes after a code; shown once.
@@ -230,17 +270,8 @@ async fn regenerate(
     let now = state.clock.now();
     let result = ops::regenerate_recovery_codes(&state.pool, &state.sealer, &actor, &input.code, now).await;
     let mut page = SecurityPage::load(&state, &me).await?;
-    match result {
-        Ok(codes) => {
-            page.totp.new_codes = codes;
-            let toast = "New recovery codes made; the old ones no longer work.";
-            Ok(no_store(render(htmx, StatusCode::OK, &page, Some(toast))?))
-        }
-        Err(err) => {
-            page.totp.codes_form = failed_form(err, "code")?;
-            Ok(no_store(render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None)?))
-        }
-    }
+    let toast = page.totp.outcome(CodeForm::RecoveryCodes, result)?;
+    code_answer(htmx, &page, toast)
 }
 
 #[derive(Deserialize)]

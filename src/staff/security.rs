@@ -15,7 +15,7 @@ use crate::identity::UsernameKey;
 use crate::page;
 use crate::security::model::Account;
 use crate::security::ops::{self, Actor, SecurityError};
-use crate::security::{CodeInput, TotpView, failed_form, into_app, no_store};
+use crate::security::{CodeForm, CodeInput, TotpView, code_answer, into_app, no_store};
 use crate::staff::{StaffPassword, StaffSignedIn};
 use crate::state::AppState;
 use crate::web::{AppError, ClientIp, Form, Layout, render, see_other, session};
@@ -93,19 +93,12 @@ async fn confirm(
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
     let result = ops::confirm_enrolment(&state.pool, &state.sealer, &actor(&me, ip), &input.code, now).await;
-    let mut page = SecurityPage::load(&state, &me).await?;
-    match result {
-        Ok(codes) => {
-            session::second_factor_proven(&me.session, now.unix_timestamp()).await?;
-            page.totp.new_codes = codes;
-            let toast = "Two-factor sign-in is on.";
-            Ok(no_store(render(htmx, StatusCode::OK, &page, Some(toast))?))
-        }
-        Err(err) => {
-            page.totp.confirm_form = failed_form(err, "code")?;
-            Ok(no_store(render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None)?))
-        }
+    if result.is_ok() {
+        session::second_factor_proven(&me.session, now.unix_timestamp()).await?;
     }
+    let mut page = SecurityPage::load(&state, &me).await?;
+    let toast = page.totp.outcome(CodeForm::Confirm, result)?;
+    code_answer(htmx, &page, toast)
 }
 
 async fn regenerate(
@@ -118,15 +111,6 @@ async fn regenerate(
     let now = state.clock.now();
     let result = ops::regenerate_recovery_codes(&state.pool, &state.sealer, &actor(&me, ip), &input.code, now).await;
     let mut page = SecurityPage::load(&state, &me).await?;
-    match result {
-        Ok(codes) => {
-            page.totp.new_codes = codes;
-            let toast = "New recovery codes made; the old ones no longer work.";
-            Ok(no_store(render(htmx, StatusCode::OK, &page, Some(toast))?))
-        }
-        Err(err) => {
-            page.totp.codes_form = failed_form(err, "code")?;
-            Ok(no_store(render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None)?))
-        }
-    }
+    let toast = page.totp.outcome(CodeForm::RecoveryCodes, result)?;
+    code_answer(htmx, &page, toast)
 }
