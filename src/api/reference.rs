@@ -19,7 +19,7 @@ pub struct Reference {
     pub title: String,
     pub version: String,
     /// The document's description, a paragraph per line.
-    pub description: Vec<String>,
+    pub description: Vec<Prose>,
     /// How calls are authorised (the security schemes' descriptions).
     pub auth: Vec<String>,
     pub tags: Vec<TagView>,
@@ -36,8 +36,8 @@ pub struct OperationView {
     pub anchor: String,
     pub method: &'static str,
     pub path: String,
-    pub summary: String,
-    pub description: String,
+    pub summary: Prose,
+    pub description: Prose,
     pub parameters: Vec<FieldView>,
     pub request: Option<BodyView>,
     pub responses: Vec<ResponseView>,
@@ -47,7 +47,7 @@ pub struct OperationView {
 pub struct BodyView {
     pub media_type: String,
     pub required: bool,
-    pub description: String,
+    pub description: Prose,
     pub schema: TypeView,
     /// The fields of an inline object (a referenced schema lists its own).
     pub fields: Vec<FieldView>,
@@ -55,7 +55,7 @@ pub struct BodyView {
 
 pub struct ResponseView {
     pub status: String,
-    pub description: String,
+    pub description: Prose,
     pub body: Option<BodyView>,
 }
 
@@ -63,7 +63,7 @@ pub struct ResponseView {
 pub struct SchemaView {
     pub name: String,
     pub anchor: String,
-    pub description: String,
+    pub description: Prose,
     pub schema: TypeView,
     pub fields: Vec<FieldView>,
 }
@@ -73,7 +73,7 @@ pub struct FieldView {
     pub name: String,
     pub required: bool,
     pub schema: TypeView,
-    pub description: String,
+    pub description: Prose,
 }
 
 /// A type in words, with links to the schemas it names: "array of" + [ApiKey](#schema-ApiKey).
@@ -106,6 +106,36 @@ impl Part {
             text: text.into(),
             link: None,
         }
+    }
+}
+
+/// A description, its `backticked` words as code.
+#[derive(Default)]
+pub struct Prose {
+    pub spans: Vec<Span>,
+}
+
+pub struct Span {
+    pub text: String,
+    pub code: bool,
+}
+
+impl Prose {
+    fn new(text: &str) -> Self {
+        let spans = text
+            .split('`')
+            .enumerate()
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(n, t)| Span {
+                text: t.to_owned(),
+                code: n % 2 == 1,
+            })
+            .collect();
+        Self { spans }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
     }
 }
 
@@ -189,7 +219,7 @@ impl Reference {
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
-                .map(str::to_owned)
+                .map(Prose::new)
                 .collect(),
             auth,
             tags,
@@ -211,7 +241,7 @@ fn operation_view(method: &'static str, path: &str, operation: &Operation) -> Op
                 name: format!("{} (in {location})", p.name),
                 required: matches!(p.required, Required::True),
                 schema: p.schema.as_ref().map(type_of).unwrap_or_default(),
-                description: p.description.clone().unwrap_or_default(),
+                description: Prose::new(p.description.as_deref().unwrap_or_default()),
             }
         })
         .collect();
@@ -222,7 +252,7 @@ fn operation_view(method: &'static str, path: &str, operation: &Operation) -> Op
         .map(|(status, response)| match response {
             RefOr::T(response) => ResponseView {
                 status: status.clone(),
-                description: response.description.clone(),
+                description: Prose::new(&response.description),
                 body: response
                     .content
                     .iter()
@@ -231,7 +261,7 @@ fn operation_view(method: &'static str, path: &str, operation: &Operation) -> Op
             },
             RefOr::Ref(r) => ResponseView {
                 status: status.clone(),
-                description: ref_name(&r.ref_location).to_owned(),
+                description: Prose::new(ref_name(&r.ref_location)),
                 body: None,
             },
         })
@@ -240,8 +270,8 @@ fn operation_view(method: &'static str, path: &str, operation: &Operation) -> Op
         anchor: format!("op-{}", anchor(&id)),
         method,
         path: path.to_owned(),
-        summary: operation.summary.clone().unwrap_or_default(),
-        description: operation.description.clone().unwrap_or_default(),
+        summary: Prose::new(operation.summary.as_deref().unwrap_or_default()),
+        description: Prose::new(operation.description.as_deref().unwrap_or_default()),
         parameters,
         request: operation.request_body.as_ref().and_then(request_view),
         responses,
@@ -264,7 +294,7 @@ fn body_view(media: &str, content: &Content, required: bool, description: &str) 
     BodyView {
         media_type: media.to_owned(),
         required,
-        description: description.to_owned(),
+        description: Prose::new(description),
         schema,
         fields,
     }
@@ -381,9 +411,9 @@ fn type_words(schema_type: &SchemaType) -> String {
     }
 }
 
-fn description_of(schema: &RefOr<Schema>) -> String {
+fn description_of(schema: &RefOr<Schema>) -> Prose {
     let RefOr::T(schema) = schema else {
-        return String::new();
+        return Prose::default();
     };
     let description = match schema {
         Schema::Object(o) => o.description.as_deref(),
@@ -393,7 +423,7 @@ fn description_of(schema: &RefOr<Schema>) -> String {
         Schema::AnyOf(a) => a.description.as_deref(),
         _ => None,
     };
-    description.unwrap_or_default().to_owned()
+    Prose::new(description.unwrap_or_default())
 }
 
 /// `#/components/schemas/ApiKey` -> `ApiKey`.
@@ -421,5 +451,16 @@ mod tests {
         assert_eq!(anchor("API keys"), "API-keys");
         assert_eq!(schema_anchor("Reply_ApiKey"), "schema-Reply_ApiKey");
         assert_eq!(ref_name("#/components/schemas/ApiKey"), "ApiKey");
+    }
+
+    #[test]
+    fn backticked_words_are_code() {
+        let prose = Prose::new("as `POST /api/Customer/{method}`, answering `{}`.");
+        let spans: Vec<(&str, bool)> = prose.spans.iter().map(|s| (s.text.as_str(), s.code)).collect();
+        assert_eq!(
+            spans,
+            [("as ", false), ("POST /api/Customer/{method}", true), (", answering ", false), ("{}", true), (".", false)]
+        );
+        assert!(Prose::new("").is_empty());
     }
 }
