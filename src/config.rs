@@ -545,7 +545,15 @@ mod tests {
             assert!(billing_url(bad).is_err(), "{bad:?}");
         }
         assert_eq!(support_email(" help@example.com ").as_deref(), Ok("help@example.com"));
-        for bad in ["", "help", "help@", "@example.com", "help@localhost", "a b@example.com", "<help@example.com>"] {
+        for bad in [
+            "",
+            "help",
+            "help@",
+            "@example.com",
+            "help@localhost",
+            "a b@example.com",
+            "<help@example.com>",
+        ] {
             assert!(support_email(bad).is_err(), "{bad:?}");
         }
     }

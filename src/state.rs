@@ -108,8 +108,10 @@ impl WebConfig {
     pub fn cancelled_message(&self) -> String {
         match &self.support_email {
             Some(email) => format!("This account is cancelled. To reopen it, or for its data, write to {email}."),
-            None => "This account is cancelled. To reopen it, or for its data, contact your hosting provider's support."
-                .to_owned(),
+            None => {
+                "This account is cancelled. To reopen it, or for its data, contact your hosting provider's support."
+                    .to_owned()
+            }
         }
     }
 

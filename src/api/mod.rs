@@ -15,11 +15,11 @@ pub mod reference;
 
 use std::sync::Arc;
 
+use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tower::ServiceBuilder;

@@ -229,7 +229,10 @@ impl Reference {
 }
 
 fn operation_view(method: &'static str, path: &str, operation: &Operation) -> OperationView {
-    let id = operation.operation_id.clone().unwrap_or_else(|| format!("{method} {path}"));
+    let id = operation
+        .operation_id
+        .clone()
+        .unwrap_or_else(|| format!("{method} {path}"));
     let parameters = operation
         .parameters
         .iter()
@@ -459,7 +462,13 @@ mod tests {
         let spans: Vec<(&str, bool)> = prose.spans.iter().map(|s| (s.text.as_str(), s.code)).collect();
         assert_eq!(
             spans,
-            [("as ", false), ("POST /api/Customer/{method}", true), (", answering ", false), ("{}", true), (".", false)]
+            [
+                ("as ", false),
+                ("POST /api/Customer/{method}", true),
+                (", answering ", false),
+                ("{}", true),
+                (".", false)
+            ]
         );
         assert!(Prose::new("").is_empty());
     }

@@ -448,7 +448,11 @@ async fn record_failure(
                 return Ok(());
             };
             let who = Who::new(c.id, BY_ANONYMOUS, Some(ip));
-            let detail = if cancelled { "the account is cancelled" } else { "wrong password" };
+            let detail = if cancelled {
+                "the account is cancelled"
+            } else {
+                "wrong password"
+            };
             audit::record(&state.pool, &who, "sign_in_failed", detail).await?;
             if let Some(detail) = &lock {
                 audit::record(&state.pool, &who, "sign_in_locked", detail).await?;

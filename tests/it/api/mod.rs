@@ -621,16 +621,18 @@ async fn the_document_and_its_reference_page_are_served() {
     // schema linked to where that schema is described.
     let create = html.select(&select("#op-createKey")).next().unwrap();
     let text: String = create.text().collect();
-    let summary = doc["paths"]["/api/Customer/createKey"]["post"]["summary"].as_str().unwrap();
+    let summary = doc["paths"]["/api/Customer/createKey"]["post"]["summary"]
+        .as_str()
+        .unwrap();
     assert!(text.contains(summary), "{text}");
     assert!(text.contains("POST"), "{text}");
-    let request = doc["paths"]["/api/Customer/createKey"]["post"]["requestBody"]["content"]["application/json"]
-        ["schema"]["$ref"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap();
+    let request =
+        doc["paths"]["/api/Customer/createKey"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap();
     let link = create
         .select(&select(&format!(r##"a[href="#schema-{request}"]"##)))
         .next()
@@ -642,10 +644,18 @@ async fn the_document_and_its_reference_page_are_served() {
         .unwrap()
         .text()
         .collect();
-    for field in doc["components"]["schemas"][request]["properties"].as_object().unwrap().keys() {
+    for field in doc["components"]["schemas"][request]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+    {
         assert!(schema.contains(field.as_str()), "{field} in {schema}");
     }
-    for status in doc["paths"]["/api/Customer/createKey"]["post"]["responses"].as_object().unwrap().keys() {
+    for status in doc["paths"]["/api/Customer/createKey"]["post"]["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+    {
         let shown: Vec<String> = create
             .select(&select(".api-status"))
             .map(|s| s.text().collect())

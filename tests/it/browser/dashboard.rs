@@ -41,12 +41,13 @@ async fn a_critical_notice_is_a_banner_acknowledged_in_place_at_both_sizes() {
 
         browser.wait_for_js("typeof htmx", json!("object")).await;
         browser.js(MARKER).await;
-        browser
-            .click(&format!(r#"{banner} form button[type="submit"]"#))
-            .await;
+        browser.click(&format!(r#"{banner} form button[type="submit"]"#)).await;
         browser.wait_until_gone(&banner).await;
         browser
-            .wait_for_js("document.querySelector('#nav-notices-count').textContent.trim()", json!(""))
+            .wait_for_js(
+                "document.querySelector('#nav-notices-count').textContent.trim()",
+                json!(""),
+            )
             .await;
         browser.wait_for_text("#toasts .toast", "Notice acknowledged.").await;
         assert_not_reloaded(&browser, &format!("acknowledging at {width} px")).await;

@@ -133,7 +133,10 @@ fn get_routes() -> Vec<String> {
 #[test]
 fn every_get_route_is_a_checked_page_or_listed_as_none() {
     let routes = get_routes();
-    assert!(routes.iter().any(|r| r == "/account/security/passkeys"), "routes named by a constant are found");
+    assert!(
+        routes.iter().any(|r| r == "/account/security/passkeys"),
+        "routes named by a constant are found"
+    );
     for route in routes {
         let checked = [PUBLIC_PAGES, CUSTOMER_PAGES, STAFF_PAGES]
             .iter()
@@ -167,7 +170,11 @@ async fn check(browser: &Browser, path: &str, width: u32) -> Vec<String> {
                  return out.join(', ');",
             )
             .await;
-        problems.push(format!("{path} at {width} px is {} px wide ({})", widths[0], wide.as_str().unwrap_or_default()));
+        problems.push(format!(
+            "{path} at {width} px is {} px wide ({})",
+            widths[0],
+            wide.as_str().unwrap_or_default()
+        ));
     }
     browser.js(&format!("{AXE}\nreturn true;")).await;
     let result: Json = browser
@@ -186,7 +193,10 @@ async fn check(browser: &Browser, path: &str, width: u32) -> Vec<String> {
     for v in result.as_array().into_iter().flatten() {
         problems.push(format!("{path} at {width} px: {}", v.as_str().unwrap_or_default()));
     }
-    let own_status = format!("{} - Failed to load resource: the server responded with a status of 4", browser.url(path));
+    let own_status = format!(
+        "{} - Failed to load resource: the server responded with a status of 4",
+        browser.url(path)
+    );
     for error in browser.console_errors().await {
         if ANSWER_4XX.contains(&path) && error.starts_with(&own_status) {
             continue;
@@ -231,7 +241,10 @@ async fn every_customer_page_fits_a_phone_passes_axe_and_logs_no_error_at_both_s
     .unwrap();
     let paths: Vec<String> = CUSTOMER_PAGES
         .iter()
-        .map(|(_, path)| path.replace("{site}", &site.to_string()).replace("{key}", &key.to_string()))
+        .map(|(_, path)| {
+            path.replace("{site}", &site.to_string())
+                .replace("{key}", &key.to_string())
+        })
         .collect();
 
     let browser = tools.start(&app.base).await;
