@@ -238,6 +238,7 @@ async fn serve(
             mail: Some(delivery.clone()),
             currency: config.currency.clone(),
             billing_url: config.billing_url.clone(),
+            support_email: config.support_email.clone(),
             ..WebConfig::new(config.public_url.as_deref())
         }),
         clock: crate::clock::Clock::real(),

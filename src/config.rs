@@ -377,6 +377,10 @@ pub struct ServeConfig {
     /// link to it. Unset: they say billing is handled outside the panel.
     #[arg(long, env = "BERTH_BILLING_URL", value_parser = billing_url)]
     pub billing_url: Option<String>,
+    /// Where customers reach support (an email address); a cancelled account's sign-in
+    /// names it. Unset: they are told to contact the hosting provider's support.
+    #[arg(long, env = "BERTH_SUPPORT_EMAIL", value_parser = support_email)]
+    pub support_email: Option<String>,
     /// The FTP service (DESIGN §8).
     #[command(flatten)]
     pub ftp: FtpConfig,
@@ -408,6 +412,22 @@ fn billing_url(raw: &str) -> Result<String, String> {
         return Err(format!("'{raw}' is not an http or https URL"));
     }
     Ok(raw.to_owned())
+}
+
+/// BERTH_SUPPORT_EMAIL: one address with a local part and a domain, without spaces,
+/// quotes or angle brackets.
+fn support_email(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let valid = raw.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.contains('@') && !domain.starts_with('.')
+    }) && !raw
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>' | ','));
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err(format!("'{raw}' is not an email address such as support@example.com"))
+    }
 }
 
 /// The FTP service inside `berth serve`: off unless `BERTH_FTP_LISTEN` is set.
@@ -508,7 +528,7 @@ mod tests {
     }
 
     #[test]
-    fn currencies_and_billing_urls() {
+    fn currencies_billing_urls_and_support_emails() {
         assert_eq!(currency(" USD "), Ok("USD".to_owned()));
         for bad in ["", "eur", "EURO", "E1R"] {
             assert!(currency(bad).is_err(), "{bad:?}");
@@ -523,6 +543,18 @@ mod tests {
             "ftp://x",
         ] {
             assert!(billing_url(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(support_email(" help@example.com ").as_deref(), Ok("help@example.com"));
+        for bad in [
+            "",
+            "help",
+            "help@",
+            "@example.com",
+            "help@localhost",
+            "a b@example.com",
+            "<help@example.com>",
+        ] {
+            assert!(support_email(bad).is_err(), "{bad:?}");
         }
     }
 

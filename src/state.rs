@@ -48,6 +48,9 @@ pub struct WebConfig {
     pub currency: String,
     /// Where invoices are (BERTH_BILLING_URL); the bandwidth cards link to it.
     pub billing_url: Option<String>,
+    /// Where customers reach support (BERTH_SUPPORT_EMAIL); a cancelled account's sign-in
+    /// names it.
+    pub support_email: Option<String>,
 }
 
 /// Sends one email now, through the same SMTP relay as the notices. For the messages that
@@ -97,6 +100,18 @@ impl WebConfig {
             mail: None,
             currency: "EUR".to_owned(),
             billing_url: None,
+            support_email: None,
+        }
+    }
+
+    /// What a cancelled customer who gave the right password is told.
+    pub fn cancelled_message(&self) -> String {
+        match &self.support_email {
+            Some(email) => format!("This account is cancelled. To reopen it, or for its data, write to {email}."),
+            None => {
+                "This account is cancelled. To reopen it, or for its data, contact your hosting provider's support."
+                    .to_owned()
+            }
         }
     }
 

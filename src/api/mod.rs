@@ -1,7 +1,7 @@
 //! The Customer API (`POST /api/Customer/{method}`): every method of the seed's Customer
 //! service under its seed name, with JSON arguments by their seed names, answering
 //! `{"result": …}`; its OpenAPI document (`/api/openapi.json`) and reference page
-//! (`/api/docs`).
+//! (`/api/docs`, rendered on the server from the same document: [`reference`]).
 //!
 //! Each area serves its own methods from its `api.rs` (`keys::api`, `ftp::api`, …) with the
 //! same model functions as its pages. This module holds what they share: the caller and its
@@ -11,9 +11,11 @@
 pub mod caller;
 pub mod json;
 pub mod model;
+pub mod reference;
 
 use std::sync::Arc;
 
+use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -80,6 +82,16 @@ pub fn document(methods: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 /// request, and browsers do not send it by themselves), errors as JSON.
 pub fn router(state: &AppState, methods: OpenApiRouter<AppState>) -> Router<AppState> {
     let (routes, doc) = document(methods).split_for_parts();
+    // Both from the one document, once: the reference cannot disagree with the JSON.
+    let reference: Arc<str> = match reference::Reference::new(&doc).render() {
+        Ok(html) => html.into(),
+        Err(err) => {
+            tracing::error!(error = %err, "the API reference did not render");
+            "<!doctype html><title>API reference</title><p>The API reference is not available; \
+             see <a href=\"/api/openapi.json\">/api/openapi.json</a>.</p>"
+                .into()
+        }
+    };
     let doc = Arc::new(doc.to_pretty_json().unwrap_or_default());
     routes
         .route(&format!("{BASE}/{{method}}"), axum::routing::any(unknown_method))
@@ -90,7 +102,13 @@ pub fn router(state: &AppState, methods: OpenApiRouter<AppState>) -> Router<AppS
                 async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
             }),
         )
-        .route("/api/docs", get(docs))
+        .route(
+            "/api/docs",
+            get(move || {
+                let reference = reference.clone();
+                async move { Html(reference.to_string()) }
+            }),
+        )
         .route("/api/{*rest}", axum::routing::any(unknown_method))
         .layer(axum::Extension(Arc::new(RateLimit::new(
             state.web.api_rate_per_second,
@@ -111,27 +129,6 @@ pub fn router(state: &AppState, methods: OpenApiRouter<AppState>) -> Router<AppS
 
 async fn unknown_method() -> AppError {
     AppError::NotFound
-}
-
-/// The reference page, rendered in the browser from `/api/openapi.json` by the vendored
-/// Swagger UI (see `static/VENDORED.md`).
-async fn docs() -> impl IntoResponse {
-    let css = crate::web::assets::url("swagger-ui.css");
-    let bundle = crate::web::assets::url("swagger-ui-bundle.js");
-    let init = crate::web::assets::url("api-docs.js");
-    // Swagger UI styles some elements inline.
-    let csp = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
-               connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
-    let page = Html(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Berth Customer API</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <link rel=\"stylesheet\" href=\"{css}\"></head>\
-         <body><noscript>The reference needs JavaScript; the document itself is \
-         <a href=\"/api/openapi.json\">/api/openapi.json</a>.</noscript>\
-         <div id=\"swagger-ui\" data-url=\"/api/openapi.json\"></div>\
-         <script src=\"{bundle}\"></script><script src=\"{init}\"></script></body></html>"
-    ));
-    ([(header::CONTENT_SECURITY_POLICY, csp)], page)
 }
 
 /// The layer that makes every error of the API `{"error": {"type", "message", "fields"}}`, whatever made it

@@ -83,8 +83,12 @@ pub enum SignInError {
     TooMany {
         wait_secs: i64,
     },
-    /// An unknown name, a wrong password, or an account that may not sign in: one answer.
+    /// An unknown name or a wrong password: one answer.
     Failed,
+    /// The right password of a cancelled customer: told so, and where support is (the
+    /// message, from [`WebConfig::cancelled_message`](crate::state::WebConfig::cancelled_message)).
+    /// Only the password's owner learns it; a wrong password is [`Self::Failed`].
+    Cancelled(String),
     Internal(AppError),
 }
 
@@ -115,6 +119,7 @@ impl SignInError {
                 format!("Too many failed sign-ins. Wait {wait_secs} seconds, then try again."),
             )),
             Self::Failed => Ok((StatusCode::UNPROCESSABLE_ENTITY, FAILED.to_owned())),
+            Self::Cancelled(message) => Ok((StatusCode::FORBIDDEN, message)),
             Self::Internal(err) => Err(err),
         }
     }
@@ -198,7 +203,12 @@ pub async fn sign_in(
         if address_delay > 0 {
             tracing::warn!(%ip, address_delay, "sign-ins from this address locked");
         }
-        record_failure(state, realm, &username, found.as_ref(), ip, account_delay).await?;
+        // The password is right, so the account may not sign in: it is cancelled.
+        let cancelled = verified && found.is_some();
+        record_failure(state, realm, &username, found.as_ref(), cancelled, ip, account_delay).await?;
+        if cancelled {
+            return Err(SignInError::Cancelled(state.web.cancelled_message()));
+        }
         return Err(SignInError::Failed);
     };
 
@@ -423,6 +433,7 @@ async fn record_failure(
     realm: Realm,
     username: &UsernameKey,
     found: Option<&Account>,
+    cancelled: bool,
     ip: IpAddr,
     account_delay: i64,
 ) -> sqlx::Result<()> {
@@ -437,7 +448,12 @@ async fn record_failure(
                 return Ok(());
             };
             let who = Who::new(c.id, BY_ANONYMOUS, Some(ip));
-            audit::record(&state.pool, &who, "sign_in_failed", "wrong password").await?;
+            let detail = if cancelled {
+                "the account is cancelled"
+            } else {
+                "wrong password"
+            };
+            audit::record(&state.pool, &who, "sign_in_failed", detail).await?;
             if let Some(detail) = &lock {
                 audit::record(&state.pool, &who, "sign_in_locked", detail).await?;
             }

@@ -194,12 +194,14 @@ async fn pending_customer(session: &Session) -> Result<(Pending, CustomerId), Pa
     }
 }
 
-/// The account's auth version, if it may sign in (a cancelled account may not).
+/// The account's auth version, if it may sign in: a cancelled account may not, and is told
+/// so as the password sign-in tells it (the passkey was good, so it is the owner asking).
 async fn may_sign_in(state: &AppState, customer: CustomerId) -> Result<i64, PasskeyError> {
     let found = identity::customer::by_id(&state.pool, customer).await?;
     match found {
         Some(c) if c.status != CustomerStatus::Cancelled.as_str() => Ok(c.auth_version),
-        _ => Err(PasskeyError::Refused),
+        Some(_) => Err(PasskeyError::Cancelled(state.web.cancelled_message())),
+        None => Err(PasskeyError::Refused),
     }
 }
 

@@ -228,6 +228,7 @@ pub fn json_answer(result: Result<serde_json::Value, PasskeyError>) -> Response 
                     StatusCode::UNPROCESSABLE_ENTITY
                 }
                 PasskeyError::NotFound => StatusCode::NOT_FOUND,
+                PasskeyError::Cancelled(_) => StatusCode::FORBIDDEN,
                 // A 4xx: the answer is the same until the address or the setting changes.
                 PasskeyError::NoCeremony
                 | PasskeyError::NoRelyingParty

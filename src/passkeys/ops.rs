@@ -39,6 +39,9 @@ pub enum PasskeyError {
     NoCeremony,
     /// The browser's answer did not prove a passkey this ceremony allows.
     Refused,
+    /// A good passkey of a cancelled account: told so, and where support is (the message,
+    /// from `WebConfig::cancelled_message`), as the password sign-in tells it.
+    Cancelled(String),
     /// This authenticator's passkey is registered already.
     Duplicate,
     /// A second factor is asked of an account that has no passkey.
@@ -72,6 +75,7 @@ impl PasskeyError {
             }
             Self::NoCeremony => "The passkey request expired or was used already; please try again.".into(),
             Self::Refused => "That passkey was not accepted.".into(),
+            Self::Cancelled(message) => message.clone(),
             Self::Duplicate => "This passkey is registered already.".into(),
             Self::NoPasskeys => "This account has no passkey.".into(),
             Self::Unreadable => "The browser's answer could not be read; please try again.".into(),

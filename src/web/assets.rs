@@ -41,16 +41,6 @@ const FILES: &[Asset] = &[
         body: include_bytes!("../../static/passkeys.js"),
     },
     Asset {
-        name: "swagger-ui-bundle.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../static/vendor/swagger-ui-5.35.0-bundle.js"),
-    },
-    Asset {
-        name: "swagger-ui.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../static/vendor/swagger-ui-5.35.0.css"),
-    },
-    Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
         body: include_bytes!("../../static/favicon.svg"),
@@ -64,11 +54,6 @@ const FILES: &[Asset] = &[
         name: "apple-touch-icon.png",
         content_type: "image/png",
         body: include_bytes!("../../static/apple-touch-icon.png"),
-    },
-    Asset {
-        name: "api-docs.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../static/api-docs.js"),
     },
 ];
 

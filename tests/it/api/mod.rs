@@ -594,19 +594,74 @@ async fn the_document_and_its_reference_page_are_served() {
         );
     }
     assert!(!document_errors(&doc, "getKeys", StatusCode::NOT_FOUND, &json!({"error": {"type": 404}})).is_empty());
+    // The reference page is HTML from the same document: every method, no viewer's script.
     let page = fx.http.get(format!("{}/api/docs", fx.app.base)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    let html = page.text().await.unwrap();
-    let script = html
-        .split("<script src=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
+    let html = scraper::Html::parse_document(&page.text().await.unwrap());
+    let select = |css: &str| scraper::Selector::parse(css).unwrap();
+    for script in html.select(&select("script")) {
+        let src = script.value().attr("src").unwrap_or_default();
+        assert!(
+            src.ends_with("/htmx.min.js") || src.ends_with("/berth.js"),
+            "only the shell's scripts: {src}"
+        );
+    }
+    let operations = html.select(&select("article.api-operation")).count();
+    assert_eq!(operations, doc["paths"].as_object().unwrap().len());
+    for method in SEED_METHODS.iter().chain(&BERTH_METHODS) {
+        let path = html
+            .select(&select(&format!("#op-{method} .api-path")))
+            .next()
+            .unwrap_or_else(|| panic!("{method} is on the reference page"))
+            .text()
+            .collect::<String>();
+        assert_eq!(path, format!("/api/Customer/{method}"));
+    }
+    // createKey: its summary, its request's fields from the document, and its answer's
+    // schema linked to where that schema is described.
+    let create = html.select(&select("#op-createKey")).next().unwrap();
+    let text: String = create.text().collect();
+    let summary = doc["paths"]["/api/Customer/createKey"]["post"]["summary"]
+        .as_str()
+        .unwrap();
+    assert!(text.contains(summary), "{text}");
+    assert!(text.contains("POST"), "{text}");
+    let request =
+        doc["paths"]["/api/Customer/createKey"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap();
+    let link = create
+        .select(&select(&format!(r##"a[href="#schema-{request}"]"##)))
+        .next()
+        .unwrap_or_else(|| panic!("a link to {request} in {text}"));
+    assert_eq!(link.text().collect::<String>(), request);
+    let schema: String = html
+        .select(&select(&format!("#schema-{request}")))
+        .next()
         .unwrap()
-        .to_owned();
-    assert!(script.ends_with("swagger-ui-bundle.js"), "{script}");
-    let bundle = fx.http.get(format!("{}{script}", fx.app.base)).send().await.unwrap();
-    assert_eq!(bundle.status(), StatusCode::OK);
-    assert!(bundle.text().await.unwrap().contains("SwaggerUIBundle"));
+        .text()
+        .collect();
+    for field in doc["components"]["schemas"][request]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+    {
+        assert!(schema.contains(field.as_str()), "{field} in {schema}");
+    }
+    for status in doc["paths"]["/api/Customer/createKey"]["post"]["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+    {
+        let shown: Vec<String> = create
+            .select(&select(".api-status"))
+            .map(|s| s.text().collect())
+            .collect();
+        assert!(shown.contains(status), "{status} in {shown:?}");
+    }
 }
 
 #[tokio::test]

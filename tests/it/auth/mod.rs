@@ -227,16 +227,54 @@ async fn failed_sign_ins_are_throttled_per_client_address() {
 }
 
 #[tokio::test]
-async fn a_cancelled_account_cannot_sign_in() {
+async fn a_cancelled_account_is_told_so_only_with_the_right_password() {
     let app = TestApp::spawn().await;
+    let alice = app.create_customer("alice").await;
+    sqlx::query("update customers set status = 'cancelled'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let client = app.client();
+    let resp = client.sign_in("alice", PASSWORD).await;
+    assert_eq!(resp.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        resp.text("#login-error"),
+        "This account is cancelled. To reopen it, or for its data, contact your hosting provider's support."
+    );
+    // Told, not signed in.
+    assert_eq!(client.get("/").await.status, StatusCode::SEE_OTHER);
+    // A wrong password learns nothing about the account.
+    let wrong = app.client().sign_in("alice", "not the password at all").await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(wrong.text("#login-error"), "Unknown username or wrong password.");
+    let details: Vec<String> = sqlx::query_scalar(
+        "select detail from activity where customer_id = $1 and kind = 'sign_in_failed' order by id",
+    )
+    .bind(alice)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(details, ["the account is cancelled", "wrong password"]);
+}
+
+#[tokio::test]
+async fn a_cancelled_account_is_told_where_support_is() {
+    let app = TestApp::spawn_with(WebConfig {
+        support_email: Some("help@hosting.example".into()),
+        ..WebConfig::new(None)
+    })
+    .await;
     app.create_customer("alice").await;
     sqlx::query("update customers set status = 'cancelled'")
         .execute(&app.pool)
         .await
         .unwrap();
     let resp = app.client().sign_in("alice", PASSWORD).await;
-    assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(resp.text("#login-error"), "Unknown username or wrong password.");
+    assert_eq!(resp.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        resp.text("#login-error"),
+        "This account is cancelled. To reopen it, or for its data, write to help@hosting.example."
+    );
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ use serde_json::{Value as Json, json};
 
 use crate::helpers::{PASSWORD, TestApp};
 
+mod dashboard;
 mod shell;
 mod totp;
 
@@ -96,6 +97,8 @@ impl Tools {
         chrome_args.push(format!("--user-data-dir={}", driver.dir.join("profile").display()));
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("chrome"));
+        // The console and failed loads, for `Browser::console_errors`.
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
         caps.insert(
             "goog:chromeOptions".into(),
             json!({ "binary": self.chromium.display().to_string(), "args": chrome_args }),
@@ -488,6 +491,25 @@ impl Browser {
         self.click(r#"form[action="/login"] button[type="submit"]"#).await;
     }
 
+    /// What the browser logged as an error (the console's errors, uncaught exceptions and
+    /// failed loads, such as a 404 for a favicon) since the last call: chromedriver's log
+    /// of type `browser` (`POST /session/{id}/se/log`), which it empties when read.
+    pub(crate) async fn console_errors(&self) -> Vec<String> {
+        let log = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .unwrap_or_else(|e| panic!("chromedriver's browser log: {e}"));
+        let entries = log.get("value").unwrap_or(&log);
+        entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry["level"] == json!("SEVERE"))
+            .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// Dismisses every toast with its close button and waits until they are gone.
     pub(crate) async fn dismiss_toasts(&self) {
         let client = &self.client;
@@ -505,6 +527,21 @@ impl Browser {
             Ok(None)
         })
         .await
+    }
+}
+
+/// `POST /session/{id}/se/log` with `{"type": "browser"}`: chromedriver's browser log.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        let session = session_id.expect("a WebDriver session");
+        base_url.join(&format!("session/{session}/se/log"))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(json!({ "type": "browser" }).to_string()))
     }
 }
 

@@ -123,5 +123,22 @@ async fn a_passkey_is_added_and_signs_in_alone_and_as_the_second_factor() {
         .scalar(&format!("select count(*) from api_keys where customer_id = {alice}"))
         .await;
     assert_eq!(keys, 1);
+
+    // Once the account is cancelled, its passkey is told so, as the password is.
+    browser.click(r#"form[action="/logout"] button"#).await;
+    browser.wait_for_path("/login").await;
+    sqlx::query("update customers set status = 'cancelled' where id = $1")
+        .bind(alice)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    browser.click(r#"form[data-passkey="get"] button[type="submit"]"#).await;
+    browser
+        .wait_for_text(
+            r#"form[data-passkey="get"] [data-passkey-error]"#,
+            "This account is cancelled. To reopen it",
+        )
+        .await;
+    assert_eq!(browser.path().await, "/login");
     browser.close().await;
 }

@@ -1,18 +1,20 @@
-//! The shell in a real browser: every customer page (the list is checked against the GET
-//! routes in `src/`, so a new page cannot be forgotten) fits a 390 px phone without
-//! sideways scrolling, and axe-core (vendored in `vendor/`, see `vendor/README.md`) finds no
-//! serious or critical violation at 1280 and 390 px; Back and Forward after in-place
-//! steps show whole pages; Enter advances the wizard.
+//! The shell in a real browser: every page, the customer's, the staff console's and those
+//! seen signed out (the lists are checked against the GET routes in `src/`, so a new page
+//! cannot be forgotten), fits a 390 px phone without sideways scrolling, axe-core (vendored
+//! in `vendor/`, see `vendor/README.md`) finds no serious or critical violation, and the
+//! browser logs no error (console, script or failed load), at 1280 and 390 px; Back and
+//! Forward after in-place steps show whole pages; Enter advances the wizard.
 
 use serde_json::{Value as Json, json};
 
 use super::{Browser, Tools};
-use crate::helpers::{PASSWORD, TestApp};
+use crate::helpers::{PASSWORD, STAFF_PASSWORD, SecondFactorAccount, TestApp};
 use crate::provisioning::insert_site_with_job;
 
 const AXE: &str = include_str!("vendor/axe.min.js");
 
-/// GET routes that are not pages a customer sees in the shell.
+/// GET routes that are not pages: assets, probes, fragments htmx loads into a page, and
+/// addresses that only redirect.
 const NOT_PAGES: &[&str] = &[
     "/static/{hash}/{name}",
     "/favicon.ico",
@@ -30,21 +32,62 @@ const NOT_PAGES: &[&str] = &[
     "/ftp-users/{id}/edit",
     "/api/openapi.json",
     "/api/{*rest}",
-    "/staff",
-    "/staff/customers/{id}",
-    "/staff/login",
-    "/staff/notices",
-    "/staff/keys",
-    "/login",
 ];
 
-/// Pages axe-core does not judge yet: the vendored Swagger UI of `/api/docs` has serious
-/// findings in its own markup (nested-interactive, and low-contrast version stamps). Open
-/// work: a server-rendered reference from the same OpenAPI document. The page is still
-/// checked for overflow.
-const AXE_NOT_YET: &[&str] = &["/api/docs"];
+/// Pages seen signed out: (route, path).
+const PUBLIC_PAGES: &[(&str, &str)] = &[
+    ("/login", "/login"),
+    ("/password-reset", "/password-reset"),
+    // Without a token (or with a used one): the page that says the link no longer works.
+    ("/email-undo", "/email-undo"),
+    ("/staff/login", "/staff/login"),
+    ("/api/docs", "/api/docs"),
+];
 
-/// Every `.route("PATH", get(…))` in `src/`.
+/// The customer's pages: (route, path); `{site}` and `{key}` stand for the test's site and
+/// API key.
+const CUSTOMER_PAGES: &[(&str, &str)] = &[
+    ("/", "/"),
+    ("/account", "/account"),
+    ("/account/cancel", "/account/cancel"),
+    ("/account/security", "/account/security"),
+    ("/account/security/passkeys", "/account/security/passkeys"),
+    ("/activity", "/activity"),
+    ("/addresses", "/addresses"),
+    ("/bandwidth", "/bandwidth"),
+    ("/contacts", "/contacts"),
+    ("/ftp-users", "/ftp-users"),
+    // An FTP user that is not there: the not-found page in the shell.
+    ("/ftp-users/{id}", "/ftp-users/999999"),
+    ("/keys", "/keys"),
+    ("/keys/{id}", "/keys/{key}"),
+    ("/notices", "/notices"),
+    ("/settings", "/settings"),
+    ("/sites", "/sites"),
+    ("/sites/{id}", "/sites/{site}"),
+    ("/wizard/{step}", "/wizard/site"),
+    ("/wizard/review", "/wizard/review"),
+];
+
+/// The staff console's pages: (route, path); `{customer}` stands for the test's customer.
+const STAFF_PAGES: &[(&str, &str)] = &[
+    ("/staff", "/staff"),
+    ("/staff/customers/{id}", "/staff/customers/{customer}"),
+    ("/staff/notices", "/staff/notices"),
+    ("/staff/keys", "/staff/keys"),
+    ("/staff/security", "/staff/security"),
+    ("/staff/sessions", "/staff/sessions"),
+];
+
+/// Pages checked on the way to others: the second step of the staff member's sign-in.
+const ON_THE_WAY: &[&str] = &["/login/second-factor"];
+
+/// Pages that answer a 4xx on purpose: the browser logs that status as an error, which is
+/// expected there and only there.
+const ANSWER_4XX: &[&str] = &["/ftp-users/999999", "/email-undo"];
+
+/// Every `.route("PATH", get(…))` and `.route(CONST, get(…))` in `src/` (a constant's value
+/// is looked up as `const CONST: &str = "…"` in the same file).
 fn get_routes() -> Vec<String> {
     let mut routes = Vec::new();
     let mut files = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
@@ -57,30 +100,81 @@ fn get_routes() -> Vec<String> {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        for chunk in text.split(".route(\"").skip(1) {
-            let Some((route, rest)) = chunk.split_once('"') else {
+        // Routers of unit tests are not the app's.
+        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for chunk in text.split(".route(").skip(1) {
+            // Up to the end of the router's function at most.
+            let call = chunk.split("\n}").next().unwrap_or("");
+            if !call.contains("get(") {
                 continue;
+            }
+            let call = call.trim_start();
+            let route = if let Some(literal) = call.strip_prefix('"') {
+                literal.split('"').next().map(str::to_owned)
+            } else {
+                let name: String = call
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                    .collect();
+                (!name.is_empty())
+                    .then(|| text.split(&format!("const {name}: &str = \"")).nth(1))
+                    .flatten()
+                    .and_then(|rest| rest.split('"').next())
+                    .map(str::to_owned)
             };
-            let call = rest.split(".route(").next().unwrap_or("");
-            if call.contains("get(") {
-                routes.push(route.to_owned());
+            if let Some(route) = route {
+                routes.push(route);
             }
         }
     }
     routes
 }
 
-/// Whether the page fits the window's width, and axe-core's serious or critical findings.
+#[test]
+fn every_get_route_is_a_checked_page_or_listed_as_none() {
+    let routes = get_routes();
+    assert!(
+        routes.iter().any(|r| r == "/account/security/passkeys"),
+        "routes named by a constant are found"
+    );
+    for route in routes {
+        let checked = [PUBLIC_PAGES, CUSTOMER_PAGES, STAFF_PAGES]
+            .iter()
+            .any(|pages| pages.iter().any(|(r, _)| *r == route));
+        assert!(
+            checked || ON_THE_WAY.contains(&route.as_str()) || NOT_PAGES.contains(&route.as_str()),
+            "the GET route {route} is neither checked by the browser sweep nor listed in NOT_PAGES"
+        );
+    }
+}
+
+/// Whether the page fits the window's width, axe-core's serious or critical findings, and
+/// what the browser logged as an error since the page was asked for.
 async fn check(browser: &Browser, path: &str, width: u32) -> Vec<String> {
     let mut problems = Vec::new();
     let widths = browser
         .js("return [document.documentElement.scrollWidth, window.innerWidth];")
         .await;
     if widths[0].as_i64() > widths[1].as_i64() {
-        problems.push(format!("{path} at {width} px is {} px wide", widths[0]));
-    }
-    if AXE_NOT_YET.contains(&path) {
-        return problems;
+        // The innermost elements reaching past the window's right edge, to say what to fix.
+        let wide = browser
+            .js(
+                "const w = window.innerWidth, out = [];
+                 const past = el => el.getBoundingClientRect().right > w + 1;
+                 for (const el of document.querySelectorAll('body *')) {
+                   if (out.length < 3 && past(el) && ![...el.children].some(past)) {
+                     out.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+                       + (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).join('.') : ''));
+                   }
+                 }
+                 return out.join(', ');",
+            )
+            .await;
+        problems.push(format!(
+            "{path} at {width} px is {} px wide ({})",
+            widths[0],
+            wide.as_str().unwrap_or_default()
+        ));
     }
     browser.js(&format!("{AXE}\nreturn true;")).await;
     let result: Json = browser
@@ -99,11 +193,40 @@ async fn check(browser: &Browser, path: &str, width: u32) -> Vec<String> {
     for v in result.as_array().into_iter().flatten() {
         problems.push(format!("{path} at {width} px: {}", v.as_str().unwrap_or_default()));
     }
+    let own_status = format!(
+        "{} - Failed to load resource: the server responded with a status of 4",
+        browser.url(path)
+    );
+    for error in browser.console_errors().await {
+        if ANSWER_4XX.contains(&path) && error.starts_with(&own_status) {
+            continue;
+        }
+        problems.push(format!("{path} at {width} px: console error: {error}"));
+    }
+    problems
+}
+
+/// Opens each of `paths` at 1280 and at 390 px wide and [`check`]s it.
+async fn sweep(browser: &Browser, paths: &[String]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (width, height) in [(1280, 900), (390, 844)] {
+        browser
+            .client
+            .set_window_size(width, height)
+            .await
+            .expect("window size");
+        for path in paths {
+            browser.console_errors().await;
+            browser.goto(path).await;
+            browser.wait_for_js("document.readyState", json!("complete")).await;
+            problems.extend(check(browser, path, width).await);
+        }
+    }
     problems
 }
 
 #[tokio::test]
-async fn every_page_fits_a_phone_and_passes_axe_at_both_sizes() {
+async fn every_customer_page_fits_a_phone_passes_axe_and_logs_no_error_at_both_sizes() {
     let Some(tools) = Tools::find_or_skip() else { return };
     let app = TestApp::spawn().await;
     let alice = app.create_customer("shell-user").await;
@@ -116,49 +239,67 @@ async fn every_page_fits_a_phone_and_passes_axe_at_both_sizes() {
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    let pages: Vec<(&str, String)> = vec![
-        ("/", "/".into()),
-        ("/account", "/account".into()),
-        ("/account/cancel", "/account/cancel".into()),
-        ("/activity", "/activity".into()),
-        ("/addresses", "/addresses".into()),
-        ("/api/docs", "/api/docs".into()),
-        ("/bandwidth", "/bandwidth".into()),
-        ("/contacts", "/contacts".into()),
-        ("/ftp-users", "/ftp-users".into()),
-        ("/ftp-users/{id}", "/ftp-users/999999".into()),
-        ("/keys", "/keys".into()),
-        ("/keys/{id}", format!("/keys/{key}")),
-        ("/notices", "/notices".into()),
-        ("/settings", "/settings".into()),
-        ("/sites", "/sites".into()),
-        ("/sites/{id}", format!("/sites/{site}")),
-        ("/wizard/{step}", "/wizard/site".into()),
-        ("/wizard/review", "/wizard/review".into()),
-    ];
-    for route in get_routes() {
-        assert!(
-            NOT_PAGES.contains(&route.as_str()) || pages.iter().any(|(r, _)| *r == route),
-            "the GET route {route} is neither checked here nor listed in NOT_PAGES"
-        );
-    }
+    let paths: Vec<String> = CUSTOMER_PAGES
+        .iter()
+        .map(|(_, path)| {
+            path.replace("{site}", &site.to_string())
+                .replace("{key}", &key.to_string())
+        })
+        .collect();
 
     let browser = tools.start(&app.base).await;
     browser.sign_in("shell-user", PASSWORD).await;
     browser.wait_for_path("/").await;
-    let mut problems = Vec::new();
-    for (width, height) in [(1280, 900), (390, 844)] {
-        browser
-            .client
-            .set_window_size(width, height)
-            .await
-            .expect("window size");
-        for (_, path) in &pages {
-            browser.goto(path).await;
-            browser.wait_for_js("document.readyState", json!("complete")).await;
-            problems.extend(check(&browser, path, width).await);
-        }
-    }
+    let problems = sweep(&browser, &paths).await;
+    browser.close().await;
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[tokio::test]
+async fn every_public_and_staff_page_fits_a_phone_passes_axe_and_logs_no_error_at_both_sizes() {
+    let Some(tools) = Tools::find_or_skip() else { return };
+    let app = TestApp::spawn().await;
+    let customer = app.create_customer("staff-shell-customer").await;
+    insert_site_with_job(&app, customer, "staffshell.example.com", &[], true).await;
+    let staff = app.create_staff("shell-staff", true).await;
+    let browser = tools.start(&app.base).await;
+
+    // The browser's log is read: a page that is not there is logged as an error.
+    browser.console_errors().await;
+    browser.goto("/no-such-page").await;
+    browser.wait_for_js("document.readyState", json!("complete")).await;
+    let logged = browser.console_errors().await;
+    assert!(
+        logged.iter().any(|e| e.contains("/no-such-page") && e.contains("404")),
+        "{logged:?}"
+    );
+
+    let public: Vec<String> = PUBLIC_PAGES.iter().map(|(_, path)| (*path).to_owned()).collect();
+    let mut problems = sweep(&browser, &public).await;
+
+    // The staff member signs in; the second step is checked on the way, at both sizes.
+    browser.client.set_window_size(1280, 900).await.expect("window size");
+    browser.goto("/staff/login").await;
+    browser.fill("#login-username", "shell-staff").await;
+    browser.fill("#login-password", STAFF_PASSWORD).await;
+    browser
+        .click(r#"form[action="/staff/login"] button[type="submit"]"#)
+        .await;
+    browser.wait_for_path("/login/second-factor").await;
+    problems.extend(sweep(&browser, &["/login/second-factor".to_owned()]).await);
+    browser.client.set_window_size(1280, 900).await.expect("window size");
+    let code = app.totp_code(SecondFactorAccount::Staff(staff)).await;
+    browser.fill("#second-code", &code).await;
+    browser
+        .click(r#"form[action="/login/second-factor"] button[type="submit"]"#)
+        .await;
+    browser.wait_for_path("/staff").await;
+
+    let paths: Vec<String> = STAFF_PAGES
+        .iter()
+        .map(|(_, path)| path.replace("{customer}", &customer.to_string()))
+        .collect();
+    problems.extend(sweep(&browser, &paths).await);
     browser.close().await;
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use crate::helpers::*;
 use crate::sites::active_site;
 
-async fn notice(app: &TestApp, to: Option<CustomerId>, severity: &str, title: &str) -> i64 {
+pub(crate) async fn notice(app: &TestApp, to: Option<CustomerId>, severity: &str, title: &str) -> i64 {
     let draft = Draft::parse(&types(&app.pool).await.unwrap(), "outage", severity, title, "").unwrap();
     let mut tx = app.pool.begin().await.unwrap();
     let id = publish(&mut tx, to, &draft).await.unwrap();
