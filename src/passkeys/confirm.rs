@@ -21,12 +21,9 @@ use crate::page;
 use crate::state::AppState;
 use crate::web::{AppError, Layout, SignedIn, local_path, render, session};
 
-/// The confirm page.
-pub const PAGE: &str = "/account/security/passkeys/confirm";
-
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(PAGE, get(index))
+        .route("/account/security/passkeys/confirm", get(index))
         .route("/account/security/passkeys/confirm/options", post(options))
         .route("/account/security/passkeys/confirm/finish", post(finish))
 }

@@ -52,6 +52,10 @@ const CUSTOMER_PAGES: &[(&str, &str)] = &[
     ("/account/cancel", "/account/cancel"),
     ("/account/security", "/account/security"),
     ("/account/security/passkeys", "/account/security/passkeys"),
+    (
+        "/account/security/passkeys/confirm",
+        "/account/security/passkeys/confirm?next=/keys",
+    ),
     ("/activity", "/activity"),
     ("/addresses", "/addresses"),
     ("/bandwidth", "/bandwidth"),
