@@ -86,6 +86,25 @@ pub struct Row {
 }
 
 impl Row {
+    /// What deleting the method takes with it: its subscriptions, by notice type.
+    pub fn delete_consequence(&self) -> String {
+        let types: Vec<&str> = self
+            .cells
+            .iter()
+            .filter(|c| c.subscription.is_some())
+            .map(|c| c.label.as_str())
+            .collect();
+        let reached = format!("{} {} is no longer reached", self.method.label, self.method.target);
+        match self.method.subscriptions.len() {
+            0 => format!("{reached}; it has no subscriptions."),
+            n => format!(
+                "{reached}: its {} go with it ({}).",
+                crate::web::counted(n, "subscription", "subscriptions"),
+                types.join(", ")
+            ),
+        }
+    }
+
     pub fn stray_prefix(&self) -> String {
         format!("method-{}-subscribe", self.method.id)
     }
@@ -162,15 +181,16 @@ impl ContactView {
     }
 
     /// What deleting the contact takes with it, in words.
-    pub fn delete_summary(&self) -> String {
+    pub fn delete_consequence(&self) -> String {
         let methods = self.contact.methods.len();
-        let subscriptions = self.contact.subscription_count();
+        if methods == 0 {
+            return format!("{} has no contact methods: only the name goes.", self.contact.name);
+        }
         format!(
-            "{} contact method{} and {} subscription{}",
-            methods,
-            if methods == 1 { "" } else { "s" },
-            subscriptions,
-            if subscriptions == 1 { "" } else { "s" }
+            "Its {} and {} {} go with it.",
+            crate::web::counted(methods, "contact method", "contact methods"),
+            if methods == 1 { "its" } else { "their" },
+            crate::web::counted(self.contact.subscription_count(), "subscription", "subscriptions")
         )
     }
 }

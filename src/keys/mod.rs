@@ -94,6 +94,34 @@ impl KeyView {
         format!("key-{}-acl", self.key.id)
     }
 
+    /// What deleting `acl` does: the last one opens the key to every address.
+    pub fn acl_consequence(&self, acl: &Acl) -> String {
+        if self.key.acls.len() == 1 {
+            format!(
+                "{} is the key's only ACL: once it goes, {} may be used from any address.",
+                acl.network, self.key.name
+            )
+        } else {
+            format!(
+                "Calls from {} are refused once it goes; the key's other {} stay.",
+                acl.network,
+                crate::web::counted(self.key.acls.len() - 1, "ACL", "ACLs")
+            )
+        }
+    }
+
+    /// What revoking the key does, and what goes with it.
+    pub fn revoke_consequence(&self) -> String {
+        let acls = match self.key.acls.len() {
+            0 => String::new(),
+            n => format!(" Its {} stay listed with it.", crate::web::counted(n, "ACL", "ACLs")),
+        };
+        format!(
+            "Scripts using {} stop working at once, and it can never be used again. It stays listed, marked revoked.{acls}",
+            self.key.name
+        )
+    }
+
     /// The edit form of `acl`: what was typed when it failed, else its current parts.
     pub fn acl_form(&self, acl: &Acl) -> FormState {
         match &self.failed_edit {

@@ -322,6 +322,16 @@ struct CustomerPage {
 }
 page!(CustomerPage);
 
+impl CustomerPage {
+    /// What marking a cancellation request handled does: it cancels the account.
+    pub fn cancel_consequence(&self) -> String {
+        format!(
+            "Marking it handled cancels the account of {}: they can no longer sign in, and their API keys stop working at once. It is recorded in their Activity.",
+            self.customer.username
+        )
+    }
+}
+
 async fn customer_page(
     state: &AppState,
     me: &StaffSignedIn,

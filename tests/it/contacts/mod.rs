@@ -477,12 +477,25 @@ async fn deleting_a_contact_says_what_goes_and_takes_it_all() {
 
     let page = client.get("/contacts").await;
     assert_eq!(
-        page.text(&format!("#contact-{contact} details.contact-delete .delete-count")),
-        "2 contact methods and 3 subscriptions"
+        page.text(&format!("#contact-{contact} details.confirm.contact-delete summary")),
+        "Delete contact “Ops”"
     );
     assert_eq!(
-        page.text(&format!("#contact-{other} details.contact-delete .delete-count")),
-        "1 contact method and 1 subscription"
+        page.text(&format!("#contact-{contact} details.contact-delete .consequence")),
+        "Its 2 contact methods and their 3 subscriptions go with it."
+    );
+    assert_eq!(
+        page.text(&format!("#contact-{other} details.contact-delete .consequence")),
+        "Its 1 contact method and its 1 subscription go with it."
+    );
+    // Deleting one method names what goes with it too: its subscriptions, by notice type.
+    assert_eq!(
+        page.text(&format!("#method-{email} details.method-delete .consequence")),
+        "Email ops@example.com is no longer reached: its 2 subscriptions go with it (Outage, Security)."
+    );
+    assert_eq!(
+        page.text_attr(&format!("#method-{phone} details.method-delete form"), "hx-post"),
+        format!("/contact-methods/{phone}/delete")
     );
     assert_eq!(
         page.text_attr(&format!("#contact-{contact} details.contact-delete form"), "action"),
