@@ -42,7 +42,10 @@ impl Row {
     /// What freeing the address does, and what goes with it.
     pub fn free_consequence(&self) -> String {
         let reverse = match self.held.reverse_dns.as_deref() {
-            Some(_) => format!(" Its reverse DNS name {} goes with it.", self.held.reverse_dns_unicode()),
+            Some(_) => format!(
+                " Its reverse DNS name {} goes with it.",
+                self.held.reverse_dns_unicode()
+            ),
             None => String::new(),
         };
         format!(

@@ -102,11 +102,11 @@ impl KeyView {
                 acl.network, self.key.name
             )
         } else {
-            format!(
-                "Calls from {} are refused once it goes; the key's other {} stay.",
-                acl.network,
-                crate::web::counted(self.key.acls.len() - 1, "ACL", "ACLs")
-            )
+            let others = match self.key.acls.len() - 1 {
+                1 => "the key's other ACL stays".to_owned(),
+                n => format!("the key's other {n} ACLs stay"),
+            };
+            format!("Calls from {} are refused once it goes; {others}.", acl.network)
         }
     }
 

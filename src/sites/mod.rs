@@ -296,7 +296,7 @@ impl SitePage {
             n => format!(" and its {}", crate::web::counted(n, "DNS record", "DNS records")),
         };
         format!(
-            "Deleting removes the container, gives its address back to the pool{records}. The files are kept for {} days, during which support can restore the site; then they are removed for good.",
+            "Deleting removes the container{records}, and gives its address back to the pool. The files are kept for {} days, during which support can restore the site; then they are removed for good.",
             self.grace_days
         )
     }

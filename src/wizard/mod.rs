@@ -144,7 +144,9 @@ impl Progress {
         } else {
             format!("Your answers so far ({}) are forgotten", steps.join("; "))
         };
-        format!("{gone} and the wizard starts again at its first step. Nothing has been created yet, so nothing else goes.")
+        format!(
+            "{gone} and the wizard starts again at its first step. Nothing has been created yet, so nothing else goes."
+        )
     }
 }
 

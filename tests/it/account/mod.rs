@@ -104,7 +104,12 @@ async fn the_header_shows_the_name_as_saved_in_place() {
     // The whole page has the header once, without the out-of-band mark.
     let page = client.get("/account").await;
     assert_eq!(page.texts("#signed-in-as"), ["alice"]);
-    assert!(page.html().select(&scraper::Selector::parse("#signed-in-as[hx-swap-oob]").unwrap()).next().is_none());
+    assert!(
+        page.html()
+            .select(&scraper::Selector::parse("#signed-in-as[hx-swap-oob]").unwrap())
+            .next()
+            .is_none()
+    );
 }
 
 #[tokio::test]

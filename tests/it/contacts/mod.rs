@@ -444,12 +444,13 @@ async fn a_webhook_secret_is_shown_until_dismissed_and_stored() {
         .unwrap();
     assert_eq!(in_activity, 0, "the secret is not in Activity");
     // The session keeps which secret is shown, never the secret.
-    let in_sessions: i64 =
-        sqlx::query_scalar("select count(*) from tower_sessions.session where position(convert_to($1, 'UTF8') in data) > 0")
-            .bind(&secret)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let in_sessions: i64 = sqlx::query_scalar(
+        "select count(*) from tower_sessions.session where position(convert_to($1, 'UTF8') in data) > 0",
+    )
+    .bind(&secret)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(in_sessions, 0, "the secret is not in a session");
 
     // Over htmx: the block with both secrets, not stored by the browser either.
@@ -575,7 +576,10 @@ async fn a_webhook_secret_stays_through_the_blocks_other_changes() {
         page.texts(&format!("#contact-{contact} .webhook-secret-value")),
         [secret.clone()]
     );
-    assert!(page.texts(&format!("#contact-{other_contact} .webhook-secret")).is_empty());
+    assert!(
+        page.texts(&format!("#contact-{other_contact} .webhook-secret"))
+            .is_empty()
+    );
     // Deleting the webhook takes its secret off the page too.
     let r = client
         .post_htmx(&format!("/contact-methods/{webhook}/delete"), &[])

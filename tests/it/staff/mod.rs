@@ -351,13 +351,17 @@ async fn staff_publish_notices_with_the_command_lines_rules() {
     assert_eq!(none, 0);
     // The form says before publishing where a notice without a customer goes.
     let form = writer.get("/staff/notices").await;
-    assert!(form.text("#notice-audience").contains("the notice goes to every customer"));
+    assert!(
+        form.text("#notice-audience")
+            .contains("the notice goes to every customer")
+    );
     // Sent with no customer, it comes back to be confirmed, what was typed kept: nothing
     // is published yet.
     let r = writer.post_form("/staff/notices", &fields).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(
-        r.text("#notice-every").starts_with("No customer is chosen: this notice goes to every customer."),
+        r.text("#notice-every")
+            .starts_with("No customer is chosen: this notice goes to every customer."),
         "{}",
         r.body
     );
@@ -371,7 +375,11 @@ async fn staff_publish_notices_with_the_command_lines_rules() {
     let r = writer.post_form("/staff/notices", &every).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let page = writer.get("/staff/notices").await;
-    assert!(page.text("#toasts").contains("published to every customer."), "{}", page.body);
+    assert!(
+        page.text("#toasts").contains("published to every customer."),
+        "{}",
+        page.body
+    );
     let mut own = fields.to_vec();
     own.retain(|(k, _)| *k != "customer");
     own.push(("customer", "alice"));
