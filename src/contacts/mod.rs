@@ -149,11 +149,8 @@ impl Row {
         let reached = format!("{} {} is no longer reached", self.method.label, self.method.target);
         match self.method.subscriptions.len() {
             0 => format!("{reached}; it has no subscriptions."),
-            n => format!(
-                "{reached}: its {} go with it ({}).",
-                crate::web::counted(n, "subscription", "subscriptions"),
-                types.join(", ")
-            ),
+            1 => format!("{reached}: its subscription to {} goes with it.", types.join(", ")),
+            n => format!("{reached}: its {n} subscriptions go with it ({}).", types.join(", ")),
         }
     }
 

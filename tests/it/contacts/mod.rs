@@ -434,7 +434,7 @@ async fn a_webhook_secret_is_shown_until_dismissed_and_stored() {
     assert_eq!(options, r#"{"url": "https://hooks.example.com/berth"}"#);
     // Until dismissed, the page shows it again (kept by no cache); Activity never does.
     let page = client.get("/contacts").await;
-    assert_eq!(secrets_in(&page), [secret.clone()]);
+    assert_eq!(secrets_in(&page), [secret.as_str()]);
     assert_eq!(page.header("cache-control"), "no-store");
     assert!(!client.get("/activity").await.body.contains(&secret));
     let in_activity: i64 = sqlx::query_scalar("select count(*) from activity where detail like '%' || $1 || '%'")
@@ -477,10 +477,10 @@ async fn a_webhook_secret_is_shown_until_dismissed_and_stored() {
         .post_htmx(&format!("/contact-methods/{method}/secret/dismiss"), &[])
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(secrets_in(&r), [second.clone()]);
+    assert_eq!(secrets_in(&r), [second.as_str()]);
     assert!(r.body.contains("Signing secret hidden"));
     let page = client.get("/contacts").await;
-    assert_eq!(secrets_in(&page), [second.clone()]);
+    assert_eq!(secrets_in(&page), [second.as_str()]);
     assert!(!page.body.contains(&secret));
     // The second, without JavaScript: back to the page, which shows none and may be kept.
     let other: i64 = app
@@ -537,7 +537,7 @@ async fn a_webhook_secret_stays_through_the_blocks_other_changes() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(secrets_in(&r), [secret.clone()], "after subscribing");
+    assert_eq!(secrets_in(&r), [secret.as_str()], "after subscribing");
     assert_eq!(r.header("cache-control"), "no-store");
     let subscription: i64 = app
         .scalar(&format!(
@@ -550,7 +550,7 @@ async fn a_webhook_secret_stays_through_the_blocks_other_changes() {
             &[("method_id", "email"), ("options[address]", "ops@example.com")],
         )
         .await;
-    assert_eq!(secrets_in(&r), [secret.clone()], "after adding an email");
+    assert_eq!(secrets_in(&r), [secret.as_str()], "after adding an email");
     let r = client
         .post_htmx(
             &format!("/contacts/{contact}/methods"),
@@ -558,11 +558,11 @@ async fn a_webhook_secret_stays_through_the_blocks_other_changes() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(secrets_in(&r), [secret.clone()], "after a refused add");
+    assert_eq!(secrets_in(&r), [secret.as_str()], "after a refused add");
     let r = client
         .post_htmx(&format!("/contact-method-notices/{subscription}/delete"), &[])
         .await;
-    assert_eq!(secrets_in(&r), [secret.clone()], "after unsubscribing");
+    assert_eq!(secrets_in(&r), [secret.as_str()], "after unsubscribing");
     // Another contact's block does not show it; the page shows it in its own block.
     let r = client
         .post_htmx(
@@ -574,7 +574,7 @@ async fn a_webhook_secret_stays_through_the_blocks_other_changes() {
     let page = client.get("/contacts").await;
     assert_eq!(
         page.texts(&format!("#contact-{contact} .webhook-secret-value")),
-        [secret.clone()]
+        [secret.as_str()]
     );
     assert!(
         page.texts(&format!("#contact-{other_contact} .webhook-secret"))
