@@ -114,7 +114,8 @@ impl KeyView {
     pub fn revoke_consequence(&self) -> String {
         let acls = match self.key.acls.len() {
             0 => String::new(),
-            n => format!(" Its {} stay listed with it.", crate::web::counted(n, "ACL", "ACLs")),
+            1 => " Its ACL stays listed with it.".to_owned(),
+            n => format!(" Its {n} ACLs stay listed with it."),
         };
         format!(
             "Scripts using {} stop working at once, and it can never be used again. It stays listed, marked revoked.{acls}",
