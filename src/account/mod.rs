@@ -43,6 +43,9 @@ struct AccountPage {
     email_form: FormState,
     password_form: FormState,
     pin_form: FormState,
+    /// After a change answered in place: the header's name as now saved, swapped in out of
+    /// band (the header is outside what htmx swaps).
+    header_name: Option<String>,
 }
 page!(AccountPage);
 
@@ -78,6 +81,7 @@ impl AccountPage {
             email_form: FormState::default(),
             password_form: FormState::default(),
             pin_form: FormState::default(),
+            header_name: None,
             customer,
         };
         match failed {
@@ -100,7 +104,14 @@ async fn respond(
     outcome: Result<&str, (Which, FormState)>,
 ) -> Result<Response, AppError> {
     // After a success the row changed (`true`: read it afresh); a failure shows the form.
-    let block = async |failed: Option<(Which, FormState)>| AccountPage::load(state, me, failed.is_none(), failed).await;
+    let block = async |failed: Option<(Which, FormState)>| {
+        let changed = failed.is_none();
+        let mut page = AccountPage::load(state, me, changed, failed).await?;
+        if changed {
+            page.header_name = Some(page.customer.name().to_owned());
+        }
+        Ok(page)
+    };
     let page = async |failed| AccountPage::load(state, me, false, Some(failed)).await;
     let status = StatusCode::UNPROCESSABLE_ENTITY;
     crate::web::respond(me, htmx, "/account", status, outcome, block, page).await

@@ -38,6 +38,23 @@ pub struct Row {
     pub form: FormState,
 }
 
+impl Row {
+    /// What freeing the address does, and what goes with it.
+    pub fn free_consequence(&self) -> String {
+        let reverse = match self.held.reverse_dns.as_deref() {
+            Some(_) => format!(
+                " Its reverse DNS name {} goes with it.",
+                self.held.reverse_dns_unicode()
+            ),
+            None => String::new(),
+        };
+        format!(
+            "{} goes back to the pool and may be given to another customer; getting it back is not guaranteed.{reverse}",
+            self.held.address
+        )
+    }
+}
+
 #[derive(Template)]
 #[template(path = "addresses/index.html", blocks = ["content"])]
 struct AddressesPage {

@@ -9,6 +9,11 @@
 //! place for htmx; without JavaScript it redirects to the page, or re-renders it at 422.
 //! Posting a subscription for a method and type that already has one changes its minimum
 //! severity.
+//!
+//! A webhook's signing secret is shown from when the webhook is added until the customer
+//! dismisses it (`/contact-methods/{id}/secret/dismiss`), across the block's other
+//! changes. The session keeps only which methods' secrets are still shown, never a secret:
+//! each is read where it is kept for signing, and every answer showing one is `no-store`.
 
 pub mod api;
 pub mod model;
@@ -39,6 +44,55 @@ pub fn router() -> Router<AppState> {
         .route("/contact-methods/{id}/delete", post(delete_method))
         .route("/contact-methods/{id}/notices", post(subscribe))
         .route("/contact-method-notices/{id}/delete", post(unsubscribe))
+        .route("/contact-methods/{id}/secret/dismiss", post(dismiss_secret))
+}
+
+/// The session's list of webhook methods whose signing secret is still shown.
+const SHOWN_SECRETS: &str = "contacts.shown_secrets";
+
+/// A webhook's signing secret, shown in its contact's block until dismissed.
+#[derive(Debug, Clone)]
+pub struct ShownSecret {
+    pub method: MethodId,
+    pub secret: String,
+}
+
+/// The signing secrets still shown to this session, by contact. Methods deleted since
+/// drop out of the session's list.
+async fn shown_secrets(state: &AppState, me: &SignedIn) -> Result<Vec<(ContactId, ShownSecret)>, AppError> {
+    let listed: Vec<MethodId> = me.session.get(SHOWN_SECRETS).await?.unwrap_or_default();
+    if listed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = model::signing_secrets(&state.pool, me.id(), &listed).await?;
+    if found.len() != listed.len() {
+        let kept: Vec<MethodId> = found.iter().map(|(_, m, _)| *m).collect();
+        me.session.insert(SHOWN_SECRETS, kept).await?;
+    }
+    Ok(found
+        .into_iter()
+        .map(|(contact, method, secret)| (contact, ShownSecret { method, secret }))
+        .collect())
+}
+
+/// Shows `method`'s signing secret from now on, until dismissed.
+async fn show_secret(me: &SignedIn, method: MethodId) -> Result<(), AppError> {
+    let mut listed: Vec<MethodId> = me.session.get(SHOWN_SECRETS).await?.unwrap_or_default();
+    if !listed.contains(&method) {
+        listed.push(method);
+        me.session.insert(SHOWN_SECRETS, listed).await?;
+    }
+    Ok(())
+}
+
+/// A response that shows a secret is kept by no cache.
+fn no_store(mut response: Response, secret_shown: bool) -> Response {
+    if secret_shown {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// The two catalogues: ways to reach a contact, and the notice types.
@@ -62,8 +116,6 @@ enum Shown {
     AddFailed(FormState),
     /// A subscription form of this method failed.
     SubscribeFailed(MethodId, FormState),
-    /// A webhook was just added: its signing secret, shown this once.
-    Secret(MethodId, String),
 }
 
 /// One cell of the grid: a method and a notice type.
@@ -87,6 +139,22 @@ pub struct Row {
 }
 
 impl Row {
+    /// What deleting the method takes with it: its subscriptions, by notice type.
+    pub fn delete_consequence(&self) -> String {
+        let types: Vec<&str> = self
+            .cells
+            .iter()
+            .filter(|c| c.subscription.is_some())
+            .map(|c| c.label.as_str())
+            .collect();
+        let reached = format!("{} {} is no longer reached", self.method.label, self.method.target);
+        match self.method.subscriptions.len() {
+            0 => format!("{reached}; it has no subscriptions."),
+            1 => format!("{reached}: its subscription to {} goes with it.", types.join(", ")),
+            n => format!("{reached}: its {n} subscriptions go with it ({}).", types.join(", ")),
+        }
+    }
+
     pub fn stray_prefix(&self) -> String {
         format!("method-{}-subscribe", self.method.id)
     }
@@ -103,16 +171,22 @@ pub struct ContactView {
     /// The add-method form's one-time token (see `web::once`).
     pub once: String,
     pub add_form: FormState,
-    pub secret: Option<(MethodId, String)>,
+    /// Signing secrets of its webhooks, shown until dismissed.
+    pub secrets: Vec<ShownSecret>,
 }
 
 impl ContactView {
-    fn new(contact: Contact, catalogues: &Catalogues, csrf: &str, shown: Option<Shown>) -> Self {
-        let (add_form, failed, secret) = match shown {
-            None => (FormState::default(), None, None),
-            Some(Shown::AddFailed(form)) => (form, None, None),
-            Some(Shown::SubscribeFailed(method, form)) => (FormState::default(), Some((method, form)), None),
-            Some(Shown::Secret(method, secret)) => (FormState::default(), None, Some((method, secret))),
+    fn new(
+        contact: Contact,
+        catalogues: &Catalogues,
+        csrf: &str,
+        shown: Option<Shown>,
+        secrets: Vec<ShownSecret>,
+    ) -> Self {
+        let (add_form, failed) = match shown {
+            None => (FormState::default(), None),
+            Some(Shown::AddFailed(form)) => (form, None),
+            Some(Shown::SubscribeFailed(method, form)) => (FormState::default(), Some((method, form))),
         };
         let rows = contact
             .methods
@@ -155,9 +229,18 @@ impl ContactView {
             csrf: csrf.to_owned(),
             once: crate::web::once::token(),
             add_form,
-            secret,
+            secrets,
             contact,
         }
+    }
+
+    /// The address or URL of the method whose secret is shown, to name it.
+    pub fn secret_target(&self, shown: &ShownSecret) -> &str {
+        self.contact
+            .methods
+            .iter()
+            .find(|m| m.id == shown.method)
+            .map_or("", |m| m.target.as_str())
     }
 
     /// The prefix of the ids of the add-method form's fields.
@@ -166,15 +249,16 @@ impl ContactView {
     }
 
     /// What deleting the contact takes with it, in words.
-    pub fn delete_summary(&self) -> String {
+    pub fn delete_consequence(&self) -> String {
         let methods = self.contact.methods.len();
-        let subscriptions = self.contact.subscription_count();
+        if methods == 0 {
+            return format!("{} has no contact methods: only the name goes.", self.contact.name);
+        }
         format!(
-            "{} contact method{} and {} subscription{}",
-            methods,
-            if methods == 1 { "" } else { "s" },
-            subscriptions,
-            if subscriptions == 1 { "" } else { "s" }
+            "Its {} and {} {} go with it.",
+            crate::web::counted(methods, "contact method", "contact methods"),
+            if methods == 1 { "its" } else { "their" },
+            crate::web::counted(self.contact.subscription_count(), "subscription", "subscriptions")
         )
     }
 }
@@ -210,6 +294,8 @@ struct ContactsPage {
     method_types: Vec<MethodType>,
     notice_types: Vec<NoticeType>,
     form: FormState,
+    /// Whether a signing secret is on the page (it is then kept by no cache).
+    secret_shown: bool,
 }
 page!(ContactsPage);
 
@@ -222,12 +308,18 @@ impl ContactsPage {
         mut shown: Option<(ContactId, Shown)>,
     ) -> Result<Self, AppError> {
         let catalogues = Catalogues::load(state).await?;
+        let mut secrets = shown_secrets(state, me).await?;
+        let secret_shown = !secrets.is_empty();
         let contacts = model::list(&state.pool, me.id())
             .await?
             .into_iter()
             .map(|contact| {
                 let extra = shown.take_if(|(id, _)| *id == contact.id).map(|(_, s)| s);
-                ContactView::new(contact, &catalogues, &me.csrf, extra)
+                let its = secrets
+                    .extract_if(.., |(id, _)| *id == contact.id)
+                    .map(|(_, s)| s)
+                    .collect();
+                ContactView::new(contact, &catalogues, &me.csrf, extra, its)
             })
             .collect();
         Ok(Self {
@@ -236,13 +328,14 @@ impl ContactsPage {
             method_types: catalogues.methods,
             notice_types: catalogues.notices,
             form,
+            secret_shown,
         })
     }
 }
 
 async fn index(State(state): State<AppState>, HxRequest(htmx): HxRequest, me: SignedIn) -> Result<Response, AppError> {
     let page = ContactsPage::load(&state, &me, FormState::default(), None).await?;
-    render(htmx, StatusCode::OK, &page, None)
+    Ok(no_store(render(htmx, StatusCode::OK, &page, None)?, page.secret_shown))
 }
 
 #[derive(serde::Deserialize)]
@@ -324,19 +417,45 @@ async fn respond(
     contact: ContactId,
     outcome: Result<String, Shown>,
 ) -> Result<Response, AppError> {
+    respond_with(state, me, htmx, contact, StatusCode::OK, outcome).await
+}
+
+/// [`respond`], with the status of a success answered in place (201 for a new method).
+async fn respond_with(
+    state: &AppState,
+    me: &SignedIn,
+    htmx: bool,
+    contact: ContactId,
+    done: StatusCode,
+    outcome: Result<String, Shown>,
+) -> Result<Response, AppError> {
     let status = StatusCode::UNPROCESSABLE_ENTITY;
+    let mut secret_shown = false;
     let block = async |shown: Option<Shown>| {
         let found = model::contact(&state.pool, me.id(), contact).await?;
+        let secrets: Vec<ShownSecret> = shown_secrets(state, me)
+            .await?
+            .into_iter()
+            .filter(|(id, _)| *id == contact)
+            .map(|(_, s)| s)
+            .collect();
+        secret_shown = !secrets.is_empty();
         let view = ContactView::new(
             found.ok_or(AppError::NotFound)?,
             &Catalogues::load(state).await?,
             &me.csrf,
             shown,
+            secrets,
         );
         Ok(ContactBlock { view })
     };
     let page = async |shown| ContactsPage::load(state, me, FormState::default(), Some((contact, shown))).await;
-    crate::web::respond(me, htmx, "/contacts", status, outcome, block, page).await
+    let mut response = crate::web::respond(me, htmx, "/contacts", status, outcome, block, page).await?;
+    if response.status() == StatusCode::OK {
+        *response.status_mut() = done;
+    }
+    // A page without htmx is shown by the redirect's GET, which says `no-store` itself.
+    Ok(no_store(response, secret_shown))
 }
 
 /// The values a form showed, to show them again.
@@ -374,29 +493,37 @@ async fn add_method(
             return respond(&state, &me, htmx, contact, Err(Shown::AddFailed(form))).await;
         }
     };
-    let Some(secret) = added.secret else {
+    if added.secret.is_none() {
         return respond(&state, &me, htmx, contact, Ok("Contact method added.".into())).await;
-    };
-    // The signing secret is shown now, once, on a page that is not kept.
-    let shown = Shown::Secret(added.id, secret);
-    let message = "Webhook added. Copy its signing secret now: it is not shown again.";
-    let mut response = if htmx {
-        let found = model::contact(&state.pool, me.id(), contact).await?;
-        let view = ContactView::new(
-            found.ok_or(AppError::NotFound)?,
-            &Catalogues::load(&state).await?,
-            &me.csrf,
-            Some(shown),
-        );
-        render(true, StatusCode::CREATED, &ContactBlock { view }, Some(message))?
-    } else {
-        let page = ContactsPage::load(&state, &me, FormState::default(), Some((contact, shown))).await?;
-        render(false, StatusCode::CREATED, &page, None)?
-    };
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    }
+    // The signing secret is shown from now on, on pages that are not kept, until dismissed.
+    show_secret(&me, added.id).await?;
+    let message = "Webhook added. Copy its signing secret now: once you hide it, it is not shown again.";
+    if htmx {
+        return respond_with(&state, &me, true, contact, StatusCode::CREATED, Ok(message.into())).await;
+    }
+    let page = ContactsPage::load(&state, &me, FormState::default(), None).await?;
+    Ok(no_store(render(false, StatusCode::CREATED, &page, None)?, true))
+}
+
+/// Hides a webhook's signing secret for good: it is not shown again.
+async fn dismiss_secret(
+    State(state): State<AppState>,
+    HxRequest(htmx): HxRequest,
+    me: SignedIn,
+    PathId(method): PathId<MethodId>,
+) -> Result<Response, AppError> {
+    // Another customer's method is not found, whatever this session lists.
+    let contact = model::method_contact(&state.pool, me.id(), method)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut listed: Vec<MethodId> = me.session.get(SHOWN_SECRETS).await?.unwrap_or_default();
+    if listed.contains(&method) {
+        listed.retain(|m| *m != method);
+        me.session.insert(SHOWN_SECRETS, listed).await?;
+    }
+    let message = "Signing secret hidden. It is not shown again; delete the webhook and add it anew for a new one.";
+    respond(&state, &me, htmx, contact, Ok(message.to_owned())).await
 }
 
 async fn delete_method(

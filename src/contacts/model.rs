@@ -595,6 +595,26 @@ pub async fn method_contact(
     .await
 }
 
+/// The signing secrets of the customer's webhooks among `methods`, with their contacts:
+/// read where they are kept for signing, to show them again until dismissed.
+pub async fn signing_secrets(
+    db: impl PgExecutor<'_>,
+    customer: CustomerId,
+    methods: &[MethodId],
+) -> sqlx::Result<Vec<(ContactId, MethodId, String)>> {
+    let ids: Vec<i64> = methods.iter().map(|m| m.0).collect();
+    let rows = sqlx::query!(
+        r#"select contact_id as "contact_id: ContactId", id as "id: MethodId", signing_secret as "secret!"
+         from contact_methods where customer_id = $1 and id = any($2) and signing_secret is not null
+         order by id"#,
+        customer as CustomerId,
+        &ids,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.contact_id, r.id, r.secret)).collect())
+}
+
 /// The contact a subscription of the customer's belongs to.
 pub async fn subscription_contact(
     db: impl PgExecutor<'_>,

@@ -100,6 +100,35 @@ impl KeyView {
         format!("key-{}-acl", self.key.id)
     }
 
+    /// What deleting `acl` does: the last one opens the key to every address.
+    pub fn acl_consequence(&self, acl: &Acl) -> String {
+        if self.key.acls.len() == 1 {
+            format!(
+                "{} is the key's only ACL: once it goes, {} may be used from any address.",
+                acl.network, self.key.name
+            )
+        } else {
+            let others = match self.key.acls.len() - 1 {
+                1 => "the key's other ACL stays".to_owned(),
+                n => format!("the key's other {n} ACLs stay"),
+            };
+            format!("Calls from {} are refused once it goes; {others}.", acl.network)
+        }
+    }
+
+    /// What revoking the key does, and what goes with it.
+    pub fn revoke_consequence(&self) -> String {
+        let acls = match self.key.acls.len() {
+            0 => String::new(),
+            1 => " Its ACL stays listed with it.".to_owned(),
+            n => format!(" Its {n} ACLs stay listed with it."),
+        };
+        format!(
+            "Scripts using {} stop working at once, and it can never be used again. It stays listed, marked revoked.{acls}",
+            self.key.name
+        )
+    }
+
     /// The edit form of `acl`: what was typed when it failed, else its current parts.
     pub fn acl_form(&self, acl: &Acl) -> FormState {
         match &self.failed_edit {

@@ -288,6 +288,20 @@ struct SitePage {
 }
 page!(SitePage);
 
+impl SitePage {
+    /// What deleting the site does, and what goes with it.
+    pub fn delete_consequence(&self) -> String {
+        let records = match self.detail.records.len() {
+            0 => String::new(),
+            n => format!(" and its {}", crate::web::counted(n, "DNS record", "DNS records")),
+        };
+        format!(
+            "Deleting removes the container{records}, and gives its address back to the pool. The files are kept for {} days, during which support can restore the site; then they are removed for good.",
+            self.grace_days
+        )
+    }
+}
+
 /// The FTP service's address as the site page tells it.
 struct FtpView {
     host: String,

@@ -571,6 +571,19 @@ impl DnsRecord {
     pub fn name_unicode(&self) -> String {
         crate::sites::names::to_unicode(&self.name)
     }
+
+    /// What deleting the record does: the name stops answering with its value.
+    pub fn delete_consequence(&self) -> String {
+        match &self.value {
+            Some(value) => format!(
+                "{} stops answering {} {value} once the change reaches the name servers (up to its TTL of {} s in caches).",
+                self.name_unicode(),
+                self.kind,
+                self.ttl
+            ),
+            None => format!("The pending {} record of {} goes.", self.kind, self.name_unicode()),
+        }
+    }
 }
 
 /// A step of a job, as the site page shows it.

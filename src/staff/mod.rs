@@ -322,6 +322,16 @@ struct CustomerPage {
 }
 page!(CustomerPage);
 
+impl CustomerPage {
+    /// What marking a cancellation request handled does: it cancels the account.
+    pub fn cancel_consequence(&self) -> String {
+        format!(
+            "Marking it handled cancels the account of {}: they can no longer sign in, and their API keys stop working at once. It is recorded in their Activity.",
+            self.customer.username
+        )
+    }
+}
+
 async fn customer_page(
     state: &AppState,
     me: &StaffSignedIn,
@@ -599,6 +609,8 @@ struct NoticePage {
     severities: &'static [&'static str],
     form: crate::web::FormState,
     may_write: bool,
+    /// The form was sent with no customer: it comes back to confirm "every customer".
+    confirm_every: bool,
 }
 page!(NoticePage);
 
@@ -607,6 +619,7 @@ async fn notice_form(
     me: &StaffSignedIn,
     form: crate::web::FormState,
     status: StatusCode,
+    confirm_every: bool,
 ) -> Result<Response, AppError> {
     let page = NoticePage {
         layout: me.layout("Publish a notice").await?,
@@ -614,12 +627,13 @@ async fn notice_form(
         severities: &crate::notices::model::SEVERITIES,
         form,
         may_write: me.staff.may_write(),
+        confirm_every,
     };
     render(false, status, &page, None)
 }
 
 async fn notice_page(State(state): State<AppState>, me: StaffSignedIn) -> Result<Response, AppError> {
-    notice_form(&state, &me, crate::web::FormState::default(), StatusCode::OK).await
+    notice_form(&state, &me, crate::web::FormState::default(), StatusCode::OK, false).await
 }
 
 #[derive(Deserialize)]
@@ -635,6 +649,9 @@ struct NoticeInput {
     /// A customer's username; empty for every customer.
     #[serde(default)]
     customer: String,
+    /// "yes": with no customer, publishing to every customer was confirmed.
+    #[serde(default)]
+    every_customer: String,
 }
 
 /// Publishes a notice with the command line's validation; `support-write` only.
@@ -659,35 +676,32 @@ async fn publish_notice(
             if found.is_none() {
                 errors.add("customer", "There is no customer with that username.");
             }
-            found.map(|c| c.id)
+            found.map(|c| (c.id, name.to_owned()))
         }
     };
+    let values = [
+        ("type", input.notice_type.as_str()),
+        ("severity", &input.severity),
+        ("title", &input.title),
+        ("body", &input.body),
+        ("customer", &input.customer),
+    ];
     let (Ok(draft), true) = (draft, errors.is_empty()) else {
-        let form = crate::web::FormState::failed(
-            &[
-                ("type", &input.notice_type),
-                ("severity", &input.severity),
-                ("title", &input.title),
-                ("body", &input.body),
-                ("customer", &input.customer),
-            ],
-            errors,
-        );
-        return notice_form(&state, &me, form, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let form = crate::web::FormState::failed(&values, errors);
+        return notice_form(&state, &me, form, StatusCode::UNPROCESSABLE_ENTITY, false).await;
     };
+    // No customer chosen: nothing goes out until "every customer" is confirmed.
+    if customer.is_none() && input.every_customer != "yes" {
+        let form = crate::web::FormState::failed(&values, crate::validation::FieldErrors::default());
+        return notice_form(&state, &me, form, StatusCode::OK, true).await;
+    }
     let mut tx = state.pool.begin().await?;
-    let id = crate::notices::model::publish(&mut tx, customer, &draft).await?;
+    let id = crate::notices::model::publish(&mut tx, customer.as_ref().map(|(id, _)| *id), &draft).await?;
     tx.commit().await?;
     tracing::info!(staff = me.staff.username, notice = %id, "notice published");
-    let to = if customer.is_some() {
-        "the customer"
-    } else {
-        "every customer"
+    let message = match &customer {
+        Some((_, username)) => format!("Notice {id} published to {username}."),
+        None => format!("Notice {id} published to every customer."),
     };
-    see_other(
-        &me.session,
-        "/staff/notices",
-        &format!("Notice {id} published to {to}."),
-    )
-    .await
+    see_other(&me.session, "/staff/notices", &message).await
 }

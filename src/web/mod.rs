@@ -20,7 +20,7 @@ pub use error::{AppError, AuthError, RequestError};
 pub use form::{ClientIp, Form, FormState};
 pub use paging::{PageQuery, Pager};
 pub use path::{PathId, PathIds};
-pub use render::{Layout, Page, render, respond, see_other};
+pub use render::{Layout, Page, counted, render, respond, see_other};
 pub use session::SignedIn;
 
 /// The `next=` target after sign-in: a local path only (no scheme, no `//host`, no `\`).

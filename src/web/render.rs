@@ -224,6 +224,11 @@ where
     }
 }
 
+/// `n` things in words, for what a destructive action takes with it: "1 ACL", "3 ACLs".
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Redirect-after-post: 303 to `to`, with `message` shown as a toast on the next page.
 pub async fn see_other(session: &Session, to: &str, message: &str) -> Result<Response, AppError> {
     session::flash(session, message).await?;

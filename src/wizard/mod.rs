@@ -127,6 +127,27 @@ impl Progress {
     pub fn is_done(&self, step: &str) -> bool {
         self.done.iter().any(|s| s.key() == step)
     }
+
+    /// What "Start over" throws away: the answers of the steps done so far.
+    pub fn reset_consequence(&self) -> String {
+        let steps: Vec<&str> = Step::ALL
+            .into_iter()
+            .filter(|s| self.done.contains(s))
+            .map(|s| match s {
+                Step::Site => "site name and hostname",
+                Step::Container => "container",
+                Step::Environments => "environments and aliases",
+            })
+            .collect();
+        let gone = if steps.is_empty() {
+            "Whatever you typed on this step is forgotten".to_owned()
+        } else {
+            format!("Your answers so far ({}) are forgotten", steps.join("; "))
+        };
+        format!(
+            "{gone} and the wizard starts again at its first step. Nothing has been created yet, so nothing else goes."
+        )
+    }
 }
 
 #[derive(Template)]

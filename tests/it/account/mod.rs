@@ -81,6 +81,38 @@ async fn htmx_form_gets_the_fragment_and_an_out_of_band_toast() {
 }
 
 #[tokio::test]
+async fn the_header_shows_the_name_as_saved_in_place() {
+    let app = TestApp::spawn().await;
+    let (client, _) = app.signed_in_client("alice").await;
+    assert_eq!(client.get("/account").await.text("#signed-in-as"), "alice");
+    let resp = client
+        .post_htmx("/account/name", &[("display_name", "Alice Liddell")])
+        .await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.body);
+    // The header is outside `#main`: the answer carries it out of band, with the new name.
+    assert_eq!(resp.text_attr("#signed-in-as", "hx-swap-oob"), "true");
+    assert_eq!(resp.text("#signed-in-as"), "Alice Liddell");
+    // Cleared, the header falls back to the username.
+    let resp = client.post_htmx("/account/name", &[("display_name", "")]).await;
+    assert_eq!(resp.text("#signed-in-as"), "alice");
+    // A refused name changes nothing, so the header is left alone.
+    let refused = client
+        .post_htmx("/account/name", &[("display_name", &"x".repeat(500))])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.texts("#signed-in-as").is_empty());
+    // The whole page has the header once, without the out-of-band mark.
+    let page = client.get("/account").await;
+    assert_eq!(page.texts("#signed-in-as"), ["alice"]);
+    assert!(
+        page.html()
+            .select(&scraper::Selector::parse("#signed-in-as[hx-swap-oob]").unwrap())
+            .next()
+            .is_none()
+    );
+}
+
+#[tokio::test]
 async fn pin_is_hashed_and_never_shown() {
     let app = TestApp::spawn().await;
     let (client, _) = app.signed_in_client("alice").await;

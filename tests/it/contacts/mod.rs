@@ -395,8 +395,13 @@ async fn every_option_rule_is_a_field_error_and_writes_nothing() {
     add_contact(&app, &client, &"y".repeat(100)).await;
 }
 
+/// The signing secrets a contacts answer shows.
+fn secrets_in(r: &Resp) -> Vec<String> {
+    r.texts(".webhook-secret .webhook-secret-value")
+}
+
 #[tokio::test]
-async fn a_webhook_secret_is_shown_once_and_stored() {
+async fn a_webhook_secret_is_shown_until_dismissed_and_stored() {
     let app = TestApp::spawn().await;
     let (client, _) = app.signed_in_client("alice").await;
     let contact = add_contact(&app, &client, "Automation").await;
@@ -412,32 +417,43 @@ async fn a_webhook_secret_is_shown_once_and_stored() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.header("cache-control"), "no-store");
     assert_eq!(r.text_attr(".webhook-secret", "hx-history"), "false");
-    let secret = r.text("#webhook-secret");
+    let secrets = secrets_in(&r);
+    assert_eq!(secrets.len(), 1, "{}", r.body);
+    let secret = secrets[0].clone();
     assert!(
         secret.starts_with("whsec_") && secret.len() == 70 && secret[6..].bytes().all(|b| b.is_ascii_hexdigit()),
         "{secret}"
     );
-    let (stored, options): (String, String) =
-        sqlx::query_as("select signing_secret, options::text from contact_methods where contact_id = $1")
+    let (method, stored, options): (i64, String, String) =
+        sqlx::query_as("select id, signing_secret, options::text from contact_methods where contact_id = $1")
             .bind(contact)
             .fetch_one(&app.pool)
             .await
             .unwrap();
     assert_eq!(stored, secret);
     assert_eq!(options, r#"{"url": "https://hooks.example.com/berth"}"#);
-    for path in ["/contacts", "/activity"] {
-        let page = client.get(path).await;
-        assert_eq!(page.status, StatusCode::OK);
-        assert!(!page.body.contains(&secret), "{path} shows the secret again");
-    }
+    // Until dismissed, the page shows it again (kept by no cache); Activity never does.
+    let page = client.get("/contacts").await;
+    assert_eq!(secrets_in(&page), [secret.as_str()]);
+    assert_eq!(page.header("cache-control"), "no-store");
+    assert!(!client.get("/activity").await.body.contains(&secret));
     let in_activity: i64 = sqlx::query_scalar("select count(*) from activity where detail like '%' || $1 || '%'")
         .bind(&secret)
         .fetch_one(&app.pool)
         .await
         .unwrap();
     assert_eq!(in_activity, 0, "the secret is not in Activity");
+    // The session keeps which secret is shown, never the secret.
+    let in_sessions: i64 = sqlx::query_scalar(
+        "select count(*) from tower_sessions.session where position(convert_to($1, 'UTF8') in data) > 0",
+    )
+    .bind(&secret)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(in_sessions, 0, "the secret is not in a session");
 
-    // Over htmx: the block with the secret, not stored by the browser either; a new one.
+    // Over htmx: the block with both secrets, not stored by the browser either.
     let r = client
         .post_htmx(
             &format!("/contacts/{contact}/methods"),
@@ -450,15 +466,127 @@ async fn a_webhook_secret_is_shown_once_and_stored() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.header("cache-control"), "no-store");
     assert!(!r.body.contains("<html"));
-    let second = r.text("#webhook-secret");
+    let shown = secrets_in(&r);
+    assert_eq!(shown.len(), 2, "{}", r.body);
+    assert_eq!(shown[0], secret);
+    let second = shown[1].clone();
     assert!(second.starts_with("whsec_") && second != secret);
-    assert!(!client.get("/contacts").await.body.contains(&second));
+
+    // Dismissing the first (htmx) hides it for good; the second stays.
+    let r = client
+        .post_htmx(&format!("/contact-methods/{method}/secret/dismiss"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(secrets_in(&r), [second.as_str()]);
+    assert!(r.body.contains("Signing secret hidden"));
+    let page = client.get("/contacts").await;
+    assert_eq!(secrets_in(&page), [second.as_str()]);
+    assert!(!page.body.contains(&secret));
+    // The second, without JavaScript: back to the page, which shows none and may be kept.
+    let other: i64 = app
+        .scalar(&format!(
+            "select id from contact_methods where contact_id = {contact} and id <> {method}"
+        ))
+        .await;
+    let r = client
+        .post_form(&format!("/contact-methods/{other}/secret/dismiss"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = client.get("/contacts").await;
+    assert!(secrets_in(&page).is_empty() && !page.body.contains(&second));
+    assert_ne!(page.header("cache-control"), "no-store");
+    // The secrets are kept for signing all the same.
+    let kept: i64 = app
+        .scalar("select count(*) from contact_methods where signing_secret is not null")
+        .await;
+    assert_eq!(kept, 2);
     // Other methods get no secret.
     add_method(&app, &client, contact, "email", "address", "a@example.com").await;
     let without: i64 = app
         .scalar("select count(*) from contact_methods where method_id <> 'webhook' and signing_secret is not null")
         .await;
     assert_eq!(without, 0);
+}
+
+#[tokio::test]
+async fn a_webhook_secret_stays_through_the_blocks_other_changes() {
+    let app = TestApp::spawn().await;
+    let (client, _) = app.signed_in_client("alice").await;
+    let contact = add_contact(&app, &client, "Automation").await;
+    let other_contact = add_contact(&app, &client, "Billing").await;
+    let r = client
+        .post_htmx(
+            &format!("/contacts/{contact}/methods"),
+            &[
+                ("method_id", "webhook"),
+                ("options[url]", "https://hooks.example.com/berth"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let secret = secrets_in(&r).pop().expect("the secret");
+    let webhook: i64 = app
+        .scalar(&format!("select id from contact_methods where contact_id = {contact}"))
+        .await;
+
+    // Each in-place change of the same block answers with the block: the secret stays.
+    let r = client
+        .post_htmx(
+            &format!("/contact-methods/{webhook}/notices"),
+            &[("notice_type_id", "outage"), ("options[min_severity]", "info")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(secrets_in(&r), [secret.as_str()], "after subscribing");
+    assert_eq!(r.header("cache-control"), "no-store");
+    let subscription: i64 = app
+        .scalar(&format!(
+            "select id from contact_method_notices where contact_method_id = {webhook}"
+        ))
+        .await;
+    let r = client
+        .post_htmx(
+            &format!("/contacts/{contact}/methods"),
+            &[("method_id", "email"), ("options[address]", "ops@example.com")],
+        )
+        .await;
+    assert_eq!(secrets_in(&r), [secret.as_str()], "after adding an email");
+    let r = client
+        .post_htmx(
+            &format!("/contacts/{contact}/methods"),
+            &[("method_id", "email"), ("options[address]", "not an address")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(secrets_in(&r), [secret.as_str()], "after a refused add");
+    let r = client
+        .post_htmx(&format!("/contact-method-notices/{subscription}/delete"), &[])
+        .await;
+    assert_eq!(secrets_in(&r), [secret.as_str()], "after unsubscribing");
+    // Another contact's block does not show it; the page shows it in its own block.
+    let r = client
+        .post_htmx(
+            &format!("/contacts/{other_contact}/methods"),
+            &[("method_id", "email"), ("options[address]", "billing@example.com")],
+        )
+        .await;
+    assert!(secrets_in(&r).is_empty() && !r.body.contains(&secret));
+    let page = client.get("/contacts").await;
+    assert_eq!(
+        page.texts(&format!("#contact-{contact} .webhook-secret-value")),
+        [secret.as_str()]
+    );
+    assert!(
+        page.texts(&format!("#contact-{other_contact} .webhook-secret"))
+            .is_empty()
+    );
+    // Deleting the webhook takes its secret off the page too.
+    let r = client
+        .post_htmx(&format!("/contact-methods/{webhook}/delete"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(secrets_in(&r).is_empty() && !r.body.contains(&secret));
+    assert!(!client.get("/contacts").await.body.contains(&secret));
 }
 
 #[tokio::test]
@@ -477,12 +605,25 @@ async fn deleting_a_contact_says_what_goes_and_takes_it_all() {
 
     let page = client.get("/contacts").await;
     assert_eq!(
-        page.text(&format!("#contact-{contact} details.contact-delete .delete-count")),
-        "2 contact methods and 3 subscriptions"
+        page.text(&format!("#contact-{contact} details.confirm.contact-delete summary")),
+        "Delete contact “Ops”"
     );
     assert_eq!(
-        page.text(&format!("#contact-{other} details.contact-delete .delete-count")),
-        "1 contact method and 1 subscription"
+        page.text(&format!("#contact-{contact} details.contact-delete .consequence")),
+        "Its 2 contact methods and their 3 subscriptions go with it."
+    );
+    assert_eq!(
+        page.text(&format!("#contact-{other} details.contact-delete .consequence")),
+        "Its 1 contact method and its 1 subscription go with it."
+    );
+    // Deleting one method names what goes with it too: its subscriptions, by notice type.
+    assert_eq!(
+        page.text(&format!("#method-{email} details.method-delete .consequence")),
+        "Email ops@example.com is no longer reached: its 2 subscriptions go with it (Outage, Security)."
+    );
+    assert_eq!(
+        page.text_attr(&format!("#method-{phone} details.method-delete form"), "hx-post"),
+        format!("/contact-methods/{phone}/delete")
     );
     assert_eq!(
         page.text_attr(&format!("#contact-{contact} details.contact-delete form"), "action"),
@@ -537,6 +678,7 @@ async fn another_customers_contacts_are_not_found_and_nothing_changes() {
             ],
         ),
         (format!("/contact-method-notices/{subscription}/delete"), vec![vec![]]),
+        (format!("/contact-methods/{email}/secret/dismiss"), vec![vec![]]),
     ];
     for (path, inputs) in &routes {
         for fields in inputs {
@@ -552,6 +694,7 @@ async fn another_customers_contacts_are_not_found_and_nothing_changes() {
         "/contacts/999999/delete",
         "/contact-methods/999999/delete",
         "/contact-method-notices/999999/delete",
+        "/contact-methods/999999/secret/dismiss",
         "/contacts/x/delete",
     ] {
         assert_eq!(

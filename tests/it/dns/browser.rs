@@ -68,6 +68,10 @@ async fn dns_records_in_a_real_browser() {
 
     // Deleted after its confirmation.
     browser.click(&format!("{block} details.dns-delete summary")).await;
+    assert_eq!(
+        text(&browser, &format!("{block} details.dns-delete .consequence")).await,
+        "mail.shop.example.com stops answering A 192.0.2.51 once the change reaches the name servers (up to its TTL of 300 s in caches)."
+    );
     browser
         .click(&format!("{block} details.dns-delete button[type=\"submit\"]"))
         .await;

@@ -623,6 +623,10 @@ async fn an_ftp_user_is_deleted_after_confirmation() {
     // The confirmation is a <details> with its own form: it works without JavaScript.
     let confirm = format!(r#"#ftp-user-{plain} details.ftp-delete form[action="/ftp-users/{plain}/delete"] button"#);
     assert_eq!(list.text(&confirm), "Yes, delete plain-user");
+    assert_eq!(
+        list.text(&format!("#ftp-user-{plain} details.confirm.ftp-delete .consequence")),
+        "plain-user can no longer sign in once deleted, and its open sessions end. Its files stay where they are."
+    );
 
     let r = client.post_form(&format!("/ftp-users/{plain}/delete"), &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);

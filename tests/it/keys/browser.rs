@@ -202,8 +202,8 @@ async fn api_keys_in_a_real_browser() {
         "the refused add form's message is gone"
     );
     assert_eq!(
-        text(&browser, &format!("{row} form.acl-delete button")).await,
-        "Delete 198.51.100.0/25"
+        text(&browser, &format!("{row} details.acl-delete summary")).await,
+        "Delete ACL 198.51.100.0/25"
     );
     let network: String = sqlx::query_scalar("select network::text from api_key_acls where id = $1")
         .bind(acl)
@@ -212,9 +212,15 @@ async fn api_keys_in_a_real_browser() {
         .expect("the edited ACL");
     assert_eq!(network, "198.51.100.0/25");
 
-    // Delete it: the row goes, the block says the key may be used from anywhere.
+    // Delete it: the confirmation says it is the only one; the row goes, the block says
+    // the key may be used from anywhere.
+    browser.click(&format!("{row} details.acl-delete summary")).await;
+    assert_eq!(
+        text(&browser, &format!("{row} details.acl-delete .consequence")).await,
+        format!("198.51.100.0/25 is the key's only ACL: once it goes, {KEY_NAME} may be used from any address.")
+    );
     browser
-        .click(&format!("{row} form.acl-delete button[type=\"submit\"]"))
+        .click(&format!("{row} details.acl-delete button[type=\"submit\"]"))
         .await;
     browser.wait_until_gone(&row).await;
     toast(&browser, "ACL 198.51.100.0/25 deleted.").await;
@@ -226,6 +232,12 @@ async fn api_keys_in_a_real_browser() {
     browser.click(&format!("{block} details.revoke summary")).await;
     let confirm = format!("{block} details.revoke button[type=\"submit\"]");
     assert_eq!(text(&browser, &confirm).await, format!("Yes, revoke {KEY_NAME}"));
+    assert!(
+        text(&browser, &format!("{block} details.revoke .consequence"))
+            .await
+            .starts_with(&format!("Scripts using {KEY_NAME} stop working at once")),
+        "the revoke confirmation says what happens"
+    );
     browser.click(&confirm).await;
     browser.wait_for(&format!("{block} .key-revoked")).await;
     toast(&browser, "Key revoked.").await;

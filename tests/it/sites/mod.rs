@@ -402,7 +402,19 @@ async fn deleting_needs_the_hostname_frees_everything_and_keeps_the_files_seven_
     assert_eq!(records, 2);
     let folder = app.state.platform.data.join("sites").join(site.to_string());
     std::fs::write(folder.join("production").join("mine.html"), "the customer's").unwrap();
-    client.get(&format!("/sites/{site}")).await;
+    let page = client.get(&format!("/sites/{site}")).await;
+    // The confirmation names the site and what goes with it: its two DNS records.
+    assert_eq!(
+        page.text("details#delete-site.confirm summary"),
+        "Delete site “bücher.example”"
+    );
+    assert!(
+        page.text("#delete-site .consequence").starts_with(
+            "Deleting removes the container and its 2 DNS records, and gives its address back to the pool."
+        ),
+        "{}",
+        page.text("#delete-site .consequence")
+    );
 
     // The wrong hostname, or none: 422 on the field, what was typed kept, nothing changed.
     let before = everything(&app, site).await;

@@ -349,12 +349,45 @@ async fn staff_publish_notices_with_the_command_lines_rules() {
     }
     let none: i64 = app.scalar("select count(*) from notices").await;
     assert_eq!(none, 0);
+    // The form says before publishing where a notice without a customer goes.
+    let form = writer.get("/staff/notices").await;
+    assert!(
+        form.text("#notice-audience")
+            .contains("the notice goes to every customer")
+    );
+    // Sent with no customer, it comes back to be confirmed, what was typed kept: nothing
+    // is published yet.
     let r = writer.post_form("/staff/notices", &fields).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.text("#notice-every")
+            .starts_with("No customer is chosen: this notice goes to every customer."),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.text_attr("#notice-every input[name=every_customer]", "value"), "yes");
+    assert_eq!(r.text("#notice-every button"), "Publish to every customer");
+    assert_eq!(r.text_attr("#notice-title", "value"), "Paris is down");
+    let none: i64 = app.scalar("select count(*) from notices").await;
+    assert_eq!(none, 0, "not published before the confirmation");
+    let mut every = fields.to_vec();
+    every.push(("every_customer", "yes"));
+    let r = writer.post_form("/staff/notices", &every).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = writer.get("/staff/notices").await;
+    assert!(
+        page.text("#toasts").contains("published to every customer."),
+        "{}",
+        page.body
+    );
     let mut own = fields.to_vec();
     own.retain(|(k, _)| *k != "customer");
     own.push(("customer", "alice"));
-    writer.post_form("/staff/notices", &own).await;
+    // One customer chosen: published at once, the message names them.
+    let r = writer.post_form("/staff/notices", &own).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = writer.get("/staff/notices").await;
+    assert!(page.text("#toasts").contains("published to alice."), "{}", page.body);
     let rows: Vec<(Option<i64>, String)> = sqlx::query_as("select customer_id, title from notices order by id")
         .fetch_all(&app.pool)
         .await

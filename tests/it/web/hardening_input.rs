@@ -704,7 +704,7 @@ async fn checksum(app: &TestApp) -> BTreeMap<String, String> {
 
 /// The POST routes of the pages, by pattern; `the_post_route_list_is_the_routers` keeps it
 /// equal to the routes the page routers declare, and the fuzz posts to each of them.
-const POST_ROUTES: [&str; 72] = [
+const POST_ROUTES: [&str; 73] = [
     "/account/cancel",
     "/account/email",
     "/account/name",
@@ -730,6 +730,7 @@ const POST_ROUTES: [&str; 72] = [
     "/contact-method-notices/{id}/delete",
     "/contact-methods/{id}/delete",
     "/contact-methods/{id}/notices",
+    "/contact-methods/{id}/secret/dismiss",
     "/contacts",
     "/contacts/{id}/delete",
     "/contacts/{id}/methods",
