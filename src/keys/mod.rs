@@ -301,10 +301,26 @@ async fn create(
     settings: Current,
     Form(input): Form<CreateInput>,
 ) -> Result<Response, AppError> {
-    let check = fresh_check(&state, &me).await?;
-    if check == FreshCheck::Passkey {
-        let mut errors = crate::validation::FieldErrors::default();
-        errors.add("passkey", "Confirm with a passkey first; then create the key.");
+    let refused = match fresh_check(&state, &me).await? {
+        FreshCheck::None => None,
+        FreshCheck::Passkey => {
+            let mut errors = crate::validation::FieldErrors::default();
+            errors.add("passkey", "Confirm with a passkey first; then create the key.");
+            Some(errors)
+        }
+        FreshCheck::Code => {
+            let now = state.clock.now();
+            let actor = crate::security::ops::Actor::Customer(me.who(ip));
+            match crate::security::ops::check(&state.pool, &state.sealer, &actor, &input.code, now).await {
+                Ok(_) => {
+                    session::second_factor_proven(&me.session, now.unix_timestamp()).await?;
+                    None
+                }
+                Err(err) => Some(crate::security::failed_form(err, "code")?.errors),
+            }
+        }
+    };
+    if let Some(errors) = refused {
         let values = [("name", input.name.as_str()), ("type", input.kind.as_str())];
         let form = FormState::failed(&values, errors);
         let page = KeysPage::load(
@@ -317,28 +333,6 @@ async fn create(
         )
         .await?;
         return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
-    }
-    if check == FreshCheck::Code {
-        let now = state.clock.now();
-        let actor = crate::security::ops::Actor::Customer(me.who(ip));
-        match crate::security::ops::check(&state.pool, &state.sealer, &actor, &input.code, now).await {
-            Ok(_) => session::second_factor_proven(&me.session, now.unix_timestamp()).await?,
-            Err(err) => {
-                let failed = crate::security::failed_form(err, "code")?;
-                let values = [("name", input.name.as_str()), ("type", input.kind.as_str())];
-                let form = FormState::failed(&values, failed.errors);
-                let page = KeysPage::load(
-                    &state,
-                    &me,
-                    &settings,
-                    &TypeFilter::default(),
-                    &PageQuery::default(),
-                    form,
-                )
-                .await?;
-                return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
-            }
-        }
     }
     let new = NewKeyInput {
         name: input.name.clone(),
