@@ -128,7 +128,10 @@ impl SecurityError {
 pub struct Enrolment {
     /// The secret in base32, in groups of four for reading aloud and typing.
     pub secret: String,
-    /// The `otpauth://` URL as an inline SVG QR code (made here, from our own data only).
+    /// The `otpauth://` URL as an inline SVG QR code, shown with `|safe`: the `qrcode`
+    /// renderer writes only its own markup (fixed colours, a path of the modules), never the
+    /// encoded text, so no part of the label reaches the markup (see the test
+    /// `the_qr_code_carries_no_text_of_the_label`).
     pub qr_svg: String,
 }
 
@@ -518,6 +521,25 @@ fn hash_code(code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_qr_code_carries_no_text_of_the_label() {
+        let label = "<script>alert(1)</script>\"'&";
+        let enrolment = enrolment_of(&totp(vec![7; 20], label)).unwrap();
+        let svg = &enrolment.qr_svg;
+        assert!(svg.starts_with("<?xml") || svg.starts_with("<svg"), "{svg:.80}");
+        for part in ["script", "alert", "otpauth", "Berth"] {
+            assert!(!svg.contains(part), "{part} in the SVG");
+        }
+        // Only the renderer's own elements.
+        let tags: std::collections::BTreeSet<&str> = svg
+            .split('<')
+            .skip(1)
+            .map(|t| t.split([' ', '>', '/']).next().unwrap_or(""))
+            .filter(|t| !t.is_empty())
+            .collect();
+        assert!(tags.iter().all(|t| ["?xml", "svg", "rect", "path"].contains(t)), "{tags:?}");
+    }
 
     #[test]
     fn codes_are_read_leniently() {
