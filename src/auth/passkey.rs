@@ -57,10 +57,8 @@ async fn sign_in_options(
         let rp = relying_party(&state, &headers)?;
         let (options, authentication) = ops::start_sign_in(&rp)?;
         let ceremony = Ceremony {
-            state: authentication,
-            started_at: state.clock.unix(),
-            name: String::new(),
             next: local_path(&input.next).unwrap_or("").to_owned(),
+            ..Ceremony::new(authentication, state.clock.unix())
         };
         ceremony::keep(&session, Kind::SignIn, &ceremony).await?;
         Ok(options)
@@ -108,12 +106,7 @@ async fn second_factor_options(State(state): State<AppState>, headers: HeaderMap
         let (_, customer) = pending_customer(&session).await?;
         let rp = relying_party(&state, &headers)?;
         let (options, authentication) = ops::start_second_factor(&state, &rp, customer).await?;
-        let ceremony = Ceremony {
-            state: authentication,
-            started_at: state.clock.unix(),
-            name: String::new(),
-            next: String::new(),
-        };
+        let ceremony = Ceremony::new(authentication, state.clock.unix());
         ceremony::keep(&session, Kind::SecondFactor, &ceremony).await?;
         Ok(options)
     }

@@ -48,6 +48,18 @@ pub struct Ceremony<T> {
     pub next: String,
 }
 
+impl<T> Ceremony<T> {
+    /// A ceremony started at `now` (Unix seconds), with no name and nowhere to go after.
+    pub fn new(state: T, now: i64) -> Self {
+        Self {
+            state,
+            started_at: now,
+            name: String::new(),
+            next: String::new(),
+        }
+    }
+}
+
 /// Keeps `ceremony` in the session, in place of any earlier one of its kind.
 pub async fn keep<T: Serialize>(session: &Session, kind: Kind, ceremony: &Ceremony<T>) -> Result<(), AppError> {
     session.insert(kind.key(), ceremony).await?;

@@ -72,10 +72,8 @@ async fn options(
         let rp = relying_party(&state, &headers)?;
         let (options, authentication) = ops::start_second_factor(&state, &rp, me.id()).await?;
         let ceremony = Ceremony {
-            state: authentication,
-            started_at: state.clock.unix(),
-            name: String::new(),
             next: back_to(&input.next),
+            ..Ceremony::new(authentication, state.clock.unix())
         };
         ceremony::keep(&me.session, Kind::Confirm, &ceremony).await?;
         Ok::<_, PasskeyError>(options)

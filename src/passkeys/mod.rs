@@ -169,10 +169,8 @@ async fn register_options(
         let rp = relying_party(&state, &headers)?;
         let (options, registration, name) = ops::start_registration(&state, &rp, &me.customer, &input.name).await?;
         let ceremony = Ceremony {
-            state: registration,
-            started_at: state.clock.unix(),
             name,
-            next: String::new(),
+            ..Ceremony::new(registration, state.clock.unix())
         };
         ceremony::keep(&me.session, Kind::Register, &ceremony).await?;
         Ok::<_, PasskeyError>(options)

@@ -538,7 +538,10 @@ mod tests {
             .map(|t| t.split([' ', '>', '/']).next().unwrap_or(""))
             .filter(|t| !t.is_empty())
             .collect();
-        assert!(tags.iter().all(|t| ["?xml", "svg", "rect", "path"].contains(t)), "{tags:?}");
+        assert!(
+            tags.iter().all(|t| ["?xml", "svg", "rect", "path"].contains(t)),
+            "{tags:?}"
+        );
     }
 
     #[test]
