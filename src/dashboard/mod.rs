@@ -91,14 +91,20 @@ async fn index(
     let prefs = current.preferences();
     let now = time::OffsetDateTime::now_utc();
     let period = bandwidth::model::Period::containing(now);
-    let summary = model::summary(
-        &state.pool,
-        me.id(),
-        period.start.date(),
-        period.end.date(),
-        me.customer.unread_notices,
-    )
-    .await?;
+    let (start, unread) = (period.start.date(), me.customer.unread_notices);
+    let kept = state
+        .views
+        .summaries
+        .get_or_load(
+            me.id().0,
+            |kept| kept.start == start && kept.unread == unread,
+            || async {
+                let summary = model::summary(&state.pool, me.id(), start, period.end.date(), unread).await?;
+                Ok::<_, sqlx::Error>(std::sync::Arc::new(model::Kept { start, unread, summary }))
+            },
+        )
+        .await?;
+    let summary = kept.summary.clone();
     let total = summary.bytes_in.saturating_add(summary.bytes_out);
     let projection = period.projection(total, now);
     let banners = summary

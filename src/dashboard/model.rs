@@ -19,7 +19,7 @@ pub const SITES_SHOWN: i64 = 25;
 /// Urgent notices shown as banners (newest first); the rest are on `/notices`.
 pub const BANNERS_SHOWN: i64 = 5;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Summary {
     /// The sign-in before the current one.
     pub previous_sign_in: Option<OffsetDateTime>,
@@ -36,6 +36,15 @@ pub struct Summary {
     pub banners: Json<Vec<Banner>>,
     /// Whether the customer has a second factor (a TOTP authenticator or a passkey).
     pub second_factor: bool,
+}
+
+/// A summary as kept between views (`AppState::views`), with the billing period's start
+/// and the unread count it was read for: a copy for another period or count is not used.
+#[derive(Debug)]
+pub struct Kept {
+    pub start: Date,
+    pub unread: i64,
+    pub summary: Summary,
 }
 
 /// A site as the dashboard lists it: what is stored, the engine is not asked.

@@ -1,5 +1,6 @@
 //! The database: the connection pool, migrations and the embedded default cluster.
 
+pub mod changes;
 pub mod embedded;
 pub mod jobs;
 

@@ -136,12 +136,17 @@ pub struct Customer {
     /// the same reason: `settings::Current` makes the request's settings from them.
     pub setting_keys: Vec<String>,
     pub setting_values: Vec<String>,
-    /// Whether the session record asked for with [`by_id_in_session`] exists (it is gone
-    /// once the session was signed out from the sessions list); `false` from [`by_id`].
-    pub session_listed: bool,
+    /// The customer's recorded sessions (`account_sessions`): a session whose record is
+    /// gone was signed out from the sessions list, and ends at its next request.
+    pub sessions: Vec<SessionId>,
 }
 
 impl Customer {
+    /// Whether `session` is one of the customer's recorded sessions.
+    pub fn has_session(&self, session: SessionId) -> bool {
+        self.sessions.contains(&session)
+    }
+
     /// What the page header calls the customer.
     pub fn name(&self) -> &str {
         if self.display_name.is_empty() {
@@ -152,17 +157,9 @@ impl Customer {
     }
 }
 
+/// The customer, with settings and recorded sessions: what the signed-in check reads, in
+/// one statement.
 pub async fn by_id(db: impl PgExecutor<'_>, id: CustomerId) -> sqlx::Result<Option<Customer>> {
-    by_id_in_session(db, id, None).await
-}
-
-/// The customer, and whether `session` is one of their recorded sessions: the signed-in
-/// check reads both in one statement.
-pub async fn by_id_in_session(
-    db: impl PgExecutor<'_>,
-    id: CustomerId,
-    session: Option<SessionId>,
-) -> sqlx::Result<Option<Customer>> {
     sqlx::query_as!(
         Customer,
         r#"select c.id as "id: CustomerId", c.username, c.display_name, c.email, c.status, c.auth_version,
@@ -172,11 +169,10 @@ pub async fn by_id_in_session(
                     as "setting_keys!",
                 array(select s.value from customer_settings s where s.customer_id = c.id order by s.key)
                     as "setting_values!",
-                exists(select 1 from account_sessions r where r.id = $2 and r.customer_id = c.id)
-                    as "session_listed!"
+                array(select r.id from account_sessions r where r.customer_id = c.id order by r.id)
+                    as "sessions!: Vec<SessionId>"
          from customers c where c.id = $1"#,
         id as CustomerId,
-        session.map(|s| s.0),
     )
     .fetch_optional(db)
     .await

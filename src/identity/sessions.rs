@@ -1,7 +1,7 @@
 //! The record of each signed-in session, customers' and staff's (`account_sessions`): which
 //! browser, from where, since when, last seen when. The session itself holds its record's
 //! id; deleting the record ends the session at its next request, because the signed-in
-//! check reads the record together with the account (`customer::by_id_in_session`,
+//! check reads the record together with the account (`customer::by_id`,
 //! `staff::by_id_in_session`), in the same statement. Here because `web` keeps the records
 //! and may not import an area.
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -80,6 +80,7 @@ pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -
     let pages = pages.layer(
         ServiceBuilder::new()
             .layer(middleware::from_fn(history_restore_is_a_page))
+            .layer(middleware::from_fn_with_state(state.clone(), settle_changes))
             .layer(middleware::from_fn(error_pages))
             .layer(catch_panic())
             .layer(timeout())
@@ -131,6 +132,18 @@ pub fn apply(pages: Router<AppState>, api: Router<AppState>, state: &AppState) -
                 ),
         )
         .with_state(state.clone())
+}
+
+/// After a page that may have changed something, waits until this process has heard of
+/// every change it committed (`db::changes::Changes::settle`), so that the next page, in
+/// any tab, shows it rather than a copy from before.
+async fn settle_changes(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let changes = !matches!(*req.method(), Method::GET | Method::HEAD);
+    let response = next.run(req).await;
+    if changes {
+        state.views.changes.settle().await;
+    }
+    response
 }
 
 /// htmx asks for a page again when the customer goes Back or Forward to a URL it pushed

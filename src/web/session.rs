@@ -533,13 +533,13 @@ impl SignedIn {
             session.flush().await?;
             return Err(AppError::Auth(AuthError::SignInRequired));
         }
-        // The account and the session's record in one statement: a session signed out
-        // from the sessions list ends here, at its next request.
-        let customer = identity::customer::by_id_in_session(&state.pool, auth.customer_id, auth.record).await?;
+        // The account with its session records (one statement, or the copy kept until they
+        // change): a session signed out from the sessions list ends here, at its next request.
+        let customer = state.views.customer(&state.pool, auth.customer_id).await?;
         let Some(customer) = customer.filter(|c| {
             c.auth_version == auth.auth_version
                 && c.status != CustomerStatus::Cancelled.as_str()
-                && (auth.record.is_none() || c.session_listed)
+                && auth.record.is_none_or(|record| c.has_session(record))
         }) else {
             session.flush().await?;
             return Err(AppError::Auth(AuthError::SignInRequired));
@@ -596,7 +596,9 @@ async fn impersonated(state: &AppState, parts: &mut Parts, session: Session) -> 
         flash(&session, "The impersonation reached its time limit and ended.").await?;
         return Err(AppError::Auth(AuthError::StaffConsole));
     }
-    let customer = identity::customer::by_id(&state.pool, imp.customer_id)
+    let customer = state
+        .views
+        .customer(&state.pool, imp.customer_id)
         .await?
         .ok_or(AppError::Auth(AuthError::StaffConsole))?;
     let changes = !matches!(parts.method, Method::GET | Method::HEAD);

@@ -431,6 +431,7 @@ impl TestApp {
             platform: Arc::new(platform),
             // A key of its own per test app: TOTP secrets are sealed as in production.
             sealer: berth::sealed::Sealer::new(Some(&berth::sealed::SecretKey::random()), None),
+            views: berth::state::Views::start(pool.clone()),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -586,8 +587,14 @@ impl TestApp {
         }
     }
 
+    /// A client of this app: before each request it waits until the app has heard of every
+    /// change committed so far (`Changes::settle`), so a change a test makes in SQL shows on
+    /// its next page as surely as one made through a page.
     pub fn client(&self) -> Client {
-        Client::new(&self.base)
+        Client {
+            settle: Some(self.state.views.changes.clone()),
+            ..Client::new(&self.base)
+        }
     }
 
     /// A new customer, signed in through the sign-in form.
@@ -619,6 +626,8 @@ pub struct Client {
     pub http: reqwest::Client,
     pub base: String,
     csrf: Arc<Mutex<Option<String>>>,
+    /// The app's change listener, when the test holds the app (see `TestApp::client`).
+    settle: Option<berth::db::changes::Changes>,
 }
 
 pub struct Resp {
@@ -678,6 +687,13 @@ impl Client {
             http,
             base: base.to_owned(),
             csrf: Arc::new(Mutex::new(None)),
+            settle: None,
+        }
+    }
+
+    async fn settle(&self) {
+        if let Some(changes) = &self.settle {
+            changes.settle().await;
         }
     }
 
@@ -692,11 +708,13 @@ impl Client {
     }
 
     pub async fn get(&self, path: &str) -> Resp {
+        self.settle().await;
         let resp = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
         self.finish(resp).await
     }
 
     pub async fn get_htmx(&self, path: &str) -> Resp {
+        self.settle().await;
         let resp = self
             .http
             .get(format!("{}{path}", self.base))
@@ -730,6 +748,7 @@ impl Client {
 
     /// A form post without adding any token.
     pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        self.settle().await;
         let resp = self
             .http
             .post(format!("{}{path}", self.base))
@@ -743,6 +762,7 @@ impl Client {
     /// An htmx post: `HX-Request` and the token in `X-CSRF-Token`, as `hx-headers` sends it.
     pub async fn post_htmx(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
         let token = self.token().await;
+        self.settle().await;
         let resp = self
             .http
             .post(format!("{}{path}", self.base))

@@ -45,13 +45,15 @@ impl OwnCluster {
         let pool = berth::db::pool(options.clone()).await.unwrap();
         berth::db::migrate(&pool).await.unwrap();
         let hasher = Hasher::new(2).unwrap();
+        let web = berth::db::web_pool(options);
         let state = AppState {
-            pool: berth::db::web_pool(options),
+            pool: web.clone(),
             hasher: hasher.clone(),
             web: Arc::new(WebConfig::new(None)),
             clock: berth::clock::Clock::real(),
             platform: Arc::new(crate::helpers::dev_platform()),
             sealer: Default::default(),
+            views: berth::state::Views::start(web),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

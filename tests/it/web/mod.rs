@@ -1,5 +1,6 @@
 //! What every page and API call shares: the layers, sessions, CSRF, input checks, faults.
 
+pub mod changes;
 pub mod confirms;
 pub mod faults;
 pub mod hardening_input;
