@@ -540,7 +540,9 @@ statements_per_view() {
     t2=$(date +%s.%N)
     awk -v c0="$c0" -v c1="$c1" -v c2="$c2" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v n="$OVERVIEW_COUNT" 'BEGIN {
         idle = (c1 - c0 - 1) / (t1 - t0)       # the workers and this count
-        printf "%.1f\n", ((c2 - c1 - 1) - idle * (t2 - t1)) / n
+        v = ((c2 - c1 - 1) - idle * (t2 - t1)) / n
+        if (v > -0.05 && v < 0.05) v = 0   # no "-0.0"
+        printf "%.1f\n", v
     }'
 }
 

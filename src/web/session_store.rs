@@ -1,8 +1,9 @@
 //! The session store: PostgreSQL, with a small in-process cache in front so that a page
 //! view does not always read its session row. Entries live two seconds at most, so with
 //! several Berth processes a sign-out on one is seen by the others within two seconds; in
-//! this process it is seen at once. The account's auth version is still checked against
-//! the database on every request (see `session::SignedIn`). The two seconds go by
+//! this process it is seen at once. The account's auth version is checked on every request
+//! (see `session::SignedIn`) against the customer's copy, which every process forgets as
+//! soon as PostgreSQL notifies a change (`db::changes`). The two seconds go by
 //! `AppState::clock`, as the sessions' own timeouts do.
 
 use std::time::Duration;
