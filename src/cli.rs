@@ -244,7 +244,7 @@ async fn serve(
         clock: crate::clock::Clock::real(),
         platform: platform.clone(),
         sealer,
-        views: crate::state::Views::start(db.web.clone()),
+        changes: crate::db::changes::Changes::start(db.web.clone()),
     };
     let cleanup = crate::web::session_store::spawn_cleanup(db.pool.clone(), std::time::Duration::from_secs(600));
     // One stop for everything: the server, then the workers, all within the drain time.

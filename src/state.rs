@@ -6,8 +6,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use crate::clock::Clock;
-use crate::db::changes::{Changes, PerCustomer};
-use crate::identity::{Customer, CustomerId};
+use crate::db::changes::Changes;
 use crate::password::Hasher;
 
 /// What every handler can reach.
@@ -22,41 +21,9 @@ pub struct AppState {
     pub platform: std::sync::Arc<crate::engine::Platform>,
     /// Seals and opens the secrets kept at rest (TOTP secrets), under BERTH_SECRET_KEY.
     pub sealer: crate::sealed::Sealer,
-    /// In-process copies of what every signed-in page reads.
-    pub views: Views,
-}
-
-/// In-process copies of what every signed-in page reads, forgotten when PostgreSQL says
-/// what they were made from changed (`db::changes`): a page view then costs no statement.
-#[derive(Clone)]
-pub struct Views {
+    /// The change listener behind the in-process copies of what signed-in pages read
+    /// (`Changes::per_customer`).
     pub changes: Changes,
-    /// The signed-in customer's row, settings and session records (`customer::by_id`).
-    customers: PerCustomer<Option<Customer>>,
-    /// The dashboard's summary (`dashboard::model::summary`).
-    pub summaries: PerCustomer<std::sync::Arc<crate::dashboard::model::Kept>>,
-}
-
-/// Customers (and summaries) kept at most: a few MB.
-const VIEWS_KEPT: u64 = 10_000;
-
-impl Views {
-    /// Starts listening for changes on `pool` (see `db::changes::Changes::start`).
-    pub fn start(pool: PgPool) -> Self {
-        let changes = Changes::start(pool);
-        Self {
-            customers: PerCustomer::new(&changes, VIEWS_KEPT),
-            summaries: PerCustomer::new(&changes, VIEWS_KEPT),
-            changes,
-        }
-    }
-
-    /// The customer with `id` (see `customer::by_id`), from the copy when there is one.
-    pub async fn customer(&self, pool: &PgPool, id: CustomerId) -> sqlx::Result<Option<Customer>> {
-        self.customers
-            .get_or_load(id.0, |_| true, || crate::identity::customer::by_id(pool, id))
-            .await
-    }
 }
 
 /// HTTP settings derived from the configuration.

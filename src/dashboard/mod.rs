@@ -93,8 +93,8 @@ async fn index(
     let period = bandwidth::model::Period::containing(now);
     let (start, unread) = (period.start.date(), me.customer.unread_notices);
     let kept = state
-        .views
-        .summaries
+        .changes
+        .per_customer::<std::sync::Arc<model::Kept>>()
         .get_or_load(
             me.id().0,
             |kept| kept.start == start && kept.unread == unread,

@@ -38,7 +38,7 @@ pub struct Summary {
     pub second_factor: bool,
 }
 
-/// A summary as kept between views (`AppState::views`), with the billing period's start
+/// A summary as kept between views (`db::changes`), with the billing period's start
 /// and the unread count it was read for: a copy for another period or count is not used.
 #[derive(Debug)]
 pub struct Kept {

@@ -18,6 +18,8 @@
 //! - Copies live at most [`TIME_TO_LIVE`], a bound should a notification ever go missing
 //!   unseen (a connection that hangs without an error).
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -30,6 +32,8 @@ use tokio::sync::watch;
 pub const CHANNEL: &str = "berth_changes";
 /// How long a copy is kept at most.
 pub const TIME_TO_LIVE: Duration = Duration::from_secs(60);
+/// Customers whose copies of one kind are kept at most (a few MB).
+const CUSTOMERS_KEPT: u64 = 10_000;
 /// How long [`Changes::settle`] waits for its own notification before forgetting every copy.
 const SETTLE_WAIT: Duration = Duration::from_secs(1);
 /// How long the listener waits before connecting again after losing its connection.
@@ -49,6 +53,8 @@ struct Shared {
     epoch: AtomicU64,
     /// The caches to tell (each forgets a customer, or everyone).
     caches: std::sync::Mutex<Vec<Arc<dyn Forget>>>,
+    /// The cache of each kind of copy (see [`Changes::per_customer`]), by its type.
+    kinds: std::sync::RwLock<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
     /// This process's settle notifications: `sync:<token>:<n>`.
     token: String,
     next_sync: AtomicU64,
@@ -79,6 +85,7 @@ impl Changes {
                 live: AtomicBool::new(false),
                 epoch: AtomicU64::new(0),
                 caches: std::sync::Mutex::new(Vec::new()),
+                kinds: std::sync::RwLock::new(HashMap::new()),
                 token: format!("{:016x}", rand::rngs::OsRng.next_u64()),
                 next_sync: AtomicU64::new(1),
                 synced: watch::channel(0).0,
@@ -86,6 +93,29 @@ impl Changes {
         };
         tokio::spawn(listen(changes.shared.clone()));
         changes
+    }
+
+    /// This Berth's copies of type `T`, one per customer: each area keeps its own kind
+    /// (`identity::Customer` for the signed-in check, the dashboard's summary) without
+    /// `AppState` naming it.
+    pub fn per_customer<T: Clone + Send + Sync + 'static>(&self) -> PerCustomer<T> {
+        let kind = TypeId::of::<PerCustomer<T>>();
+        let found = |kinds: &HashMap<TypeId, Box<dyn Any + Send + Sync>>| {
+            kinds
+                .get(&kind)
+                .and_then(|cache| cache.downcast_ref::<PerCustomer<T>>())
+                .cloned()
+        };
+        if let Some(cache) = found(&self.shared.kinds.read().expect("not poisoned")) {
+            return cache;
+        }
+        let mut kinds = self.shared.kinds.write().expect("not poisoned");
+        if let Some(cache) = found(&kinds) {
+            return cache;
+        }
+        let cache = PerCustomer::<T>::new(self, CUSTOMERS_KEPT);
+        kinds.insert(kind, Box::new(cache.clone()));
+        cache
     }
 
     /// Whether copies are in use (the listener is connected).

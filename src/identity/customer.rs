@@ -4,10 +4,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 
 use super::sessions::SessionId;
 use super::username::{self, UsernameKey};
+use crate::db::changes::Changes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
 #[sqlx(transparent)]
@@ -176,6 +177,16 @@ pub async fn by_id(db: impl PgExecutor<'_>, id: CustomerId) -> sqlx::Result<Opti
     )
     .fetch_optional(db)
     .await
+}
+
+/// [`by_id`], from this process's copy when there is one: the signed-in check of every
+/// page (the copy is forgotten when the row, a setting or a session record changes, see
+/// `db::changes`).
+pub async fn by_id_kept(changes: &Changes, pool: &PgPool, id: CustomerId) -> sqlx::Result<Option<Customer>> {
+    changes
+        .per_customer::<Option<Customer>>()
+        .get_or_load(id.0, |_| true, || by_id(pool, id))
+        .await
 }
 
 /// A customer's status (the `customers.status` column, checked in the database).

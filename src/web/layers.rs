@@ -141,7 +141,7 @@ async fn settle_changes(State(state): State<AppState>, req: Request, next: Next)
     let changes = !matches!(*req.method(), Method::GET | Method::HEAD);
     let response = next.run(req).await;
     if changes {
-        state.views.changes.settle().await;
+        state.changes.settle().await;
     }
     response
 }

@@ -535,7 +535,7 @@ impl SignedIn {
         }
         // The account with its session records (one statement, or the copy kept until they
         // change): a session signed out from the sessions list ends here, at its next request.
-        let customer = state.views.customer(&state.pool, auth.customer_id).await?;
+        let customer = identity::customer::by_id_kept(&state.changes, &state.pool, auth.customer_id).await?;
         let Some(customer) = customer.filter(|c| {
             c.auth_version == auth.auth_version
                 && c.status != CustomerStatus::Cancelled.as_str()
@@ -596,9 +596,7 @@ async fn impersonated(state: &AppState, parts: &mut Parts, session: Session) -> 
         flash(&session, "The impersonation reached its time limit and ended.").await?;
         return Err(AppError::Auth(AuthError::StaffConsole));
     }
-    let customer = state
-        .views
-        .customer(&state.pool, imp.customer_id)
+    let customer = identity::customer::by_id_kept(&state.changes, &state.pool, imp.customer_id)
         .await?
         .ok_or(AppError::Auth(AuthError::StaffConsole))?;
     let changes = !matches!(parts.method, Method::GET | Method::HEAD);

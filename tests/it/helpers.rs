@@ -431,7 +431,7 @@ impl TestApp {
             platform: Arc::new(platform),
             // A key of its own per test app: TOTP secrets are sealed as in production.
             sealer: berth::sealed::Sealer::new(Some(&berth::sealed::SecretKey::random()), None),
-            views: berth::state::Views::start(pool.clone()),
+            changes: berth::db::changes::Changes::start(pool.clone()),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -592,7 +592,7 @@ impl TestApp {
     /// its next page as surely as one made through a page.
     pub fn client(&self) -> Client {
         Client {
-            settle: Some(self.state.views.changes.clone()),
+            settle: Some(self.state.changes.clone()),
             ..Client::new(&self.base)
         }
     }

@@ -188,7 +188,7 @@ async fn no_delivery_is_sent_twice_across_a_database_restart() {
             clock: berth::clock::Clock::real(),
             platform: Arc::new(crate::helpers::dev_platform()),
             sealer: Default::default(),
-            views: berth::state::Views::start(pool.clone()),
+            changes: berth::db::changes::Changes::start(pool.clone()),
         },
     };
     // Answers after 3 s: the database is down when the answers come.

@@ -68,7 +68,7 @@ impl Counted {
 #[tokio::test]
 async fn a_copy_is_used_until_a_notification_names_its_customer_or_everyone() {
     let app = TestApp::spawn().await;
-    let changes = app.state.views.changes.clone();
+    let changes = app.state.changes.clone();
     live(&changes).await;
     let counted = Counted::new(&changes);
 
@@ -106,7 +106,7 @@ async fn a_copy_is_used_until_a_notification_names_its_customer_or_everyone() {
 #[tokio::test]
 async fn a_read_that_a_change_overtook_is_not_kept() {
     let app = TestApp::spawn().await;
-    let changes = app.state.views.changes.clone();
+    let changes = app.state.changes.clone();
     live(&changes).await;
     let cache: PerCustomer<i64> = PerCustomer::new(&changes, 100);
     // The read sees the old value; the change commits and is heard before it returns.
@@ -133,7 +133,7 @@ async fn a_read_that_a_change_overtook_is_not_kept() {
 #[tokio::test]
 async fn copies_are_forgotten_when_the_listener_loses_its_connection() {
     let app = TestApp::spawn().await;
-    let changes = app.state.views.changes.clone();
+    let changes = app.state.changes.clone();
     live(&changes).await;
     let counted = Counted::new(&changes);
     assert_eq!(counted.get(5, 1).await, 1);
@@ -166,7 +166,7 @@ async fn copies_are_forgotten_when_the_listener_loses_its_connection() {
 async fn a_change_made_in_sql_shows_on_the_next_page_without_waiting_for_it() {
     let app = TestApp::spawn().await;
     let alice = app.create_customer("alice").await;
-    live(&app.state.views.changes).await;
+    live(&app.state.changes).await;
     // A client that does not settle: the notification alone must bring the change.
     let client = Client::new(&app.base);
     assert_eq!(client.sign_in("alice", PASSWORD).await.status, StatusCode::SEE_OTHER);

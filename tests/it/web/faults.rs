@@ -53,7 +53,7 @@ impl OwnCluster {
             clock: berth::clock::Clock::real(),
             platform: Arc::new(crate::helpers::dev_platform()),
             sealer: Default::default(),
-            views: berth::state::Views::start(web),
+            changes: berth::db::changes::Changes::start(web),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
