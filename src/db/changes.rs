@@ -99,23 +99,34 @@ impl Changes {
     /// (`identity::Customer` for the signed-in check, the dashboard's summary) without
     /// `AppState` naming it.
     pub fn per_customer<T: Clone + Send + Sync + 'static>(&self) -> PerCustomer<T> {
-        let kind = TypeId::of::<PerCustomer<T>>();
+        // The kinds hold the caches alone, not a `PerCustomer` (which holds `Changes`): a
+        // cycle would keep the pool, and its connections, open for ever.
+        let kind = TypeId::of::<moka::sync::Cache<i64, T>>();
         let found = |kinds: &HashMap<TypeId, Box<dyn Any + Send + Sync>>| {
             kinds
                 .get(&kind)
-                .and_then(|cache| cache.downcast_ref::<PerCustomer<T>>())
+                .and_then(|cache| cache.downcast_ref::<moka::sync::Cache<i64, T>>())
                 .cloned()
         };
-        if let Some(cache) = found(&self.shared.kinds.read().expect("not poisoned")) {
-            return cache;
+        let known = found(&self.shared.kinds.read().expect("not poisoned"));
+        let cache = match known {
+            Some(cache) => cache,
+            None => {
+                let mut kinds = self.shared.kinds.write().expect("not poisoned");
+                match found(&kinds) {
+                    Some(cache) => cache,
+                    None => {
+                        let cache = PerCustomer::<T>::new(self, CUSTOMERS_KEPT).cache;
+                        kinds.insert(kind, Box::new(cache.clone()));
+                        cache
+                    }
+                }
+            }
+        };
+        PerCustomer {
+            changes: self.clone(),
+            cache,
         }
-        let mut kinds = self.shared.kinds.write().expect("not poisoned");
-        if let Some(cache) = found(&kinds) {
-            return cache;
-        }
-        let cache = PerCustomer::<T>::new(self, CUSTOMERS_KEPT);
-        kinds.insert(kind, Box::new(cache.clone()));
-        cache
     }
 
     /// Whether copies are in use (the listener is connected).
