@@ -509,7 +509,9 @@ async fn create_internal_key(db: &Database, name: &str, by: Option<&str>) -> any
     let by = crate::validation::one_line(by, 64, "--by: name the operator making the key")
         .map_err(|e| anyhow::anyhow!("--by: {e}"))?;
     let maker = Maker::Operator(by);
-    let created = crate::keys::ops::create_internal(&db.pool, &maker, &name).await?;
+    let created = crate::keys::ops::create_internal(&db.pool, &maker, &name, None)
+        .await?
+        .expect("without a one-time token, a key is never refused as repeated");
     tracing::info!(key = created.prefix, owner = maker.describe(), "internal key created");
     eprintln!(
         "created internal key {} of {} (id {}); it may act for any customer. Its secret, shown only now:",

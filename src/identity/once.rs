@@ -56,20 +56,39 @@ impl std::fmt::Display for FormToken {
 /// Records that `customer` used `token`: true the first time, false when it was used before
 /// (within the hour rows are kept). Call it inside the transaction that creates what the
 /// form asks for: a second use waits for that transaction, and a rollback frees the token.
-///
-/// The same statement prunes the customer's tokens older than an hour (those no other
-/// transaction holds), so the table stays small without a periodic task.
 pub async fn first_use(db: impl PgExecutor<'_>, customer: CustomerId, token: FormToken) -> sqlx::Result<bool> {
+    record(db, Some(customer), None, token).await
+}
+
+/// [`first_use`] by a staff member (`staff.id`), for the staff console's create forms.
+pub async fn first_use_by_staff(db: impl PgExecutor<'_>, staff: i64, token: Option<FormToken>) -> sqlx::Result<bool> {
+    match token {
+        Some(token) => record(db, None, Some(staff), token).await,
+        None => Ok(true),
+    }
+}
+
+/// Records `token` as used by the customer or the staff member. The same statement prunes
+/// their tokens older than an hour (those no other transaction holds), so the table stays
+/// small without a periodic task.
+async fn record(
+    db: impl PgExecutor<'_>,
+    customer: Option<CustomerId>,
+    staff: Option<i64>,
+    token: FormToken,
+) -> sqlx::Result<bool> {
     let done = sqlx::query!(
         "with pruned as (
              delete from used_form_tokens
-              where (customer_id, token) in (
-                    select customer_id, token from used_form_tokens
-                     where customer_id = $1 and token <> $2 and used_at < now() - interval '1 hour'
+              where ctid in (
+                    select ctid from used_form_tokens
+                     where (customer_id = $1 or staff_id = $2) and token <> $3
+                       and used_at < now() - interval '1 hour'
                        for update skip locked))
-         insert into used_form_tokens (customer_id, token) values ($1, $2)
+         insert into used_form_tokens (customer_id, staff_id, token) values ($1, $2, $3)
          on conflict do nothing",
-        customer as CustomerId,
+        customer as Option<CustomerId>,
+        staff,
         token.0,
     )
     .execute(db)

@@ -216,11 +216,24 @@ pub async fn revoke_key(db: &PgPool, who: &Who, key: KeyId) -> Result<(), KeyErr
 }
 
 /// Creates an internal key, the platform's: no customer lists, revokes or changes it.
-pub async fn create_internal(db: &PgPool, maker: &Maker, name: &KeyName) -> sqlx::Result<Created> {
+/// Creates an internal key (the staff console's form, `berth create-key --internal`);
+/// `None` when the staff member's form was sent before with its one-time token `once`.
+pub async fn create_internal(
+    db: &PgPool,
+    maker: &Maker,
+    name: &KeyName,
+    once: Option<FormToken>,
+) -> sqlx::Result<Option<Created>> {
+    let mut tx = Tx::begin(db).await?;
+    if let Some(staff) = maker.staff()
+        && !once::first_use_by_staff(&mut *tx, staff, once).await?
+    {
+        return Ok(None);
+    }
     let secret = Secret::generate();
     let prefix = secret.prefix();
     let id = model::insert_key(
-        db,
+        &mut *tx,
         NewKey {
             customer: None,
             name,
@@ -232,13 +245,14 @@ pub async fn create_internal(db: &PgPool, maker: &Maker, name: &KeyName) -> sqlx
         },
     )
     .await?;
-    Ok(Created {
+    tx.commit().await?;
+    Ok(Some(Created {
         id,
         name: name.clone(),
         kind: KeyType::Internal,
         prefix,
         secret,
-    })
+    }))
 }
 
 /// Revokes an internal key (staff console); its name and prefix.

@@ -79,6 +79,8 @@ async fn index(State(state): State<AppState>, me: StaffSignedIn) -> Result<Respo
 struct CreateInput {
     #[serde(default)]
     name: String,
+    /// The form's one-time token (see `web::once`).
+    form_token: Option<String>,
 }
 
 #[derive(Template)]
@@ -112,7 +114,14 @@ async fn create(
         id: me.staff.id,
         username: me.staff.username.clone(),
     };
-    let created = ops::create_internal(&state.pool, &maker, &name).await?;
+    let once = crate::web::once::sent(input.form_token.as_deref());
+    let Some(created) = ops::create_internal(&state.pool, &maker, &name, once).await? else {
+        let message = format!(
+            "{} The key's secret was shown then and cannot be shown again; if it was not copied, revoke that key and create another.",
+            crate::web::once::REPEATED
+        );
+        return see_other(&me.session, "/staff/keys", &message).await;
+    };
     tracing::info!(staff = me.staff.username, key = created.prefix, %ip, "internal key created");
     let page = CreatedPage {
         layout: me.layout("Internal API key created").await?,

@@ -133,6 +133,7 @@ impl StaffSignedIn {
         Ok(Layout {
             user: Some(self.staff.username.clone()),
             flash: session::take_flash(&self.session).await?,
+            once: crate::web::once::token(),
             ..Layout::anonymous(self.csrf.clone(), title)
         })
     }
@@ -649,6 +650,8 @@ struct NoticeInput {
     /// A customer's username; empty for every customer.
     #[serde(default)]
     customer: String,
+    /// The form's one-time token (see `web::once`).
+    form_token: Option<String>,
     /// "yes": with no customer, publishing to every customer was confirmed.
     #[serde(default)]
     every_customer: String,
@@ -696,6 +699,10 @@ async fn publish_notice(
         return notice_form(&state, &me, form, StatusCode::OK, true).await;
     }
     let mut tx = state.pool.begin().await?;
+    let once = crate::web::once::sent(input.form_token.as_deref());
+    if !crate::identity::once::first_use_by_staff(&mut *tx, me.staff.id, once).await? {
+        return see_other(&me.session, "/staff/notices", crate::web::once::REPEATED).await;
+    }
     let id = crate::notices::model::publish(&mut tx, customer.as_ref().map(|(id, _)| *id), &draft).await?;
     tx.commit().await?;
     tracing::info!(staff = me.staff.username, notice = %id, "notice published");

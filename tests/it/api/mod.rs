@@ -209,9 +209,10 @@ fn document_errors(doc: &Value, method: &str, status: StatusCode, body: &Value) 
 pub async fn key(app: &TestApp, customer: CustomerId, kind: KeyType) -> (i64, String) {
     if kind == KeyType::Internal {
         let maker = berth::keys::model::Maker::Operator("test".into());
-        let created = berth::keys::ops::create_internal(&app.pool, &maker, &"test key".parse().unwrap())
+        let created = berth::keys::ops::create_internal(&app.pool, &maker, &"test key".parse().unwrap(), None)
             .await
-            .unwrap();
+            .unwrap()
+            .expect("no token, so made");
         return (created.id.0, created.secret.expose().to_owned());
     }
     let who = berth::identity::Who::new(customer, "test", None);

@@ -518,3 +518,77 @@ async fn a_second_berth_on_the_same_database_refuses_a_token_the_first_used() {
         .unwrap();
     assert_eq!(held, 1);
 }
+
+/// The staff console's create forms (an internal key, a notice): a token acts once, the
+/// repeat says so, and two at once create one.
+#[tokio::test]
+async fn staff_create_forms_act_once_per_token() {
+    let app = TestApp::spawn().await;
+    app.create_customer("alice").await;
+    let staff = app.staff_client("sam", true).await;
+    // Each form: where it posts, its token's selector, what it sends, what counts it.
+    type StaffForm = (
+        &'static str,
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+        &'static str,
+    );
+    let forms: [StaffForm; 2] = [
+        (
+            "/staff/keys",
+            r#"form[action="/staff/keys"] input[name="form_token"]"#,
+            vec![("name", "billing sync")],
+            "select count(*) from api_keys where customer_id is null",
+        ),
+        (
+            "/staff/notices",
+            r#"form[action="/staff/notices"] input[name="form_token"]"#,
+            vec![
+                ("type", "maintenance"),
+                ("severity", "info"),
+                ("title", "Planned work"),
+                ("body", "Tonight."),
+                ("customer", "alice"),
+            ],
+            "select count(*) from notices",
+        ),
+    ];
+    for (path, selector, input, count) in forms {
+        let count = || async { app.scalar::<i64>(count).await };
+        let before = count().await;
+        let token = staff.get(path).await.text_attr(selector, "value");
+        assert!(uuid::Uuid::try_parse(&token).is_ok(), "{path}: {token:?}");
+        let mut fields = input.clone();
+        fields.push(("form_token", &token));
+
+        let first = staff.post_form(path, &fields).await;
+        assert!(
+            first.status.is_success() || first.status == StatusCode::SEE_OTHER,
+            "{path}: {} {}",
+            first.status,
+            first.body
+        );
+        assert_eq!(count().await, before + 1, "{path}: the first creates");
+
+        let again = staff.post_form(path, &fields).await;
+        assert_eq!(again.status, StatusCode::SEE_OTHER, "{path}: {}", again.body);
+        let landed = staff.get(again.location()).await;
+        assert!(landed.body.contains(REPEATED), "{path}: {}", landed.body);
+        assert_eq!(count().await, before + 1, "{path}: the repeat creates nothing");
+
+        // Two at once with a fresh token: one.
+        let token = staff.get(path).await.text_attr(selector, "value");
+        let mut fields = input.clone();
+        fields.push(("form_token", &token));
+        let (a, b) = tokio::join!(staff.post_form(path, &fields), staff.post_form(path, &fields));
+        assert!(
+            !a.status.is_server_error() && !b.status.is_server_error(),
+            "{path}: {} {} {} {}",
+            a.status,
+            a.body,
+            b.status,
+            b.body
+        );
+        assert_eq!(count().await, before + 2, "{path}: at once, one");
+    }
+}
