@@ -16,7 +16,7 @@ const PAGE: &str = "/account/security/passkeys";
 
 /// Gives `customer` a passkey named `name` straight in the database (its credential is not
 /// one an authenticator made: the page and its forms never read it). Returns its id.
-async fn insert_passkey(app: &TestApp, customer: CustomerId, name: &str) -> i64 {
+pub(crate) async fn insert_passkey(app: &TestApp, customer: CustomerId, name: &str) -> i64 {
     sqlx::query(
         "insert into passkey_users (customer_id, handle) values ($1, gen_random_uuid())
          on conflict (customer_id) do nothing",

@@ -179,3 +179,35 @@ async fn marking_a_cancellation_handled_says_it_cancels_the_account() {
         .await;
     assert_eq!(status, "cancelled");
 }
+
+#[tokio::test]
+async fn removing_a_passkey_names_it_and_what_still_works() {
+    let app = TestApp::spawn().await;
+    let (client, alice) = app.signed_in_client("alice").await;
+    let laptop = crate::passkeys::insert_passkey(&app, alice, "Laptop").await;
+    crate::passkeys::insert_passkey(&app, alice, "Phone").await;
+    let page = client.get("/account/security/passkeys").await;
+    let (summary, consequence, action) = confirmation(&page, "#passkeys", "passkey-delete");
+    assert_eq!(summary, "Remove passkey “Laptop”");
+    assert!(
+        consequence.starts_with("You can no longer sign in with “Laptop”, nor use it as your second step"),
+        "{consequence}"
+    );
+    assert!(
+        consequence.contains("your password and other passkeys still work"),
+        "{consequence}"
+    );
+    assert_eq!(action, format!("/account/security/passkeys/{laptop}/delete"));
+    assert_eq!(
+        page.text("#passkeys details.confirm.passkey-delete button[type=submit]"),
+        "Yes, remove “Laptop”"
+    );
+    let r = client.post_form(&action, &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let left: Vec<String> = sqlx::query_scalar("select name from passkeys where customer_id = $1")
+        .bind(alice)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, ["Phone"]);
+}
