@@ -212,6 +212,17 @@ async fn fresh_check(state: &AppState, me: &SignedIn) -> Result<FreshCheck, AppE
 }
 
 impl KeysPage {
+    /// The first page, unfiltered, with the create form as `form` left it: what the create
+    /// form answers when it is refused or sent twice.
+    async fn after_create(
+        state: &AppState,
+        me: &SignedIn,
+        settings: &Current,
+        form: FormState,
+    ) -> Result<Self, AppError> {
+        Self::load(state, me, settings, &TypeFilter::default(), &PageQuery::default(), form).await
+    }
+
     async fn load(
         state: &AppState,
         me: &SignedIn,
@@ -247,14 +258,6 @@ impl KeysPage {
             format!("type={}&", self.filter)
         }
     }
-}
-
-/// What the create form sent twice says: done once, and the secret is not shown again.
-fn repeated_key() -> String {
-    format!(
-        "{REPEATED} The key's secret was shown then and cannot be shown again; \
-         if you did not keep it, revoke that key and create another."
-    )
 }
 
 async fn index(
@@ -323,15 +326,7 @@ async fn create(
     if let Some(errors) = refused {
         let values = [("name", input.name.as_str()), ("type", input.kind.as_str())];
         let form = FormState::failed(&values, errors);
-        let page = KeysPage::load(
-            &state,
-            &me,
-            &settings,
-            &TypeFilter::default(),
-            &PageQuery::default(),
-            form,
-        )
-        .await?;
+        let page = KeysPage::after_create(&state, &me, &settings, form).await?;
         return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
     }
     let new = NewKeyInput {
@@ -346,30 +341,16 @@ async fn create(
                 &[("name", &input.name), ("type", &input.kind)],
                 invalid.errors(Names::Form),
             );
-            let page = KeysPage::load(
-                &state,
-                &me,
-                &settings,
-                &TypeFilter::default(),
-                &PageQuery::default(),
-                form,
-            )
-            .await?;
+            let page = KeysPage::after_create(&state, &me, &settings, form).await?;
             return render(htmx, StatusCode::UNPROCESSABLE_ENTITY, &page, None);
         }
         // Sent twice: the first made the key and showed its secret.
-        Err(KeyError::Repeated) if !htmx => return see_other(&me.session, "/keys", &repeated_key()).await,
+        Err(KeyError::Repeated) if !htmx => {
+            return see_other(&me.session, "/keys", &crate::web::once::repeated_key()).await;
+        }
         Err(KeyError::Repeated) => {
-            let page = KeysPage::load(
-                &state,
-                &me,
-                &settings,
-                &TypeFilter::default(),
-                &PageQuery::default(),
-                FormState::default(),
-            )
-            .await?;
-            return render(true, StatusCode::OK, &page, Some(&repeated_key()));
+            let page = KeysPage::after_create(&state, &me, &settings, FormState::default()).await?;
+            return render(true, StatusCode::OK, &page, Some(&crate::web::once::repeated_key()));
         }
         Err(err) => return Err(err.into_app(Names::Form)),
     };

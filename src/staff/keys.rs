@@ -116,11 +116,7 @@ async fn create(
     };
     let once = crate::web::once::sent(input.form_token.as_deref());
     let Some(created) = ops::create_internal(&state.pool, &maker, &name, once).await? else {
-        let message = format!(
-            "{} The key's secret was shown then and cannot be shown again; if it was not copied, revoke that key and create another.",
-            crate::web::once::REPEATED
-        );
-        return see_other(&me.session, "/staff/keys", &message).await;
+        return see_other(&me.session, "/staff/keys", &crate::web::once::repeated_key()).await;
     };
     tracing::info!(staff = me.staff.username, key = created.prefix, %ip, "internal key created");
     let page = CreatedPage {

@@ -24,3 +24,12 @@ pub fn sent(field: Option<&str>) -> Option<FormToken> {
 
 /// What a repeated form says: the first one did it.
 pub const REPEATED: &str = "The form was sent twice; it was done once.";
+
+/// What a repeated key create form says (the customer's and the staff console's): done
+/// once, and the secret, shown then, is not shown again.
+pub fn repeated_key() -> String {
+    format!(
+        "{REPEATED} The key's secret was shown then and cannot be shown again; \
+         if you did not keep it, revoke that key and create another."
+    )
+}
