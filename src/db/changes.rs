@@ -54,7 +54,7 @@ struct Shared {
     /// The caches to tell (each forgets a customer, or everyone).
     caches: std::sync::Mutex<Vec<Arc<dyn Forget>>>,
     /// The cache of each kind of copy (see [`Changes::per_customer`]), by its type.
-    kinds: std::sync::RwLock<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    kinds: std::sync::Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
     /// This process's settle notifications: `sync:<token>:<n>`.
     token: String,
     next_sync: AtomicU64,
@@ -85,7 +85,7 @@ impl Changes {
                 live: AtomicBool::new(false),
                 epoch: AtomicU64::new(0),
                 caches: std::sync::Mutex::new(Vec::new()),
-                kinds: std::sync::RwLock::new(HashMap::new()),
+                kinds: std::sync::Mutex::new(HashMap::new()),
                 token: format!("{:016x}", rand::rngs::OsRng.next_u64()),
                 next_sync: AtomicU64::new(1),
                 synced: watch::channel(0).0,
@@ -101,28 +101,16 @@ impl Changes {
     pub fn per_customer<T: Clone + Send + Sync + 'static>(&self) -> PerCustomer<T> {
         // The kinds hold the caches alone, not a `PerCustomer` (which holds `Changes`): a
         // cycle would keep the pool, and its connections, open for ever.
-        let kind = TypeId::of::<moka::sync::Cache<i64, T>>();
-        let found = |kinds: &HashMap<TypeId, Box<dyn Any + Send + Sync>>| {
-            kinds
-                .get(&kind)
-                .and_then(|cache| cache.downcast_ref::<moka::sync::Cache<i64, T>>())
-                .cloned()
-        };
-        let known = found(&self.shared.kinds.read().expect("not poisoned"));
-        let cache = match known {
-            Some(cache) => cache,
-            None => {
-                let mut kinds = self.shared.kinds.write().expect("not poisoned");
-                match found(&kinds) {
-                    Some(cache) => cache,
-                    None => {
-                        let cache = PerCustomer::<T>::new(self, CUSTOMERS_KEPT).cache;
-                        kinds.insert(kind, Box::new(cache.clone()));
-                        cache
-                    }
-                }
-            }
-        };
+        let cache = self
+            .shared
+            .kinds
+            .lock()
+            .expect("not poisoned")
+            .entry(TypeId::of::<moka::sync::Cache<i64, T>>())
+            .or_insert_with(|| Box::new(PerCustomer::<T>::new(self, CUSTOMERS_KEPT).cache))
+            .downcast_ref::<moka::sync::Cache<i64, T>>()
+            .expect("kept under its own type")
+            .clone();
         PerCustomer {
             changes: self.clone(),
             cache,
